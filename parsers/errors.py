@@ -1,0 +1,47 @@
+"""The one exception family users see, and the counters for input we could not read."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class TraceParseError(Exception):
+    """A user-facing problem with the input or the request: printed as one line, exit status 2."""
+
+
+class UnknownFormatError(TraceParseError):
+    """The bytes are not a capture format traceparse reads."""
+
+
+class EmptyCaptureError(TraceParseError):
+    """The file parsed but held no events."""
+
+
+class MissingEventsError(TraceParseError):
+    """The capture lacks the events a report needs."""
+
+
+class StrictError(TraceParseError):
+    """``--strict`` turned a skipped line or a truncated record into an error."""
+
+
+@dataclass
+class Skipped:
+    """Lines (or binary records) a parser could not read: counted, and the first one kept for the message."""
+
+    count: int = 0
+    first_line: int | None = None  # 1-based line number in the (decompressed) input
+    first_text: str | None = None
+
+    def add(self, count: int, first_line: int | None, first_text: str | None) -> None:
+        if count <= 0:
+            return
+        if self.first_line is None:
+            self.first_line, self.first_text = first_line, first_text
+        self.count += count
+
+    def describe(self) -> str:
+        if not self.count:
+            return "no lines skipped"
+        noun = "line" if self.count == 1 else "lines"
+        text = (self.first_text or "")[:80]
+        return f"{self.count:,} {noun} skipped, first at line {self.first_line}: {text!r}"

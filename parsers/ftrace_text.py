@@ -1,0 +1,64 @@
+"""ftrace text: `trace-cmd report` (plain, ``-t``, ``-l``) and the tracefs ``trace`` / ``trace_pipe`` files.
+
+`trace-cmd report blk.dat`, then the same with ``-l`` (latency flags) and the tracefs ``trace`` file
+(with the record-tgid option the ``(tgid)`` column appears):
+
+    cpus=2
+              dd-4116  [001]  2406.385071: block_rq_issue:       254,0 WS 4096 () 2048 + 8 be,0,4 [dd]
+          <idle>-0     [000] d.h2. 2406.385324: block_rq_complete: 254,0 WS () 2048 + 8 be,0,4 [0]
+     kworker/u8:2-77   (   77) [000] ..... 2406.385324: block_rq_insert: 254,0 W 4096 () 88 + 8 be,0,4 [kworker/u8:2]
+              dd-4116  [001] ..... 2406.385080: <stack trace>
+     => blk_mq_start_request
+    CPU:1 [LOST 1204 EVENTS]
+
+The comm is everything before the last ``-pid`` (comms hold dashes too). Event names come without
+their system; the ones reports know are given it back (``block_rq_issue`` -> ``block:block_rq_issue``).
+"""
+from __future__ import annotations
+
+import polars as pl
+
+from .text import Dialect
+
+# system of the tracepoints reports know, for text that prints names alone
+_SYSTEM_PREFIX = (
+    ("block_", "block"),
+    ("net_dev_", "net"),
+    ("netif_", "net"),
+    ("napi_gro_", "net"),
+    ("sys_enter", "syscalls"),
+    ("sys_exit", "syscalls"),
+    ("sched_", "sched"),
+    ("tcp_", "tcp"),
+    ("inet_sock_set_state", "sock"),
+    ("kfree_skb", "skb"),
+    ("consume_skb", "skb"),
+    ("irq_handler_", "irq"),
+    ("softirq_", "irq"),
+)
+
+
+def _with_system(e: pl.Expr) -> pl.Expr:
+    out = e
+    for prefix, system in reversed(_SYSTEM_PREFIX):
+        out = pl.when(e.str.starts_with(prefix) & ~e.str.contains(":")).then(pl.lit(system + ":") + e).otherwise(out)
+    return out
+
+
+FTRACE = Dialect(
+    name="ftrace-text",
+    head=(
+        r"^\s*(?P<comm>.*?)-(?P<pid>\d+)\s+(?:\(\s*(?P<tgid>\d+|-+)\)\s+)?\[(?P<cpu>\d+)\]\s+"
+        r"(?:[^\s\[\]:]{4,7}\s+)?(?P<sec>\d+)\.(?P<frac>\d+):\s+(?P<event>[^\s:]+(?::[^\s:]+)?):(?:\s+(?P<payload>.*))?$"
+    ),
+    # " => blk_mq_start_request" (kernel) and " => <00007f...>" (user stack)
+    frame=r"^\s*=>\s+(.*\S)\s*$",
+    # headers ("# tracer: nop", "cpus=2", "version = 6"), stack markers, empty CPUs, blank lines
+    quiet=(
+        r"^\s*(?:#.*|cpus=\d+|version\s*=\s*\d+.*|CPU \d+ is empty|CPU\d+ data recorded at offset=.*"
+        r"|.*: <(?:user )?stack trace>|)\s*$"
+    ),
+    # tracefs "CPU:1 [LOST 1204 EVENTS]"; trace-cmd "CPU:1 [1204 EVENTS DROPPED]"
+    lost=r"^\s*CPU:\s*(?P<cpu>\d+)\s+\[(?:LOST\s+)?(?P<n>\d+)\s+EVENTS(?:\s+DROPPED)?\]",
+    event_name=_with_system,
+)

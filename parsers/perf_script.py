@@ -1,0 +1,34 @@
+"""`perf script` text: the default output, ``--ns``, ``-F comm,pid,tid,...``, with or without ``-g``.
+
+Made by ``perf record -a -g -e block:block_rq_issue -e block:block_rq_complete -- sleep 10`` and
+``perf script > perf.txt``. An event line, then (with ``-g``) its call chain and a blank line:
+
+              dd  4116 [001]  2406.385071:     block:block_rq_issue: 254,0 WS 4096 () 2048 + 8 be,0,4 [dd]
+            ffffffffa8a4d4a2 blk_mq_start_request+0xc2 ([kernel.kallsyms])
+            ffffffffa8a55b6d blk_mq_dispatch_rq_list+0x13d ([kernel.kallsyms])
+
+    Web Content 1234/1240 [003] 2406.385071123: 1 block:block_rq_complete: 254,0 WS () 2048 + 8 [0]
+
+The comm is everything before the pid (it may hold spaces, ``:``, ``-`` or a TAB); ``pid/tid`` appears
+with ``-F pid,tid``; ``--ns`` gives nine fraction digits; a period column may stand before the event.
+"""
+from __future__ import annotations
+
+import polars as pl
+
+from .text import Dialect
+
+PERF_SCRIPT = Dialect(
+    name="perf-script",
+    head=(
+        r"^\s*(?P<comm>.*?)\s+(?:(?P<tgid>-?\d+)/)?(?P<pid>-?\d+)\s+\[(?P<cpu>\d+)\]\s+"
+        r"(?P<sec>\d+)\.(?P<frac>\d+):\s+(?:\d+\s+)?(?P<event>[^\s:]+:[^\s:]+|[^\s:]+?):(?:\s+(?P<payload>.*))?$"
+    ),
+    # "	ffffffffa8a4d4a2 blk_mq_start_request+0xc2 ([kernel.kallsyms])"
+    frame=r"^\s+[0-9a-fA-F]+\s+(.*\S)\s*$",
+    # blank separators after call chains, "# ========" header blocks
+    quiet=r"^\s*(?:#.*)?$",
+    # perf script --show-lost-events: "... PERF_RECORD_LOST lost 12" (also LOST_SAMPLES)
+    lost=r"^(?:.*?\[(?P<cpu>\d+)\])?.*PERF_RECORD_LOST(?:_SAMPLES)?\b.*?lost:?\s+(?P<n>\d+)",
+    event_name=lambda e: e,  # perf always prints "system:name"
+)

@@ -1,0 +1,103 @@
+"""Open an input (path, file object or ``-``), undo its compression, and tell its format from its bytes.
+
+The file name is never trusted: ``perf.txt`` may hold ftrace text and ``trace`` may be gzip.
+"""
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import os
+import sys
+from typing import BinaryIO
+
+from .errors import TraceParseError, UnknownFormatError
+
+# Magic numbers of the compressions people put captures in.
+_COMPRESSED = (
+    (b"\x1f\x8b", "gzip"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"BZh", "bzip2"),
+)
+TRACE_DAT_MAGIC = b"\x17\x08\x44tracing"
+PERF_DATA_MAGICS = (b"PERFILE2", b"2ELIFREP")
+
+
+class _Guarded(io.RawIOBase):
+    """Turns a decompressor's exception (corrupt or cut stream) into one TraceParseError line."""
+
+    def __init__(self, inner: BinaryIO, name: str, kind: str):
+        self._inner, self._name, self._kind = inner, name, kind
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:
+        try:
+            data = self._inner.read(len(buf))
+        except (OSError, EOFError, lzma.LZMAError, ValueError, Exception) as exc:  # zstd raises its own
+            raise TraceParseError(f"{self._name}: corrupt {self._kind} data ({exc}); is the file complete?") from None
+        buf[: len(data)] = data
+        return len(data)
+
+
+def open_input(src) -> tuple[BinaryIO, str, str | None]:
+    """Return (binary stream, display name, compression) for a path, ``-`` or a binary file object."""
+    if src == "-" or src is None:
+        raw, name = sys.stdin.buffer, "<stdin>"
+    elif isinstance(src, (str, os.PathLike)):
+        name = os.fspath(src)
+        if os.path.isdir(name):
+            raise TraceParseError(f"{name}: is a directory; give a capture file (perf script text, ftrace text or trace.dat)")
+        try:
+            raw = open(name, "rb")
+        except FileNotFoundError:
+            raise TraceParseError(f"{name}: no such file") from None
+        except OSError as exc:
+            raise TraceParseError(f"{name}: cannot open: {exc.strerror}") from None
+    else:
+        raw, name = src, getattr(src, "name", "<stream>")
+    stream = raw if hasattr(raw, "peek") else io.BufferedReader(raw)  # type: ignore[arg-type]
+    head = stream.peek(8)[:8]
+    for magic, kind in _COMPRESSED:
+        if head.startswith(magic):
+            return io.BufferedReader(_Guarded(_decompressor(stream, kind), name, kind), 1 << 20), name, kind
+    return stream, name, None
+
+
+def _decompressor(stream: BinaryIO, kind: str) -> BinaryIO:
+    if kind == "gzip":
+        return gzip.GzipFile(fileobj=stream)
+    if kind == "xz":
+        return lzma.LZMAFile(stream)
+    if kind == "bzip2":
+        return bz2.BZ2File(stream)
+    import zstandard  # only needed for .zst input
+
+    return zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True)
+
+
+def detect(stream: BinaryIO, name: str) -> str:
+    """Name the format of the (decompressed) stream without consuming it."""
+    head = stream.peek(1 << 16)
+    if not head:
+        raise UnknownFormatError(f"{name}: file is empty; expected perf script text, ftrace text or a trace.dat")
+    if head.startswith(TRACE_DAT_MAGIC):
+        return "trace-dat"
+    if head[:8] in PERF_DATA_MAGICS:
+        raise UnknownFormatError(
+            f"{name}: is a perf.data file; convert it on the machine that recorded it: perf script -i {name} > perf.txt"
+        )
+    if b"\x00" in head[:4096]:
+        raise UnknownFormatError(f"{name}: binary data that is not a trace capture (expected perf script text, ftrace text or trace.dat)")
+    from .text import sniff_text  # text dialects live with the text engine
+
+    fmt = sniff_text(head.decode("utf-8", "replace"))
+    if fmt is None:
+        raise UnknownFormatError(
+            f"{name}: no perf script or ftrace event lines found; expected the output of `perf script`, "
+            "`trace-cmd report`, /sys/kernel/tracing/trace, or a trace.dat"
+        )
+    return fmt

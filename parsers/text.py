@@ -1,0 +1,142 @@
+"""The engine shared by the text parsers: chunked reading, line classification, call chains, lost records.
+
+A text capture is a column of lines. Each dialect (perf script, ftrace) says with regexes which
+lines start an event, which are call-chain frames, which report lost events and which carry
+nothing; everything here works on whole columns of lines with polars, never line by line.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import polars as pl
+
+from .payloads import typed_frames
+from .schema import Chunk
+from .source import Source
+
+CHUNK_BYTES = 32 << 20  # big enough to amortise polars' per-call cost, small enough for flat memory
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str  # the ``source.format`` it produces
+    head: str  # event line: groups comm, pid, tgid?, cpu, sec, frac, event, payload
+    frame: str  # call-chain frame line: group ``sym``
+    quiet: str  # lines that carry no event and are not errors (comments, headers, blank, stack markers)
+    lost: str  # lost-event record: groups ``cpu`` (may be empty) and ``n``
+    event_name: Callable[[pl.Expr], pl.Expr]  # spelled-as-printed -> "system:name"
+
+
+def dialects() -> tuple[Dialect, ...]:
+    from .ftrace_text import FTRACE
+    from .perf_script import PERF_SCRIPT
+
+    return (PERF_SCRIPT, FTRACE)
+
+
+def sniff_text(head: str) -> str | None:
+    """The dialect whose event regex matches most of the first lines, or None."""
+    lines = pl.Series("line", head.splitlines()[:2000], dtype=pl.String)
+    best, best_hits = None, 0
+    for d in dialects():
+        hits = lines.str.contains(d.head).sum()
+        if hits > best_hits:
+            best, best_hits = d.name, hits
+    return best
+
+
+def line_chunks(stream: BinaryIO, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[list[str], bool]]:
+    """Yield (lines, is_last) with every chunk ending on a line boundary."""
+    tail = b""
+    while True:
+        block = stream.read(chunk_bytes)
+        if not block:
+            if tail:
+                yield tail.decode("utf-8", "replace").split("\n"), True
+            else:
+                yield [], True
+            return
+        data = tail + block
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            tail = data
+            continue
+        tail = data[cut + 1 :]
+        yield data[:cut].decode("utf-8", "replace").split("\n"), False
+
+
+def parse_text(stream: BinaryIO, source: Source, dialect: Dialect, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
+    """Stream ``stream`` as ``dialect`` text into Chunks, counting what does not parse into ``source``."""
+    carry: list[str] = []
+    carry_no = 1
+    for lines, last in line_chunks(stream, chunk_bytes):
+        lines = carry + lines
+        df = pl.DataFrame({"line": lines}, schema={"line": pl.String}).with_row_index("no", offset=carry_no)
+        df = df.with_columns(pl.col("line").str.strip_suffix("\r"))
+        heads = df["line"].str.contains(dialect.head)
+        keep = df.height
+        if not last:
+            # The last event may still have call-chain lines in the next chunk: parse it there.
+            idx = heads.arg_true()
+            keep = int(idx[-1]) if len(idx) else 0
+            if keep == 0 and df.height < 4 * max(chunk_bytes // 64, 1):
+                carry, carry_no = lines, carry_no
+                continue
+            keep = keep or df.height
+        carry = lines[keep:]
+        chunk = _parse_lines(df.head(keep), heads.head(keep), source, dialect)
+        carry_no += keep
+        yield chunk
+
+
+def _parse_lines(df: pl.DataFrame, heads: pl.Series, source: Source, d: Dialect) -> Chunk:
+    df = df.with_columns(is_head=heads, seq=heads.cum_sum())
+    rest = df.filter(~pl.col("is_head"))
+    rest = rest.with_columns(
+        sym=pl.col("line").str.extract(d.frame, 1),
+        lost=pl.col("line").str.extract_groups(d.lost),
+    ).with_columns(
+        lost_n=pl.col("lost").struct.field("n").cast(pl.Int64, strict=False),
+        lost_cpu=pl.col("lost").struct.field("cpu").cast(pl.Int64, strict=False),
+    )
+    is_frame = pl.col("sym").is_not_null() & (pl.col("seq") > 0)
+    bad = rest.filter(~is_frame & pl.col("lost_n").is_null() & ~pl.col("line").str.contains(d.quiet))
+    if bad.height:
+        source.skip(bad.height, int(bad["no"][0]), bad["line"][0])
+
+    chunk = Chunk()
+    lost = rest.filter(pl.col("lost_n").is_not_null())
+    if lost.height:
+        chunk.lost_events = int(lost["lost_n"].sum())
+        by_cpu = lost.group_by("lost_cpu").agg(pl.col("lost_n").sum()).drop_nulls("lost_cpu")
+        chunk.lost_by_cpu = dict(zip(by_cpu["lost_cpu"].to_list(), by_cpu["lost_n"].to_list()))
+
+    events = _events(df.filter(pl.col("is_head")), d)
+    stacks = rest.filter(is_frame)
+    if stacks.height:
+        joined = stacks.group_by("seq").agg(pl.col("sym").str.join("\n").alias("stack"))
+        joined = joined.with_columns(stack_id=source.stacks.intern(joined["stack"]))
+        events = events.join(joined.select("seq", "stack_id"), on="seq", how="left")
+    chunk.frames = typed_frames(events, source)
+    return chunk
+
+
+def _events(heads: pl.DataFrame, d: Dialect) -> pl.DataFrame:
+    """Event lines -> common columns (+ ``payload``, line number ``no`` and ``seq`` for later joins)."""
+    g = heads.select("no", "seq", pl.col("line").str.extract_groups(d.head).alias("g")).unnest("g")
+    if "tgid" not in g.columns:
+        g = g.with_columns(tgid=pl.lit(None, pl.String))
+    frac = pl.col("frac").str.slice(0, 9).str.pad_end(9, "0")
+    return g.select(
+        "no",
+        "seq",
+        ts_ns=pl.col("sec").cast(pl.Int64) * 1_000_000_000 + frac.cast(pl.Int64),
+        cpu=pl.col("cpu").cast(pl.Int16),
+        pid=pl.col("pid").cast(pl.Int32),
+        tgid=pl.col("tgid").cast(pl.Int32, strict=False),
+        comm=pl.col("comm").str.strip_chars(),
+        event=d.event_name(pl.col("event")),
+        payload=pl.col("payload").str.strip_chars().fill_null(""),
+    )

@@ -1,0 +1,1 @@
+"""Middle floor: analyses over event frames, each returning a plain ``Report`` for the renderers."""

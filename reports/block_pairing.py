@@ -1,0 +1,150 @@
+"""Pair block_rq_insert / issue / complete into requests, columnar, carrying open requests across chunks.
+
+The rules (see DESIGN.md, "Semantics of block latency"), each one counted, never silent:
+
+- A request is keyed by (dev, sector), as biosnoop and bpftrace's biolatency do. Issue and
+  complete often run on different CPUs, so nothing is paired per CPU.
+- insert and issue remember their time under the key; a later one overwrites (a requeue).
+- complete takes what the key remembers and forgets it. With nothing remembered it is a
+  "complete without issue" (the request started before the capture).
+- A read complete never pairs with a write issue to the same sector: the complete is counted as
+  an op mismatch and the issue stays open for its own complete.
+- A partial completion (fewer sectors than issued) fires complete at the request's start sector,
+  and the request goes on at sector + done, where its next complete fires. The request is followed
+  to its last part; D2C/I2C run to that last part and the partials are counted.
+
+How, without a state machine: sort rows by (dev, sector, time); a complete closes a segment of
+its key; forward-filling the insert/issue columns inside each segment hands every complete the
+last insert and issue before it. Segments still open at the end of a chunk become "state" rows
+that the next chunk starts from.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+STATE, INSERT, ISSUE, COMPLETE = 0, 1, 2, 3
+# columns an insert/issue row sets and a complete inherits
+CARRIED = ["ins_ts", "ins_comm", "ins_pid", "iss_ts", "iss_comm", "iss_pid", "rwbs", "nr", "bytes", "orig_sector", "parts"]
+ROW_SCHEMA = {
+    "rid": pl.Int64,
+    "dev": pl.String,
+    "sector": pl.UInt64,
+    "ts": pl.Int64,
+    "kind": pl.Int8,
+    "ins_ts": pl.Int64,
+    "ins_comm": pl.String,
+    "ins_pid": pl.Int32,
+    "iss_ts": pl.Int64,
+    "iss_comm": pl.String,
+    "iss_pid": pl.Int32,
+    "rwbs": pl.String,
+    "nr": pl.UInt32,
+    "bytes": pl.UInt64,
+    "orig_sector": pl.UInt64,
+    "parts": pl.Int32,
+    "c_rwbs": pl.String,
+    "c_nr": pl.UInt32,
+    "c_error": pl.Int32,
+}
+MAX_ROUNDS = 16  # partial chains and mismatch re-pairs; real requests need 2 or 3
+
+
+def op_of(rwbs: pl.Expr) -> pl.Expr:
+    """R, W, D (discard), F (flush) or N from rwbs; a leading F before the op letter is a preflush."""
+    return rwbs.str.extract(r"^F?([WDRFN])", 1).fill_null("?")
+
+
+def rows_from(frames: dict[str, pl.DataFrame], rid0: int) -> pl.DataFrame:
+    """The pairing rows of one chunk's block frames (rid numbers rows from ``rid0``)."""
+    parts = []
+    for name, kind in (("block:block_rq_insert", INSERT), ("block:block_rq_issue", ISSUE), ("block:block_rq_complete", COMPLETE)):
+        f = frames.get(name)
+        if f is None or not f.height:
+            continue
+        side = "ins" if kind == INSERT else "iss"
+        if kind == COMPLETE:
+            cols = dict(c_rwbs=pl.col("rwbs"), c_nr=pl.col("nr_sector"), c_error=pl.col("error"))
+        else:
+            cols = {
+                f"{side}_ts": pl.col("ts_ns"),
+                f"{side}_comm": pl.col("comm").cast(pl.String),
+                f"{side}_pid": pl.col("pid"),
+                "rwbs": pl.col("rwbs"),
+                "nr": pl.col("nr_sector"),
+                "bytes": pl.col("bytes"),
+                "orig_sector": pl.col("sector"),
+                "parts": pl.lit(0, pl.Int32),
+            }
+        parts.append(f.select(pl.col("dev"), pl.col("sector"), ts=pl.col("ts_ns"), kind=pl.lit(kind, pl.Int8), **cols))
+    rows = pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame(schema=ROW_SCHEMA)
+    rows = rows.with_row_index("rid", offset=rid0).with_columns(pl.col("rid").cast(pl.Int64))
+    return rows.select([(pl.col(c) if c in rows.columns else pl.lit(None)).cast(t).alias(c) for c, t in ROW_SCHEMA.items()])
+
+
+@dataclass
+class Paired:
+    done: pl.DataFrame  # one row per finished request (complete rows with inherited insert/issue columns)
+    state: pl.DataFrame  # open requests, to start the next chunk from
+    without_issue: int
+    mismatched: int
+    partials: int
+
+
+def pair(rows: pl.DataFrame) -> Paired:
+    """Pair ``rows`` (this chunk's rows plus the previous chunk's state rows)."""
+    removed: set[int] = set()  # op-mismatched completes
+    conts = pl.DataFrame(schema=ROW_SCHEMA)  # continuations of partially completed requests
+    for _ in range(MAX_ROUNDS):
+        r = pl.concat([rows.filter(~pl.col("rid").is_in(list(removed))), conts])
+        ff = _fill(r)
+        c = ff.filter(pl.col("kind") == COMPLETE)
+        bad = c.filter(pl.col("rwbs").is_not_null() & (op_of(pl.col("c_rwbs")) != op_of(pl.col("rwbs"))))
+        if bad.height:
+            removed.update(bad["rid"].to_list())
+            continue
+        part = c.filter(pl.col("iss_ts").is_not_null() & (pl.col("c_nr") > 0) & (pl.col("c_nr") < pl.col("nr")))
+        new = _continuations(part)
+        if new.height == conts.height:
+            break
+        conts = new
+    done = c.filter(
+        ~pl.col("rid").is_in(part["rid"].implode()) & (pl.col("iss_ts").is_not_null() | pl.col("ins_ts").is_not_null())
+    )
+    state = ff.filter(pl.col("grp").is_last_distinct() & (pl.col("kind") != COMPLETE))
+    state = state.with_columns(kind=pl.lit(STATE, pl.Int8)).select(list(ROW_SCHEMA))
+    return Paired(
+        done=done,
+        state=state,
+        without_issue=c.filter(pl.col("iss_ts").is_null()).height,
+        mismatched=len(removed),
+        partials=part.height,
+    )
+
+
+def _fill(r: pl.DataFrame) -> pl.DataFrame:
+    """Sort by key and time; hand each row the last insert/issue values of its segment."""
+    r = r.sort("dev", "sector", "ts", "kind", maintain_order=True)
+    is_c = pl.col("kind") == COMPLETE
+    new_seg = (
+        (pl.col("dev") != pl.col("dev").shift(1))
+        | (pl.col("sector") != pl.col("sector").shift(1))
+        | is_c.shift(1)
+    ).fill_null(True)
+    r = r.with_columns(grp=new_seg.cum_sum())
+    return r.with_columns([pl.col(c).forward_fill().over("grp") for c in CARRIED])
+
+
+def _continuations(part: pl.DataFrame) -> pl.DataFrame:
+    """The rest of each partially completed request, as an issue-like row at sector + completed."""
+    return part.with_columns(
+        sector=pl.col("sector") + pl.col("c_nr").cast(pl.UInt64),
+        nr=pl.col("nr") - pl.col("c_nr"),
+        parts=pl.col("parts") + 1,
+        kind=pl.lit(ISSUE, pl.Int8),
+        rid=-pl.col("rid") - 1,  # never collides with real rows
+        c_rwbs=pl.lit(None, pl.String),
+        c_nr=pl.lit(None, pl.UInt32),
+        c_error=pl.lit(None, pl.Int32),
+    ).select(list(ROW_SCHEMA))

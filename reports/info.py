@@ -1,0 +1,57 @@
+"""`traceparse info`: what a capture holds: format, events per kind, time span, CPUs, losses."""
+from __future__ import annotations
+
+from ..parsers.errors import EmptyCaptureError
+from ..parsers.source import Source
+from .result import Column, Report, Table
+
+
+def info_report(source: Source, chunks) -> Report:
+    for _ in chunks:  # Source counts as the chunks stream past
+        pass
+    if not source.events:
+        raise EmptyCaptureError(f"{source.path}: no events in this capture ({source.skipped.describe()})")
+    span = source.duration_ns
+    report = Report(kind="info", title=f"traceparse info: {source.path}", unit="s")
+    facts = [
+        ("format", source.format),
+        ("compression", source.compression or "none"),
+        ("events", f"{sum(source.events.values()):,}"),
+        ("time span", f"{source.first_ts_ns / 1e9:.6f} .. {source.last_ts_ns / 1e9:.6f} ({span / 1e9:.6f} s)"),
+        ("CPUs", ",".join(str(c) for c in sorted(source.cpus))),
+        ("lost events", f"{source.lost_events:,}"),
+        ("skipped lines", source.skipped.describe()),
+        ("call chains", f"{len(source.stacks.frames):,} distinct"),
+        *((k, str(v)) for k, v in source.meta.items()),
+    ]
+    report.tables.append(Table("facts", "Capture", [Column("what", "WHAT"), Column("value", "VALUE")], [{"what": k, "value": v} for k, v in facts]))
+    rate = [Column("event", "EVENT"), Column("count", "COUNT", "count"), Column("rate", "PER SECOND", "/s")]
+    rows = [
+        {"event": k, "count": v, "rate": v * 1e9 / span if span else None}
+        for k, v in sorted(source.events.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+    report.tables.append(Table("events", "Events per kind", rate, rows))
+    if source.lost_by_cpu:
+        lost = [{"cpu": c, "lost": n} for c, n in sorted(source.lost_by_cpu.items())]
+        report.tables.append(Table("lost", "Lost events per CPU", [Column("cpu", "CPU"), Column("lost", "LOST", "count")], lost))
+    if source.lost_events:
+        report.warnings.append(f"the tracer lost {source.lost_events:,} events: analyses of this capture are biased")
+    if source.skipped.count:
+        report.warnings.append(source.skipped.describe())
+    report.data = {
+        "report": "info",
+        "path": source.path,
+        "format": source.format,
+        "compression": source.compression,
+        "events": dict(sorted(source.events.items())),
+        "cpus": sorted(source.cpus),
+        "first_ts_ns": source.first_ts_ns,
+        "last_ts_ns": source.last_ts_ns,
+        "lost_events": source.lost_events,
+        "lost_by_cpu": {str(c): n for c, n in sorted(source.lost_by_cpu.items())},
+        "skipped_lines": source.skipped.count,
+        "first_skipped_line": source.skipped.first_line,
+        "stacks": len(source.stacks.frames),
+        "meta": source.meta,
+    }
+    return report

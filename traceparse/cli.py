@@ -1,0 +1,115 @@
+"""The `traceparse` command: wires arguments to a report and a renderer, nothing more.
+
+Errors the user can act on are one line on stderr and exit status 2; never a traceback.
+"""
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="Offline analyses of Linux perf/ftrace captures (perf script text, ftrace text, trace.dat).",
+)
+
+FORMAT = typer.Option("terminal", "--format", "-f", help="terminal | markdown | json")
+OUTPUT = typer.Option(None, "--output", "-o", help="write the report to this file instead of stdout")
+STRICT = typer.Option(False, "--strict", help="fail on the first line that does not parse, instead of counting it")
+
+BLOCK_EPILOG = """Examples:\n
+  perf record -a -g -e block:block_rq_insert -e block:block_rq_issue -e block:block_rq_complete -- sleep 10\n
+  perf script > perf.txt\n
+  traceparse block perf.txt                       # D2C/I2C/I2D per device, op, process; D2C histogram\n
+  traceparse block perf.txt --slower-than 10ms    # every request slower than 10 ms, biosnoop-style\n
+  traceparse block trace.txt.gz --dev 8,0 --op W --unit ms\n
+  perf script | traceparse block - --format json -o perf.json
+"""
+
+
+def duration_ns(text: str) -> int:
+    """'10ms', '500us', '2s', '1500ns'; a bare number is milliseconds (like bcc's *slower tools)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ns|us|µs|ms|s)?\s*", text)
+    if not m:
+        raise typer.BadParameter(f"{text!r} is not a duration like 10ms, 500us or 2s")
+    scale = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000, None: 1_000_000}[m.group(2)]
+    return int(float(m.group(1)) * scale)
+
+
+def _emit(report, fmt: str, output: Optional[Path]) -> None:
+    from .render import FORMATS, render
+
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}")
+    text = render(report, fmt)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)
+
+
+@app.command(epilog=BLOCK_EPILOG)
+def block(
+    file: str = typer.Argument(..., help="capture file (plain, .gz, .zst, .xz), or - for stdin"),
+    fmt: str = FORMAT,
+    output: Optional[Path] = OUTPUT,
+    unit: str = typer.Option("us", "--unit", "-u", help="time unit of tables and histograms: ns | us | ms"),
+    slower_than: Optional[str] = typer.Option(None, "--slower-than", help="list requests with D2C at least this (10ms, 500us)"),
+    top: int = typer.Option(10, "--top", "-n", help="list the N slowest requests (0: all, with --slower-than)"),
+    dev: Optional[str] = typer.Option(None, "--dev", "-D", help="only this device, major,minor (8,0)"),
+    comm: Optional[str] = typer.Option(None, "--comm", "-c", help="only requests inserted/issued by this comm"),
+    op: Optional[str] = typer.Option(None, "--op", help="only this operation: R, W, D (discard), F (flush), N"),
+    since: Optional[float] = typer.Option(None, "--since", help="only requests completing this many seconds into the capture or later"),
+    until: Optional[float] = typer.Option(None, "--until", help="only requests completing before this many seconds into the capture"),
+    strict: bool = STRICT,
+) -> None:
+    """Block I/O latency: issue->complete (D2C), insert->complete (I2C), insert->issue (I2D)."""
+    from . import api
+
+    threshold = duration_ns(slower_than) if slower_than is not None else None
+    report = api.block(
+        file, strict=strict, unit=unit, slower_than_ns=threshold, top=top, dev=dev, comm=comm, op=op,
+        since_s=since, until_s=until,
+    )
+    _emit(report, fmt, output)
+
+
+@app.command(epilog="Examples:\n\n  traceparse info perf.txt\n\n  traceparse info trace.dat --format json")
+def info(
+    file: str = typer.Argument(..., help="capture file (plain, .gz, .zst, .xz), or - for stdin"),
+    fmt: str = FORMAT,
+    output: Optional[Path] = OUTPUT,
+    strict: bool = STRICT,
+) -> None:
+    """What a capture holds: format, events per kind, time span, CPUs, lost events, skipped lines."""
+    from . import api
+
+    _emit(api.info(file, strict=strict), fmt, output)
+
+
+def main() -> None:
+    from .parsers.errors import TraceParseError
+
+    try:
+        app(standalone_mode=False)
+    except TraceParseError as exc:
+        print(f"traceparse: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except (typer.BadParameter, typer.Abort) as exc:
+        print(f"traceparse: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except Exception as exc:  # click's usage errors, in standalone_mode=False
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(2)
+        raise
+    except BrokenPipeError:  # `traceparse block x | head`
+        sys.stderr.close()
+        sys.exit(0)

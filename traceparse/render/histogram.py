@@ -1,0 +1,31 @@
+"""Log2 histograms drawn the way bpftrace's hist() and bcc's biolatency draw them.
+
+    [16K, 32K)         20812 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|
+"""
+from __future__ import annotations
+
+from ..reports.result import Histogram
+
+WIDTH = 52
+
+
+def _short(v: int) -> str:
+    for suffix, size in (("P", 1 << 50), ("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if v >= size and v % size == 0:
+            return f"{v // size}{suffix}"
+    return str(v)
+
+
+def label(lo: int, hi: int) -> str:
+    return f"[{lo}]" if hi - lo == 1 else f"[{_short(lo)}, {_short(hi)})"
+
+
+def draw(h: Histogram) -> list[str]:
+    if not h.buckets:
+        return ["(no values)"]
+    peak = max(b["count"] for b in h.buckets) or 1
+    lines = []
+    for b in h.buckets:
+        bar = "@" * (b["count"] * WIDTH // peak)
+        lines.append(f"{label(b['lo'], b['hi']):<16} {b['count']:>8} |{bar:<{WIDTH}}|")
+    return lines
