@@ -61,4 +61,5 @@ FTRACE = Dialect(
     # tracefs "CPU:1 [LOST 1204 EVENTS]"; trace-cmd "CPU:1 [1204 EVENTS DROPPED]"
     lost=r"^\s*CPU:\s*(?P<cpu>\d+)\s+\[(?:LOST\s+)?(?P<n>\d+)\s+EVENTS(?:\s+DROPPED)?\]",
     event_name=_with_system,
+    marker=r"^\s*.*?-\d+\s+(?:\(\s*(?:\d+|-+)\)\s+)?\[(\d+)\].*:\s+<(?:user )?stack trace>\s*$",
 )

@@ -17,6 +17,7 @@ from .schema import Chunk
 from .source import Source
 
 CHUNK_BYTES = 32 << 20  # big enough to amortise polars' per-call cost, small enough for flat memory
+MAX_CARRY_LINES = 1 << 18  # a "call chain" longer than this is garbage: parse it rather than grow
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,9 @@ class Dialect:
     quiet: str  # lines that carry no event and are not errors (comments, headers, blank, stack markers)
     lost: str  # lost-event record: groups ``cpu`` (may be empty) and ``n``
     event_name: Callable[[pl.Expr], pl.Expr]  # spelled-as-printed -> "system:name"
+    # a line that opens a call chain belonging to the last event on its CPU (ftrace's "<stack trace>"),
+    # group ``cpu``; None where the chain follows its event line directly (perf)
+    marker: str | None = None
 
 
 def dialects() -> tuple[Dialect, ...]:
@@ -81,8 +85,8 @@ def parse_text(stream: BinaryIO, source: Source, dialect: Dialect, chunk_bytes: 
             # The last event may still have call-chain lines in the next chunk: parse it there.
             idx = heads.arg_true()
             keep = int(idx[-1]) if len(idx) else 0
-            if keep == 0 and df.height < 4 * max(chunk_bytes // 64, 1):
-                carry, carry_no = lines, carry_no
+            if keep == 0 and df.height < MAX_CARRY_LINES:
+                carry = lines  # one event and its call chain so far: wait for the rest
                 continue
             keep = keep or df.height
         carry = lines[keep:]
@@ -92,7 +96,10 @@ def parse_text(stream: BinaryIO, source: Source, dialect: Dialect, chunk_bytes: 
 
 
 def _parse_lines(df: pl.DataFrame, heads: pl.Series, source: Source, d: Dialect) -> Chunk:
-    df = df.with_columns(is_head=heads, seq=heads.cum_sum())
+    marker_cpu = df["line"].str.extract(d.marker, 1).cast(pl.Int16, strict=False) if d.marker else pl.Series([None] * df.height, dtype=pl.Int16)
+    df = df.with_columns(is_head=heads, marker_cpu=marker_cpu)
+    # call-chain lines belong to the event or marker line above them
+    df = df.with_columns(seq=(pl.col("is_head") | pl.col("marker_cpu").is_not_null()).cum_sum())
     rest = df.filter(~pl.col("is_head"))
     rest = rest.with_columns(
         sym=pl.col("line").str.extract(d.frame, 1),
@@ -115,12 +122,27 @@ def _parse_lines(df: pl.DataFrame, heads: pl.Series, source: Source, d: Dialect)
 
     events = _events(df.filter(pl.col("is_head")), d)
     stacks = rest.filter(is_frame)
+    if stacks.height and d.marker:
+        stacks = _owner_by_cpu(stacks, rest.filter(pl.col("marker_cpu").is_not_null()), events)
     if stacks.height:
         joined = stacks.group_by("seq").agg(pl.col("sym").str.join("\n").alias("stack"))
         joined = joined.with_columns(stack_id=source.stacks.intern(joined["stack"]))
         events = events.join(joined.select("seq", "stack_id"), on="seq", how="left")
     chunk.frames = typed_frames(events, source)
     return chunk
+
+
+def _owner_by_cpu(stacks: pl.DataFrame, markers: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
+    """Re-point frames from their marker to the last event above it on the marker's CPU.
+
+    ftrace records the stack as an event of its own right after the traced one on the same CPU;
+    in merged output another CPU's event may stand between them.
+    """
+    owners = markers.select("no", "seq", cpu="marker_cpu").sort("no").join_asof(
+        events.select("no", "cpu", owner="seq").sort("no"), on="no", by="cpu", strategy="backward", check_sortedness=False
+    )
+    out = stacks.join(owners.select("seq", "owner"), on="seq", how="left")
+    return out.filter(pl.col("owner").is_not_null()).with_columns(seq=pl.col("owner")).drop("owner")
 
 
 def _events(heads: pl.DataFrame, d: Dialect) -> pl.DataFrame:

@@ -1,0 +1,274 @@
+"""tracefs ``format`` files: the layout of each event's binary record, and columns decoded from it.
+
+A trace.dat carries the format file of every event of the kernel that recorded it, e.g.
+(`/sys/kernel/tracing/events/block/block_rq_issue/format` on 6.18):
+
+    name: block_rq_issue
+    ID: 2104
+    format:
+            field:unsigned short common_type;       offset:0;       size:2; signed:0;
+            field:int common_pid;   offset:4;       size:4; signed:1;
+
+            field:dev_t dev;        offset:8;       size:4; signed:0;
+            field:sector_t sector;  offset:16;      size:8; signed:0;
+            field:char rwbs[10];    offset:34;      size:10;        signed:0;
+            field:__data_loc char[] cmd;    offset:60;      size:4; signed:0;
+
+    print fmt: "%d,%d %s %u (%s) %llu + %u %s,%u,%u [%s]", ...
+
+Records are decoded a column at a time: given the byte offsets of N records of one event kind in a
+buffer, each field is gathered for all N with numpy fancy indexing, never record by record.
+``__data_loc`` holds ``(len << 16) | offset`` from the record start; ``__rel_loc`` the same with the
+offset counted from the end of the field itself (kernel 5.17+). A ``char buf[]`` of size 0 (ftrace
+``print``) runs to the end of the record. Old kernels print no ``signed:`` (it is guessed from the type).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+_FIELD = re.compile(
+    r"^\s*field:(?P<decl>[^;]*);\s*offset:(?P<offset>\d+);\s*size:(?P<size>\d+);(?:\s*signed:(?P<signed>-?\d+);)?"
+)
+_ARRAY = re.compile(r"\[(?P<n>[^\]]*)\]\s*$")
+
+# Decode at most this many bytes of padded matrix at once (rows x widest string), to keep memory flat.
+_MATRIX_BYTES = 16 << 20
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str  # as declared, e.g. "unsigned int", "__data_loc char[]", "char" (for char comm[16])
+    offset: int
+    size: int
+    signed: bool
+    kind: str  # "int" | "str" (fixed char array) | "array" (other fixed array) | "loc" | "rel_loc" | "tail"
+    elem: int  # element size of arrays (1 for strings)
+    is_char: bool  # char elements: render as text
+    is_pointer: bool
+
+
+@dataclass
+class EventFormat:
+    system: str
+    name: str
+    id: int
+    fields: list[Field] = field(default_factory=list)  # non-common fields, in declaration order
+    common: dict[str, Field] = field(default_factory=dict)
+    print_fmt: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.system}:{self.name}"
+
+    def get(self, name: str) -> Field | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+
+def parse_format(text: str, system: str) -> EventFormat | None:
+    """One format file -> EventFormat, or None when it has no name or ID (not an event)."""
+    name = re.search(r"^name:\s*(\S+)", text, re.M)
+    ident = re.search(r"^ID:\s*(\d+)", text, re.M)
+    if not name or not ident:
+        return None
+    fmt = EventFormat(system=system, name=name.group(1), id=int(ident.group(1)))
+    for line in text.splitlines():
+        m = _FIELD.match(line)
+        if m:
+            f = _parse_field(m)
+            if f.name.startswith("common_"):
+                fmt.common[f.name] = f
+            else:
+                fmt.fields.append(f)
+        elif line.startswith("print fmt:"):
+            fmt.print_fmt = line[len("print fmt:") :].strip()
+    return fmt
+
+
+def _parse_field(m: re.Match) -> Field:
+    decl = m.group("decl").strip()
+    offset, size = int(m.group("offset")), int(m.group("size"))
+    kind, elem = "int", size
+    array = _ARRAY.search(decl)
+    if decl.startswith("__data_loc") or decl.startswith("__rel_loc"):
+        kind = "loc" if decl.startswith("__data_loc") else "rel_loc"
+        decl_body = decl.split(None, 1)[1]
+        type_, name = decl_body.rsplit(None, 1)
+        type_ = type_.replace("[]", "").strip()
+    elif array:
+        name = decl[: array.start()].strip()
+        type_, name = name.rsplit(None, 1) if " " in name else ("", name)
+        count = array.group("n")
+        if size == 0 or count == "":
+            kind, elem = "tail", 1
+        else:
+            try:
+                n = int(count, 0)
+            except ValueError:  # a macro the kernel did not expand: trust the byte size
+                n = 0
+            elem = size // n if n else 1
+            kind = "array"
+    else:
+        type_, name = decl.rsplit(None, 1) if " " in decl else ("", decl)
+    while name.startswith("*"):  # "char *foo" spelled "char * foo" or "char *foo"
+        type_, name = type_ + " *", name[1:]
+    base = type_.replace("const ", "").replace("volatile ", "").strip()
+    is_pointer = "*" in base
+    is_char = not is_pointer and base in ("char", "signed char", "unsigned char") and kind != "int"
+    if kind == "array" and is_char:
+        kind = "str"
+    if kind in ("loc", "rel_loc", "tail"):
+        is_char = not is_pointer and base in ("char", "signed char", "unsigned char")
+        elem = _SIZES.get(base, 1)
+    if m.group("signed") is not None:
+        signed = m.group("signed") == "1"
+    else:  # kernels before 2.6.32 print no "signed:"
+        signed = not (base.startswith("unsigned") or base.startswith("u") or is_pointer)
+    return Field(name, type_, offset, size, signed, kind, elem, is_char, is_pointer)
+
+
+_SIZES = {
+    "char": 1, "signed char": 1, "unsigned char": 1, "u8": 1, "s8": 1, "__u8": 1, "bool": 1,
+    "short": 2, "unsigned short": 2, "u16": 2, "s16": 2, "__u16": 2, "__be16": 2,
+    "int": 4, "unsigned int": 4, "u32": 4, "s32": 4, "__u32": 4, "__be32": 4, "pid_t": 4,
+    "u64": 8, "s64": 8, "__u64": 8, "unsigned long long": 8, "long long": 8,
+}
+
+
+def parse_header_page(text: str) -> dict[str, tuple[int, int]]:
+    """events/header_page -> {field: (offset, size)}; ``commit``'s size is the kernel's long size."""
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r"\s*field:\s*(?P<decl>[^;]*);\s*offset:(?P<offset>\d+);\s*size:(?P<size>\d+);", line)
+        if m:
+            out[m.group("decl").split()[-1]] = (int(m.group("offset")), int(m.group("size")))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# Column decoding. ``buf`` is a uint8 numpy array, ``starts`` int64 byte offsets of each record's data
+# (where common_type sits), ``lens`` their lengths in bytes.
+
+
+def gather(buf: np.ndarray, starts: np.ndarray, offset: int, width: int) -> np.ndarray:
+    """(N, width) uint8 matrix of the bytes at starts + offset .. + width."""
+    idx = (starts + offset)[:, None] + np.arange(width, dtype=np.int64)[None, :]
+    np.clip(idx, 0, len(buf) - 1, out=idx)
+    return buf[idx]
+
+
+def int_column(buf: np.ndarray, starts: np.ndarray, f: Field, endian: str) -> np.ndarray:
+    """An integer field of every record, as a numpy array of its own width and sign."""
+    if f.size not in (1, 2, 4, 8):
+        raise ValueError(f"{f.name}: integer of {f.size} bytes")
+    mat = np.ascontiguousarray(gather(buf, starts, f.offset, f.size))
+    dtype = np.dtype(f"{endian}{'i' if f.signed else 'u'}{f.size}")
+    return mat.view(dtype).reshape(-1).astype(dtype.newbyteorder("="), copy=False)
+
+
+def strings_from_matrix(mat: np.ndarray) -> pl.Series:
+    """Rows of NUL-padded bytes -> strings cut at the first NUL (bytes after it are stale kernel memory)."""
+    n, width = mat.shape
+    if width == 0 or n == 0:
+        return pl.Series([""] * n, dtype=pl.String)
+    zero = mat == 0
+    first = np.where(zero.any(axis=1), zero.argmax(axis=1), width)
+    mat = np.where(np.arange(width)[None, :] < first[:, None], mat, 0).astype(np.uint8)
+    fixed = np.ascontiguousarray(mat).view(f"S{width}").reshape(-1)
+    raw = pl.Series(fixed, dtype=pl.Binary)
+    try:
+        return raw.cast(pl.String)
+    except pl.exceptions.ComputeError:  # not UTF-8 (a binary comm, a cut multibyte char): replace, like `less`
+        return pl.Series([b.decode("utf-8", "replace") for b in fixed.tolist()], dtype=pl.String)
+
+
+def dynamic_extents(buf: np.ndarray, starts: np.ndarray, lens: np.ndarray, f: Field, endian: str):
+    """(absolute start, length) of a ``__data_loc``/``__rel_loc``/tail field in every record."""
+    if f.kind == "tail":
+        return starts + f.offset, np.maximum(lens - f.offset, 0)
+    loc = int_column(buf, starts, Field(f.name, "u32", f.offset, 4, False, "int", 4, False, False), endian)
+    off = (loc & 0xFFFF).astype(np.int64)
+    ln = (loc >> 16).astype(np.int64)
+    if f.kind == "rel_loc":
+        off = off + f.offset + f.size
+    # a location outside the record is garbage (or a bug of an old kernel): read it as empty
+    bad = off + ln > lens
+    ln = np.where(bad, 0, ln)
+    return starts + off, ln
+
+
+def ragged_matrix_rows(buf: np.ndarray, at: np.ndarray, ln: np.ndarray):
+    """Yield (row slice, (rows, widest) byte matrix zero-padded past each row's length) in bounded blocks."""
+    n = len(at)
+    i = 0
+    while i < n:
+        width_all = int(ln[i:].max()) if n - i else 0
+        step = max(1, min(n - i, _MATRIX_BYTES // max(width_all, 1)))
+        sl = slice(i, i + step)
+        width = int(ln[sl].max()) if step else 0
+        if width == 0:
+            yield sl, np.zeros((step, 0), np.uint8)
+        else:
+            mat = gather(buf, at[sl], 0, width)
+            mat[np.arange(width)[None, :] >= ln[sl][:, None]] = 0
+            yield sl, mat
+        i += step
+
+
+def dynamic_strings(buf: np.ndarray, at: np.ndarray, ln: np.ndarray) -> pl.Series:
+    parts = [strings_from_matrix(mat) for _, mat in ragged_matrix_rows(buf, at, ln)]
+    return pl.concat(parts) if parts else pl.Series([], dtype=pl.String)
+
+
+def hex_rows(mat: np.ndarray, ln: np.ndarray | None = None) -> pl.Series:
+    """Rows of bytes -> lowercase hex text (arrays we cannot type, e.g. IPv6 addresses)."""
+    n, width = mat.shape
+    if width == 0:
+        return pl.Series([""] * n, dtype=pl.String)
+    digits = np.frombuffer(b"0123456789abcdef", np.uint8)
+    out = np.empty((n, width * 2), np.uint8)
+    out[:, 0::2] = digits[mat >> 4]
+    out[:, 1::2] = digits[mat & 15]
+    if ln is not None:
+        out[np.arange(width * 2)[None, :] >= (2 * ln)[:, None]] = 0
+    return strings_from_matrix(out)
+
+
+def render_column(buf: np.ndarray, starts: np.ndarray, lens: np.ndarray, f: Field, endian: str) -> pl.Series:
+    """Any field of every record as text: ints in decimal, pointers 0x-hex, char arrays as strings."""
+    if f.kind == "int" and f.size in (1, 2, 4, 8):
+        vals = int_column(buf, starts, f, endian)
+        if f.is_pointer:
+            return "0x" + hex_digits(vals.astype(np.uint64))
+        return pl.Series(vals).cast(pl.String)
+    if f.kind == "str":
+        return strings_from_matrix(gather(buf, starts, f.offset, f.size))
+    if f.kind == "array" and f.elem in (1, 2, 4, 8) and f.size % f.elem == 0:
+        n = f.size // f.elem
+        mat = np.ascontiguousarray(gather(buf, starts, f.offset, f.size))
+        dtype = np.dtype(f"{endian}{'i' if f.signed else 'u'}{f.elem}")
+        vals = mat.view(dtype).reshape(len(starts), n).astype(dtype.newbyteorder("="))
+        return pl.Series(vals).arr.eval(pl.element().cast(pl.String)).arr.join(",") if n else pl.Series(
+            [""] * len(starts), dtype=pl.String
+        )
+    if f.kind in ("loc", "rel_loc", "tail"):
+        at, ln = dynamic_extents(buf, starts, lens, f, endian)
+        if f.is_char:
+            return dynamic_strings(buf, at, ln)
+        parts = [hex_rows(mat, ln[sl]) for sl, mat in ragged_matrix_rows(buf, at, ln)]
+        return pl.concat(parts) if parts else pl.Series([], dtype=pl.String)
+    return hex_rows(np.ascontiguousarray(gather(buf, starts, f.offset, f.size)))
+
+
+_HEX2 = np.array([[ord(c) for c in f"{i:02x}"] for i in range(256)], dtype=np.uint8)
+
+
+def hex_digits(vals: np.ndarray) -> pl.Series:
+    """uint64 numpy array -> lowercase hex text without 0x or leading zeros, as the kernel's %lx prints."""
+    be = np.ascontiguousarray(vals.astype(">u8")).view(np.uint8).reshape(-1, 8)
+    text = strings_from_matrix(_HEX2[be].reshape(len(be), 16))
+    return text.str.strip_chars_start("0").replace("", "0")
