@@ -272,3 +272,158 @@ def hex_digits(vals: np.ndarray) -> pl.Series:
     be = np.ascontiguousarray(vals.astype(">u8")).view(np.uint8).reshape(-1, 8)
     text = strings_from_matrix(_HEX2[be].reshape(len(be), 16))
     return text.str.strip_chars_start("0").replace("", "0")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Records -> schema frames, one event kind at a time.
+
+_IOPRIO_CLASS = np.array(["none", "rt", "be", "idle", "invalid", "0x5", "0x6", "0x7"])  # kernel __print_symbolic
+_SUBMIT = ("block:block_rq_insert", "block:block_rq_issue")
+
+
+class FrameBuilder:
+    """Turns decoded ring-buffer records into one schema frame per event kind."""
+
+    def __init__(self, formats: dict[int, EventFormat], cmdlines: dict[int, str], endian: str,
+                 ts_offset: int = 0, tsc2nsec: tuple[int, int, int] | None = None):
+        self.formats, self.e = formats, endian
+        self.ts_offset, self.tsc2nsec = ts_offset, tsc2nsec
+        some = next(iter(formats.values()), None)
+        common = some.common if some else {}
+        self.type_field = common.get("common_type") or Field("common_type", "unsigned short", 0, 2, False, "int", 2, False, False)
+        self.pid_field = common.get("common_pid") or Field("common_pid", "int", 4, 4, True, "int", 4, False, False)
+        # trace-cmd report prints pid 0 as <idle> and a pid missing from saved_cmdlines as <...>
+        names = {**cmdlines, 0: "<idle>"}
+        self.comm_old = pl.Series(list(names), dtype=pl.Int32)
+        self.comm_new = pl.Series(list(names.values()), dtype=pl.String)
+
+    def frames(self, buf: np.ndarray, rec, cpu: int, unknown) -> dict[str, pl.DataFrame]:
+        from .schema import conform
+
+        if not len(rec.start):
+            return {}
+        ids = int_column(buf, rec.start, self.type_field, self.e).astype(np.int64)
+        order = np.argsort(ids, kind="stable")  # stable: each kind keeps its time order
+        kinds, first = np.unique(ids[order], return_index=True)
+        bounds = list(first) + [len(order)]
+        ts = self._ns(rec.ts)
+        out = {}
+        for i, kind_id in enumerate(kinds.tolist()):
+            idx = order[bounds[i] : bounds[i + 1]]
+            fmt = self.formats.get(kind_id)
+            if fmt is None:
+                unknown[kind_id] += len(idx)
+                continue
+            frame = self._frame(fmt, buf, rec.start[idx], rec.length[idx], ts[idx], cpu)
+            out[fmt.key] = conform(frame, fmt.key)
+        return out
+
+    def _ns(self, raw: np.ndarray) -> np.ndarray:
+        """Clock units -> ns as trace-cmd report shows them: TSC2NSEC scaling, then the OFFSET option."""
+        ts = raw.astype(np.uint64)
+        if self.tsc2nsec:
+            mult, shift, _ = self.tsc2nsec
+            lo, hi = ts & np.uint64(0xFFFFFFFF), ts >> np.uint64(32)
+            ts = ((lo * np.uint64(mult)) >> np.uint64(shift)) + ((hi * np.uint64(mult)) << np.uint64(32 - shift))
+        return ts.view(np.int64) + np.int64(self.ts_offset)
+
+    def _frame(self, fmt: EventFormat, buf, starts, lens, ts, cpu) -> pl.DataFrame:
+        n = len(starts)
+        pid = int_column(buf, starts, self.pid_field, self.e).astype(np.int32)
+        pid_s = pl.Series("pid", pid, dtype=pl.Int32)
+        cols = {
+            "ts_ns": pl.Series(ts, dtype=pl.Int64),
+            "cpu": pl.Series(np.full(n, cpu, dtype=np.int16)),
+            "pid": pid_s,
+            "comm": pid_s.replace_strict(self.comm_old, self.comm_new, default="<...>", return_dtype=pl.String),
+            "event": pl.Series([fmt.key], dtype=pl.String).new_from_index(0, n),
+        }
+        from .schema import BLOCK_EVENTS, NET_EVENTS
+
+        if fmt.key in BLOCK_EVENTS and fmt.get("dev") and fmt.get("sector"):
+            return self._block(fmt, buf, starts, lens, cols)
+        if fmt.key in NET_EVENTS and fmt.get("skbaddr"):
+            return self._net(fmt, buf, starts, lens, cols)
+        return self._generic(fmt, buf, starts, lens, cols)
+
+    def _generic(self, fmt, buf, starts, lens, cols, skip=()) -> pl.DataFrame:
+        fields = [f for f in fmt.fields if f.name not in skip]
+        vals = {f"_f{i}": render_column(buf, starts, lens, f, self.e) for i, f in enumerate(fields)}
+        df = pl.DataFrame({**cols, **vals})
+        if fields:
+            pairs = [pl.struct(key=pl.lit(f.name), value=pl.col(f"_f{i}")) for i, f in enumerate(fields)]
+            text = pl.concat_str(
+                [pl.lit(f.name + "=") + pl.col(f"_f{i}") for i, f in enumerate(fields)], separator=" "
+            )
+            df = df.with_columns(fields=pl.concat_list(pairs), payload=text)
+        else:
+            df = df.with_columns(
+                fields=pl.lit([], dtype=pl.List(pl.Struct({"key": pl.String, "value": pl.String}))), payload=pl.lit("")
+            )
+        return df.drop(list(vals))
+
+    def _block(self, fmt, buf, starts, lens, cols) -> pl.DataFrame:
+        e, key = self.e, fmt.key
+        dev = int_column(buf, starts, fmt.get("dev"), e).astype(np.uint64)
+        data = {
+            "dev_major": pl.Series((dev >> np.uint64(20)).astype(np.uint32)),
+            "dev_minor": pl.Series((dev & np.uint64(0xFFFFF)).astype(np.uint32)),
+            "sector": pl.Series(int_column(buf, starts, fmt.get("sector"), e).astype(np.uint64)),
+            "nr_sector": pl.Series(_int_or(buf, starts, fmt.get("nr_sector"), e, len(starts)).astype(np.uint32)),
+        }
+        rwbs, comm, cmd = fmt.get("rwbs"), fmt.get("comm"), fmt.get("cmd")
+        data["rwbs"] = render_column(buf, starts, lens, rwbs, e) if rwbs else pl.repeat("", len(starts), eager=True)
+        data["_cmd"] = render_column(buf, starts, lens, cmd, e) if cmd else pl.repeat("", len(starts), eager=True)
+        submit = key in _SUBMIT
+        if submit and fmt.get("bytes"):
+            data["bytes"] = pl.Series(int_column(buf, starts, fmt.get("bytes"), e).astype(np.uint64))
+        if fmt.get("ioprio"):
+            v = int_column(buf, starts, fmt.get("ioprio"), e).astype(np.int64)
+            data["_cls"] = pl.Series(_IOPRIO_CLASS[(v >> 13) & 7])
+            data["_lvl"] = pl.Series((v >> 3) & 0x3FF)
+            data["_hint"] = pl.Series(v & 7)
+        if submit and comm:
+            data["rq_comm"] = render_column(buf, starts, lens, comm, e)
+        err = fmt.get("error") or fmt.get("errors")
+        if not submit:
+            errs = int_column(buf, starts, err, e) if err else np.zeros(len(starts), np.int32)
+            data["error"] = pl.Series(errs.astype(np.int32))
+        df = pl.DataFrame({**cols, **data})
+        c = pl.col
+        df = df.with_columns(dev=pl.concat_str(c("dev_major"), pl.lit(","), c("dev_minor")))
+        if "_cls" in df.columns:
+            df = df.with_columns(ioprio=pl.concat_str(c("_cls"), pl.lit(","), c("_lvl"), pl.lit(","), c("_hint")))
+        # the kernel's print fmt: "%d,%d %s %u (%s) %llu + %u %s,%u,%u [%s]" (no bytes on complete/requeue,
+        # no ioprio before 6.11, [error] instead of [comm] on complete/requeue)
+        parts = [c("dev"), pl.lit(" "), c("rwbs"), pl.lit(" ")]
+        if "bytes" in df.columns:
+            parts += [c("bytes"), pl.lit(" ")]
+        parts += [pl.lit("("), c("_cmd"), pl.lit(") "), c("sector"), pl.lit(" + "), c("nr_sector")]
+        if "ioprio" in df.columns:
+            parts += [pl.lit(" "), c("ioprio")]
+        parts += [pl.lit(" ["), c("rq_comm") if "rq_comm" in df.columns else c("error").cast(pl.String), pl.lit("]")]
+        return df.with_columns(payload=pl.concat_str(parts))
+
+    def _net(self, fmt, buf, starts, lens, cols) -> pl.DataFrame:
+        e = self.e
+        name, ln = fmt.get("name"), fmt.get("len")
+        skb = int_column(buf, starts, fmt.get("skbaddr"), e).astype(np.uint64)
+        data = {
+            "dev_name": render_column(buf, starts, lens, name, e) if name else pl.repeat(None, len(starts), dtype=pl.String, eager=True),
+            "skbaddr": hex_digits(skb),
+            "len": pl.Series(_int_or(buf, starts, ln, e, len(starts)).astype(np.uint32)),
+        }
+        rest = self._generic(fmt, buf, starts, lens, {}, skip=("name", "skbaddr", "len")) if len(fmt.fields) > 3 else None
+        df = pl.DataFrame({**cols, **data})
+        c = pl.col
+        text = pl.concat_str(
+            [pl.lit("dev="), c("dev_name").fill_null(""), pl.lit(" skbaddr=0x"), c("skbaddr"), pl.lit(" len="), c("len")]
+        )
+        if rest is not None and rest.height:
+            df = df.with_columns(_rest=rest["payload"])
+            text = pl.concat_str([text, pl.lit(" "), c("_rest")])
+        return df.with_columns(payload=text)
+
+
+def _int_or(buf, starts, f: Field | None, endian: str, n: int) -> np.ndarray:
+    return int_column(buf, starts, f, endian) if f else np.zeros(n, np.int64)

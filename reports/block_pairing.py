@@ -78,7 +78,9 @@ def rows_from(frames: dict[str, pl.DataFrame], rid0: int) -> pl.DataFrame:
                 "parts": pl.lit(0, pl.Int32),
             }
         parts.append(f.select(pl.col("dev"), pl.col("sector"), ts=pl.col("ts_ns"), kind=pl.lit(kind, pl.Int8), **cols))
-    rows = pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame(schema=ROW_SCHEMA)
+    if not parts:
+        return pl.DataFrame(schema=ROW_SCHEMA)
+    rows = pl.concat(parts, how="diagonal_relaxed")
     rows = rows.with_row_index("rid", offset=rid0).with_columns(pl.col("rid").cast(pl.Int64))
     return rows.select([(pl.col(c) if c in rows.columns else pl.lit(None)).cast(t).alias(c) for c, t in ROW_SCHEMA.items()])
 

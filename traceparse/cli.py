@@ -15,6 +15,7 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     rich_markup_mode=None,
+    pretty_exceptions_enable=False,
     help="Offline analyses of Linux perf/ftrace captures (perf script text, ftrace text, trace.dat).",
 )
 
@@ -45,7 +46,7 @@ def _emit(report, fmt: str, output: Optional[Path]) -> None:
     from .render import FORMATS, render
 
     if fmt not in FORMATS:
-        raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}")
+        raise typer.BadParameter(f"must be one of {', '.join(FORMATS)}", param_hint="--format")
     text = render(report, fmt)
     if output is None:
         sys.stdout.write(text)
@@ -96,20 +97,10 @@ def main() -> None:
     from .parsers.errors import TraceParseError
 
     try:
-        app(standalone_mode=False)
+        app()  # click itself answers usage errors with a message and exit status 2
     except TraceParseError as exc:
         print(f"traceparse: {exc}", file=sys.stderr)
         sys.exit(2)
-    except (typer.BadParameter, typer.Abort) as exc:
-        print(f"traceparse: {exc}", file=sys.stderr)
-        sys.exit(2)
-    except Exception as exc:  # click's usage errors, in standalone_mode=False
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(2)
-        raise
     except BrokenPipeError:  # `traceparse block x | head`
         sys.stderr.close()
         sys.exit(0)
