@@ -3,18 +3,18 @@
     import traceparse
     cap = traceparse.open("perf.txt")          # path, binary file object, or "-" for stdin
     report = traceparse.block(cap, unit="ms")  # a Report: tables + the JSON contract in report.data
-    print(traceparse.render(report, "markdown"))
+    print(traceparse.render_report(report, "markdown"))
 
 The API is loaded lazily so that importing a parser never drags in the CLI or the reports.
 """
 from __future__ import annotations
 
 __version__ = "0.1.0"
-__all__ = ["open", "block", "info", "render", "Capture", "TraceParseError", "__version__"]
+__all__ = ["open", "block", "info", "render_report", "Capture", "TraceParseError", "__version__"]
 
 
 def __getattr__(name: str):
-    if name in ("open", "block", "info", "render", "Capture"):
+    if name in ("open", "block", "info", "render_report", "Capture"):
         from . import api
 
         return getattr(api, name)

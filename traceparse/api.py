@@ -74,7 +74,7 @@ def info(src, strict: bool = False) -> Report:
     return info_report(cap.source, cap.chunks())
 
 
-def render(report: Report, fmt: str = "terminal") -> str:
+def render_report(report: Report, fmt: str = "terminal") -> str:
     """Render a Report as "terminal", "markdown" or "json" text."""
     from .render import render as _render
 

@@ -1,0 +1,36 @@
+"""Renderings pinned by golden files; the numbers inside them are checked elsewhere against references."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import traceparse
+from conftest import FIXTURES
+from traceparse.render.histogram import draw, label
+from traceparse.reports.result import Histogram
+
+CASES = {"perf-block": FIXTURES / "perf-block.txt"}
+
+
+@pytest.mark.parametrize("fmt", ["terminal", "markdown", "json"])
+@pytest.mark.parametrize("name", list(CASES))
+def test_block_rendering_is_pinned(golden, name, fmt):
+    report = traceparse.block(CASES[name], top=5)
+    text = traceparse.render_report(report, fmt)
+    text = text.replace(str(CASES[name]), f"fixtures/{CASES[name].name}")
+    golden(f"block-{name}.{ {'terminal': 'txt', 'markdown': 'md', 'json': 'json'}[fmt] }", text)
+
+
+def test_json_is_strict_and_deterministic():
+    a = traceparse.render_report(traceparse.block(CASES["perf-block"]), "json")
+    b = traceparse.render_report(traceparse.block(CASES["perf-block"]), "json")
+    assert a == b
+    json.loads(a)
+
+
+def test_log2_labels_and_bars_match_bpftrace():
+    assert label(0, 1) == "[0]" and label(1, 2) == "[1]"
+    assert label(2, 4) == "[2, 4)" and label(16384, 32768) == "[16K, 32K)" and label(1 << 20, 1 << 21) == "[1M, 2M)"
+    lines = draw(Histogram("x", "x", "us", [{"lo": 16384, "hi": 32768, "count": 20812}, {"lo": 32768, "hi": 65536, "count": 10406}]))
+    assert lines[0] == "[16K, 32K)          20812 |" + "@" * 52 + "|"
+    assert lines[1].endswith("|" + "@" * 26 + " " * 26 + "|")
