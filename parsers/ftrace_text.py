@@ -10,6 +10,10 @@
               dd-4116  [001] ..... 2406.385080: <stack trace>
      => blk_mq_start_request
     CPU:1 [LOST 1204 EVENTS]
+    tpfix: CPU:0 [8828 EVENTS DROPPED]
+    tpfix:          python3-6547  [001]  3134.186146: sched_switch: python3:6547 [120] S ==> swapper/1:0 [120]
+
+The last two come from a trace-cmd instance (buffer) named "tpfix": its name prefixes the line.
 
 The comm is everything before the last ``-pid`` (comms hold dashes too). Event names come without
 their system; the ones reports know are given it back (``block_rq_issue`` -> ``block:block_rq_issue``).
@@ -48,7 +52,7 @@ def _with_system(e: pl.Expr) -> pl.Expr:
 FTRACE = Dialect(
     name="ftrace-text",
     head=(
-        r"^\s*(?P<comm>.*?)-(?P<pid>\d+)\s+(?:\(\s*(?P<tgid>\d+|-+)\)\s+)?\[(?P<cpu>\d+)\]\s+"
+        r"^(?:[\w.-]+:\s)?\s*(?P<comm>.*?)-(?P<pid>\d+)\s+(?:\(\s*(?P<tgid>\d+|-+)\)\s+)?\[(?P<cpu>\d+)\]\s+"
         r"(?:[^\s\[\]:]{4,7}\s+)?(?P<sec>\d+)\.(?P<frac>\d+):\s+(?P<event>[^\s:]+(?::[^\s:]+)?):(?:\s+(?P<payload>.*))?$"
     ),
     # " => blk_mq_start_request" (kernel) and " => <00007f...>" (user stack)
@@ -59,7 +63,7 @@ FTRACE = Dialect(
         r"|.*: <(?:user )?stack trace>|)\s*$"
     ),
     # tracefs "CPU:1 [LOST 1204 EVENTS]"; trace-cmd "CPU:1 [1204 EVENTS DROPPED]"
-    lost=r"^\s*CPU:\s*(?P<cpu>\d+)\s+\[(?:LOST\s+)?(?P<n>\d+)\s+EVENTS(?:\s+DROPPED)?\]",
+    lost=r"^(?:[\w.-]+:\s)?\s*CPU:\s*(?P<cpu>\d+)\s+\[(?:LOST\s+)?(?P<n>\d+)\s+EVENTS(?:\s+DROPPED)?\]",
     event_name=_with_system,
     marker=r"^\s*.*?-\d+\s+(?:\(\s*(?:\d+|-+)\)\s+)?\[(\d+)\].*:\s+<(?:user )?stack trace>\s*$",
 )
