@@ -6,6 +6,7 @@
     cpus=2
               dd-4116  [001]  2406.385071: block_rq_issue:       254,0 WS 4096 () 2048 + 8 be,0,4 [dd]
           <idle>-0     [000] d.h2. 2406.385324: block_rq_complete: 254,0 WS () 2048 + 8 be,0,4 [0]
+              sh-6702    0...1.  3143.990501: block_rq_insert:      254,0 RA 4096 () 29946528 + 8 0x2,0,4 [sh]
      kworker/u8:2-77   (   77) [000] ..... 2406.385324: block_rq_insert: 254,0 W 4096 () 88 + 8 be,0,4 [kworker/u8:2]
               dd-4116  [001] ..... 2406.385080: <stack trace>
      => blk_mq_start_request
@@ -15,6 +16,8 @@
 
 The last two come from a trace-cmd instance (buffer) named "tpfix": its name prefixes the line.
 
+With ``-l`` trace-cmd glues the CPU number to the latency flags (``0...1.``: CPU 0, flags ``...1.``);
+the first flag (irqs-off: ``d``, ``X`` or ``.``) is never a digit, which is where the CPU ends.
 The comm is everything before the last ``-pid`` (comms hold dashes too). Event names come without
 their system; the ones reports know are given it back (``block_rq_issue`` -> ``block:block_rq_issue``).
 """
@@ -52,8 +55,8 @@ def _with_system(e: pl.Expr) -> pl.Expr:
 FTRACE = Dialect(
     name="ftrace-text",
     head=(
-        r"^(?:[\w.-]+:\s)?\s*(?P<comm>.*?)-(?P<pid>\d+)\s+(?:\(\s*(?P<tgid>\d+|-+)\)\s+)?\[(?P<cpu>\d+)\]\s+"
-        r"(?:[^\s\[\]:]{4,7}\s+)?(?P<sec>\d+)\.(?P<frac>\d+):\s+(?P<event>[^\s:]+(?::[^\s:]+)?):(?:\s+(?P<payload>.*))?$"
+        r"^(?:[\w.-]+:\s)?\s*(?P<comm>.*?)-(?P<pid>\d+)\s+(?:\(\s*(?P<tgid>\d+|-+)\)\s+)?"
+        r"(?:\[(?P<cpu>\d+)\]\s+(?:[^\s\[\]:]{4,7}\s+)?|(?P<cpu_l>\d+)[dX.][^\s:]{3,5}\s+)(?P<sec>\d+)\.(?P<frac>\d+):\s+(?P<event>[^\s:]+(?::[^\s:]+)?):(?:\s+(?P<payload>.*))?$"
     ),
     # " => blk_mq_start_request" (kernel) and " => <00007f...>" (user stack)
     frame=r"^\s*=>\s+(.*\S)\s*$",

@@ -150,6 +150,8 @@ def _events(heads: pl.DataFrame, d: Dialect) -> pl.DataFrame:
     g = heads.select("no", "seq", pl.col("line").str.extract_groups(d.head).alias("g")).unnest("g")
     if "tgid" not in g.columns:
         g = g.with_columns(tgid=pl.lit(None, pl.String))
+    if "cpu_l" in g.columns:  # a dialect with two spellings of the CPU column
+        g = g.with_columns(cpu=pl.coalesce("cpu", "cpu_l"))
     frac = pl.col("frac").str.slice(0, 9).str.pad_end(9, "0")
     return g.select(
         "no",

@@ -10,7 +10,7 @@ import re
 from collections import defaultdict
 
 PERF = re.compile(r"^\s*(.+?)\s+(?:\d+/)?(\d+)\s+\[(\d+)\]\s+(\d+)\.(\d+):\s+(?:\d+\s+)?block:(block_rq_\w+):\s*(.*)$")
-FTRACE = re.compile(r"^\s*(.+)-(\d+)\s+(?:\(\s*[\d-]+\)\s+)?\[(\d+)\]\s+(?:\S+\s+)?(\d+)\.(\d+):\s+(block_rq_\w+):\s*(.*)$")
+FTRACE = re.compile(r"^(?:[\w.-]+: )?\s*(.+)-(\d+)\s+(?:\(\s*[\d-]+\)\s+)?(?:\[(\d+)\]\s+(?:\S+\s+)?|\d+\S+\s+)(\d+)\.(\d+):\s+(block_rq_\w+):\s*(.*)$")
 PAYLOAD = re.compile(r"^(\d+,\d+) (\w+) (?:\d+ )?\(.*?\) (\d+) \+ (\d+)")
 
 

@@ -7,7 +7,8 @@ from conftest import FIXTURES
 from reference import block_events, group, nearest_rank, op, pair
 
 REAL = sorted(
-    p.name for p in FIXTURES.glob("*") if p.name.startswith(("perf-block", "blk.report", "tracefs-block")) and not p.name.endswith(".data")
+    str(p.relative_to(FIXTURES)) for p in FIXTURES.rglob("*")
+    if p.name.startswith(("perf-block", "blk.report", "blknet.report", "tracefs-block")) and ".txt" in p.name
 )
 PCTS = {"p50_ns": 50, "p90_ns": 90, "p99_ns": 99, "p999_ns": 99.9}
 
@@ -32,7 +33,8 @@ def case(request):
 
 
 def test_fixture_set_is_real(case):
-    assert len(REAL) >= 4  # perf default/--ns/-F pid,tid/-g at least
+    # perf default/--ns/-F pid,tid/-g, trace-cmd report plain/-t/-l at least
+    assert len(REAL) >= 7
 
 
 @pytest.mark.parametrize("phase", ["d2c", "i2c", "i2d"])
