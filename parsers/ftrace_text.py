@@ -54,9 +54,9 @@ def _with_system(e: pl.Expr) -> pl.Expr:
 
 FTRACE = Dialect(
     name="ftrace-text",
-    head=(
+    prefix=(
         r"^(?:[\w.-]+:\s)?\s*(?P<comm>.*?)-(?P<pid>\d+)\s+(?:\(\s*(?P<tgid>\d+|-+)\)\s+)?"
-        r"(?:\[(?P<cpu>\d+)\]\s+(?:[^\s\[\]:]{4,7}\s+)?|(?P<cpu_l>\d+)[dX.][^\s:]{3,5}\s+)(?P<sec>\d+)\.(?P<frac>\d+):\s+(?P<event>[^\s:]+(?::[^\s:]+)?):(?:\s+(?P<payload>.*))?$"
+        r"(?:\[(?P<cpu>\d+)\]\s+(?:[^\s\[\]:]{4,7}\s+)?|(?P<cpu_l>\d+)[dX.][^\s:]{3,5}\s+)(?P<sec>\d+)$"
     ),
     # " => blk_mq_start_request" (kernel) and " => <00007f...>" (user stack)
     frame=r"^\s*=>\s+(.*\S)\s*$",

@@ -23,7 +23,9 @@ MAX_CARRY_LINES = 1 << 18  # a "call chain" longer than this is garbage: parse i
 @dataclass(frozen=True)
 class Dialect:
     name: str  # the ``source.format`` it produces
-    head: str  # event line: groups comm, pid, tgid?, cpu, sec, frac, event, payload
+    # an event line is PREFIX + ".frac: " + event + ": " + payload; PREFIX (up to the timestamp's whole
+    # seconds) has groups comm, pid, tgid?, cpu (or cpu_l), sec
+    prefix: str
     frame: str  # call-chain frame line: group ``sym``
     quiet: str  # lines that carry no event and are not errors (comments, headers, blank, stack markers)
     lost: str  # lost-event record: groups ``cpu`` (may be empty) and ``n``
@@ -41,26 +43,27 @@ def dialects() -> tuple[Dialect, ...]:
 
 
 def sniff_text(head: str) -> str | None:
-    """The dialect whose event regex matches most of the first lines, or None."""
-    lines = pl.Series("line", head.splitlines()[:2000], dtype=pl.String)
+    """The dialect whose event lines make up most of the first lines, or None."""
+    lines = pl.DataFrame({"line": head.splitlines()[:2000]}, schema={"line": pl.String})
     best, best_hits = None, 0
     for d in dialects():
-        hits = lines.str.contains(d.head).sum()
+        hits = _split_heads(lines, d)["is_head"].sum()
         if hits > best_hits:
             best, best_hits = d.name, hits
     return best
 
 
-def line_chunks(stream: BinaryIO, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[list[str], bool]]:
-    """Yield (lines, is_last) with every chunk ending on a line boundary."""
+def line_chunks(stream: BinaryIO, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[pl.DataFrame, bool]]:
+    """Yield (frame of lines, is_last), every chunk ending on a line boundary.
+
+    polars' CSV reader splits the lines (on both cores, keeping blank lines as nulls, decoding
+    invalid UTF-8 lossily), with a separator and no quote char that trace text does not use.
+    """
     tail = b""
     while True:
         block = stream.read(chunk_bytes)
         if not block:
-            if tail:
-                yield tail.decode("utf-8", "replace").split("\n"), True
-            else:
-                yield [], True
+            yield _lines(tail), True
             return
         data = tail + block
         cut = data.rfind(b"\n")
@@ -68,36 +71,67 @@ def line_chunks(stream: BinaryIO, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tu
             tail = data
             continue
         tail = data[cut + 1 :]
-        yield data[:cut].decode("utf-8", "replace").split("\n"), False
+        yield _lines(data[: cut + 1]), False
+
+
+def _lines(data: bytes) -> pl.DataFrame:
+    if not data:
+        return pl.DataFrame(schema={"line": pl.String})
+    df = pl.read_csv(
+        data, has_header=False, separator="\x1f", quote_char=None, schema={"line": pl.String},
+        encoding="utf8-lossy", truncate_ragged_lines=True,
+    )
+    return df.with_columns(pl.col("line").fill_null("").str.strip_suffix("\r"))
 
 
 def parse_text(stream: BinaryIO, source: Source, dialect: Dialect, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
     """Stream ``stream`` as ``dialect`` text into Chunks, counting what does not parse into ``source``."""
-    carry: list[str] = []
+    carry = pl.DataFrame(schema={"line": pl.String})
     carry_no = 1
     for lines, last in line_chunks(stream, chunk_bytes):
-        lines = carry + lines
-        df = pl.DataFrame({"line": lines}, schema={"line": pl.String}).with_row_index("no", offset=carry_no)
-        df = df.with_columns(pl.col("line").str.strip_suffix("\r"))
-        heads = df["line"].str.contains(dialect.head)
+        lines = pl.concat([carry, lines])
+        df = lines.with_row_index("no", offset=carry_no)
+        df = pl.concat([df, _split_heads(df, dialect)], how="horizontal")
         keep = df.height
         if not last:
             # The last event may still have call-chain lines in the next chunk: parse it there.
-            idx = heads.arg_true()
+            idx = df["is_head"].arg_true()
             keep = int(idx[-1]) if len(idx) else 0
             if keep == 0 and df.height < MAX_CARRY_LINES:
                 carry = lines  # one event and its call chain so far: wait for the rest
                 continue
             keep = keep or df.height
-        carry = lines[keep:]
-        chunk = _parse_lines(df.head(keep), heads.head(keep), source, dialect)
+        carry = lines.slice(keep)
+        chunk = _parse_lines(df.head(keep), source, dialect)
         carry_no += keep
         yield chunk
 
 
-def _parse_lines(df: pl.DataFrame, heads: pl.Series, source: Source, d: Dialect) -> Chunk:
-    marker_cpu = df["line"].str.extract(d.marker, 1).cast(pl.Int16, strict=False) if d.marker else pl.Series([None] * df.height, dtype=pl.Int16)
-    df = df.with_columns(is_head=heads, marker_cpu=marker_cpu)
+def _split_heads(df: pl.DataFrame, d: Dialect) -> pl.DataFrame:
+    """Event-line fields of every line (nulls and ``is_head`` false where a line is no event line).
+
+    Cheaper than one regex over the whole line: a capture-free search finds the timestamp's
+    ``.frac: ``, a literal split takes event and payload, and only the short prefix meets a
+    regex with groups.
+    """
+    line = pl.col("line")
+    dot = line.str.find(r"\.\d+: ")
+    tail = line.str.slice(dot).str.splitn(": ", 3)
+    out = df.lazy().select(
+        g=line.str.slice(0, dot).str.extract_groups(d.prefix),
+        frac=tail.struct.field("field_0").str.slice(1),
+        event=tail.struct.field("field_1").str.extract(r"^\s*(?:\d+\s+)?([^\s<>]+?):?\s*$", 1),
+        payload=tail.struct.field("field_2"),
+    ).unnest("g").collect()
+    return out.with_columns(is_head=pl.col("sec").is_not_null() & pl.col("event").is_not_null())
+
+
+def _parse_lines(df: pl.DataFrame, source: Source, d: Dialect) -> Chunk:
+    if d.marker and df["line"].str.contains("stack trace>", literal=True).any():
+        marker_cpu = df["line"].str.extract(d.marker, 1).cast(pl.Int16, strict=False)
+    else:
+        marker_cpu = pl.Series([None] * df.height, dtype=pl.Int16)
+    df = df.with_columns(marker_cpu=marker_cpu)
     # call-chain lines belong to the event or marker line above them
     df = df.with_columns(seq=(pl.col("is_head") | pl.col("marker_cpu").is_not_null()).cum_sum())
     rest = df.filter(~pl.col("is_head"))
@@ -145,9 +179,8 @@ def _owner_by_cpu(stacks: pl.DataFrame, markers: pl.DataFrame, events: pl.DataFr
     return out.filter(pl.col("owner").is_not_null()).with_columns(seq=pl.col("owner")).drop("owner")
 
 
-def _events(heads: pl.DataFrame, d: Dialect) -> pl.DataFrame:
+def _events(g: pl.DataFrame, d: Dialect) -> pl.DataFrame:
     """Event lines -> common columns (+ ``payload``, line number ``no`` and ``seq`` for later joins)."""
-    g = heads.select("no", "seq", pl.col("line").str.extract_groups(d.head).alias("g")).unnest("g")
     if "tgid" not in g.columns:
         g = g.with_columns(tgid=pl.lit(None, pl.String))
     if "cpu_l" in g.columns:  # a dialect with two spellings of the CPU column
