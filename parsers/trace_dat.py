@@ -40,7 +40,7 @@ import numpy as np
 import polars as pl
 
 from .errors import TraceParseError, UnknownFormatError
-from .event_format import EventFormat, FrameBuilder, parse_format, parse_header_page
+from .event_format import FormatTable, FrameBuilder, parse_header_page
 from .ring_buffer import PageLayout, decode_pages
 from .schema import Chunk
 from .source import Source
@@ -112,7 +112,7 @@ class Header:
     page_size: int
     compression: str = "none"
     layout: PageLayout | None = None
-    formats: dict[int, EventFormat] = field(default_factory=dict)
+    formats: FormatTable = field(default_factory=FormatTable)
     cmdlines: dict[int, str] = field(default_factory=dict)
     buffers: list[Buffer] = field(default_factory=list)
     cpus: int | None = None
@@ -134,6 +134,10 @@ def parse_trace_dat(stream: BinaryIO, source: Source, chunk_bytes: int = CHUNK_B
         data = _Bytes(mem)
         head = _read_header(data, source)
         source.meta.update(head.meta)
+        if head.meta.get("latency_text") and not any(b.cpus for b in head.buffers):
+            raise TraceParseError(
+                f"{source.path}: a latency-tracer trace.dat holds text, not events; read it with `trace-cmd report`"
+            )
         yield from _chunks(data, mem, head, source, max(chunk_bytes, 1))
     finally:
         closer()
@@ -266,9 +270,7 @@ def _read_event_formats(d: _Bytes, at: int, head: Header) -> int:
 
 
 def _add_format(head: Header, raw: bytes, system: str) -> None:
-    fmt = parse_format(raw.decode("utf-8", "replace"), system)
-    if fmt is not None:
-        head.formats[fmt.id] = fmt
+    head.formats.add(raw.decode("utf-8", "replace"), system)
 
 
 def _parse_cmdlines(text: str, head: Header) -> None:

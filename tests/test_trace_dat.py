@@ -225,6 +225,7 @@ def test_sched_fields_match_report(dat, txt):
 
 KV = re.compile(r"(?:^|\s)(\w+)=([^\s\]]+)")
 NUMBER = re.compile(r"^-?\d+$")
+PLUGIN_PRINTED = ("sched:sched_switch", "sched:sched_wakeup")  # trace-cmd's own layout, checked above
 
 
 @pytest.mark.parametrize("dat,txt", cases())
@@ -245,9 +246,11 @@ def test_key_value_fields_match_report(dat, txt):
                     continue  # pointers: trace-cmd prints symbols or hashed forms
                 if NUMBER.match(got[key]) and not NUMBER.match(value):
                     continue  # a number the print fmt renders symbolically (ret=handled)
-                assert got[key] == value, (kind, key, theirs[(ts, cpu)])
-                    compared += 1
-    assert compared or dat.name.startswith(("blk", "lost"))
+                # the regex stops at a space: a comm like "rs:main Q:Reg" is compared up to it
+                assert got[key] == value or got[key].startswith(value + " "), (kind, key, theirs[(ts, cpu)])
+                compared += 1
+    key_value_kinds = [k for k, f in frames.items() if "fields" in f.columns and k not in PLUGIN_PRINTED]
+    assert compared or not key_value_kinds
 
 
 @pytest.mark.parametrize("name", CAPTURES)
@@ -460,4 +463,4 @@ def test_synthetic_capture_every_record_kind(endian, long_size):
     for c in chunks:
         by_cpu.update(c.lost_by_cpu)
     assert by_cpu == {0: 5, 1: 1}
-    assert frame.schema == pl.Schema(schema_for("synth:demo"))
+    assert has_schema(frame, "synth:demo")

@@ -10,6 +10,7 @@ from .parsers.schema import Chunk
 from .parsers.source import Source
 from .reports.block import BlockOptions, block_report
 from .reports.info import info_report
+from .reports.net import NetOptions, net_report
 from .reports.result import Report
 
 
@@ -66,6 +67,20 @@ def block(src, strict: bool = False, **options) -> Report:
     """
     cap = _capture(src, strict)
     return block_report(cap.source, cap.chunks(), BlockOptions(**options))
+
+
+def net(src, strict: bool = False, **options) -> Report:
+    """Packet sizes, rates and senders; TCP retransmits, handshake latency and drops; ``options`` as NetOptions fields.
+
+    Args:
+        src: a Capture, or anything ``open`` takes.
+        options: interval_ns (rates table bucket, default 1 s), unit ("ns"|"us"|"ms", for handshake
+            latency), slower_than_ns, top (rows in listings, 0: all), dev ("eth0").
+    Returns:
+        a Report; ``report.data`` is the JSON contract.
+    """
+    cap = _capture(src, strict)
+    return net_report(cap.source, cap.chunks(), NetOptions(**options))
 
 
 def info(src, strict: bool = False) -> Report:

@@ -80,6 +80,38 @@ def block(
     _emit(report, fmt, output)
 
 
+NET_EPILOG = """Examples:\n
+  perf record -a -e net:net_dev_queue -e net:netif_receive_skb -e tcp:tcp_retransmit_skb -e sock:inet_sock_set_state -e skb:kfree_skb -- sleep 10\n
+  perf script > perf.txt\n
+  traceparse net perf.txt                          # packet sizes per device, senders, rates, retransmits, drops\n
+  traceparse net perf.txt --interval 100ms         # packets and bytes per 100 ms\n
+  traceparse net trace.dat --slower-than 1ms       # every TCP handshake slower than 1 ms, tcpconnlat-style\n
+  traceparse net perf.txt --dev eth0 --format markdown -o net.md\n
+  perf script | traceparse net - --format json -o net.json
+"""
+
+
+@app.command(epilog=NET_EPILOG)
+def net(
+    file: str = typer.Argument(..., help="capture file (plain, .gz, .zst, .xz), or - for stdin"),
+    fmt: str = FORMAT,
+    output: Optional[Path] = OUTPUT,
+    interval: str = typer.Option("1s", "--interval", "-i", help="bucket of the rates table (1s, 100ms)"),
+    unit: str = typer.Option("us", "--unit", "-u", help="time unit of handshake latency: ns | us | ms"),
+    slower_than: Optional[str] = typer.Option(None, "--slower-than", help="list TCP handshakes taking at least this (1ms, 500us)"),
+    top: int = typer.Option(10, "--top", "-n", help="rows in the handshake and retransmit listings (0: all)"),
+    dev: Optional[str] = typer.Option(None, "--dev", "-D", help="only packets on this device (eth0)"),
+    strict: bool = STRICT,
+) -> None:
+    """Network: packet sizes (tx/rx, per device), senders, rates, TCP retransmits, connect latency, drops."""
+    from . import api
+
+    threshold = duration_ns(slower_than) if slower_than is not None else None
+    step = duration_ns(interval if re.search(r"[a-zµ]", interval) else interval + "s")  # a bare number: seconds
+    report = api.net(file, strict=strict, interval_ns=step, unit=unit, slower_than_ns=threshold, top=top, dev=dev)
+    _emit(report, fmt, output)
+
+
 @app.command(epilog="Examples:\n\n  traceparse info perf.txt\n\n  traceparse info trace.dat --format json")
 def info(
     file: str = typer.Argument(..., help="capture file (plain, .gz, .zst, .xz), or - for stdin"),

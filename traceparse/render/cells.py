@@ -28,6 +28,8 @@ def cell(value, col: Column, report: Report) -> str:
         return f"{value:.1f}"
     if unit in ("MB/s", "MB"):
         return f"{value:.2f}"
+    if unit == "bytes":  # sizes: whole bytes as integers, means with one decimal
+        return f"{value}" if isinstance(value, int) else f"{value:.1f}"
     return str(value)
 
 

@@ -28,4 +28,6 @@ def draw(h: Histogram) -> list[str]:
     for b in h.buckets:
         bar = "@" * (b["count"] * WIDTH // peak)
         lines.append(f"{label(b['lo'], b['hi']):<16} {b['count']:>8} |{bar:<{WIDTH}}|")
+    if h.stats:  # bpftrace's stats(): "count 170, average 1336, total 227140"
+        lines.append(", ".join(f"{k} {v}" for k, v in h.stats.items()))
     return lines
