@@ -1,0 +1,340 @@
+"""Turn a finished NetAnalysis into a Report: tables (columns declared once), histograms, the JSON contract.
+
+Everything here runs once per group (device, process, interval, flow), never once per event.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from ..parsers.source import Source
+from .histogram import buckets, log2_floor
+from .result import Column, Histogram, Report, Table
+
+if TYPE_CHECKING:
+    from .net import NetAnalysis
+
+from .net import RX_EVENTS, TX_EVENTS
+
+PCTS = (50, 90, 99)
+SIZE = [
+    Column("count", "PACKETS", "count"),
+    Column("bytes", "BYTES", "count"),
+    Column("mean", "MEAN(B)", "bytes"),
+    Column("min", "MIN(B)", "bytes"),
+    Column("p50", "P50(B)", "bytes"),
+    Column("p90", "P90(B)", "bytes"),
+    Column("p99", "P99(B)", "bytes"),
+    Column("max", "MAX(B)", "bytes"),
+    Column("pps", "PKT/s", "/s"),
+    Column("mb_s", "MB/s", "MB/s"),
+]
+PROC = [
+    Column("pid", "PID"),
+    Column("comm", "COMM"),
+    Column("dev", "DEVICE"),
+    Column("packets", "PACKETS", "count"),
+    Column("bytes", "BYTES", "count"),
+    Column("pps", "PKT/s", "/s"),
+    Column("mb_s", "MB/s", "MB/s"),
+]
+RATES = [
+    Column("time_s", "TIME(s)", "s"),
+    Column("tx_packets", "TX PKTS", "count"),
+    Column("tx_bytes", "TX BYTES", "count"),
+    Column("tx_pps", "TX PKT/s", "/s"),
+    Column("tx_mb_s", "TX MB/s", "MB/s"),
+    Column("rx_packets", "RX PKTS", "count"),
+    Column("rx_bytes", "RX BYTES", "count"),
+    Column("rx_pps", "RX PKT/s", "/s"),
+    Column("rx_mb_s", "RX MB/s", "MB/s"),
+]
+RC = [Column("dev", "DEVICE"), Column("rc", "RC"), Column("count", "COUNT", "count")]
+FLOWS = [Column("flow", "FLOW (saddr:sport -> daddr:dport)"), Column("state", "STATE"), Column("count", "RETRANSMITS", "count")]
+RETRANS_EVENTS = [
+    Column("time_s", "TIME(s)", "s"), Column("comm", "COMM"), Column("pid", "PID"), Column("flow", "FLOW"), Column("state", "STATE"),
+]
+STATES = [Column("old", "OLD STATE"), Column("new", "NEW STATE"), Column("count", "COUNT", "count")]
+LAT = [
+    Column("kind", "KIND"),
+    Column("peer", "PEER"),
+    Column("count", "COUNT", "count"),
+    Column("mean_ns", "MEAN", "ns"),
+    Column("min_ns", "MIN", "ns"),
+    Column("p50_ns", "P50", "ns"),
+    Column("p90_ns", "P90", "ns"),
+    Column("p99_ns", "P99", "ns"),
+    Column("max_ns", "MAX", "ns"),
+]
+FAILED = [Column("kind", "KIND"), Column("peer", "PEER"), Column("outcome", "ENDED IN"), Column("count", "COUNT", "count")]
+SLOW = [
+    Column("time_s", "TIME(s)", "s"), Column("kind", "KIND"), Column("comm", "COMM"), Column("pid", "PID"),
+    Column("flow", "FLOW"), Column("lat_ns", "LAT", "ns"),
+]
+REASONS = [Column("reason", "REASON"), Column("count", "DROPS", "count")]
+LOCATIONS = [Column("location", "LOCATION"), Column("count", "DROPS", "count")]
+UNPAIRED = [Column("what", "UNPAIRED"), Column("count", "COUNT", "count"), Column("meaning", "MEANING")]
+KIND_TITLES = {
+    "connect": "connect (SYN_SENT -> ESTABLISHED, like tcpconnlat)",
+    "accept": "accept (SYN_RECV -> ESTABLISHED, the child socket of tcpaccept)",
+}
+TOP_TABLE = 20  # rows of the by-process and drop-location tables (the JSON has them all)
+
+
+def size_stats(vals: pl.DataFrame, by: str) -> dict[str, dict]:
+    """Exact size statistics per ``by`` from value counts (columns ``by``, len, n).
+
+    Percentiles are nearest-rank: the smallest len whose cumulative count reaches ceil(p% of count).
+    """
+    if not vals.height:
+        return {}
+    v = vals.sort(by, "len").with_columns(cum=pl.col("n").cum_sum().over(by), total=pl.col("n").sum().over(by))
+    agg = v.group_by(by).agg(
+        count=pl.col("n").sum(),
+        bytes=(pl.col("len") * pl.col("n")).sum(),
+        min=pl.col("len").min(),
+        max=pl.col("len").max(),
+        **{f"p{p}": pl.col("len").filter(pl.col("cum") * 100 >= pl.col("total") * p).first() for p in PCTS},
+    )
+    log2 = vals.group_by(by, k=log2_floor(pl.col("len"))).agg(n=pl.col("n").sum())
+    hists: dict[str, dict[int, int]] = {}
+    for r in log2.to_dicts():  # one row per (group, log2 bucket): ~20 per device, not per packet
+        hists.setdefault(r[by], {})[r["k"]] = r["n"]
+    out = {}
+    for r in agg.sort(by).to_dicts():
+        key = r.pop(by)
+        out[key] = {
+            "count": r["count"], "bytes": r["bytes"], "mean": r["bytes"] / r["count"], "min": r["min"], "max": r["max"],
+            **{f"p{p}": r[f"p{p}"] for p in PCTS}, "log2": buckets(hists.get(key, {})),
+        }
+    return out
+
+
+def _empty_size() -> dict:
+    return {"count": 0, "bytes": 0, "mean": None, "min": None, "max": None, **{f"p{p}": None for p in PCTS}, "log2": []}
+
+
+def _direction(a: NetAnalysis, event: str | None, dur: int) -> dict:
+    sizes = a.sizes.frame
+    if event is None or not sizes.height:
+        return {"event": event, "total": _empty_size(), "by_device": {}}
+    mine = sizes.filter(pl.col("event") == event)
+    total = size_stats(mine.group_by("len").agg(pl.col("n").sum()).with_columns(all=pl.lit("")), "all").get("", _empty_size())
+    by_dev = size_stats(mine.select("dev", "len", "n"), "dev")
+    for s in (total, *by_dev.values()):
+        s.update(_rates(s["count"], s["bytes"], dur))
+    return {"event": f"{_system(event)}:{event}", "total": total, "by_device": by_dev}
+
+
+def _rates(packets: int, size: int, dur_ns: int) -> dict:
+    if dur_ns <= 0:
+        return {"pps": None, "mb_s": None}
+    return {"pps": packets * 1e9 / dur_ns, "mb_s": size * 1e9 / dur_ns / 1e6}
+
+
+def _system(event: str) -> str:
+    return {"tcp_retransmit_skb": "tcp", "inet_sock_set_state": "sock", "kfree_skb": "skb"}.get(event, "net")
+
+
+def _by_process(a: NetAnalysis, event: str | None, dur: int) -> list[dict]:
+    p = a.procs.frame
+    if event is None or not p.height:
+        return []
+    rows = p.filter(pl.col("event") == event).sort(["bytes", "packets", "comm", "pid", "dev"], descending=[True, True, False, False, False])
+    return [{**r, **_rates(r["packets"], r["bytes"], dur)} for r in rows.drop("event").to_dicts()]
+
+
+def _rate_rows(a: NetAnalysis, tx: str | None, rx: str | None, t0: int, t1: int) -> list[dict]:
+    r = a.rates.frame
+    if not r.height:
+        return []
+    step = a.opts.interval_ns
+    last = (t1 - t0) // step
+    lo = min(0, r["bucket"].min())
+    hi = max(last, r["bucket"].max())
+    got = {(x["event"], x["bucket"]): (x["packets"], x["bytes"]) for x in r.to_dicts()}  # one row per interval
+    rows = []
+    for b in range(lo, hi + 1):
+        row = {"start_ns": t0 + b * step, "time_s": b * step / 1e9}
+        for side, ev in (("tx", tx), ("rx", rx)):
+            n, s = got.get((ev, b), (0, 0))
+            row.update({f"{side}_packets": n, f"{side}_bytes": s, f"{side}_pps": n * 1e9 / step, f"{side}_mb_s": s * 1e9 / step / 1e6})
+        rows.append(row)
+    return rows
+
+
+def _counts(t, name: str = "count") -> list[dict]:
+    """A Tally's rows, most frequent first, ties broken by every key column (deterministic output)."""
+    f = t.frame
+    if not f.height:
+        return []
+    return f.rename({"n": name}).sort([name, *t.keys], descending=[True] + [False] * len(t.keys)).to_dicts()
+
+
+def build_report(a: NetAnalysis, source: Source) -> Report:
+    lo, hi = a.window_ns(source)
+    dur = hi - lo
+    tx_ev, rx_ev = a.chosen(TX_EVENTS), a.chosen(RX_EVENTS)
+    tx, rx = _direction(a, tx_ev, dur), _direction(a, rx_ev, dur)
+    procs = _by_process(a, tx_ev, dur)
+    rates = _rate_rows(a, tx_ev, rx_ev, a.t0 if a.t0 is not None else lo, hi)
+    rc = a.xmit_rc.frame.sort("dev", "rc").rename({"n": "count"}).to_dicts() if a.xmit_rc.frame.height else []
+    flows = _counts(a.retrans)
+    flows = [{"flow": r["flow"], "saddr_port": r["src"], "daddr_port": r["dst"], "state": r["state"], "count": r["count"]} for r in flows]
+    by_state: dict[str, int] = {}
+    for r in flows:
+        by_state[r["state"]] = by_state.get(r["state"], 0) + r["count"]
+    t0 = source.first_ts_ns or 0
+    retrans_events = [{**r, "time_s": (r["ts_ns"] - t0) / 1e9} for r in a.retrans_events.to_dicts()]
+    states = _counts(a.states)
+    latency = {
+        kind: {
+            "total": a.latency.get(kind, "total").stats(),
+            "by_peer": {k: a.latency.get(kind, "peer", k).stats() for k in a.latency.keys(kind, "peer")},
+        }
+        for kind in KIND_TITLES
+    }
+    failed = _counts(a.failed)
+    slow = a.slow.sort("ts_ns") if a.opts.slower_than_ns is not None and a.slow.height else a.slow
+    slow_rows = [{**r, "time_s": (r["ts_ns"] - t0) / 1e9} for r in slow.to_dicts()]
+    pend = a.pending
+    unpaired = {
+        f"{kind}_without_end": pend.filter((pl.col("kind") == kind) & pl.col("is_start")).height for kind in KIND_TITLES
+    } | {f"{kind}_end_without_start": pend.filter((pl.col("kind") == kind) & ~pl.col("is_start")).height for kind in KIND_TITLES}
+    reasons = _counts(a.drop_reason)
+    locations = _counts(a.drop_location)
+
+    report = Report(kind="net", title=f"traceparse net: {source.path}", unit=a.opts.unit)
+    for side, d in (("tx", tx), ("rx", rx)):
+        if d["total"]["count"]:
+            rows = [{"dev": "all", **d["total"]}] + [{"dev": k, **v} for k, v in d["by_device"].items()]
+            report.tables.append(Table(side, _side_title(side, d["event"]), [Column("dev", "DEVICE"), *SIZE], rows))
+    if procs:
+        report.tables.append(Table("by_process", f"Senders by bytes ({tx['event']}; top {TOP_TABLE})", PROC, procs[:TOP_TABLE]))
+    if rates:
+        report.tables.append(Table("rates", f"Per {a.opts.interval_ns / 1e9:g} s interval (rates over the whole interval)", RATES, rates))
+    if any(r["rc"] != 0 for r in rc):
+        report.tables.append(Table("xmit_rc", "net_dev_xmit return codes (non-zero: the driver refused the packet)", RC, rc))
+    if flows:
+        report.tables.append(Table("retransmits", f"TCP retransmits by flow ({sum(by_state.values()):,} in all)", FLOWS, flows))
+        title = "TCP retransmits (all)" if not a.opts.top else f"TCP retransmits (first {a.opts.top})"
+        report.tables.append(Table("retransmit_events", title, RETRANS_EVENTS, retrans_events))
+    if states:
+        report.tables.append(Table("tcp_states", "TCP state changes (sock:inet_sock_set_state)", STATES, states))
+    lat_rows = []
+    for kind, lat in latency.items():
+        if lat["total"]["count"]:
+            lat_rows.append({"kind": kind, "peer": "all", **lat["total"]})
+            lat_rows += [{"kind": kind, "peer": k, **v} for k, v in lat["by_peer"].items()]
+    if lat_rows:
+        report.tables.append(Table("connect_latency", "TCP handshake latency (connect: by daddr:dport; accept: by local saddr:sport)", LAT, lat_rows))
+    if failed:
+        report.tables.append(Table("connect_failed", "TCP handshakes that ended without ESTABLISHED", FAILED, failed))
+    if slow_rows:
+        title = "Slowest handshakes" if a.opts.slower_than_ns is None else "Handshakes slower than the threshold"
+        report.tables.append(Table("connect_slow", title, SLOW, slow_rows))
+    if a.seen.get("inet_sock_set_state"):
+        report.tables.append(
+            Table("unpaired", "Handshakes not paired", UNPAIRED, [{"what": k, "count": v, "meaning": UNPAIRED_MEANING[k]} for k, v in unpaired.items()])
+        )
+    if reasons:
+        report.tables.append(Table("drops_by_reason", f"Dropped packets by reason (skb:kfree_skb, {sum(r['count'] for r in reasons):,} in all)", REASONS, reasons))
+        report.tables.append(Table("drops_by_location", f"Dropped packets by location (top {TOP_TABLE})", LOCATIONS, locations[:TOP_TABLE]))
+
+    for side, d in (("tx", tx), ("rx", rx)):
+        if d["total"]["count"]:
+            report.histograms.append(_size_hist(side, "all devices", d["event"], d["total"]))
+            if len(d["by_device"]) > 1:
+                report.histograms += [_size_hist(f"{side}:{k}", f"device {k}", d["event"], v) for k, v in d["by_device"].items()]
+    for kind, lat in latency.items():
+        if lat["total"]["count"]:
+            report.histograms.append(
+                Histogram(kind, f"TCP {KIND_TITLES[kind]}", a.opts.unit, buckets(a.latency.get(kind, "total").log2_unit))
+            )
+    report.warnings = _warnings(a, source, tx_ev)
+    report.notes = _notes(a, tx_ev, rx_ev)
+    if reasons and all(r["reason"].isdigit() for r in reasons):
+        report.notes.append("drop reasons are enum skb_drop_reason numbers of the recording kernel (not resolved to names in this input)")
+    if locations and all(r["location"].startswith("0x") for r in locations):
+        report.notes.append("drop locations are kernel addresses (not resolved to symbols in this input)")
+    report.data = {
+        "report": "net",
+        "source": source.as_dict(),
+        "window": {"start_ns": lo, "end_ns": hi, "duration_ns": dur},
+        "filters": {k: v for k, v in (("dev", a.opts.dev),) if v is not None},
+        "events_seen": dict(sorted(a.seen.items())),
+        "tx": tx,
+        "rx": rx,
+        "by_process": procs,
+        "rates": {"interval_ns": a.opts.interval_ns, "rows": rates},
+        "xmit_rc": rc,
+        "retransmits": {"count": sum(by_state.values()), "by_state": dict(sorted(by_state.items())), "by_flow": flows,
+                        "events": [{k: r[k] for k in ("ts_ns", "comm", "pid", "flow", "state")} for r in retrans_events]},
+        "tcp_states": states,
+        "connect_latency": {
+            **latency,
+            "failed": failed,
+            "unpaired": unpaired,
+            "listing": [{k: r[k] for k in ("kind", "ts_ns", "end_ts_ns", "lat_ns", "comm", "pid", "flow", "peer")} for r in slow_rows],
+        },
+        "drops": {"count": sum(r["count"] for r in reasons), "by_reason": reasons, "by_location": locations},
+        "warnings": report.warnings,
+        "notes": report.notes,
+    }
+    return report
+
+
+UNPAIRED_MEANING = {
+    "connect_without_end": "SYN_SENT with no later state change (connecting at the end of the capture)",
+    "accept_without_end": "SYN_RECV with no later state change (handshake open at the end of the capture)",
+    "connect_end_without_start": "left SYN_SENT with no SYN_SENT before it (connect began before the capture)",
+    "accept_end_without_start": "left SYN_RECV with no SYN_RECV before it (began before the capture)",
+}
+
+
+def _side_title(side: str, event: str) -> str:
+    if side == "tx":
+        return f"Transmit packet sizes ({event}; len includes the link-layer header)"
+    return f"Receive packet sizes ({event}; len excludes the link-layer header)"
+
+
+def _size_hist(key: str, what: str, event: str, s: dict) -> Histogram:
+    stats = {"count": s["count"], "average": s["bytes"] // s["count"], "total": s["bytes"]}  # as bpftrace's stats()
+    side = "transmit" if key.startswith("tx") else "receive"
+    return Histogram(key, f"{side} len ({event}), {what}", "bytes", s["log2"], stats=stats)
+
+
+def _warnings(a: NetAnalysis, source: Source, tx_ev: str | None) -> list[str]:
+    w = []
+    if source.lost_events:
+        per_cpu = ", ".join(f"CPU {c}: {n:,}" for c, n in sorted(source.lost_by_cpu.items()))
+        w.append(f"the tracer lost {source.lost_events:,} events ({per_cpu or 'per CPU unknown'}): counts are low")
+    q, x = a.seen.get("net_dev_queue", 0), a.seen.get("net_dev_xmit", 0)
+    if source.format == "perf-script" and q and x and q > x:
+        w.append(f"net_dev_queue ({q:,}) outnumbers net_dev_xmit ({x:,}): perf may have dropped events without a LOST record")
+    if source.skipped.count:
+        w.append(source.skipped.describe())
+    return w
+
+
+def _notes(a: NetAnalysis, tx_ev: str | None, rx_ev: str | None) -> list[str]:
+    n = []
+    for side, ev, cands in (("transmit", tx_ev, TX_EVENTS), ("receive", rx_ev, RX_EVENTS)):
+        unused = [f"{e} ({a.seen[e]:,})" for e in cands if e != ev and a.seen.get(e)]
+        if ev:
+            extra = f"; also in the capture, not counted again: {', '.join(unused)}" if unused else ""
+            n.append(f"{side} counted from {_system(ev)}:{ev}{extra}")
+        else:
+            n.append(f"no {side} events: record net:{cands[0]}")
+    if tx_ev and rx_ev:
+        n.append("transmit len includes the link-layer header (14 bytes on Ethernet/veth/lo); receive len excludes it")
+    if tx_ev == "net_dev_queue" and a.seen.get("net_dev_xmit") not in (None, a.seen["net_dev_queue"]):
+        n.append("net_dev_queue fires once per GSO skb (up to 64 KiB); net_dev_xmit once per segment after segmentation")
+    if a.seen.get("tcp_retransmit_skb") or a.seen.get("kfree_skb"):
+        n.append("the comm on retransmits and drops is often softirq or idle context, not the socket's owner")
+    if a.latency.get("accept", "total").count:
+        n.append("accept latency runs from the child socket's SYN_RECV (made when the handshake's last ACK arrives) to ESTABLISHED")
+    if a.seen.get("inet_sock_set_state") and not a.keyed_by_skaddr:
+        n.append("without skaddr (text captures) connects are keyed by saddr, daddr:dport and paired first-in first-out")
+    return n
