@@ -55,7 +55,7 @@ def _with_system(e: pl.Expr) -> pl.Expr:
 FTRACE = Dialect(
     name="ftrace-text",
     prefix=(
-        r"^(?:[\w.-]+:\s)?\s*(?P<comm>.*?)-(?P<pid>\d+)\s+(?:\(\s*(?P<tgid>\d+|-+)\)\s+)?"
+        r"-(?P<pid>\d+)\s+(?:\(\s*(?P<tgid>\d+|-+)\)\s+)?"
         r"(?:\[(?P<cpu>\d+)\]\s+(?:[^\s\[\]:]{4,7}\s+)?|(?P<cpu_l>\d+)[dX.][^\s:]{3,5}\s+)(?P<sec>\d+)$"
     ),
     # " => blk_mq_start_request" (kernel) and " => <00007f...>" (user stack)
@@ -68,5 +68,6 @@ FTRACE = Dialect(
     # tracefs "CPU:1 [LOST 1204 EVENTS]"; trace-cmd "CPU:1 [1204 EVENTS DROPPED]"
     lost=r"^(?:[\w.-]+:\s)?\s*CPU:\s*(?P<cpu>\d+)\s+\[(?:LOST\s+)?(?P<n>\d+)\s+EVENTS(?:\s+DROPPED)?\]",
     event_name=_with_system,
+    comm_strip=r"^[\w.-]+:\s+",
     marker=r"^\s*.*?-\d+\s+(?:\(\s*(?:\d+|-+)\)\s+)?\[(\d+)\].*:\s+<(?:user )?stack trace>\s*$",
 )

@@ -20,7 +20,7 @@ from .text import Dialect
 
 PERF_SCRIPT = Dialect(
     name="perf-script",
-    prefix=r"^\s*(?P<comm>.*?)\s+(?:(?P<tgid>-?\d+)/)?(?P<pid>-?\d+)\s+\[(?P<cpu>\d+)\]\s+(?P<sec>\d+)$",
+    prefix=r"\s(?:(?P<tgid>-?\d+)/)?(?P<pid>-?\d+)\s+\[(?P<cpu>\d+)\]\s+(?P<sec>\d+)$",
     # "	ffffffffa8a4d4a2 blk_mq_start_request+0xc2 ([kernel.kallsyms])"
     frame=r"^\s+[0-9a-fA-F]+\s+(.*\S)\s*$",
     # blank separators after call chains, "# ========" header blocks
