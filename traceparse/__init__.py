@@ -10,11 +10,11 @@ The API is loaded lazily so that importing a parser never drags in the CLI or th
 from __future__ import annotations
 
 __version__ = "0.1.0"
-__all__ = ["open", "block", "info", "render_report", "Capture", "TraceParseError", "__version__"]
+__all__ = ["open", "block", "net", "info", "render_report", "Capture", "TraceParseError", "__version__"]
 
 
 def __getattr__(name: str):
-    if name in ("open", "block", "info", "render_report", "Capture"):
+    if name in ("open", "block", "net", "info", "render_report", "Capture"):
         from . import api
 
         return getattr(api, name)
