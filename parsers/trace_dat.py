@@ -510,38 +510,74 @@ def _report_cut(source: Source, buf: Buffer, cpu: CpuData, whole_end: int, want_
 
 
 def _chunks(d: _Bytes, mem, head: Header, source: Source, chunk_bytes: int) -> Iterator[Chunk]:
+    """Merge the CPUs' (and instances') page streams in time order, so chunks follow each other in time.
+
+    Each CPU's ring buffer is stored whole, one CPU after another; reports carry state from chunk
+    to chunk (an issue on CPU 0, its complete on CPU 1), so a chunk must never hold events later
+    than the next chunk's. Every stream decodes one batch ahead; all events up to the earliest
+    "last decoded timestamp" among the streams still running are safe to hand out.
+    """
     builder = FrameBuilder(head.formats, head.cmdlines, head.endian, head.ts_offset, head.tsc2nsec)
-    parts: dict[str, list[pl.DataFrame]] = {}
+    unknown, bad = Counter(), [0]
+    streams = [
+        _cpu_batches(d, mem, head, buf, cpu, builder, unknown, bad, source, chunk_bytes)
+        for buf in head.buffers for cpu in buf.cpus
+    ]
+    pending: list[dict[str, pl.DataFrame]] = [{} for _ in streams]
+    running = [True] * len(streams)
     lost = Counter()
-    pending = 0
-    unknown = Counter()
-    bad_pages = 0
-    for buf in head.buffers:
-        layout = PageLayout(
-            buf.page_size, head.layout.ts_offset, head.layout.commit_offset, head.layout.commit_size,
-            head.layout.data_offset, head.endian,
-        )
-        for cpu in buf.cpus:
-            for pages in _page_batches(d, mem, buf, cpu, head, chunk_bytes, source):
-                rec = decode_pages(pages, layout)
-                bad_pages += rec.bad_pages
-                dropped = rec.lost[rec.lost != 0]
-                if len(dropped):
-                    # a page flagged without a stored count lost at least one event: count 1
-                    lost[cpu.cpu] += int(np.where(dropped < 0, 1, dropped).sum())
-                for kind, frame in builder.frames(pages, rec, cpu.cpu, unknown).items():
-                    parts.setdefault(kind, []).append(frame)
-                pending += len(pages)
-                if pending >= chunk_bytes:
-                    yield _chunk(parts, lost)
-                    parts, lost, pending = {}, Counter(), 0
+    while True:
+        for i, stream in enumerate(streams):
+            while running[i] and not pending[i]:
+                batch = next(stream, None)
+                if batch is None:
+                    running[i] = False
+                else:
+                    pending[i], batch_lost = batch
+                    lost.update(batch_lost)
+        if not any(pending) and not any(running):
+            break
+        ends = [_last_ts(pending[i]) for i in range(len(streams)) if running[i]]
+        horizon = min(ends) if ends else None
+        parts: dict[str, list[pl.DataFrame]] = {}
+        for i, frames in enumerate(pending):
+            pending[i] = {}
+            for kind, frame in frames.items():
+                now = frame if horizon is None else frame.filter(pl.col("ts_ns") <= horizon)
+                later = None if horizon is None else frame.filter(pl.col("ts_ns") > horizon)
+                if now.height:
+                    parts.setdefault(kind, []).append(now)
+                if later is not None and later.height:
+                    pending[i][kind] = later
+        if parts or lost:
+            yield _chunk(parts, lost)
+            lost = Counter()
     if unknown:
         ids = ", ".join(str(i) for i in sorted(unknown)[:5])
         source.skip(sum(unknown.values()), None, f"trace.dat records of event ids without a format file: {ids}")
-    if bad_pages:
-        source.skip(bad_pages, None, f"trace.dat: {bad_pages} corrupt ring-buffer pages (read up to the damage)")
-    if parts or lost:
-        yield _chunk(parts, lost)
+    if bad[0]:
+        source.skip(bad[0], None, f"trace.dat: {bad[0]} corrupt ring-buffer pages (read up to the damage)")
+
+
+def _cpu_batches(d, mem, head: Header, buf: Buffer, cpu: CpuData, builder, unknown, bad, source, chunk_bytes):
+    """One CPU's events, a batch of pages at a time: (frames by kind, lost events by CPU)."""
+    layout = PageLayout(
+        buf.page_size, head.layout.ts_offset, head.layout.commit_offset, head.layout.commit_size,
+        head.layout.data_offset, head.endian,
+    )
+    for pages in _page_batches(d, mem, buf, cpu, head, chunk_bytes, source):
+        rec = decode_pages(pages, layout)
+        bad[0] += rec.bad_pages
+        lost = Counter()
+        dropped = rec.lost[rec.lost != 0]
+        if len(dropped):
+            # a page flagged without a stored count lost at least one event: count 1
+            lost[cpu.cpu] += int(np.where(dropped < 0, 1, dropped).sum())
+        yield builder.frames(pages, rec, cpu.cpu, unknown), lost
+
+
+def _last_ts(frames: dict[str, pl.DataFrame]) -> int:
+    return max(int(f["ts_ns"].max()) for f in frames.values())
 
 
 def _chunk(parts: dict[str, list[pl.DataFrame]], lost: Counter) -> Chunk:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+import traceparse
 from polars.testing import assert_frame_equal
 
 from traceparse.parsers.errors import StrictError, TraceParseError, UnknownFormatError
@@ -332,6 +333,29 @@ def test_small_chunks_keep_every_frame_time_ordered():
             assert f["ts_ns"].is_sorted() and has_schema(f, kind)
             n += f.height
     assert n == 5492
+
+
+def test_chunks_follow_each_other_in_time_across_cpus():
+    """Reports carry state from chunk to chunk: no chunk may hold an event later than the next one's."""
+    _, chunks = read_capture(FIX / "blknet.v7zstd.dat", chunk_bytes=4096)
+    spans = [(min(f["ts_ns"].min() for f in c.frames.values()), max(f["ts_ns"].max() for f in c.frames.values()))
+             for c in chunks if c.frames]
+    assert len(spans) > 3
+    assert all(prev[1] <= nxt[0] for prev, nxt in zip(spans, spans[1:]))
+
+
+@pytest.mark.parametrize("name", ["blk", "blknet"])
+@pytest.mark.parametrize("chunk_bytes", [4096, None])
+def test_block_on_trace_dat_equals_block_on_its_report_text(name, chunk_bytes):
+    """Issue 4: number for number, whatever the chunking of the binary file."""
+    from traceparse.api import Capture
+
+    dat = traceparse.block(Capture(str(FIX / f"{name}.v7zstd.dat"), chunk_bytes=chunk_bytes), top=20).data
+    txt = traceparse.block(str(FIX / f"{name}.report-t.txt.xz"), top=20).data
+    assert dat["latency"] == txt["latency"]
+    assert dat["unmatched"] == txt["unmatched"]
+    assert dat["by_process"] == txt["by_process"]
+    assert [dict(s, comm=None) for s in dat["slow"]] == [dict(s, comm=None) for s in txt["slow"]]
 
 
 # --- a synthetic capture, to reach what this machine's kernel does not write: big-endian, a
