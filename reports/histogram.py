@@ -98,34 +98,36 @@ class GroupedDistributions:
         self.groups: dict[tuple[str, str, str], Distribution] = {}
 
     def add(self, long: pl.DataFrame) -> None:
-        """Record a long frame: phase, dim, key (strings), value_ns (Int64, >= 0), bytes (optional)."""
+        """Record a long frame: phase, dim, key (strings), value_ns (Int64, >= 0), bytes (optional).
+
+        One group_by, by group and HdrHistogram bucket (and display-unit log2 bucket, which can cut
+        an HdrHistogram bucket in two); the Python loop below runs once per such cell, not per value.
+        A bucket's lowest value keeps the value's top bit, so the ns log2 bucket follows from it.
+        """
         if not long.height:
             return
         keys = ["phase", "dim", "key"]
-        size = pl.col("bytes").sum() if "bytes" in long.columns else pl.lit(0)
-        agg = long.group_by(keys).agg(
-            n=pl.len(), s=pl.col("value_ns").sum(), lo=pl.col("value_ns").min(), hi=pl.col("value_ns").max(), b=size
+        v = pl.col("value_ns")
+        cells = long.group_by(
+            *keys, b=hdr_floor(v.clip(0, HIGHEST_NS)), ku=log2_floor(v // self.unit_ns)
+        ).agg(
+            n=pl.len(), s=v.sum(), lo=v.min(), hi=v.max(),
+            size=pl.col("bytes").sum() if "bytes" in long.columns else pl.lit(0, pl.UInt64),
         )
-        for phase, dim, key, n, s, lo, hi, b in zip(*(agg[c].to_list() for c in (*keys, "n", "s", "lo", "hi", "b"))):
-            d = self.groups.setdefault((phase, dim, key), Distribution())
+        cols = (*keys, "b", "ku", "n", "s", "lo", "hi", "size")
+        for phase, dim, key, b, ku, n, s, lo, hi, size in zip(*(cells[c].to_list() for c in cols)):
+            d = self.groups.get((phase, dim, key))
+            if d is None:
+                d = self.groups[(phase, dim, key)] = Distribution()
             d.count += n
-            d.bytes_total += b or 0
             d.sum_ns += s
+            d.bytes_total += size or 0
             d.min_ns = lo if d.min_ns is None else min(d.min_ns, lo)
             d.max_ns = hi if d.max_ns is None else max(d.max_ns, hi)
-        # one record call per (group, bucket), never per value
-        v = pl.col("value_ns").clip(0, HIGHEST_NS)
-        per_bucket = long.group_by(*keys, b=hdr_floor(v)).agg(n=pl.len())
-        for phase, dim, key, b, n in zip(*(per_bucket[c].to_list() for c in (*keys, "b", "n"))):
-            self.groups[(phase, dim, key)].hdr.record_value(b, n)
-        for col, attr in (
-            (log2_floor(pl.col("value_ns")), "log2"),
-            (log2_floor(pl.col("value_ns") // self.unit_ns), "log2_unit"),
-        ):
-            per_k = long.group_by(*keys, k=col).agg(n=pl.len())
-            for phase, dim, key, k, n in zip(*(per_k[c].to_list() for c in (*keys, "k", "n"))):
-                hist = getattr(self.groups[(phase, dim, key)], attr)
-                hist[k] = hist.get(k, 0) + n
+            d.hdr.record_value(b, n)
+            k = b.bit_length() - 1
+            d.log2[k] = d.log2.get(k, 0) + n
+            d.log2_unit[ku] = d.log2_unit.get(ku, 0) + n
 
     def get(self, phase: str, dim: str, key: str = "") -> Distribution:
         return self.groups.get((phase, dim, key)) or Distribution()
