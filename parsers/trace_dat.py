@@ -46,7 +46,7 @@ from .schema import Chunk
 from .source import Source
 
 MAGIC = b"\x17\x08\x44tracing"
-CHUNK_BYTES = 16 << 20  # ring-buffer bytes per chunk: ~200k events of 80 bytes
+CHUNK_BYTES = 4 << 20  # ring-buffer bytes decoded ahead, all CPUs together (bench/README.md: peak RSS)
 _SPOOL_BLOCK = 1 << 20
 
 # option ids (trace-cmd.dat.v7(5)); v6 uses the same numbers for the ones it has
@@ -519,10 +519,9 @@ def _chunks(d: _Bytes, mem, head: Header, source: Source, chunk_bytes: int) -> I
     """
     builder = FrameBuilder(head.formats, head.cmdlines, head.endian, head.ts_offset, head.tsc2nsec)
     unknown, bad = Counter(), [0]
-    streams = [
-        _cpu_batches(d, mem, head, buf, cpu, builder, unknown, bad, source, chunk_bytes)
-        for buf in head.buffers for cpu in buf.cpus
-    ]
+    cpus = [(buf, cpu) for buf in head.buffers for cpu in buf.cpus]
+    per_stream = max(1, chunk_bytes // max(1, len(cpus)))  # memory bound for 2 CPUs or 256
+    streams = [_cpu_batches(d, mem, head, buf, cpu, builder, unknown, bad, source, per_stream) for buf, cpu in cpus]
     pending: list[dict[str, pl.DataFrame]] = [{} for _ in streams]
     running = [True] * len(streams)
     lost = Counter()

@@ -106,20 +106,17 @@ class BlockAnalysis:
             "rwbs": pl.col("rwbs"),
             "proc": pl.concat_str(pl.col("pid").cast(pl.String), pl.lit("\t"), pl.col("comm")),
         }
-        long = []
         for phase in PHASES:
             v = req.filter(pl.col(f"{phase}_ns").is_not_null())
-            neg = v.filter(pl.col(f"{phase}_ns") < 0)
-            self.counts["negative_latency"] += neg.height
+            self.counts["negative_latency"] += v.filter(pl.col(f"{phase}_ns") < 0).height
             v = v.filter(pl.col(f"{phase}_ns") >= 0)
-            for dim, key in dims.items():
-                long.append(
+            for dim, key in dims.items():  # one small frame at a time: peak memory stays one dimension's
+                self.dists.add(
                     v.select(
                         phase=pl.lit(phase), dim=pl.lit(dim), key=key.fill_null("?"),
                         value_ns=pl.col(f"{phase}_ns"), bytes=pl.col("bytes"),
                     )
                 )
-        self.dists.add(pl.concat(long))
         self._keep_slow(req)
 
     def _keep_slow(self, req: pl.DataFrame) -> None:

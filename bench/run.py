@@ -1,0 +1,137 @@
+"""Benchmark traceparse against the tools people use today, in one run, as ratios.
+
+    python bench/run.py                 # ~2M-event perf text, a trace.dat if present, start-up
+    python bench/run.py --scaling       # + per-event cost at 1e5, 1e6, 1e7 events (1.1 GB of text)
+    python bench/run.py --big           # + peak RSS on ~1.3 GB of perf text
+
+Inputs are built in bench/work/ from the real fixtures (a capture repeated with shifted
+timestamps, see make_inputs.py). Peers, on the same input in the same run:
+  mawk   bench/pair.awk        one-pass issue/complete pairing, the fastest thing a user writes
+  python bench/pair_loop.py    a regex per line and a dict, the first thing a user writes
+  perf script                  turning an equivalent perf.data into text in the first place
+  trace-cmd report > /dev/null trace-cmd's own text conversion of the same trace.dat
+A trace.dat and a perf.data cannot be built by repetition; record them once (root, tracefs) with
+  ../shared/tools/record.sh tracedat bench/work/blk-200k.dat block:block_rq_insert,block:block_rq_issue,block:block_rq_complete -- \
+      dd if=/dev/zero of=/var/tmp/tpbench bs=4k count=70000 oflag=direct
+  ../shared/tools/record.sh perf bench/work/blk-200k.perf.data (same events and workload)
+Each command runs 3 times; the table shows the median wall time and the largest peak RSS.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "bench" / "work"
+FIXTURE = ROOT / "fixtures" / "perf-block.txt"
+TP = [sys.executable, "-m", "traceparse"]
+
+
+def run(cmd: list[str], repeat: int = 3) -> tuple[float, int]:
+    """Median wall seconds and max peak RSS (MB) of ``cmd`` (stdout discarded)."""
+    times, rss = [], 0
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        times.append(time.perf_counter() - t0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"bench: {' '.join(map(str, cmd))} failed: {proc.stderr.read().decode()[-500:]}")
+        proc.stderr.close()
+        rss = max(rss, usage.ru_maxrss // 1024)
+    return statistics.median(times), rss
+
+
+def perf_text(events: int) -> Path:
+    path = WORK / f"perf-{events}.txt"
+    if not path.exists():
+        subprocess.run([sys.executable, ROOT / "bench" / "make_inputs.py", "perf", FIXTURE, path, "--events", str(events)], check=True)
+    return path
+
+
+def count_events(path: Path) -> int:
+    with open(path, "rb") as f:
+        return sum(chunk.count(b" block:block_rq_") for chunk in iter(lambda: f.read(1 << 24), b""))
+
+
+def table(rows: list[dict]) -> str:
+    head = "| case | command | events | MB | time (s) | events/s | MB/s | peak RSS (MB) | traceparse is |"
+    out = [head, "|" + "---|" * 9]
+    for r in rows:
+        out.append(
+            f"| {r['case']} | `{r['name']}` | {r['events']:,} | {r['mb']:.0f} | {r['t']:.2f} | "
+            f"{r['events'] / r['t']:,.0f} | {r['mb'] / r['t']:.0f} | {r['rss']} | {r.get('ratio', '')} |"
+        )
+    return "\n".join(out)
+
+
+def case(rows, label, path, events, tp_cmd, peers):
+    mb = path.stat().st_size / 1e6
+    t, rss = run(tp_cmd)
+    rows.append(dict(case=label, name="traceparse " + " ".join(map(str, tp_cmd[3:])).replace(str(ROOT) + "/", ""), events=events, mb=mb, t=t, rss=rss))
+    for name, cmd in peers:
+        pt, prss = run(cmd)
+        rows.append(dict(case=label, name=name, events=events, mb=mb, t=pt, rss=prss, ratio=f"{pt / t:.2f}x faster" if pt >= t else f"{t / pt:.2f}x slower"))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=2_000_000)
+    ap.add_argument("--scaling", action="store_true")
+    ap.add_argument("--big", action="store_true")
+    a = ap.parse_args()
+    WORK.mkdir(exist_ok=True)
+    rows: list[dict] = []
+    text = perf_text(a.events)
+    n = count_events(text)
+    peers = [("mawk -f bench/pair.awk", ["mawk", "-f", "bench/pair.awk", str(text)])] if shutil.which("mawk") else []
+    peers.append(("python bench/pair_loop.py", [sys.executable, "bench/pair_loop.py", str(text)]))
+    case(rows, "perf script text", text, n, [*TP, "block", str(text), "-f", "json"], peers)
+
+    pdata = WORK / "blk-200k.perf.data"
+    if pdata.exists() and shutil.which("perf"):
+        t, rss = run(["perf", "script", "-i", str(pdata)])
+        ev = sum(1 for _ in subprocess.run(["perf", "script", "-i", str(pdata)], capture_output=True, text=True).stdout.splitlines())
+        rows.append(dict(case="perf.data -> text", name="perf script (per event, to compare)", events=ev, mb=pdata.stat().st_size / 1e6, t=t, rss=rss))
+    dat = WORK / "blk-200k.dat"
+    if dat.exists():
+        info = subprocess.run([*TP, "info", str(dat), "-f", "json"], capture_output=True, text=True, cwd=ROOT, check=True)
+        ev = sum(json.loads(info.stdout)["events"].values())
+        peers = [("trace-cmd report > /dev/null", ["trace-cmd", "report", "-i", str(dat)])] if shutil.which("trace-cmd") else []
+        case(rows, "trace.dat", dat, ev, [*TP, "block", str(dat), "-f", "json"], peers)
+
+    t, rss = run([*TP, "--help"], repeat=5)
+    startup = f"`traceparse --help`: {t:.2f} s (median of 5), peak RSS {rss} MB"
+
+    extra = []
+    if a.scaling:
+        extra.append("| events | time (s) | ns per event |\n|---|---|---|")
+        for e in (100_000, 1_000_000, 10_000_000):
+            p = perf_text(e)
+            t, rss = run([*TP, "block", str(p), "-f", "json"], repeat=1 if e >= 10_000_000 else 3)
+            extra.append(f"| {count_events(p):,} | {t:.2f} | {t / count_events(p) * 1e9:.0f} |")
+    if a.big:
+        p = perf_text(12_000_000)
+        t, rss = run([*TP, "block", str(p), "-f", "json"], repeat=1)
+        extra.append(f"\nPeak RSS on {p.stat().st_size / 1e9:.2f} GB of perf text: {rss} MB ({t:.1f} s)")
+
+    print(f"machine: {platform.node()}, {os.cpu_count()} CPUs, {platform.platform()}, Python {platform.python_version()}")
+    print()
+    print(table(rows))
+    print()
+    print(startup)
+    if extra:
+        print()
+        print("\n".join(extra))
+
+
+if __name__ == "__main__":
+    main()
