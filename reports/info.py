@@ -15,14 +15,14 @@ def info_report(source: Source, chunks) -> Report:
     report = Report(kind="info", title=f"traceparse info: {source.path}", unit="s")
     facts = [
         ("format", source.format),
-        ("compression", source.compression or "none"),
+        ("file compression", source.compression or "none"),
         ("events", f"{sum(source.events.values()):,}"),
         ("time span", f"{source.first_ts_ns / 1e9:.6f} .. {source.last_ts_ns / 1e9:.6f} ({span / 1e9:.6f} s)"),
         ("CPUs", ",".join(str(c) for c in sorted(source.cpus))),
         ("lost events", f"{source.lost_events:,}"),
         ("skipped lines", source.skipped.describe()),
         ("call chains", f"{len(source.stacks.frames):,} distinct"),
-        *((k, str(v)) for k, v in source.meta.items()),
+        *((k.replace("_", " "), _fact(v)) for k, v in source.meta.items() if k != "cpustat"),  # cpustat: raw, in JSON
     ]
     report.tables.append(Table("facts", "Capture", [Column("what", "WHAT"), Column("value", "VALUE")], [{"what": k, "value": v} for k, v in facts]))
     rate = [Column("event", "EVENT"), Column("count", "COUNT", "count"), Column("rate", "PER SECOND", "/s")]
@@ -55,3 +55,13 @@ def info_report(source: Source, chunks) -> Report:
         "meta": source.meta,
     }
     return report
+
+
+def _fact(value) -> str:
+    """One table cell for a metadata value: lists and dicts compact, never a wall of text."""
+    if isinstance(value, dict):
+        value = ", ".join(f"{k}={v}" for k, v in value.items())
+    elif isinstance(value, list):
+        value = "; ".join(_fact(v) for v in value)
+    text = str(value)
+    return text if len(text) <= 100 else text[:97] + "..."
