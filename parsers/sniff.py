@@ -44,7 +44,11 @@ class _Guarded(io.RawIOBase):
 
 
 def open_input(src) -> tuple[BinaryIO, str, str | None]:
-    """Return (binary stream, display name, compression) for a path, ``-`` or a binary file object."""
+    """Return (binary stream, display name, compression) for a path, ``-`` or a binary file object.
+
+    For a real file, ``stream.raw_file`` is the file underneath any decompressor (its ``tell()``
+    is how far the input has been read, for progress).
+    """
     if src == "-" or src is None:
         raw, name = sys.stdin.buffer, "<stdin>"
     elif isinstance(src, (str, os.PathLike)):
@@ -63,8 +67,17 @@ def open_input(src) -> tuple[BinaryIO, str, str | None]:
     head = stream.peek(8)[:8]
     for magic, kind in _COMPRESSED:
         if head.startswith(magic):
-            return io.BufferedReader(_Guarded(_decompressor(stream, kind), name, kind), 1 << 20), name, kind
-    return stream, name, None
+            out = io.BufferedReader(_Guarded(_decompressor(stream, kind), name, kind), 1 << 20)
+            return _with_raw(out, raw), name, kind
+    return _with_raw(stream, raw), name, None
+
+
+def _with_raw(stream, raw):
+    try:
+        stream.raw_file = raw
+    except AttributeError:  # a caller's object that takes no new attributes: no progress, that is all
+        pass
+    return stream
 
 
 def _decompressor(stream: BinaryIO, kind: str) -> BinaryIO:

@@ -145,3 +145,13 @@ def test_chunking_does_not_change_frames(chunk_bytes):
         got = [s2.stacks.frames[i] for i in chunked[k]["stack_id"]]
         want = [s1.stacks.frames[i] for i in whole[k]["stack_id"]]
         assert got == want
+
+
+def test_progress_reports_bytes_read_of_the_file():
+    seen = []
+    path = FIXTURES / "perf-block.txt"
+    source, chunks = read_capture(path, chunk_bytes=65536, progress=lambda done, total: seen.append((done, total)))
+    list(chunks)
+    assert len(seen) > 3
+    assert all(total == path.stat().st_size for _, total in seen)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen) and seen[-1][0] == path.stat().st_size

@@ -17,9 +17,9 @@ from .reports.result import Report
 class Capture:
     """One input, read lazily. Its chunks can be walked once; ``source`` fills in as they are."""
 
-    def __init__(self, src, strict: bool = False, chunk_bytes: int | None = None):
+    def __init__(self, src, strict: bool = False, chunk_bytes: int | None = None, progress=None):
         self.source: Source
-        self.source, self._chunks = read_capture(src, strict=strict, chunk_bytes=chunk_bytes)
+        self.source, self._chunks = read_capture(src, strict=strict, chunk_bytes=chunk_bytes, progress=progress)
         self._used = False
 
     def chunks(self) -> Iterator[Chunk]:
@@ -51,25 +51,26 @@ def open(src, strict: bool = False) -> Capture:  # noqa: A001 - mirrors builtins
     return Capture(src, strict=strict)
 
 
-def _capture(src, strict: bool) -> Capture:
-    return src if isinstance(src, Capture) else Capture(src, strict=strict)
+def _capture(src, strict: bool, progress=None) -> Capture:
+    return src if isinstance(src, Capture) else Capture(src, strict=strict, progress=progress)
 
 
-def block(src, strict: bool = False, **options) -> Report:
+def block(src, strict: bool = False, progress=None, **options) -> Report:
     """Block-request latency (D2C, I2C, I2D) of a capture; ``options`` as BlockOptions fields.
 
     Args:
         src: a Capture, or anything ``open`` takes.
+        progress: optional ``callback(done_bytes, total_bytes)``, called as a file is read.
         options: unit ("ns"|"us"|"ms"), slower_than_ns, top, dev ("8,0"), comm, op ("R"|"W"|...),
             since_s, until_s.
     Returns:
         a Report; ``report.data`` is the JSON contract.
     """
-    cap = _capture(src, strict)
+    cap = _capture(src, strict, progress)
     return block_report(cap.source, cap.chunks(), BlockOptions(**options))
 
 
-def net(src, strict: bool = False, **options) -> Report:
+def net(src, strict: bool = False, progress=None, **options) -> Report:
     """Packet sizes, rates and senders; TCP retransmits, handshake latency and drops; ``options`` as NetOptions fields.
 
     Args:
@@ -79,13 +80,13 @@ def net(src, strict: bool = False, **options) -> Report:
     Returns:
         a Report; ``report.data`` is the JSON contract.
     """
-    cap = _capture(src, strict)
+    cap = _capture(src, strict, progress)
     return net_report(cap.source, cap.chunks(), NetOptions(**options))
 
 
-def info(src, strict: bool = False) -> Report:
+def info(src, strict: bool = False, progress=None) -> Report:
     """Format, events per kind, time span, CPUs, lost events and skipped lines of a capture."""
-    cap = _capture(src, strict)
+    cap = _capture(src, strict, progress)
     return info_report(cap.source, cap.chunks())
 
 
@@ -96,3 +97,79 @@ def render_report(report: Report, fmt: str = "terminal") -> str:
     return _render(report, fmt)
 
 
+
+
+def diff(base, new, strict: bool = False, fail_on=(), significance: bool = True, mapping=(), unit: str = "us",
+         report: str | None = None) -> Report:
+    """Compare two captures, or saved JSON reports (``traceparse block x --format json``), side by side.
+
+    Args:
+        base, new: each a path (a capture in any format ``block`` reads, or a saved report: JSON
+            starting with ``{`` and having ``"report"``), ``"-"``, a Capture, a Report or a report's
+            ``data`` dict.
+        fail_on: rules like ``"d2c.p99>+10%"``, ``"i2c.p50[dev=8,0]>+2ms"``; checked before any
+            input is read (a bad one raises TraceParseError).
+        significance: False fires rules on the numbers alone (``--no-significance``).
+        mapping: ``["8,0=259,2"]`` pairs a base group (device) with a new one.
+        report: the analysis run on raw captures, "block" or "net" (default: the saved side's, else block).
+    Returns:
+        a Report; ``report.data`` is the JSON contract, ``report.exit_code`` 1 when a rule fired.
+    """
+    from .parsers.errors import TraceParseError
+    from .reports.diff import DiffOptions, diff_report, parse_map, parse_rule
+
+    opts = DiffOptions(unit=unit, rules=[parse_rule(e) for e in fail_on], significance=significance, mapping=parse_map(mapping))
+    if report not in (None, "block", "net"):
+        raise TraceParseError(f"--report must be block or net (got {report!r})")
+    sides = [_saved_side(x) for x in (base, new)]
+    kind = report or next((s.data["report"] for s in sides if s is not None and not isinstance(s, _Raw)), "block")
+    run = {"block": block, "net": net}[kind]
+    done = [s if not isinstance(s, _Raw) else _side_from(s.label, "capture", run(s.src, strict=strict)) for s in sides]
+    return diff_report(done[0], done[1], opts)
+
+
+class _Raw:
+    """A diff side still to be analysed: a capture (path, stdin bytes or file object)."""
+
+    def __init__(self, label: str, src):
+        self.label, self.src = label, src
+
+
+def _side_from(label: str, how: str, rep):
+    from .reports.diff import Side
+
+    return Side(label, how, rep.data if isinstance(rep, Report) else rep)
+
+
+def _saved_side(src):
+    """A saved JSON report is told by its content (``{`` first); anything else is a capture to analyse."""
+    import io
+    from pathlib import Path
+
+    from .reports.diff import saved_report
+
+    if isinstance(src, Report):
+        return _side_from(src.title, "report", src)
+    if isinstance(src, dict):
+        import json
+
+        return _side_from("(report data)", "saved report", saved_report(json.dumps(src), "(report data)"))
+    if isinstance(src, Capture):
+        return _Raw(src.source.path, src)
+    if src == "-":
+        import sys
+
+        data = sys.stdin.buffer.read()
+        if data.lstrip()[:1] == b"{":
+            return _side_from("<stdin>", "saved report", saved_report(data.decode("utf-8", "replace"), "<stdin>"))
+        return _Raw("<stdin>", io.BytesIO(data))
+    if isinstance(src, (str, Path)):
+        try:
+            with Path(src).open("rb") as f:
+                head = f.read(4096).lstrip()
+        except OSError:  # missing, a directory...: the capture reader says so in its own words
+            return _Raw(str(src), src)
+        if head[:1] == b"{":
+            return _side_from(str(src), "saved report", saved_report(Path(src).read_text(errors="replace"), str(src)))
+        return _Raw(str(src), src)
+    return _Raw(getattr(src, "name", "(file)"), src)

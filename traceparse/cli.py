@@ -4,6 +4,8 @@ Errors the user can act on are one line on stderr and exit status 2; never a tra
 """
 from __future__ import annotations
 
+import atexit
+import os
 import re
 import sys
 from pathlib import Path
@@ -42,6 +44,32 @@ def duration_ns(text: str) -> int:
     return int(float(m.group(1)) * scale)
 
 
+PROGRESS_MIN_BYTES = 64 << 20  # smaller inputs finish before a bar is worth drawing
+
+
+def progress_for(file: str):
+    """A ``callback(done, total)`` drawing a bar on stderr, or None when stderr is no terminal."""
+    if file == "-" or not sys.stderr.isatty():
+        return None
+    try:
+        if os.path.getsize(file) < PROGRESS_MIN_BYTES:
+            return None
+    except OSError:
+        return None  # the parser will name the problem
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    bar = Progress(BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+    task = bar.add_task("reading", total=None)
+    bar.start()
+    atexit.register(bar.stop)
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    return update
+
+
 def _emit(report, fmt: str, output: Optional[Path]) -> None:
     from .render import FORMATS, render
 
@@ -74,7 +102,7 @@ def block(
 
     threshold = duration_ns(slower_than) if slower_than is not None else None
     report = api.block(
-        file, strict=strict, unit=unit, slower_than_ns=threshold, top=top, dev=dev, comm=comm, op=op,
+        file, strict=strict, progress=progress_for(file), unit=unit, slower_than_ns=threshold, top=top, dev=dev, comm=comm, op=op,
         since_s=since, until_s=until,
     )
     _emit(report, fmt, output)
@@ -108,8 +136,46 @@ def net(
 
     threshold = duration_ns(slower_than) if slower_than is not None else None
     step = duration_ns(interval if re.search(r"[a-zµ]", interval) else interval + "s")  # a bare number: seconds
-    report = api.net(file, strict=strict, interval_ns=step, unit=unit, slower_than_ns=threshold, top=top, dev=dev)
+    report = api.net(file, strict=strict, progress=progress_for(file), interval_ns=step, unit=unit, slower_than_ns=threshold, top=top, dev=dev)
     _emit(report, fmt, output)
+
+
+DIFF_EPILOG = """Examples:\n
+  traceparse block before.txt --format json -o before.json     # keep a baseline\n
+  traceparse diff before.json after.perf.txt                    # or two raw captures\n
+  traceparse diff before.txt after.txt --fail-on 'd2c.p99>+10%' --fail-on 'i2c.p50>+2ms'\n
+  traceparse diff old.txt new.txt --fail-on 'd2c.p50[dev=8,0]>+500us' --map 8,0=259,2\n
+  traceparse diff base.json new.txt --format markdown -o diff.md   # paste into the ticket\n
+  traceparse diff base.json new.txt --format json --fail-on 'd2c.p99[op=W]>+20%'   # CI: exit 1 on a regression\n
+\n
+Rules: PHASE.STAT[SCOPE] OP VALUE. PHASE d2c|i2c|i2d (net: connect|accept); STAT count|mean|p50|p90|p99|p999|max|iops;
+OP > or <; VALUE a change, relative (+10%, -5%) or absolute (2ms, +500us, -1ms; a count for count/iops); SCOPE
+[dev=8,0], [op=W], [rwbs=WS], [dev=*] (every device); without one, the total. A rule fires when it holds and the
+change is significant (count and iops rules: when it holds); --no-significance fires on the numbers alone.
+Exit status: 0 no rule fired, 1 a rule fired, 2 bad input or a bad rule.
+"""
+
+
+@app.command(epilog=DIFF_EPILOG)
+def diff(
+    base: str = typer.Argument(..., help="baseline: a capture (any format block reads) or a saved JSON report"),
+    new: str = typer.Argument(..., help="the capture or saved report to compare with the baseline"),
+    fmt: str = FORMAT,
+    output: Optional[Path] = OUTPUT,
+    fail_on: list[str] = typer.Option([], "--fail-on", help="exit 1 when this rule holds, e.g. 'd2c.p99>+10%' (repeatable)"),
+    no_significance: bool = typer.Option(False, "--no-significance", help="fire --fail-on rules on the numbers, significant or not"),
+    mapping: list[str] = typer.Option([], "--map", help="pair base device with new device, BASE=NEW: 8,0=259,2 (repeatable)"),
+    unit: str = typer.Option("us", "--unit", "-u", help="time unit of tables and histograms: ns | us | ms"),
+    report_kind: Optional[str] = typer.Option(None, "--report", help="analysis run on raw captures: block | net (default: a saved side's, else block)"),
+    strict: bool = STRICT,
+) -> None:
+    """Regression diff of two captures or saved reports: D2C/I2C/I2D per device and op, with significance."""
+    from . import api
+
+    report = api.diff(base, new, strict=strict, fail_on=fail_on, significance=not no_significance, mapping=mapping,
+                      unit=unit, report=report_kind)
+    _emit(report, fmt, output)
+    sys.exit(report.exit_code)
 
 
 @app.command(epilog="Examples:\n\n  traceparse info perf.txt\n\n  traceparse info trace.dat --format json")
@@ -122,7 +188,7 @@ def info(
     """What a capture holds: format, events per kind, time span, CPUs, lost events, skipped lines."""
     from . import api
 
-    _emit(api.info(file, strict=strict), fmt, output)
+    _emit(api.info(file, strict=strict, progress=progress_for(file)), fmt, output)
 
 
 def main() -> None:
