@@ -64,6 +64,7 @@ class BlockAnalysis:
         self.rid = 0
         self.counts = dict(complete_without_issue=0, op_mismatch=0, partial_completions=0, requeues=0, negative_latency=0)
         self.slow = pl.DataFrame()
+        self.empty_without_issue = 0
         self.t0: int | None = None
 
     def feed(self, chunk: Chunk, source: Source) -> None:
@@ -79,6 +80,7 @@ class BlockAnalysis:
         p = pair(pl.concat([self.state, rows]))
         self.state = p.state
         self.counts["complete_without_issue"] += p.without_issue
+        self.empty_without_issue += p.without_issue_empty
         self.counts["op_mismatch"] += p.mismatched
         self.counts["partial_completions"] += p.partials
         self._record(self._filter(_requests(p.done)))

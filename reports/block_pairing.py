@@ -9,6 +9,10 @@ The rules (see DESIGN.md, "Semantics of block latency"), each one counted, never
   "complete without issue" (the request started before the capture).
 - A read complete never pairs with a write issue to the same sector: the complete is counted as
   an op mismatch and the issue stays open for its own complete.
+- A flush is issued at sector 0 ("FF 0 () 0 + 0") and completes with no sector ("FF ()
+  18446744073709551615 + 0"): that complete is keyed at sector 0, so the flush pairs with itself.
+  The zero-length write complete that follows it ("WS () 0 + 0", the end of the fsync's flush
+  sequence) has no issue of its own and is counted as such, apart from the others.
 - A partial completion (fewer sectors than issued) fires complete at the request's start sector,
   and the request goes on at sector + done, where its next complete fires. The request is followed
   to its last part; D2C/I2C run to that last part and the partials are counted.
@@ -48,6 +52,7 @@ ROW_SCHEMA = {
     "c_nr": pl.UInt32,
     "c_error": pl.Int32,
 }
+NO_SECTOR = 2**64 - 1  # (sector_t)-1: a request without a position, e.g. a flush
 MAX_ROUNDS = 16  # partial chains and mismatch re-pairs; real requests need 2 or 3
 
 
@@ -66,6 +71,8 @@ def rows_from(frames: dict[str, pl.DataFrame], rid0: int) -> pl.DataFrame:
         side = "ins" if kind == INSERT else "iss"
         if kind == COMPLETE:
             cols = dict(c_rwbs=pl.col("rwbs"), c_nr=pl.col("nr_sector"), c_error=pl.col("error"))
+            no_sector = (pl.col("sector") == NO_SECTOR) & (op_of(pl.col("rwbs")) == "F")
+            f = f.with_columns(sector=pl.when(no_sector).then(pl.lit(0, pl.UInt64)).otherwise("sector"))
         else:
             cols = {
                 f"{side}_ts": pl.col("ts_ns"),
@@ -90,6 +97,7 @@ class Paired:
     done: pl.DataFrame  # one row per finished request (complete rows with inherited insert/issue columns)
     state: pl.DataFrame  # open requests, to start the next chunk from
     without_issue: int
+    without_issue_empty: int  # of those, zero-length (ends of flush sequences), not a sign of loss
     mismatched: int
     partials: int
 
@@ -120,6 +128,7 @@ def pair(rows: pl.DataFrame) -> Paired:
         done=done,
         state=state,
         without_issue=c.filter(pl.col("iss_ts").is_null()).height,
+        without_issue_empty=c.filter(pl.col("iss_ts").is_null() & (pl.col("c_nr") == 0)).height,
         mismatched=len(removed),
         partials=part.height,
     )

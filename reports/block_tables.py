@@ -52,7 +52,7 @@ SLOW = [
 ]
 UNMATCHED = [Column("what", "UNPAIRED"), Column("count", "COUNT", "count"), Column("meaning", "MEANING")]
 MEANINGS = {
-    "complete_without_issue": "complete with no issue before it (started before the capture, or issue lost)",
+    "complete_without_issue": "complete with no issue before it (started before the capture, issue lost, or the zero-length end of a flush)",
     "issue_without_complete": "issued, not completed by the end of the capture (in flight, or complete lost)",
     "insert_without_complete": "inserted, never issued or completed by the end of the capture",
     "op_mismatch": "complete whose op (R/W/...) differs from the issue at that sector: not paired",
@@ -175,8 +175,9 @@ def _warnings(a: BlockAnalysis, source: Source, lat: dict) -> list[str]:
                 "(perf drops block_rq_complete under load; trace-cmd records them all)"
             )
     completes = source.events.get("block:block_rq_complete", 0)
-    if completes and a.counts["complete_without_issue"] > 0.1 * completes:
-        w.append(f"{a.counts['complete_without_issue']:,} of {completes:,} completes have no issue: issue events were lost or not recorded")
+    orphans = a.counts["complete_without_issue"] - a.empty_without_issue  # zero-length ones end flush sequences
+    if completes and orphans > 0.1 * completes:
+        w.append(f"{orphans:,} of {completes:,} completes have no issue: issue events were lost or not recorded")
     if source.skipped.count:
         w.append(source.skipped.describe())
     return w

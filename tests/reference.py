@@ -46,6 +46,8 @@ def pair(events):
     issued, inserted, reqs = {}, {}, []
     without_issue = 0
     for ts, kind, dev, sector, nr, rwbs, comm, pid in sorted(events, key=lambda e: e[0]):
+        if sector == 2**64 - 1 and op(rwbs) == "F":
+            sector = 0  # a flush completes without a sector; it was issued at sector 0
         key = (dev, sector)
         if kind == "block_rq_insert":
             inserted[key] = (ts, rwbs, comm, pid)
