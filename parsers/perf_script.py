@@ -21,8 +21,9 @@ from .text import Dialect
 PERF_SCRIPT = Dialect(
     name="perf-script",
     prefix=r"\s(?:(?P<tgid>-?\d+)/)?(?P<pid>-?\d+)\s+\[(?P<cpu>\d+)\]\s+(?P<sec>\d+)$",
-    # "	ffffffffa8a4d4a2 blk_mq_start_request+0xc2 ([kernel.kallsyms])"
-    frame=r"^\s+[0-9a-fA-F]+\s+(.*\S)\s*$",
+    # "	ffffffffa8a4d4a2 blk_mq_start_request+0xc2 ([kernel.kallsyms])", "	       0 [unknown] ([unknown])";
+    # the "(dso)" at the end tells a frame from a cut event line whose comm looks like hex ("dd  3388 ...")
+    frame=r"^\s+[0-9a-fA-F]+\s+(.*\(.*\))\s*$",
     # blank separators after call chains, "# ========" header blocks
     quiet=r"^\s*(?:#.*)?$",
     # perf script --show-lost-events: "... PERF_RECORD_LOST lost 12" (also LOST_SAMPLES)
