@@ -101,7 +101,7 @@ def key_rows(frames: dict[str, pl.DataFrame]) -> list[tuple]:
     return out
 
 
-@pytest.mark.parametrize("dat,txt", cases())
+@pytest.mark.parametrize("dat,txt", list(cases()))
 def test_every_event_matches_report(dat, txt):
     rows, drops = report(oracle_for(dat, txt))
     source, frames = ours(dat)
@@ -119,7 +119,7 @@ def test_every_event_matches_report(dat, txt):
     assert source.skipped.count == 0
 
 
-@pytest.mark.parametrize("dat,txt", cases())
+@pytest.mark.parametrize("dat,txt", list(cases()))
 def test_comm_matches_report(dat, txt):
     """comm comes from saved_cmdlines. trace-cmd report also learns names from sched_switch records
     as it prints them; we do not (yet), so a pid missing from saved_cmdlines shows "<...>" here where
@@ -200,7 +200,7 @@ SWITCH = re.compile(r"^(?P<pc>.*):(?P<pp>\d+) \[(?P<ppr>-?\d+)\] (?P<st>\S+) ==>
 WAKEUP = re.compile(r"^(?P<c>.*):(?P<p>\d+) \[(?P<pr>-?\d+)\](?: success=\d)? CPU:(?P<cpu>\d+)$")
 
 
-@pytest.mark.parametrize("dat,txt", cases())
+@pytest.mark.parametrize("dat,txt", list(cases()))
 def test_sched_fields_match_report(dat, txt):
     rows, _ = report(oracle_for(dat, txt))
     _, frames = ours(dat)
@@ -229,7 +229,7 @@ NUMBER = re.compile(r"^-?\d+$")
 PLUGIN_PRINTED = ("sched:sched_switch", "sched:sched_wakeup")  # trace-cmd's own layout, checked above
 
 
-@pytest.mark.parametrize("dat,txt", cases())
+@pytest.mark.parametrize("dat,txt", list(cases()))
 def test_key_value_fields_match_report(dat, txt):
     """Events trace-cmd prints as key=value (cpu_idle, sched_load_se, irq_handler_entry, ...): every
     key that is one of the event's fields has our value, except numbers printed as symbols."""
