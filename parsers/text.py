@@ -6,7 +6,9 @@ nothing; everything here works on whole columns of lines with polars, never line
 """
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -86,26 +88,36 @@ def _lines(data: bytes) -> pl.DataFrame:
 
 
 def parse_text(stream: BinaryIO, source: Source, dialect: Dialect, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
-    """Stream ``stream`` as ``dialect`` text into Chunks, counting what does not parse into ``source``."""
+    """Stream ``stream`` as ``dialect`` text into Chunks, counting what does not parse into ``source``.
+
+    Two stages overlap on the two cores: this thread reads and finds the event lines of chunk k+1
+    (which decides where the chunk ends) while one worker types chunk k's payloads; the worker is
+    alone, so chunks, skipped-line counts and stack ids keep their order.
+    """
     carry = pl.DataFrame(schema={"line": pl.String})
     carry_no = 1
-    for lines, last in line_chunks(stream, chunk_bytes):
-        lines = pl.concat([carry, lines])
-        df = lines.with_row_index("no", offset=carry_no)
-        df = pl.concat([df, _split_heads(df, dialect)], how="horizontal")
-        keep = df.height
-        if not last:
-            # The last event may still have call-chain lines in the next chunk: parse it there.
-            idx = df["is_head"].arg_true()
-            keep = int(idx[-1]) if len(idx) else 0
-            if keep == 0 and df.height < MAX_CARRY_LINES:
-                carry = lines  # one event and its call chain so far: wait for the rest
-                continue
-            keep = keep or df.height
-        carry = lines.slice(keep)
-        chunk = _parse_lines(df.head(keep), source, dialect)
-        carry_no += keep
-        yield chunk
+    pending: deque[Future] = deque()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="traceparse-text") as worker:
+        for lines, last in line_chunks(stream, chunk_bytes):
+            lines = pl.concat([carry, lines])
+            df = lines.with_row_index("no", offset=carry_no)
+            df = pl.concat([df, _split_heads(df, dialect)], how="horizontal")
+            keep = df.height
+            if not last:
+                # The last event may still have call-chain lines in the next chunk: parse it there.
+                idx = df["is_head"].arg_true()
+                keep = int(idx[-1]) if len(idx) else 0
+                if keep == 0 and df.height < MAX_CARRY_LINES:
+                    carry = lines  # one event and its call chain so far: wait for the rest
+                    continue
+                keep = keep or df.height
+            carry = lines.slice(keep)
+            carry_no += keep
+            pending.append(worker.submit(_parse_lines, df.head(keep), source, dialect))
+            while len(pending) > 1:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _split_heads(df: pl.DataFrame, d: Dialect) -> pl.DataFrame:

@@ -12,7 +12,7 @@ import polars as pl
 from ..parsers.errors import EmptyCaptureError, MissingEventsError, TraceParseError
 from ..parsers.schema import Chunk
 from ..parsers.source import Source
-from .block_pairing import ROW_SCHEMA, STATE, op_of, pair, rows_from
+from .block_pairing import ROW_SCHEMA, op_of, pair, rows_from
 from .block_tables import build_report
 from .histogram import GroupedDistributions
 from .result import UNIT_NS, Report
@@ -185,4 +185,4 @@ def block_report(source: Source, chunks, opts: BlockOptions | None = None) -> Re
     return analysis.finish(source)
 
 
-__all__ = ["BlockAnalysis", "BlockOptions", "block_report", "STATE"]
+__all__ = ["BlockAnalysis", "BlockOptions", "block_report"]
