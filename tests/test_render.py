@@ -12,13 +12,13 @@ from traceparse.reports.result import Histogram
 CASES = {"perf-block": FIXTURES / "perf-block.txt"}
 
 
-@pytest.mark.parametrize("fmt", ["terminal", "markdown", "json"])
+@pytest.mark.parametrize("fmt", ["terminal", "markdown", "json", "html"])
 @pytest.mark.parametrize("name", list(CASES))
 def test_block_rendering_is_pinned(golden, name, fmt):
     report = traceparse.block(CASES[name], top=5)
     text = traceparse.render_report(report, fmt)
     text = text.replace(str(CASES[name]), f"fixtures/{CASES[name].name}")
-    golden(f"block-{name}.{ {'terminal': 'txt', 'markdown': 'md', 'json': 'json'}[fmt] }", text)
+    golden(f"block-{name}.{ {'terminal': 'txt', 'markdown': 'md', 'json': 'json', 'html': 'html'}[fmt] }", text)
 
 
 def test_json_is_strict_and_deterministic():
@@ -34,3 +34,15 @@ def test_log2_labels_and_bars_match_bpftrace():
     lines = draw(Histogram("x", "x", "us", [{"lo": 16384, "hi": 32768, "count": 20812}, {"lo": 32768, "hi": 65536, "count": 10406}]))
     assert lines[0] == "[16K, 32K)          20812 |" + "@" * 52 + "|"
     assert lines[1].endswith("|" + "@" * 26 + " " * 26 + "|")
+
+
+def test_html_is_self_contained_and_bars_scale_with_counts():
+    from traceparse.render.html import BAR_W, _svg
+
+    report = traceparse.block(CASES["perf-block"])
+    page = traceparse.render_report(report, "html")
+    assert "<script" not in page and "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert page.count("<table>") == sum(1 for t in report.tables if t.rows)
+    assert page.count("<svg") == len(report.histograms) == 2
+    svg = _svg(Histogram("x", "x", "us", [{"lo": 2, "hi": 4, "count": 10}, {"lo": 4, "hi": 8, "count": 5}]))
+    assert f'width="{BAR_W}"' in svg and f'width="{BAR_W // 2}"' in svg

@@ -21,7 +21,7 @@ app = typer.Typer(
     help="Offline analyses of Linux perf/ftrace captures (perf script text, ftrace text, trace.dat).",
 )
 
-FORMAT = typer.Option("terminal", "--format", "-f", help="terminal | markdown | json")
+FORMAT = typer.Option("terminal", "--format", "-f", help="terminal | markdown | json | html")
 OUTPUT = typer.Option(None, "--output", "-o", help="write the report to this file instead of stdout")
 STRICT = typer.Option(False, "--strict", help="fail on the first line that does not parse, instead of counting it")
 
