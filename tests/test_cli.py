@@ -113,7 +113,17 @@ def test_info_json():
     assert data["cpus"] == [0, 1] and data["first_ts_ns"] < data["last_ts_ns"]
 
 
-@pytest.mark.parametrize("cmd", ["block", "info"])
+def commands():
+    from traceparse.cli import app
+
+    return sorted(c.name or c.callback.__name__ for c in app.registered_commands)
+
+
+def test_the_commands_the_readme_promises_exist():
+    assert {"block", "info", "net", "diff"} <= set(commands())
+
+
+@pytest.mark.parametrize("cmd", commands())
 def test_every_command_has_help_with_an_example(cmd):
     proc = run_cli(cmd, "--help")
     assert proc.returncode == 0
