@@ -107,6 +107,7 @@ class BlockAnalysis:
             "op": pl.col("op"),
             "rwbs": pl.col("rwbs"),
             "proc": pl.concat_str(pl.col("pid").cast(pl.String), pl.lit("\t"), pl.col("comm")),
+            "devop": pl.concat_str(pl.col("dev"), pl.lit("\t"), pl.col("op")),
         }
         for phase in PHASES:
             v = req.filter(pl.col(f"{phase}_ns").is_not_null())

@@ -87,6 +87,7 @@ def build_report(a: BlockAnalysis, source: Source) -> Report:
             "by_device": {k: d.get(phase, "dev", k).stats(dur) for k in d.keys(phase, "dev")},
             "by_op": {k: d.get(phase, "op", k).stats(dur) for k in d.keys(phase, "op")},
             "by_rwbs": {k: d.get(phase, "rwbs", k).stats(dur) for k in d.keys(phase, "rwbs")},
+            "by_dev_op": _dev_op(d, phase, dur),
         }
     procs = _processes(a, dur)
     t0 = source.first_ts_ns or 0
@@ -127,6 +128,15 @@ def build_report(a: BlockAnalysis, source: Source) -> Report:
         "warnings": report.warnings,
     }
     return report
+
+
+def _dev_op(d, phase: str, dur: int) -> dict:
+    """{"8,0": {"by_op": {"W": STATS}}}: per device and operation together (diff scopes [dev=..,op=..])."""
+    out: dict = {}
+    for key in d.keys(phase, "devop"):
+        dev, _, op = key.partition("\t")
+        out.setdefault(dev, {"by_op": {}})["by_op"][op] = d.get(phase, "devop", key).stats(dur)
+    return out
 
 
 def _phase_table(phase: str, lat: dict) -> Table:

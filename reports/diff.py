@@ -21,7 +21,7 @@ from .result import UNIT_NS, Column, Report, Table
 STATS = {"count": "count", "iops": "iops", "mean": "mean_ns", "p50": "p50_ns", "p90": "p90_ns",
          "p99": "p99_ns", "p999": "p999_ns", "max": "max_ns"}
 TIMES = ("mean", "p50", "p90", "p99", "p999", "max")
-DIM_NAMES = {"device": "dev"}  # by_device -> scope "dev"
+DIM_NAMES = {"device": "dev", "dev_op": "dev"}  # by_device, by_dev_op/<dev>/by_op -> scope "dev"
 QUIET_DIMS = {"rwbs"}  # fine-grained groups: in tables only when something in them is significant
 WIDTH = 40
 
@@ -360,7 +360,7 @@ def _shown(p: Pair, pairs: list[Pair]) -> bool:
     """Rows worth a line: not empty, not a copy of the total (one device), fine-grained only when significant."""
     if not _count(p.base) and not _count(p.new):
         return False
-    if set(p.dims) & QUIET_DIMS:
+    if set(p.dims) & QUIET_DIMS or len(p.dims) > 1:
         return any(c["verdict"].significant for c in p.cells.values())
     if set(p.dims) == {"dev"} and p.base and p.new:
         total = next((q for q in pairs if q.phase == p.phase and not q.dims), None)
