@@ -42,11 +42,14 @@ _SYSTEM_PREFIX = (
     ("consume_skb", "skb"),
     ("irq_handler_", "irq"),
     ("softirq_", "irq"),
+    ("cpu_idle", "power"),
+    ("cpu_frequency", "power"),
 )
+_SYSTEM_EXACT = {"print": "ftrace", "bprint": "ftrace", "function": "ftrace", "funcgraph_entry": "ftrace", "funcgraph_exit": "ftrace"}
 
 
 def _with_system(e: pl.Expr) -> pl.Expr:
-    out = e
+    out = e.replace_strict({k: f"{v}:{k}" for k, v in _SYSTEM_EXACT.items()}, default=e)
     for prefix, system in reversed(_SYSTEM_PREFIX):
         out = pl.when(e.str.starts_with(prefix) & ~e.str.contains(":")).then(pl.lit(system + ":") + e).otherwise(out)
     return out

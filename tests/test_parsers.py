@@ -155,3 +155,30 @@ def test_progress_reports_bytes_read_of_the_file():
     assert len(seen) > 3
     assert all(total == path.stat().st_size for _, total in seen)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen) and seen[-1][0] == path.stat().st_size
+
+
+def _sample(rel):
+    from conftest import SAMPLES
+
+    path = SAMPLES / rel
+    if not path.exists():
+        pytest.skip(f"shared sample {rel} not present")
+    return path
+
+
+def test_public_trace_cmd_report_text_counts_match_its_oracle():
+    """lisa's trace.txt; the counts are those SOURCES.md gives (counted with grep)."""
+    source, fr = frames(_sample("lisa/trace.txt"))
+    assert {k: f.height for k, f in fr.items()} == {
+        "sched:sched_switch": 1856, "sched:sched_wakeup": 1068, "ftrace:print": 14, "sched:sched_overutilized": 3,
+    }
+    assert source.skipped.count == 0
+
+
+def test_ftrace_embedded_in_prose_keeps_events_and_their_stacks():
+    """perf-tools' tpoint example: 16 issues, 2 inserts, 5 stack traces, the prose counted as skipped."""
+    source, fr = frames(_sample("perf-tools/tpoint_example.txt"))
+    assert fr["block:block_rq_issue"].height == 16 and fr["block:block_rq_insert"].height == 2
+    with_stack = sum(f["stack_id"].is_not_null().sum() for f in fr.values())
+    assert with_stack == 5
+    assert source.skipped.count > 0 and source.skipped.first_line == 1
