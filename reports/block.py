@@ -109,17 +109,17 @@ class BlockAnalysis:
             "proc": pl.concat_str(pl.col("pid").cast(pl.String), pl.lit("\t"), pl.col("comm")),
             "devop": pl.concat_str(pl.col("dev"), pl.lit("\t"), pl.col("op")),
         }
-        for phase in PHASES:
+        for phase in PHASES:  # one frame per phase: few polars calls per chunk, memory of one phase
             v = req.filter(pl.col(f"{phase}_ns").is_not_null())
             self.counts["negative_latency"] += v.filter(pl.col(f"{phase}_ns") < 0).height
             v = v.filter(pl.col(f"{phase}_ns") >= 0)
-            for dim, key in dims.items():  # one small frame at a time: peak memory stays one dimension's
-                self.dists.add(
-                    v.select(
-                        phase=pl.lit(phase), dim=pl.lit(dim), key=key.fill_null("?"),
-                        value_ns=pl.col(f"{phase}_ns"), bytes=pl.col("bytes"),
-                    )
+            self.dists.add(pl.concat([
+                v.select(
+                    phase=pl.lit(phase), dim=pl.lit(dim), key=key.fill_null("?"),
+                    value_ns=pl.col(f"{phase}_ns"), bytes=pl.col("bytes"),
                 )
+                for dim, key in dims.items()
+            ]))
         self._keep_slow(req)
 
     def _keep_slow(self, req: pl.DataFrame) -> None:

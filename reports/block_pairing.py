@@ -34,6 +34,7 @@ CARRIED = ["ins_ts", "ins_comm", "ins_pid", "iss_ts", "iss_comm", "iss_pid", "rw
 ROW_SCHEMA = {
     "rid": pl.Int64,
     "dev": pl.String,
+    "devnum": pl.UInt64,  # major << 20 | minor: sorts and compares faster than the "8,0" string
     "sector": pl.UInt64,
     "ts": pl.Int64,
     "kind": pl.Int8,
@@ -84,7 +85,8 @@ def rows_from(frames: dict[str, pl.DataFrame], rid0: int) -> pl.DataFrame:
                 "orig_sector": pl.col("sector"),
                 "parts": pl.lit(0, pl.Int32),
             }
-        parts.append(f.select(pl.col("dev"), pl.col("sector"), ts=pl.col("ts_ns"), kind=pl.lit(kind, pl.Int8), **cols))
+        devnum = (pl.col("dev_major").cast(pl.UInt64) * (1 << 20) + pl.col("dev_minor").cast(pl.UInt64)).alias("devnum")
+        parts.append(f.select(pl.col("dev"), devnum, pl.col("sector"), ts=pl.col("ts_ns"), kind=pl.lit(kind, pl.Int8), **cols))
     if not parts:
         return pl.DataFrame(schema=ROW_SCHEMA)
     rows = pl.concat(parts, how="diagonal_relaxed")
@@ -136,10 +138,10 @@ def pair(rows: pl.DataFrame) -> Paired:
 
 def _fill(r: pl.DataFrame) -> pl.DataFrame:
     """Sort by key and time; hand each row the last insert/issue values of its segment."""
-    r = r.sort("dev", "sector", "ts", "kind", maintain_order=True)
+    r = r.sort("devnum", "sector", "ts", "kind", maintain_order=True)
     is_c = pl.col("kind") == COMPLETE
     new_seg = (
-        (pl.col("dev") != pl.col("dev").shift(1))
+        (pl.col("devnum") != pl.col("devnum").shift(1))
         | (pl.col("sector") != pl.col("sector").shift(1))
         | is_c.shift(1)
     ).fill_null(True)
