@@ -25,10 +25,12 @@ offset counted from the end of the field itself (kernel 5.17+). A ``char buf[]``
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
+
+from .print_fmt import Kallsyms, Render, field_renderers, render
 
 _FIELD = re.compile(
     r"^\s*field:(?P<decl>[^;]*);\s*offset:(?P<offset>\d+);\s*size:(?P<size>\d+);(?:\s*signed:(?P<signed>-?\d+);)?"
@@ -266,8 +268,13 @@ def hex_rows(mat: np.ndarray, ln: np.ndarray | None = None) -> pl.Series:
     return strings_from_matrix(out)
 
 
-def render_column(buf: np.ndarray, starts: np.ndarray, lens: np.ndarray, f: Field, endian: str) -> pl.Series:
-    """Any field of every record as text: ints in decimal, pointers 0x-hex, char arrays as strings."""
+def render_column(buf: np.ndarray, starts: np.ndarray, lens: np.ndarray, f: Field, endian: str,
+                  how: Render | None = None, kallsyms: Kallsyms | None = None) -> pl.Series:
+    """Any field of every record as text: ints in decimal, pointers 0x-hex, char arrays as strings;
+    with ``how`` (from the print fmt), an integer the way trace-cmd prints it (a name, ``sym+0xoff``)."""
+    if how is not None and f.kind == "int" and f.size in (1, 2, 4, 8):
+        # libtraceevent reads the field unsigned, whatever its type, before looking it up
+        return render(how, int_column(buf, starts, replace(f, signed=False), endian), kallsyms)
     if f.kind == "int" and f.size in (1, 2, 4, 8):
         vals = int_column(buf, starts, f, endian)
         if f.is_pointer:
@@ -310,11 +317,17 @@ _SUBMIT = ("block:block_rq_insert", "block:block_rq_issue")
 
 
 class FrameBuilder:
-    """Turns decoded ring-buffer records into one schema frame per event kind."""
+    """Turns decoded ring-buffer records into one schema frame per event kind.
+
+    Fields the event's print fmt names through a table or kallsyms (kfree_skb's ``reason`` and
+    ``location``) get the text `trace-cmd report` prints (print_fmt.py), in ``fields`` and ``payload``.
+    """
 
     def __init__(self, formats: FormatTable, cmdlines: dict[int, str], endian: str,
-                 ts_offset: int = 0, tsc2nsec: tuple[int, int, int] | None = None):
+                 ts_offset: int = 0, tsc2nsec: tuple[int, int, int] | None = None, kallsyms: bytes = b""):
         self.formats, self.e = formats, endian
+        self._kallsyms_text, self._kallsyms = kallsyms, None  # parsed when an event first prints %pS
+        self._renders: dict[int, dict[str, Render]] = {}
         self.ts_offset, self.tsc2nsec = ts_offset, tsc2nsec
         some = formats.any()
         common = some.common if some else {}
@@ -382,9 +395,26 @@ class FrameBuilder:
         known = keys[at] == pid if len(keys) else np.zeros(len(pid), bool)
         return self.comm_names.gather(np.where(known, at, len(keys)))
 
+    def _renders_of(self, fmt: EventFormat) -> dict[str, Render]:
+        """Fields the event's print fmt shows by name or symbol, parsed once per event kind."""
+        if fmt.id not in self._renders:
+            self._renders[fmt.id] = field_renderers(fmt.print_fmt)
+        return self._renders[fmt.id]
+
+    def _kallsyms_for(self, how: Render | None) -> Kallsyms | None:
+        if how is None or how.kind != "function":
+            return None
+        if self._kallsyms is None:
+            self._kallsyms = Kallsyms.parse(self._kallsyms_text)
+        return self._kallsyms
+
     def _generic(self, fmt, buf, starts, lens, cols, skip=()) -> pl.DataFrame:
         fields = [f for f in fmt.fields if f.name not in skip]
-        vals = {f"_f{i}": render_column(buf, starts, lens, f, self.e) for i, f in enumerate(fields)}
+        renders = self._renders_of(fmt)
+        vals = {}
+        for i, f in enumerate(fields):  # a loop over an event's fields, not its records
+            how = renders.get(f.name)
+            vals[f"_f{i}"] = render_column(buf, starts, lens, f, self.e, how, self._kallsyms_for(how))
         df = pl.DataFrame({**cols, **vals})
         if not fields:
             kv = pl.Struct({"key": pl.String, "value": pl.String})

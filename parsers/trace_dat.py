@@ -14,10 +14,11 @@ they differ (a v7 section header is id:2 flags:2 string:4 size:8). The same even
               dd-4116  [001]  2406.385071000: block_rq_issue:  254,0 WS 4096 () 2048 + 8 be,0,4 [dd]
 
 What is read: header_page (page layout; ``commit``'s size is the kernel's long size, which may
-differ from the header byte on 32-bit kernels), the event format files (field layouts), saved
-cmdlines (comm of each pid), options (clock, uname, trace-cmd version, CPUSTAT, OFFSET, TSC2NSEC,
-BUFFER instances) and every CPU's ring-buffer pages of every buffer. Pages are decoded in batches
-with numpy (``ring_buffer.py``), fields a column at a time (``event_format.py``).
+differ from the header byte on 32-bit kernels), the event format files (field layouts, print fmts),
+kallsyms (symbols for ``%pS`` fields), saved cmdlines (comm of each pid), options (clock, uname,
+trace-cmd version, CPUSTAT, OFFSET, TSC2NSEC, BUFFER instances) and every CPU's ring-buffer pages
+of every buffer. Pages are decoded in batches with numpy (``ring_buffer.py``), fields a column at a
+time (``event_format.py``).
 
 Random access is needed (v7 keeps its buffer table at the end): a real file is mmapped, anything
 else (a decompressed ``.xz``/``.zst`` stream, stdin) is first spooled to a temporary file.
@@ -119,6 +120,7 @@ class Header:
     meta: dict = field(default_factory=dict)
     ts_offset: int = 0
     tsc2nsec: tuple[int, int, int] | None = None
+    kallsyms: bytes = b""  # /proc/kallsyms at record time, for %pS fields (kfree_skb's location)
 
 
 def parse_trace_dat(stream: BinaryIO, source: Source, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
@@ -284,7 +286,9 @@ def _read_v6(d: _Bytes, at: int, head: Header) -> None:
     at = _read_headers_section(d, at, head)
     at = _read_ftrace_formats(d, at, head)
     at = _read_event_formats(d, at, head)
-    at += 4 + d.int(at, 4, "kallsyms")  # kallsyms: not needed for events
+    n = d.int(at, 4, "kallsyms")
+    head.kallsyms = d.take(at + 4, n, "kallsyms")
+    at += 4 + n
     at += 4 + d.int(at, 4, "printk formats")
     n = d.int(at, 8, "saved cmdlines")
     _parse_cmdlines(d.take(at + 8, n, "saved cmdlines").decode("utf-8", "replace"), head)
@@ -406,6 +410,9 @@ def _read_v7(d: _Bytes, at: int, head: Header) -> None:
     ):
         if opt in sections:
             reader(_Bytes(_section(d, sections[opt], head, what), head.endian), 0, head)
+    if OPT_KALLSYMS in sections:  # same body as v6: u32 size, then the text
+        body = _Bytes(_section(d, sections[OPT_KALLSYMS], head, "kallsyms section"), head.endian)
+        head.kallsyms = body.take(4, body.int(0, 4, "kallsyms"), "kallsyms")
     if OPT_CMDLINES in sections:
         body = _Bytes(_section(d, sections[OPT_CMDLINES], head, "cmdlines section"), head.endian)
         n = body.int(0, 8, "saved cmdlines")
@@ -517,7 +524,7 @@ def _chunks(d: _Bytes, mem, head: Header, source: Source, chunk_bytes: int) -> I
     than the next chunk's. Every stream decodes one batch ahead; all events up to the earliest
     "last decoded timestamp" among the streams still running are safe to hand out.
     """
-    builder = FrameBuilder(head.formats, head.cmdlines, head.endian, head.ts_offset, head.tsc2nsec)
+    builder = FrameBuilder(head.formats, head.cmdlines, head.endian, head.ts_offset, head.tsc2nsec, head.kallsyms)
     unknown, bad = Counter(), [0]
     cpus = [(buf, cpu) for buf in head.buffers for cpu in buf.cpus]
     per_stream = max(1, chunk_bytes // max(1, len(cpus)))  # memory bound for 2 CPUs or 256

@@ -13,8 +13,9 @@ it was written for (trace-cmd report, then perf script; fixtures/net/):
         location=nft_do_chain+0x3e8 reason: NETFILTER_DROP
 
 made by ``perf record -a -e net:net_dev_queue -e net:netif_receive_skb ... ; perf script``. A trace.dat
-gives the raw fields instead (``oldstate=2``, ``saddr=127,0,0,1``, ``reason=12``, ``skaddr=0x...``);
-both spellings are read.
+names states, reasons and locations as trace-cmd does (parsers/print_fmt.py) but gives addresses as
+raw bytes (``saddr=127,0,0,1``) and adds ``skaddr=0x...``; both spellings are read, and bare numbers
+(``oldstate=2``, from a kernel whose print fmt has no table) too.
 
 One tracepoint per direction, so nothing is counted twice: transmit from net_dev_queue (else
 net_dev_xmit), receive from netif_receive_skb (else netif_receive_skb_entry, napi_gro_receive_entry,
@@ -94,7 +95,7 @@ def field_of(name: str, *aliases: str) -> pl.Expr:
 
 
 def tcp_state(e: pl.Expr) -> pl.Expr:
-    """'TCP_SYN_SENT' (text), '0x2' (tcp_retransmit_skb's hex) or '2' (trace.dat) -> 'SYN_SENT'."""
+    """'TCP_SYN_SENT' (named), '0x2' (tcp_retransmit_skb's unnamed value, printed in hex) or '2' -> 'SYN_SENT'."""
     num = (
         pl.when(e.str.starts_with("0x"))
         .then(e.str.slice(2).str.to_integer(base=16, strict=False))
