@@ -109,17 +109,12 @@ class BlockAnalysis:
             "proc": pl.concat_str(pl.col("pid").cast(pl.String), pl.lit("\t"), pl.col("comm")),
             "devop": pl.concat_str(pl.col("dev"), pl.lit("\t"), pl.col("op")),
         }
-        for phase in PHASES:  # one frame per phase: few polars calls per chunk, memory of one phase
+        by = ["dev", "op", "rwbs", "pid", "comm"]
+        for phase in PHASES:
             v = req.filter(pl.col(f"{phase}_ns").is_not_null())
             self.counts["negative_latency"] += v.filter(pl.col(f"{phase}_ns") < 0).height
-            v = v.filter(pl.col(f"{phase}_ns") >= 0)
-            self.dists.add(pl.concat([
-                v.select(
-                    phase=pl.lit(phase), dim=pl.lit(dim), key=key.fill_null("?"),
-                    value_ns=pl.col(f"{phase}_ns"), bytes=pl.col("bytes"),
-                )
-                for dim, key in dims.items()
-            ]))
+            v = v.filter(pl.col(f"{phase}_ns") >= 0).select(*by, "bytes", value_ns=pl.col(f"{phase}_ns"))
+            self.dists.add_grouped(phase, v, by, dims)
         self._keep_slow(req)
 
     def _keep_slow(self, req: pl.DataFrame) -> None:

@@ -1,8 +1,8 @@
 """Latency distributions: HdrHistogram (ns, 3 significant digits) fed in bulk, plus exact log2 buckets.
 
-Values are never recorded one by one: polars rounds each value down to its HdrHistogram bucket
-(the bucket's lowest equivalent value) and counts per bucket, and each bucket is recorded once
-with its count. The result is identical to recording every value, at a cost per bucket.
+Values are never recorded one by one: polars computes each value's HdrHistogram counts index and
+counts per index, and numpy adds those counts into the histogram's own counts array, one call per
+group. The result is identical to recording every value (tests/test_histogram.py checks it).
 """
 from __future__ import annotations
 
@@ -28,6 +28,18 @@ def hdr_floor(v: pl.Expr) -> pl.Expr:
     shift = (pl.lit(53, pl.Int64) - (u | 2047).bitwise_leading_zeros().cast(pl.Int64)).clip(0, 63)
     scale = pl.lit(2, pl.Int64).pow(shift).cast(pl.UInt64)
     return (u // scale * scale).cast(pl.Int64)
+
+
+def hdr_index(v: pl.Expr) -> pl.Expr:
+    """The HdrHistogram (1 .. HIGHEST_NS, 3 digits) counts-array index of non-negative ints ``v``.
+
+    bucket = 53 - clz(v | 2047) (as hdr_floor), sub-bucket = v >> bucket, and the index is
+    (bucket + 1) * 1024 + sub-bucket - 1024, as HdrHistogram's counts_index() computes it.
+    """
+    u = v.cast(pl.UInt64)
+    bucket = (pl.lit(53, pl.Int64) - (u | 2047).bitwise_leading_zeros().cast(pl.Int64)).clip(0, 63)
+    sub = (u // pl.lit(2, pl.Int64).pow(bucket).cast(pl.UInt64)).cast(pl.Int64)
+    return (bucket + 1) * 1024 + sub - 1024
 
 
 def log2_floor(v: pl.Expr) -> pl.Expr:
@@ -98,34 +110,62 @@ class GroupedDistributions:
         self.groups: dict[tuple[str, str, str], Distribution] = {}
 
     def add(self, long: pl.DataFrame) -> None:
-        """Record a long frame: phase, dim, key (strings), value_ns (Int64, >= 0), bytes (optional).
+        """Record a long frame: phase, dim, key (strings), value_ns (Int64, >= 0), bytes (optional)."""
+        if long.height:
+            self._add_cells(long.group_by("phase", "dim", "key", **self._cell_keys()).agg(*self._cell_aggs(long)))
 
-        One group_by, by group and HdrHistogram bucket (and display-unit log2 bucket, which can cut
-        an HdrHistogram bucket in two); the Python loop below runs once per such cell, not per value.
-        A bucket's lowest value keeps the value's top bit, so the ns log2 bucket follows from it.
+    def add_grouped(self, phase: str, frame: pl.DataFrame, by: list[str], dims: dict[str, pl.Expr]) -> None:
+        """Record ``frame``'s value_ns under several groupings at once (``dims``: name -> key expression over ``by``).
+
+        The values are first counted per (``by`` columns, bucket): few cells however many values,
+        and each grouping is then a small group_by over those cells.
         """
-        if not long.height:
+        if not frame.height:
             return
-        keys = ["phase", "dim", "key"]
+        cells = frame.group_by(*by, **self._cell_keys()).agg(*self._cell_aggs(frame))
+        cols = ["idx", "k", "ku", "n", "s", "lo", "hi", "size"]
+        self._add_cells(pl.concat([
+            cells.select(phase=pl.lit(phase), dim=pl.lit(dim), key=key.cast(pl.String).fill_null("?"), *cols)
+            for dim, key in dims.items()
+        ]))
+
+    def _cell_keys(self) -> dict[str, pl.Expr]:
         v = pl.col("value_ns")
-        cells = long.group_by(
-            *keys, b=hdr_floor(v.clip(0, HIGHEST_NS)), ku=log2_floor(v // self.unit_ns)
-        ).agg(
-            n=pl.len(), s=v.sum(), lo=v.min(), hi=v.max(),
-            size=pl.col("bytes").sum() if "bytes" in long.columns else pl.lit(0, pl.UInt64),
+        return {"idx": hdr_index(v.clip(0, HIGHEST_NS)), "k": log2_floor(v), "ku": log2_floor(v // self.unit_ns)}
+
+    @staticmethod
+    def _cell_aggs(frame: pl.DataFrame) -> list[pl.Expr]:
+        v = pl.col("value_ns")
+        size = pl.col("bytes").sum() if "bytes" in frame.columns else pl.lit(0, pl.UInt64)
+        return [pl.len().alias("n"), v.sum().alias("s"), v.min().alias("lo"), v.max().alias("hi"), size.alias("size")]
+
+    def _add_cells(self, cells: pl.DataFrame) -> None:
+        """Cells: phase, dim, key, idx (HdrHistogram counts index), k/ku (log2 buckets), n, s, lo, hi, size.
+
+        Python loops once per group (and per log2 bucket of a group), never per value: the
+        HdrHistogram counts go in with one numpy ``add.at`` per group.
+        """
+        keys = ["phase", "dim", "key"]
+        groups = cells.group_by(keys).agg(
+            pl.col("n").sum(), pl.col("s").sum(), pl.col("lo").min(), pl.col("hi").max(), pl.col("size").sum()
         )
-        cols = (*keys, "b", "ku", "n", "s", "lo", "hi", "size")
-        for phase, dim, key, b, ku, n, s, lo, hi, size in zip(*(cells[c].to_list() for c in cols)):
+        for phase, dim, key, n, s, lo, hi, b in zip(*(groups[c].to_list() for c in (*keys, "n", "s", "lo", "hi", "size"))):
             d = self.groups.get((phase, dim, key))
             if d is None:
                 d = self.groups[(phase, dim, key)] = Distribution()
             d.count += n
             d.sum_ns += s
-            d.bytes_total += size or 0
+            d.bytes_total += b or 0
             d.min_ns = lo if d.min_ns is None else min(d.min_ns, lo)
             d.max_ns = hi if d.max_ns is None else max(d.max_ns, hi)
-            d.hdr.record_value(b, n)
-            k = b.bit_length() - 1
+            d.hdr.total_count += n
+            d.hdr.min_value, d.hdr.max_value = min(d.hdr.min_value, lo), max(d.hdr.max_value, min(hi, HIGHEST_NS))
+        for (phase, dim, key), f in cells.select(*keys, "idx", "n").partition_by(keys, as_dict=True).items():
+            counts = np.ctypeslib.as_array(self.groups[(phase, dim, key)].hdr.counts)
+            np.add.at(counts, f["idx"].to_numpy(), f["n"].to_numpy().astype(counts.dtype))
+        per_k = cells.group_by(*keys, "k", "ku").agg(pl.col("n").sum())
+        for phase, dim, key, k, ku, n in zip(*(per_k[c].to_list() for c in (*keys, "k", "ku", "n"))):
+            d = self.groups[(phase, dim, key)]
             d.log2[k] = d.log2.get(k, 0) + n
             d.log2_unit[ku] = d.log2_unit.get(ku, 0) + n
 
