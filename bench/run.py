@@ -14,6 +14,7 @@ A trace.dat and a perf.data cannot be built by repetition; record them once (roo
   ../shared/tools/record.sh tracedat bench/work/blk-200k.dat block:block_rq_insert,block:block_rq_issue,block:block_rq_complete -- \
       dd if=/dev/zero of=/var/tmp/tpbench bs=4k count=70000 oflag=direct
   ../shared/tools/record.sh perf bench/work/blk-200k.perf.data (same events and workload)
+and, for the large case (~5M events, BUFFER_KB=262144), bench/work/blk-5M.dat with count=1700000.
 Each command runs 3 times; the table shows the median wall time and the largest peak RSS.
 """
 from __future__ import annotations
@@ -73,12 +74,12 @@ def table(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
-def case(rows, label, path, events, tp_cmd, peers):
+def case(rows, label, path, events, tp_cmd, peers, repeat=3):
     mb = path.stat().st_size / 1e6
-    t, rss = run(tp_cmd)
+    t, rss = run(tp_cmd, repeat)
     rows.append(dict(case=label, name="traceparse " + " ".join(map(str, tp_cmd[3:])).replace(str(ROOT) + "/", ""), events=events, mb=mb, t=t, rss=rss))
     for name, cmd in peers:
-        pt, prss = run(cmd)
+        pt, prss = run(cmd, repeat)
         rows.append(dict(case=label, name=name, events=events, mb=mb, t=pt, rss=prss, ratio=f"{pt / t:.2f}x faster" if pt >= t else f"{t / pt:.2f}x slower"))
 
 
@@ -107,6 +108,13 @@ def main() -> None:
         ev = sum(json.loads(info.stdout)["events"].values())
         peers = [("trace-cmd report > /dev/null", ["trace-cmd", "report", "-i", str(dat)])] if shutil.which("trace-cmd") else []
         case(rows, "trace.dat", dat, ev, [*TP, "block", str(dat), "-f", "json"], peers)
+
+    big_dat = WORK / "blk-5M.dat"
+    if big_dat.exists():
+        info = subprocess.run([*TP, "info", str(big_dat), "-f", "json"], capture_output=True, text=True, cwd=ROOT, check=True)
+        ev = sum(json.loads(info.stdout)["events"].values())
+        peers = [("trace-cmd report > /dev/null", ["trace-cmd", "report", "-i", str(big_dat)])] if shutil.which("trace-cmd") else []
+        case(rows, "trace.dat, large", big_dat, ev, [*TP, "block", str(big_dat), "-f", "json"], peers, repeat=1)
 
     t, rss = run([*TP, "--help"], repeat=5)
     startup = f"`traceparse --help`: {t:.2f} s (median of 5), peak RSS {rss} MB"
