@@ -292,17 +292,6 @@ def test_cli_formats_and_output_file(tmp_path):
     assert "Examples" in helptext and "perf record" in helptext
 
 
-def _trace_dat_ready() -> bool:
-    try:
-        import traceparse.parsers.trace_dat  # noqa: F401
-
-        net(NET / "net-udp.dat")
-    except (ImportError, NotImplementedError):
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _trace_dat_ready(), reason="trace.dat parser not available yet")
 @pytest.mark.parametrize("name", WORKLOADS)
 def test_trace_dat_equals_its_report_text(reports, name):
     """Same recording, two readers: sizes, senders, TCP and drop tallies identical (trace.dat's reasons
