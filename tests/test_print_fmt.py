@@ -19,7 +19,7 @@ import polars as pl
 import pytest
 import traceparse.api
 from conftest import FIXTURES
-from test_trace_dat import _data, _page
+from test_trace_dat import COMMON_FIELDS, _data, _page
 
 from traceparse.parsers.print_fmt import Kallsyms, Render, field_renderers, render
 from traceparse.parsers.reader import read_capture
@@ -89,12 +89,7 @@ def test_render_symbolic_flags_and_functions():
 
 DEMO_FORMAT = """name: demo
 ID: 100
-format:
-\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
-\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
-\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
-\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
-
+""" + COMMON_FIELDS + """
 \tfield:unsigned int sym;\toffset:8;\tsize:4;\tsigned:0;
 \tfield:unsigned int flg;\toffset:12;\tsize:4;\tsigned:0;
 \tfield:void * fn;\toffset:16;\tsize:8;\tsigned:0;

@@ -361,14 +361,15 @@ def test_block_on_trace_dat_equals_block_on_its_report_text(name, chunk_bytes):
 # --- a synthetic capture, to reach what this machine's kernel does not write: big-endian, a
 # 32-bit kernel, absolute time stamps, padding, type_len 0 records, __rel_loc, lost counts.
 
-SYNTH_FORMAT = """name: demo
-ID: 100
-format:
+COMMON_FIELDS = """format:
 \tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
 \tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
 \tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
 \tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
-
+"""
+SYNTH_FORMAT = """name: demo
+ID: 100
+""" + COMMON_FIELDS + """
 \tfield:s8 small;\toffset:8;\tsize:1;\tsigned:1;
 \tfield:u16 half;\toffset:10;\tsize:2;\tsigned:0;
 \tfield:int neg;\toffset:12;\tsize:4;\tsigned:1;
