@@ -146,7 +146,16 @@ def _fill(r: pl.DataFrame) -> pl.DataFrame:
         | is_c.shift(1)
     ).fill_null(True)
     r = r.with_columns(grp=new_seg.cum_sum())
-    return r.with_columns([pl.col(c).forward_fill().over("grp") for c in CARRIED])
+    return r.with_columns([_fill_in_segment(c) for c in CARRIED])
+
+
+def _fill_in_segment(name: str) -> pl.Expr:
+    """Forward fill that stops at segment borders. Rows are sorted by segment, so a plain forward fill
+    is right wherever the value it brings comes from the row's own segment; a window ``over("grp")``
+    gives the same answer at the cost of hashing every row (half the pairing time on big chunks)."""
+    col = pl.col(name)
+    from_grp = pl.when(col.is_not_null()).then(pl.col("grp")).forward_fill()
+    return pl.when(from_grp == pl.col("grp")).then(col.forward_fill()).alias(name)
 
 
 def _continuations(part: pl.DataFrame) -> pl.DataFrame:
