@@ -18,7 +18,7 @@ from .payloads import typed_frames
 from .schema import Chunk
 from .source import Source
 
-CHUNK_BYTES = 8 << 20  # measured: 8 MB keeps peak RSS ~350 MB at the same speed as 32 MB (bench/README.md)
+CHUNK_BYTES = 6 << 20  # measured: with the parser running a chunk ahead, 6 MB keeps peak RSS ~360 MB on 1.3 GB; 8 MB went past 400 MB
 MAX_CARRY_LINES = 1 << 18  # a "call chain" longer than this is garbage: parse it rather than grow
 
 
