@@ -107,7 +107,14 @@ class GroupedDistributions:
 
     def __init__(self, unit_ns: int):
         self.unit_ns = unit_ns
-        self.groups: dict[tuple[str, str, str], Distribution] = {}
+        self._groups: dict[tuple[str, str, str], Distribution] = {}
+        # add_grouped's cells, merged chunk after chunk and rolled up into groups when first read
+        self._pending: dict[str, tuple[pl.DataFrame, list[str], dict[str, pl.Expr]]] = {}
+
+    @property
+    def groups(self) -> dict[tuple[str, str, str], Distribution]:
+        self._roll_up()
+        return self._groups
 
     def add(self, long: pl.DataFrame) -> None:
         """Record a long frame: phase, dim, key (strings), value_ns (Int64, >= 0), bytes (optional)."""
@@ -123,11 +130,23 @@ class GroupedDistributions:
         if not frame.height:
             return
         cells = frame.group_by(*by, **self._cell_keys()).agg(*self._cell_aggs(frame))
+        if phase in self._pending:
+            # cells of earlier chunks and this one, merged: their number stays bounded by the
+            # distinct (attributes, bucket) pairs, and the roll-up runs once at the end
+            merged = pl.concat([self._pending[phase][0], cells])
+            cells = merged.group_by(*by, "idx", "k", "ku").agg(
+                pl.col("n").sum(), pl.col("s").sum(), pl.col("lo").min(), pl.col("hi").max(), pl.col("size").sum()
+            )
+        self._pending[phase] = (cells, by, dims)
+
+    def _roll_up(self) -> None:
         cols = ["idx", "k", "ku", "n", "s", "lo", "hi", "size"]
-        self._add_cells(pl.concat([
-            cells.select(phase=pl.lit(phase), dim=pl.lit(dim), key=key.cast(pl.String).fill_null("?"), *cols)
-            for dim, key in dims.items()
-        ]))
+        for phase, (cells, _, dims) in self._pending.items():
+            self._add_cells(pl.concat([
+                cells.select(phase=pl.lit(phase), dim=pl.lit(dim), key=key.cast(pl.String).fill_null("?"), *cols)
+                for dim, key in dims.items()
+            ]))
+        self._pending.clear()
 
     def _cell_keys(self) -> dict[str, pl.Expr]:
         v = pl.col("value_ns")
@@ -150,9 +169,9 @@ class GroupedDistributions:
             pl.col("n").sum(), pl.col("s").sum(), pl.col("lo").min(), pl.col("hi").max(), pl.col("size").sum()
         )
         for phase, dim, key, n, s, lo, hi, b in zip(*(groups[c].to_list() for c in (*keys, "n", "s", "lo", "hi", "size"))):
-            d = self.groups.get((phase, dim, key))
+            d = self._groups.get((phase, dim, key))
             if d is None:
-                d = self.groups[(phase, dim, key)] = Distribution()
+                d = self._groups[(phase, dim, key)] = Distribution()
             d.count += n
             d.sum_ns += s
             d.bytes_total += b or 0
@@ -161,11 +180,11 @@ class GroupedDistributions:
             d.hdr.total_count += n
             d.hdr.min_value, d.hdr.max_value = min(d.hdr.min_value, lo), max(d.hdr.max_value, min(hi, HIGHEST_NS))
         for (phase, dim, key), f in cells.select(*keys, "idx", "n").partition_by(keys, as_dict=True).items():
-            counts = np.ctypeslib.as_array(self.groups[(phase, dim, key)].hdr.counts)
+            counts = np.ctypeslib.as_array(self._groups[(phase, dim, key)].hdr.counts)
             np.add.at(counts, f["idx"].to_numpy(), f["n"].to_numpy().astype(counts.dtype))
         per_k = cells.group_by(*keys, "k", "ku").agg(pl.col("n").sum())
         for phase, dim, key, k, ku, n in zip(*(per_k[c].to_list() for c in (*keys, "k", "ku", "n"))):
-            d = self.groups[(phase, dim, key)]
+            d = self._groups[(phase, dim, key)]
             d.log2[k] = d.log2.get(k, 0) + n
             d.log2_unit[ku] = d.log2_unit.get(ku, 0) + n
 
