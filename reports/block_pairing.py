@@ -109,8 +109,8 @@ def pair(rows: pl.DataFrame) -> Paired:
     removed: set[int] = set()  # op-mismatched completes
     conts = pl.DataFrame(schema=ROW_SCHEMA)  # continuations of partially completed requests
     for _ in range(MAX_ROUNDS):
-        r = pl.concat([rows.filter(~pl.col("rid").is_in(list(removed))), conts])
-        ff = _fill(r)
+        kept = rows.filter(~pl.col("rid").is_in(list(removed))) if removed else rows
+        ff = _fill(pl.concat([kept, conts]) if conts.height else kept)
         c = ff.filter(pl.col("kind") == COMPLETE)
         bad = c.filter(pl.col("rwbs").is_not_null() & (op_of(pl.col("c_rwbs")) != op_of(pl.col("rwbs"))))
         if bad.height:
@@ -121,10 +121,11 @@ def pair(rows: pl.DataFrame) -> Paired:
         if new.height == conts.height:
             break
         conts = new
-    done = c.filter(
-        ~pl.col("rid").is_in(part["rid"].implode()) & (pl.col("iss_ts").is_not_null() | pl.col("ins_ts").is_not_null())
-    )
-    state = ff.filter(pl.col("grp").is_last_distinct() & (pl.col("kind") != COMPLETE))
+    opened = pl.col("iss_ts").is_not_null() | pl.col("ins_ts").is_not_null()
+    done = c.filter(~pl.col("rid").is_in(part["rid"].implode()) & opened if part.height else opened)
+    # rows are sorted by segment: a segment's last row is where the next row starts another one
+    last_of_segment = (pl.col("grp") != pl.col("grp").shift(-1)).fill_null(True)
+    state = ff.filter(last_of_segment & (pl.col("kind") != COMPLETE))
     state = state.with_columns(kind=pl.lit(STATE, pl.Int8)).select(list(ROW_SCHEMA))
     return Paired(
         done=done,
