@@ -35,13 +35,16 @@ class Skipped:
     def add(self, count: int, first_line: int | None, first_text: str | None) -> None:
         if count <= 0:
             return
-        if self.first_line is None:
+        if not self.count:
             self.first_line, self.first_text = first_line, first_text
         self.count += count
 
     def describe(self) -> str:
         if not self.count:
             return "no lines skipped"
+        if self.first_line is None:  # a binary file: the text is our own account of what could not be read
+            noun = "part" if self.count == 1 else "parts"
+            return f"{self.count:,} unreadable {noun} of the file, first: {self.first_text}"
         noun = "line" if self.count == 1 else "lines"
         text = (self.first_text or "")[:80]
         return f"{self.count:,} {noun} skipped, first at line {self.first_line}: {text!r}"

@@ -28,6 +28,7 @@ from __future__ import annotations
 import io
 import mmap
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -101,6 +102,7 @@ class Buffer:
     page_size: int
     cpus: list[CpuData] = field(default_factory=list)
     compressed: bool = False
+    recovered: bool = False  # located by walking a cut v7 file's data (its cut is reported once, up front)
 
 
 @dataclass
@@ -136,6 +138,16 @@ def parse_trace_dat(stream: BinaryIO, source: Source, chunk_bytes: int = CHUNK_B
         data = _Bytes(mem)
         head = _read_header(data, source)
         source.meta.update(head.meta)
+        cut = head.meta.get("cut")
+        if cut:
+            found = ", ".join(map(str, cut["cpus_found"]))
+            what = f"read the whole pages of CPUs {found}" if found else "no whole page of events is left"
+            if found and not cut["compressed"]:
+                what += " (uncompressed pages do not name their CPU: numbered in time order)"
+            source.skip(1, None, (
+                f"trace.dat truncated at byte {cut['file_bytes']:,}, inside the event data (v7 writes its table of "
+                f"CPU data after the data, at byte {cut['expected_options_at']:,}); {what}"
+            ))
         if head.meta.get("latency_text") and not any(b.cpus for b in head.buffers):
             raise TraceParseError(
                 f"{source.path}: a latency-tracer trace.dat holds text, not events; read it with `trace-cmd report`"
@@ -381,10 +393,17 @@ def _read_v7(d: _Bytes, at: int, head: Header) -> None:
     head.meta["compression_version"] = comp_version
     next_options = d.int(at, 8, "options offset")
     sections: dict[int, int] = {}
-    seen = set()
+    seen: list[int] = []
+    cut_at = None
     while next_options and next_options not in seen:
-        seen.add(next_options)
-        body = _section(d, next_options, head, "options section")
+        seen.append(next_options)
+        try:
+            body = _section(d, next_options, head, "options section")
+        except _Cut:
+            if len(seen) == 1:
+                raise
+            cut_at = next_options  # the options written after the data: the file ends inside the data
+            break
         next_options = 0
         pos = 0
         while pos + 6 <= len(body):
@@ -418,6 +437,17 @@ def _read_v7(d: _Bytes, at: int, head: Header) -> None:
         n = body.int(0, 8, "saved cmdlines")
         _parse_cmdlines(body.take(8, n, "saved cmdlines").decode("utf-8", "replace"), head)
     head.cpus = head.meta.get("cpu_count") or max((len(b.cpus) for b in head.buffers), default=0)
+    if cut_at is not None:
+        # every buffer's data is followed by the options naming it: the cut buffer is the one after the last
+        # options that made it, and its data section starts where the last section read ends
+        ends = [_section_end(d, off) for off in [*seen[:-1], *sections.values()]]
+        head.buffers += _recover_v7_buffers(d, max(ends), head, "" if not head.buffers else "(name lost in the cut)")
+        head.meta["cut"] = {
+            "file_bytes": d.size,
+            "expected_options_at": cut_at,
+            "cpus_found": [c.cpu for b in head.buffers if b.recovered for c in b.cpus],
+            "compressed": all(b.compressed for b in head.buffers if b.recovered),
+        }
 
 
 def _section(d: _Bytes, at: int, head: Header, what: str) -> bytes:
@@ -428,6 +458,82 @@ def _section(d: _Bytes, at: int, head: Header, what: str) -> bytes:
         csize, usize = d.int(at + 16, 4, what), d.int(at + 20, 4, what)
         return _decompress(head.compression, d.take(at + 24, csize, what), usize)
     return d.take(at + 16, size, what)
+
+
+def _section_end(d: _Bytes, at: int) -> int:
+    return at + 16 + d.int(at + 8, 8, "section header")
+
+
+def _recover_v7_buffers(d: _Bytes, at: int, head: Header, name: str) -> list[Buffer]:
+    """Find the CPU data of a v7 file cut inside its data, whose table of CPU offsets (the BUFFER
+    option, written after the data) is lost.
+
+    The data section follows the last metadata section; each CPU's data starts on a page boundary,
+    in CPU order, CPUs without data left out. Compressed data gives its own length (a count of
+    blocks, each with its size), so the walk is exact. Uncompressed pages do not say which CPU
+    they are from: a new CPU is taken to start where the pages' timestamps go back in time.
+    """
+    try:
+        sid, flags = d.int(at, 2, "buffer section"), d.int(at + 2, 2, "buffer section")
+    except _Cut:
+        return []
+    if sid != OPT_BUFFER:
+        return []
+    ps = head.page_size
+    start = -(-(at + 16) // ps) * ps
+    compressed = bool(flags & SEC_FL_COMPRESS)
+    spans = _walk_compressed(d, start, ps) if compressed else _walk_pages(d, start, ps, head)
+    cpus = _cpus_with_data(head.meta.get("cpustat") or [], head.meta.get("cpu_count") or len(spans))
+    if len(spans) > len(cpus):  # more data than the stats announced: number the rest on
+        cpus += list(range(max(cpus, default=-1) + 1, max(cpus, default=-1) + 1 + len(spans) - len(cpus)))
+    out = [CpuData(cpu, off, size) for cpu, (off, size) in zip(cpus, spans)]
+    return [Buffer(name, None, ps, out, compressed, recovered=True)] if out else []
+
+
+def _walk_compressed(d: _Bytes, at: int, ps: int) -> list[tuple[int, int]]:
+    """(offset, size) of each CPU's compressed data; the last one runs to where the file ends."""
+    spans = []
+    while at + 4 <= d.size:
+        count, pos = d.int(at, 4, "compressed cpu data"), at + 4
+        if count == 0 or count > (d.size - at) // 8 + 1:
+            break  # zero padding, or not a block count: the data is over
+        for _ in range(count):
+            if pos + 8 > d.size:
+                break
+            pos += 8 + d.int(pos, 4, "chunk")
+        spans.append((at, pos - at))
+        if pos >= d.size:
+            break
+        at = -(-pos // ps) * ps
+    return spans
+
+
+def _walk_pages(d: _Bytes, at: int, ps: int, head: Header) -> list[tuple[int, int]]:
+    """(offset, size) of each CPU's pages, split where the page timestamps go back in time."""
+    n = (d.size - at) // ps
+    if n <= 0:
+        return []
+    pages = np.frombuffer(d.data, dtype=np.uint8, count=n * ps, offset=at).reshape(n, ps)
+    stamps = np.ascontiguousarray(pages[:, :8]).view(f"{head.endian}u8").ravel()
+    starts = [0, *(np.flatnonzero(stamps[1:] < stamps[:-1]) + 1).tolist(), n]
+    spans = [(at + a * ps, (b - a) * ps) for a, b in zip(starts, starts[1:])]
+    off, _ = spans[-1]
+    spans[-1] = (off, d.size - off)  # with the partial page the cut left
+    return spans
+
+
+def _cpus_with_data(cpustat: list[str], cpu_count: int) -> list[int]:
+    """The CPUs whose ring buffer had events, from the CPUSTAT options ("read events: N"); all of
+    them when the kernel's stats do not say."""
+    read = {}
+    for text in cpustat:
+        cpu = re.search(r"^CPU: (\d+)", text, re.M)
+        n = re.search(r"^read events: (\d+)", text, re.M)
+        if cpu and n:
+            read[int(cpu.group(1))] = int(n.group(1))
+    if len(read) == cpu_count and any(read.values()):
+        return [c for c in sorted(read) if read[c]]
+    return list(range(cpu_count))
 
 
 def _decompress(kind: str, blob: bytes, usize: int) -> bytes:
@@ -474,14 +580,15 @@ def _page_batches(d: _Bytes, mem, buf: Buffer, cpu: CpuData, head: Header, batch
         for at in range(0, whole, per_batch):
             n = min(per_batch, whole - at)
             yield np.frombuffer(mem, dtype=np.uint8, count=n, offset=cpu.offset + at)
-        if avail < cpu.size:
+        if avail < cpu.size and not buf.recovered:
             _report_cut(source, buf, cpu, cpu.offset + whole, cpu.offset + cpu.size, d.size)
         return
     # v7 compressed: u32 chunk count, then per chunk u32 compressed size, u32 size, data
     try:
         count = d.int(cpu.offset, 4, "compressed cpu data")
     except _Cut:
-        _report_cut(source, buf, cpu, cpu.offset, cpu.offset + cpu.size, d.size)
+        if not buf.recovered:
+            _report_cut(source, buf, cpu, cpu.offset, cpu.offset + cpu.size, d.size)
         return
     at = cpu.offset + 4
     pending: list[bytes] = []
@@ -493,7 +600,8 @@ def _page_batches(d: _Bytes, mem, buf: Buffer, cpu: CpuData, head: Header, batch
         except _Cut:
             if pending:
                 yield np.frombuffer(b"".join(pending), dtype=np.uint8)
-            _report_cut(source, buf, cpu, at, cpu.offset + cpu.size, d.size)
+            if not buf.recovered:
+                _report_cut(source, buf, cpu, at, cpu.offset + cpu.size, d.size)
             return
         at += 8 + csize
         raw = _decompress(head.compression, blob, usize)

@@ -70,7 +70,7 @@ def ours(path) -> tuple[Source, dict[str, pl.DataFrame]]:
 
 
 def cases():
-    for name in CAPTURES:
+    for name in (*CAPTURES, "cpu1"):
         yield pytest.param(FIX / f"{name}.v7zstd.dat", FIX / f"{name}.report-t.txt.xz", id=name)
     for rel in ("lisa/trace.dat", "arm32/driver.trace.dat", "arm32/kernel-monitor-framework.trace.dat"):
         yield pytest.param(SAMPLES / rel, None, id=rel)
@@ -297,10 +297,60 @@ def test_truncated_v6_yields_the_whole_pages_and_reports_the_cut(tmp_path):
         list(chunks)
 
 
-def test_truncated_v7_says_where_the_table_went(tmp_path):
+def _raw(path: Path) -> bytes:
+    return lzma.decompress(path.read_bytes()) if path.suffix == ".xz" else path.read_bytes()
+
+
+def _data_span(raw: bytes) -> tuple[int, int]:
+    """Where the CPU data of a whole v7 file lies, from its BUFFER options (the table a cut loses)."""
+    cpus = [c for b in source_buffers(raw) for c in b["cpus"]]
+    return min(o for o, _ in cpus), max(o + s for o, s in cpus)
+
+
+def source_buffers(raw: bytes) -> list[dict]:
+    from traceparse.parsers.trace_dat import _Bytes, _read_header
+
+    head = _read_header(_Bytes(raw), Source(path="whole"))
+    return [{"name": b.name, "cpus": [(c.offset, c.size) for c in b.cpus]} for b in head.buffers]
+
+
+@pytest.mark.parametrize("name", ["blk.v7zstd.dat", "blk.v7none.dat.xz", "lost.v7zstd.dat", "blknet.v7none.dat.xz", "cpu1.v7zstd.dat"])
+@pytest.mark.parametrize("where", [0.5, 0.9])
+def test_truncated_v7_reads_the_whole_pages_before_the_cut(tmp_path, name, where):
+    """v7 writes its table of CPU data after the data: a cut file has lost it, and is read by walking
+    the data section. Every event read must be one of the whole file's (same ts, CPU, pid, kind);
+    compressed CPU data is walked exactly, so the CPUs must be right there."""
+    raw = _raw(FIX / name)
+    _, whole = ours(io.BytesIO(raw))
+    lo, hi = _data_span(raw)
     cut = tmp_path / "cut.dat"
-    data = (FIX / "blk.v7zstd.dat").read_bytes()
-    cut.write_bytes(data[: len(data) - 3000])  # v7 keeps its buffer table after the data
+    cut.write_bytes(raw[: int(lo + (hi - lo) * where)])
+    src, frames = ours(cut)
+    assert src.skipped.count == 1 and "truncated at byte" in src.skipped.first_text
+    got, want = Counter(key_rows(frames)), Counter(key_rows(whole))
+    assert 0 < sum(got.values()) < sum(want.values())
+    if "none" in name:  # uncompressed pages do not name their CPU: compare without it
+        drop_cpu = lambda c: Counter({(ts, pid, kind): n for (ts, _, pid, kind), n in c.items()})  # noqa: E731
+        got, want = drop_cpu(got), drop_cpu(want)
+    assert not got - want
+    with pytest.raises(StrictError):
+        list(read_capture(cut, strict=True)[1])
+
+
+def test_truncated_v7_block_report_counts_what_was_read(tmp_path):
+    raw = _raw(FIX / "blk.v7zstd.dat")
+    lo, hi = _data_span(raw)
+    cut = tmp_path / "cut.dat"
+    cut.write_bytes(raw[: lo + (hi - lo) * 9 // 10])  # CPU 1, where the completes are, is cut
+    data = traceparse.block(str(cut)).data
+    assert 0 < data["latency"]["d2c"]["total"]["count"] < traceparse.block(str(FIX / "blk.v7zstd.dat")).data["latency"]["d2c"]["total"]["count"]
+    assert data["source"]["skipped_lines"] == 1
+
+
+def test_v7_cut_before_its_data_is_one_clear_error(tmp_path):
+    raw = _raw(FIX / "blk.v7zstd.dat")
+    cut = tmp_path / "cut.dat"
+    cut.write_bytes(raw[:5000])  # inside the event formats: nothing says where events would be
     with pytest.raises(TraceParseError, match="truncated"):
         list(read_capture(cut)[1])
 
