@@ -11,6 +11,8 @@ import traceparse
 import zstandard
 from conftest import FIXTURES
 from polars.testing import assert_frame_equal
+
+from traceparse.parsers.errors import TraceParseError
 from traceparse.parsers.errors import StrictError
 from traceparse.parsers.reader import read_capture
 from traceparse.parsers.schema import schema_for
@@ -182,3 +184,36 @@ def test_ftrace_embedded_in_prose_keeps_events_and_their_stacks():
     with_stack = sum(f["stack_id"].is_not_null().sum() for f in fr.values())
     assert with_stack == 5
     assert source.skipped.count > 0 and source.skipped.first_line == 1
+
+
+def test_read_ahead_hands_over_chunks_in_order_and_errors_as_raised():
+    from traceparse.parsers.reader import _read_ahead
+
+    def chunks():
+        yield from range(5)
+        raise TraceParseError("bad byte at 42")
+
+    got = []
+    with pytest.raises(TraceParseError, match="bad byte at 42"):
+        for c in _read_ahead(chunks()):
+            got.append(c)
+    assert got == [0, 1, 2, 3, 4]
+
+
+def test_read_ahead_stops_the_parser_when_the_report_stops_early():
+    import threading
+
+    from traceparse.parsers.reader import _read_ahead
+
+    closed = threading.Event()
+
+    def chunks():
+        try:
+            yield from range(1000)
+        finally:
+            closed.set()
+
+    it = _read_ahead(chunks())
+    assert next(it) == 0
+    it.close()  # e.g. the report raised on its first chunk
+    assert closed.is_set() and not any(t.name == "traceparse-read" for t in threading.enumerate())
