@@ -312,7 +312,15 @@ def hex_digits(vals: np.ndarray) -> pl.Series:
 # ---------------------------------------------------------------------------------------------------
 # Records -> schema frames, one event kind at a time.
 
-_IOPRIO_CLASS = np.array(["none", "rt", "be", "idle", "invalid", "0x5", "0x6", "0x7"])  # kernel __print_symbolic
+_IOPRIO_CLASS = ("none", "rt", "be", "idle", "invalid", "0x5", "0x6", "0x7")  # kernel __print_symbolic
+
+
+def _spelled(vals: np.ndarray, spell) -> pl.Series:
+    """Integer codes -> their text, spelled once per distinct value (a device, an I/O priority):
+    a few Python calls however many events, then one hash lookup per event."""
+    codes = pl.Series(vals)
+    names = {int(v): spell(int(v)) for v in codes.unique().to_list()}
+    return codes.replace_strict(names, return_dtype=pl.String)
 _SUBMIT = ("block:block_rq_insert", "block:block_rq_issue")
 
 
@@ -437,11 +445,10 @@ class FrameBuilder:
         submit = key in _SUBMIT
         if submit and fmt.get("bytes"):
             data["bytes"] = pl.Series(int_column(buf, starts, fmt.get("bytes"), e).astype(np.uint64))
+        data["dev"] = _spelled(dev, lambda d: f"{d >> 20},{d & 0xFFFFF}")
         if fmt.get("ioprio"):
             v = int_column(buf, starts, fmt.get("ioprio"), e).astype(np.int64)
-            data["_cls"] = pl.Series(_IOPRIO_CLASS[(v >> 13) & 7])
-            data["_lvl"] = pl.Series((v >> 3) & 0x3FF)
-            data["_hint"] = pl.Series(v & 7)
+            data["ioprio"] = _spelled(v, lambda p: f"{_IOPRIO_CLASS[(p >> 13) & 7]},{(p >> 3) & 0x3FF},{p & 7}")
         if submit and comm:
             data["rq_comm"] = render_column(buf, starts, lens, comm, e)
         err = fmt.get("error") or fmt.get("errors")
@@ -450,9 +457,6 @@ class FrameBuilder:
             data["error"] = pl.Series(errs.astype(np.int32))
         df = pl.DataFrame({**cols, **data})
         c = pl.col
-        df = df.with_columns(dev=pl.concat_str(c("dev_major"), pl.lit(","), c("dev_minor")))
-        if "_cls" in df.columns:
-            df = df.with_columns(ioprio=pl.concat_str(c("_cls"), pl.lit(","), c("_lvl"), pl.lit(","), c("_hint")))
         # the kernel's print fmt: "%d,%d %s %u (%s) %llu + %u %s,%u,%u [%s]" (no bytes on complete/requeue,
         # no ioprio before 6.11, [error] instead of [comm] on complete/requeue)
         parts = [c("dev"), pl.lit(" "), c("rwbs"), pl.lit(" ")]
