@@ -332,8 +332,10 @@ class FrameBuilder:
     """
 
     def __init__(self, formats: FormatTable, cmdlines: dict[int, str], endian: str,
-                 ts_offset: int = 0, tsc2nsec: tuple[int, int, int] | None = None, kallsyms: bytes = b""):
+                 ts_offset: int = 0, tsc2nsec: tuple[int, int, int] | None = None, kallsyms: bytes = b"",
+                 payload: bool = True):
         self.formats, self.e = formats, endian
+        self.payload = payload  # False: block events without their payload text (see read_capture)
         self._kallsyms_text, self._kallsyms = kallsyms, None  # parsed when an event first prints %pS
         self._renders: dict[int, dict[str, Render]] = {}
         self.ts_offset, self.tsc2nsec = ts_offset, tsc2nsec
@@ -441,7 +443,8 @@ class FrameBuilder:
         }
         rwbs, comm, cmd = fmt.get("rwbs"), fmt.get("comm"), fmt.get("cmd")
         data["rwbs"] = render_column(buf, starts, lens, rwbs, e) if rwbs else pl.repeat("", len(starts), eager=True)
-        data["_cmd"] = render_column(buf, starts, lens, cmd, e) if cmd else pl.repeat("", len(starts), eager=True)
+        if self.payload:
+            data["_cmd"] = render_column(buf, starts, lens, cmd, e) if cmd else pl.repeat("", len(starts), eager=True)
         submit = key in _SUBMIT
         if submit and fmt.get("bytes"):
             data["bytes"] = pl.Series(int_column(buf, starts, fmt.get("bytes"), e).astype(np.uint64))
@@ -456,6 +459,8 @@ class FrameBuilder:
             errs = int_column(buf, starts, err, e) if err else np.zeros(len(starts), np.int32)
             data["error"] = pl.Series(errs.astype(np.int32))
         df = pl.DataFrame({**cols, **data})
+        if not self.payload:
+            return df
         c = pl.col
         # the kernel's print fmt: "%d,%d %s %u (%s) %llu + %u %s,%u,%u [%s]" (no bytes on complete/requeue,
         # no ioprio before 6.11, [error] instead of [comm] on complete/requeue)

@@ -12,17 +12,21 @@ from .sniff import detect, open_input
 from .source import Source
 
 
-def read_capture(src, strict: bool = False, chunk_bytes: int | None = None, progress=None) -> tuple[Source, Iterator[Chunk]]:
+def read_capture(
+    src, strict: bool = False, chunk_bytes: int | None = None, progress=None, payload: bool = True
+) -> tuple[Source, Iterator[Chunk]]:
     """Open ``src`` (path, ``-`` or binary file) and return its Source and a lazy iterator of Chunks.
 
     The Source's counters (events, skipped lines, lost events, time span) are complete once the
     iterator is exhausted. ``progress(done_bytes, total_bytes)`` is called after each chunk of a
-    real file.
+    real file. ``payload=False`` is for reports that read only typed columns: a trace.dat's block
+    events then come without the payload text, which costs more to build than the rest of the
+    event (text inputs have their payload anyway).
     """
     stream, name, compression = open_input(src)
     fmt = detect(stream, name)
     source = Source(path=name, format=fmt, compression=compression, strict=strict)
-    chunks = _read_ahead(_track(source, _parse(stream, source, chunk_bytes)))
+    chunks = _read_ahead(_track(source, _parse(stream, source, chunk_bytes, payload)))
     if progress is not None:
         chunks = _report_progress(chunks, getattr(stream, "raw_file", None), progress)
     return source, chunks
@@ -39,12 +43,12 @@ def _report_progress(chunks: Iterator[Chunk], raw, progress) -> Iterator[Chunk]:
         yield chunk
 
 
-def _parse(stream, source: Source, chunk_bytes: int | None) -> Iterator[Chunk]:
+def _parse(stream, source: Source, chunk_bytes: int | None, payload: bool = True) -> Iterator[Chunk]:
     kwargs = {"chunk_bytes": chunk_bytes} if chunk_bytes else {}
     if source.format == "trace-dat":
         from .trace_dat import parse_trace_dat
 
-        return parse_trace_dat(stream, source, **kwargs)
+        return parse_trace_dat(stream, source, payload=payload, **kwargs)
     from .text import dialects, parse_text
 
     dialect = next(d for d in dialects() if d.name == source.format)

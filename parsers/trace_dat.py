@@ -125,13 +125,14 @@ class Header:
     kallsyms: bytes = b""  # /proc/kallsyms at record time, for %pS fields (kfree_skb's location)
 
 
-def parse_trace_dat(stream: BinaryIO, source: Source, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
+def parse_trace_dat(stream: BinaryIO, source: Source, chunk_bytes: int = CHUNK_BYTES, payload: bool = True) -> Iterator[Chunk]:
     """Stream the events of a trace.dat as Chunks; metadata goes to ``source.meta``.
 
     Args:
         stream: the (decompressed) file, positioned at byte 0.
         source: where facts about the capture and unreadable parts are recorded.
         chunk_bytes: ring-buffer bytes decoded per chunk (bounds memory, not a file offset).
+        payload: False leaves block events' payload text null (see ``read_capture``).
     """
     mem, closer = _random_access(stream, source)
     try:
@@ -152,7 +153,7 @@ def parse_trace_dat(stream: BinaryIO, source: Source, chunk_bytes: int = CHUNK_B
             raise TraceParseError(
                 f"{source.path}: a latency-tracer trace.dat holds text, not events; read it with `trace-cmd report`"
             )
-        yield from _chunks(data, mem, head, source, max(chunk_bytes, 1))
+        yield from _chunks(data, mem, head, source, max(chunk_bytes, 1), payload)
     finally:
         closer()
 
@@ -624,7 +625,7 @@ def _report_cut(source: Source, buf: Buffer, cpu: CpuData, whole_end: int, want_
     )
 
 
-def _chunks(d: _Bytes, mem, head: Header, source: Source, chunk_bytes: int) -> Iterator[Chunk]:
+def _chunks(d: _Bytes, mem, head: Header, source: Source, chunk_bytes: int, payload: bool = True) -> Iterator[Chunk]:
     """Merge the CPUs' (and instances') page streams in time order, so chunks follow each other in time.
 
     Each CPU's ring buffer is stored whole, one CPU after another; reports carry state from chunk
@@ -632,7 +633,7 @@ def _chunks(d: _Bytes, mem, head: Header, source: Source, chunk_bytes: int) -> I
     than the next chunk's. Every stream decodes one batch ahead; all events up to the earliest
     "last decoded timestamp" among the streams still running are safe to hand out.
     """
-    builder = FrameBuilder(head.formats, head.cmdlines, head.endian, head.ts_offset, head.tsc2nsec, head.kallsyms)
+    builder = FrameBuilder(head.formats, head.cmdlines, head.endian, head.ts_offset, head.tsc2nsec, head.kallsyms, payload)
     unknown, bad = Counter(), [0]
     cpus = [(buf, cpu) for buf in head.buffers for cpu in buf.cpus]
     per_stream = max(1, chunk_bytes // max(1, len(cpus)))  # memory bound for 2 CPUs or 256

@@ -539,3 +539,23 @@ def test_synthetic_capture_every_record_kind(endian, long_size):
         by_cpu.update(c.lost_by_cpu)
     assert by_cpu == {0: 5, 1: 1}
     assert has_schema(frame, "synth:demo")
+
+
+def test_without_payload_only_the_block_payload_text_is_left_out():
+    """read_capture(payload=False), as the block report reads: every other column as with payload."""
+    def frames(payload):
+        _, chunks = read_capture(FIX / "blknet.v7zstd.dat", payload=payload)
+        parts = defaultdict(list)
+        for chunk in chunks:
+            for kind, frame in chunk.frames.items():
+                parts[kind].append(frame)
+        return {k: pl.concat(v) for k, v in parts.items()}
+
+    full, lean = frames(True), frames(False)
+    assert full.keys() == lean.keys()
+    for kind in full:
+        if kind.startswith("block:"):
+            assert lean[kind]["payload"].null_count() == lean[kind].height
+            assert_frame_equal(lean[kind].drop("payload"), full[kind].drop("payload"))
+        else:
+            assert_frame_equal(lean[kind], full[kind])

@@ -17,9 +17,9 @@ from .reports.result import Report
 class Capture:
     """One input, read lazily. Its chunks can be walked once; ``source`` fills in as they are."""
 
-    def __init__(self, src, strict: bool = False, chunk_bytes: int | None = None, progress=None):
+    def __init__(self, src, strict: bool = False, chunk_bytes: int | None = None, progress=None, payload: bool = True):
         self.source: Source
-        self.source, self._chunks = read_capture(src, strict=strict, chunk_bytes=chunk_bytes, progress=progress)
+        self.source, self._chunks = read_capture(src, strict=strict, chunk_bytes=chunk_bytes, progress=progress, payload=payload)
         self._used = False
 
     def chunks(self) -> Iterator[Chunk]:
@@ -51,8 +51,8 @@ def open(src, strict: bool = False) -> Capture:  # noqa: A001 - mirrors builtins
     return Capture(src, strict=strict)
 
 
-def _capture(src, strict: bool, progress=None) -> Capture:
-    return src if isinstance(src, Capture) else Capture(src, strict=strict, progress=progress)
+def _capture(src, strict: bool, progress=None, payload: bool = True) -> Capture:
+    return src if isinstance(src, Capture) else Capture(src, strict=strict, progress=progress, payload=payload)
 
 
 def block(src, strict: bool = False, progress=None, **options) -> Report:
@@ -66,7 +66,7 @@ def block(src, strict: bool = False, progress=None, **options) -> Report:
     Returns:
         a Report; ``report.data`` is the JSON contract.
     """
-    cap = _capture(src, strict, progress)
+    cap = _capture(src, strict, progress, payload=False)  # the block report reads typed columns only
     return block_report(cap.source, cap.chunks(), BlockOptions(**options))
 
 
