@@ -112,7 +112,9 @@ def pair(rows: pl.DataFrame) -> Paired:
         kept = rows.filter(~pl.col("rid").is_in(list(removed))) if removed else rows
         ff = _fill(pl.concat([kept, conts]) if conts.height else kept)
         c = ff.filter(pl.col("kind") == COMPLETE)
-        bad = c.filter(pl.col("rwbs").is_not_null() & (op_of(pl.col("c_rwbs")) != op_of(pl.col("rwbs"))))
+        # ops can only differ where the rwbs strings do: the regex runs on those few rows only
+        differ = c.filter(pl.col("rwbs").is_not_null() & (pl.col("c_rwbs") != pl.col("rwbs")))
+        bad = differ.filter(op_of(pl.col("c_rwbs")) != op_of(pl.col("rwbs")))
         if bad.height:
             removed.update(bad["rid"].to_list())
             continue
@@ -127,11 +129,12 @@ def pair(rows: pl.DataFrame) -> Paired:
     last_of_segment = (pl.col("grp") != pl.col("grp").shift(-1)).fill_null(True)
     state = ff.filter(last_of_segment & (pl.col("kind") != COMPLETE))
     state = state.with_columns(kind=pl.lit(STATE, pl.Int8)).select(list(ROW_SCHEMA))
+    no_issue = c.select(n=pl.col("iss_ts").is_null().sum(), empty=(pl.col("iss_ts").is_null() & (pl.col("c_nr") == 0)).sum())
     return Paired(
         done=done,
         state=state,
-        without_issue=c.filter(pl.col("iss_ts").is_null()).height,
-        without_issue_empty=c.filter(pl.col("iss_ts").is_null() & (pl.col("c_nr") == 0)).height,
+        without_issue=int(no_issue["n"][0]),
+        without_issue_empty=int(no_issue["empty"][0]),
         mismatched=len(removed),
         partials=part.height,
     )
