@@ -14,7 +14,8 @@ A trace.dat and a perf.data cannot be built by repetition; record them once (roo
   ../shared/tools/record.sh tracedat bench/work/blk-200k.dat block:block_rq_insert,block:block_rq_issue,block:block_rq_complete -- \
       dd if=/dev/zero of=/var/tmp/tpbench bs=4k count=70000 oflag=direct
   ../shared/tools/record.sh perf bench/work/blk-200k.perf.data (same events and workload)
-and, for the large case (~5M events, BUFFER_KB=262144), bench/work/blk-5M.dat with count=1700000.
+and bench/work/blk-1M.dat (BUFFER_KB=131072, count=340000) and, for the large case (~5M events,
+BUFFER_KB=262144), bench/work/blk-5M.dat with count=1700000.
 Each command runs 3 times; the table shows the median wall time and the largest peak RSS.
 """
 from __future__ import annotations
@@ -83,6 +84,30 @@ def case(rows, label, path, events, tp_cmd, peers, repeat=3):
         rows.append(dict(case=label, name=name, events=events, mb=mb, t=pt, rss=prss, ratio=f"{pt / t:.2f}x faster" if pt >= t else f"{t / pt:.2f}x slower"))
 
 
+SMALL_DAT = ROOT / "fixtures" / "tracedat" / "blk.v7zstd.dat"  # 801 events: what every run pays before its first event
+
+
+def fixed_costs(rows: list[dict]) -> str:
+    """What a run costs before it reads an event, against the time the ratio targets leave."""
+    imports, _ = run([sys.executable, "-c", "import polars, numpy"], repeat=5)
+    small, _ = run([*TP, "block", str(SMALL_DAT), "-f", "json"], repeat=5)
+    out = [
+        "| fixed cost | time (s) |", "|---|---|",
+        f"| `python -c 'import polars, numpy'` | {imports:.2f} |",
+        f"| `traceparse block` on an 801-event trace.dat (start-up, imports, format files, report) | {small:.2f} |",
+    ]
+    if shutil.which("trace-cmd"):
+        tc, _ = run(["trace-cmd", "report", "-i", str(SMALL_DAT)], repeat=5)
+        out.append(f"| `trace-cmd report` on the same file | {tc:.2f} |")
+    need = {"mawk -f bench/pair.awk": 3, "python bench/pair_loop.py": 8, "trace-cmd report > /dev/null": 2}
+    out += ["", "| peer | case | peer's time (s) | target | leaves traceparse (s) |", "|---|---|---|---|---|"]
+    for r in rows:
+        if r["name"] in need:
+            k = need[r["name"]]
+            out.append(f"| `{r['name']}` | {r['case']} | {r['t']:.2f} | {k}x faster | {r['t'] / k:.2f} |")
+    return "\n".join(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=2_000_000)
@@ -109,15 +134,17 @@ def main() -> None:
         peers = [("trace-cmd report > /dev/null", ["trace-cmd", "report", "-i", str(dat)])] if shutil.which("trace-cmd") else []
         case(rows, "trace.dat", dat, ev, [*TP, "block", str(dat), "-f", "json"], peers)
 
-    big_dat = WORK / "blk-5M.dat"
-    if big_dat.exists():
-        info = subprocess.run([*TP, "info", str(big_dat), "-f", "json"], capture_output=True, text=True, cwd=ROOT, check=True)
-        ev = sum(json.loads(info.stdout)["events"].values())
-        peers = [("trace-cmd report > /dev/null", ["trace-cmd", "report", "-i", str(big_dat)])] if shutil.which("trace-cmd") else []
-        case(rows, "trace.dat, large", big_dat, ev, [*TP, "block", str(big_dat), "-f", "json"], peers, repeat=1)
+    for label, name, repeat in (("trace.dat, 1M", "blk-1M.dat", 3), ("trace.dat, large", "blk-5M.dat", 1)):
+        path = WORK / name
+        if path.exists():
+            info = subprocess.run([*TP, "info", str(path), "-f", "json"], capture_output=True, text=True, cwd=ROOT, check=True)
+            ev = sum(json.loads(info.stdout)["events"].values())
+            peers = [("trace-cmd report > /dev/null", ["trace-cmd", "report", "-i", str(path)])] if shutil.which("trace-cmd") else []
+            case(rows, label, path, ev, [*TP, "block", str(path), "-f", "json"], peers, repeat=repeat)
 
     t, rss = run([*TP, "--help"], repeat=5)
     startup = f"`traceparse --help`: {t:.2f} s (median of 5), peak RSS {rss} MB"
+    startup += "\n\n" + fixed_costs(rows)
 
     extra = []
     if a.scaling:
