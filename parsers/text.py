@@ -131,15 +131,18 @@ def _split_heads(df: pl.DataFrame, d: Dialect) -> pl.DataFrame:
     dot = line.str.find(r"\.\d+: ")
     prefix = line.str.slice(0, dot)
     tail = line.str.slice(dot).str.splitn(": ", 3)
-    event = tail.struct.field("field_1").str.strip_chars().str.strip_suffix(":")
     out = df.lazy().select(
+        prefix=prefix,
         g=prefix.str.extract_groups(d.prefix),
-        comm=prefix.str.slice(0, prefix.str.find(d.prefix)).str.replace(d.comm_strip, "").str.strip_chars(),
         frac=tail.struct.field("field_0").str.slice(1),
-        # "1 block:block_rq_issue" when perf prints a period column
-        event=pl.when(event.str.contains(" ", literal=True)).then(event.str.extract(r"(\S+)$", 1)).otherwise(event),
+        event=tail.struct.field("field_1").str.strip_chars().str.strip_suffix(":"),
         payload=tail.struct.field("field_2"),
     ).unnest("g").collect()
+    if out["event"].str.contains(" ", literal=True).any():  # "1 block:block_rq_issue": perf printed a period column
+        out = out.with_columns(event=pl.col("event").str.extract(r"(\S+)$", 1))
+    # the prefix regex is anchored at the end: the comm is what stands before its match
+    comm = pl.col("prefix").str.slice(0, pl.col("prefix").str.find(d.prefix))
+    out = out.with_columns(comm=comm if d.comm_strip == r"^$" else comm.str.replace(d.comm_strip, "")).drop("prefix")
     ok = pl.col("sec").is_not_null() & (pl.col("event").str.len_bytes() > 0) & ~pl.col("event").str.contains(">", literal=True)
     return out.with_columns(is_head=ok.fill_null(False))
 
