@@ -86,8 +86,9 @@ def parse_format(text: str, system: str) -> EventFormat | None:
                 fmt.common[f.name] = f
             else:
                 fmt.fields.append(f)
-        elif line.startswith("print fmt:"):
-            fmt.print_fmt = line[len("print fmt:") :].strip()
+    at = text.find("print fmt:")
+    if at >= 0:  # the last entry, and it may span lines: a "\n" in the kernel's format string is printed as is
+        fmt.print_fmt = text[at + len("print fmt:") :].strip()
     return fmt
 
 

@@ -269,3 +269,12 @@ def test_net_drops_from_trace_dat_equal_report_text(name):
     txt = traceparse.api.net(NET / f"{name}.report.txt", top=0).data
     assert dat["drops"] == txt["drops"]
     assert not any("not resolved" in note for note in dat["notes"])
+
+
+def test_a_print_fmt_whose_format_string_holds_a_newline_is_read_to_its_last_argument():
+    """ext4_getfsmap_* print "...flags 0x%llx\\n": the format file breaks the line inside the string."""
+    from traceparse.parsers.trace_dat import _Bytes, _read_header
+
+    head = _read_header(_Bytes((FIXTURES / "tracedat" / "blk.v7zstd.dat").read_bytes()), Source(path="blk"))
+    fmt = next(f for f in (head.formats.get(i) for i in head.formats._raw) if f and f.key == "ext4:ext4_getfsmap_mapping")
+    assert fmt.print_fmt.startswith('"dev %d:%d keydev') and fmt.print_fmt.endswith("REC->owner, REC->flags")
