@@ -145,6 +145,8 @@ def _parse_field(m: re.Match) -> Field:
             kind = "array"
     else:
         type_, name = decl.rsplit(None, 1) if " " in decl else ("", decl)
+        if size == 0:  # older kernels' ftrace formats: "char buf; size:0", a flexible array to the record's end
+            kind, elem = "tail", 1
     while name.startswith("*"):  # "char *foo" spelled "char * foo" or "char *foo"
         type_, name = type_ + " *", name[1:]
     base = type_.replace("const ", "").replace("volatile ", "").strip()
@@ -293,6 +295,8 @@ def render_column(buf: np.ndarray, starts: np.ndarray, lens: np.ndarray, f: Fiel
         return pl.Series(vals).arr.eval(pl.element().cast(pl.String)).arr.join(",")
     if f.kind in ("loc", "rel_loc", "tail"):
         at, ln = dynamic_extents(buf, starts, lens, f, endian)
+        if f.is_char and f.kind == "tail":  # print/bprint buffers: trace_marker text ends in the writer's newline
+            return dynamic_strings(buf, at, ln).str.strip_suffix("\n")
         if f.is_char:
             return dynamic_strings(buf, at, ln)
         parts = [hex_rows(mat, ln[sl]) for sl, mat in ragged_matrix_rows(buf, at, ln)]

@@ -600,3 +600,16 @@ def test_the_v7_rewriter_keeps_what_trace_cmd_reads(tmp_path, name):
         return subprocess.run(["trace-cmd", "report", "-t", str(path)], capture_output=True, text=True, check=True).stdout
 
     assert report_of(again) == report_of(original)
+
+
+def test_trace_marker_text_of_old_ftrace_print_formats():
+    """Older kernels declare ftrace:print's buffer as "char buf; size:0" (a flexible array): its text is
+    the trace_marker message `trace-cmd report` prints after "tracing_mark_write: " (lisa sample)."""
+    dat = SAMPLES / "lisa" / "trace.dat"
+    rows, _ = report(oracle_for(dat, None))
+    want = [re.sub(r"^tracing_mark_write: ", "", r["payload"]) for r in rows if r["event"] == "print"]
+    _, frames = ours(dat)
+    got = frames["ftrace:print"]["fields"].list.eval(
+        pl.element().filter(pl.element().struct.field("key") == "buf").struct.field("value")
+    ).list.first()
+    assert len(want) == 6 and got.to_list() == want
