@@ -70,7 +70,7 @@ def ours(path) -> tuple[Source, dict[str, pl.DataFrame]]:
 
 
 def cases():
-    for name in (*CAPTURES, "cpu1"):
+    for name in (*CAPTURES, "cpu1", "subbuf16"):
         yield pytest.param(FIX / f"{name}.v7zstd.dat", FIX / f"{name}.report-t.txt.xz", id=name)
     for rel in ("lisa/trace.dat", "arm32/driver.trace.dat", "arm32/kernel-monitor-framework.trace.dat"):
         yield pytest.param(SAMPLES / rel, None, id=rel)
@@ -267,6 +267,18 @@ def test_v6_v7_and_v7_uncompressed_give_the_same_frames(name):
         assert dict(src.lost_by_cpu) == dict(base_src.lost_by_cpu)
 
 
+def test_16k_sub_buffers():
+    """buffer_subbuf_size_kb=16 (kernel 6.7+): 16 KB ring-buffer pages, declared by the file, read whole."""
+    src, frames = ours(FIX / "subbuf16.v7zstd.dat")
+    assert src.meta["page_size"] == 16384 and src.meta["buffers"][0]["page_size"] == 16384
+    assert sum(f.height for f in frames.values()) == 1521  # trace-cmd report -t: 1521 event lines
+    # cut inside its data, the walk finds CPU 1's data where the lost BUFFER option put it (16 KB aligned)
+    raw = (FIX / "subbuf16.v7zstd.dat").read_bytes()
+    (whole,) = source_buffers(raw)
+    (cut,) = source_buffers(raw[: whole["cpus"][0][0] + 1000])
+    assert cut["cpus"][0][0] == whole["cpus"][0][0] == 131072
+
+
 def test_metadata():
     src, _ = ours(FIX / "blknet.v7zstd.dat")
     m = src.meta
@@ -314,7 +326,9 @@ def source_buffers(raw: bytes) -> list[dict]:
     return [{"name": b.name, "cpus": [(c.offset, c.size) for c in b.cpus]} for b in head.buffers]
 
 
-@pytest.mark.parametrize("name", ["blk.v7zstd.dat", "blk.v7none.dat.xz", "lost.v7zstd.dat", "blknet.v7none.dat.xz", "cpu1.v7zstd.dat"])
+@pytest.mark.parametrize(
+    "name", ["blk.v7zstd.dat", "blk.v7none.dat.xz", "lost.v7zstd.dat", "blknet.v7none.dat.xz", "cpu1.v7zstd.dat"]
+)
 @pytest.mark.parametrize("where", [0.5, 0.9])
 def test_truncated_v7_reads_the_whole_pages_before_the_cut(tmp_path, name, where):
     """v7 writes its table of CPU data after the data: a cut file has lost it, and is read by walking
