@@ -392,27 +392,42 @@ def _read_v7(d: _Bytes, at: int, head: Header) -> None:
     if head.compression not in ("none", "zstd", "zlib"):
         raise UnknownFormatError(f"trace.dat compressed with {head.compression!r}, which traceparse cannot read (zstd, zlib or none)")
     head.meta["compression_version"] = comp_version
-    next_options = d.int(at, 8, "options offset")
+    sections, read, cut_at = _v7_options(d, d.int(at, 8, "options offset"), head)
+    _v7_metadata(d, sections, head)
+    head.cpus = head.meta.get("cpu_count") or max((len(b.cpus) for b in head.buffers), default=0)
+    if cut_at is not None:
+        # every buffer's data is followed by the options naming it: the cut buffer is the one after the last
+        # options that made it, and its data section starts where the last section read ends
+        ends = [_section_end(d, off) for off in [*read, *sections.values()]]
+        head.buffers += _recover_v7_buffers(d, max(ends), head, "" if not head.buffers else "(name lost in the cut)")
+        head.meta["cut"] = {
+            "file_bytes": d.size,
+            "expected_options_at": cut_at,
+            "cpus_found": [c.cpu for b in head.buffers if b.recovered for c in b.cpus],
+            "compressed": all(b.compressed for b in head.buffers if b.recovered),
+        }
+
+
+def _v7_options(d: _Bytes, at: int, head: Header) -> tuple[dict[int, int], list[int], int | None]:
+    """Follow the chain of options sections from ``at``: (metadata section offsets by option, the
+    options sections read, where the chain ran past the end of a cut file or None)."""
     sections: dict[int, int] = {}
-    seen: list[int] = []
-    cut_at = None
-    while next_options and next_options not in seen:
-        seen.append(next_options)
+    read: list[int] = []
+    while at and at not in read:
         try:
-            body = _section(d, next_options, head, "options section")
+            body = _section(d, at, head, "options section")
         except _Cut:
-            if len(seen) == 1:
+            if not read:
                 raise
-            cut_at = next_options  # the options written after the data: the file ends inside the data
-            break
-        next_options = 0
-        pos = 0
+            return sections, read, at  # the options written after a buffer's data: the file ends inside it
+        read.append(at)
+        at, pos = 0, 0
         while pos + 6 <= len(body):
             opt, size = _int(body[pos : pos + 2], head.endian), _int(body[pos + 2 : pos + 6], head.endian)
             val = body[pos + 6 : pos + 6 + size]
             pos += 6 + size
             if opt == OPT_DONE:
-                next_options = _int(val[:8], head.endian) if len(val) >= 8 else 0
+                at = _int(val[:8], head.endian) if len(val) >= 8 else 0
                 break
             if opt in (OPT_HEADER_INFO, OPT_FTRACE_EVENTS, OPT_EVENT_FORMATS, OPT_KALLSYMS, OPT_PRINTK, OPT_CMDLINES):
                 sections[opt] = _int(val[:8], head.endian)
@@ -422,33 +437,26 @@ def _read_v7(d: _Bytes, at: int, head: Header) -> None:
                 head.meta["latency_text"] = True
             else:
                 _option(opt, val, head)
+    return sections, read, None
+
+
+def _v7_metadata(d: _Bytes, sections: dict[int, int], head: Header) -> None:
+    """The header_page/event, format, kallsyms and cmdlines sections the options point at."""
+    def body(opt: int, what: str) -> _Bytes:
+        return _Bytes(_section(d, sections[opt], head, what), head.endian)
+
     if OPT_HEADER_INFO in sections:
-        _read_headers_section(_Bytes(_section(d, sections[OPT_HEADER_INFO], head, "header section"), head.endian), 0, head)
-    for opt, reader, what in (
-        (OPT_FTRACE_EVENTS, _read_ftrace_formats, "ftrace formats section"),
-        (OPT_EVENT_FORMATS, _read_event_formats, "event formats section"),
-    ):
-        if opt in sections:
-            reader(_Bytes(_section(d, sections[opt], head, what), head.endian), 0, head)
+        _read_headers_section(body(OPT_HEADER_INFO, "header section"), 0, head)
+    if OPT_FTRACE_EVENTS in sections:
+        _read_ftrace_formats(body(OPT_FTRACE_EVENTS, "ftrace formats section"), 0, head)
+    if OPT_EVENT_FORMATS in sections:
+        _read_event_formats(body(OPT_EVENT_FORMATS, "event formats section"), 0, head)
     if OPT_KALLSYMS in sections:  # same body as v6: u32 size, then the text
-        body = _Bytes(_section(d, sections[OPT_KALLSYMS], head, "kallsyms section"), head.endian)
-        head.kallsyms = body.take(4, body.int(0, 4, "kallsyms"), "kallsyms")
+        k = body(OPT_KALLSYMS, "kallsyms section")
+        head.kallsyms = k.take(4, k.int(0, 4, "kallsyms"), "kallsyms")
     if OPT_CMDLINES in sections:
-        body = _Bytes(_section(d, sections[OPT_CMDLINES], head, "cmdlines section"), head.endian)
-        n = body.int(0, 8, "saved cmdlines")
-        _parse_cmdlines(body.take(8, n, "saved cmdlines").decode("utf-8", "replace"), head)
-    head.cpus = head.meta.get("cpu_count") or max((len(b.cpus) for b in head.buffers), default=0)
-    if cut_at is not None:
-        # every buffer's data is followed by the options naming it: the cut buffer is the one after the last
-        # options that made it, and its data section starts where the last section read ends
-        ends = [_section_end(d, off) for off in [*seen[:-1], *sections.values()]]
-        head.buffers += _recover_v7_buffers(d, max(ends), head, "" if not head.buffers else "(name lost in the cut)")
-        head.meta["cut"] = {
-            "file_bytes": d.size,
-            "expected_options_at": cut_at,
-            "cpus_found": [c.cpu for b in head.buffers if b.recovered for c in b.cpus],
-            "compressed": all(b.compressed for b in head.buffers if b.recovered),
-        }
+        c = body(OPT_CMDLINES, "cmdlines section")
+        _parse_cmdlines(c.take(8, c.int(0, 8, "saved cmdlines"), "saved cmdlines").decode("utf-8", "replace"), head)
 
 
 def _section(d: _Bytes, at: int, head: Header, what: str) -> bytes:
