@@ -84,6 +84,7 @@ def case(rows, label, path, events, tp_cmd, peers, repeat=3):
         rows.append(dict(case=label, name=name, events=events, mb=mb, t=pt, rss=prss, ratio=f"{pt / t:.2f}x faster" if pt >= t else f"{t / pt:.2f}x slower"))
 
 
+TINY_TEXT = ROOT / "fixtures" / "handmade" / "comm-spaces.perf.txt"
 SMALL_DAT = ROOT / "fixtures" / "tracedat" / "blk.v7zstd.dat"  # 801 events: what every run pays before its first event
 
 
@@ -148,11 +149,15 @@ def main() -> None:
 
     extra = []
     if a.scaling:
-        extra.append("| events | time (s) | ns per event |\n|---|---|---|")
+        # the marginal cost: time = start-up + events x cost per event; start-up measured on an 18-event file
+        t0, _ = run([*TP, "block", str(TINY_TEXT), "-f", "json"], repeat=5)
+        extra.append(f"Start-up (`traceparse block` on an 18-event perf text): {t0:.2f} s\n")
+        extra.append("| events | time (s) | ns per event | ns per event after start-up |\n|---|---|---|---|")
         for e in (100_000, 1_000_000, 10_000_000):
             p = perf_text(e)
             t, rss = run([*TP, "block", str(p), "-f", "json"], repeat=1 if e >= 10_000_000 else 3)
-            extra.append(f"| {count_events(p):,} | {t:.2f} | {t / count_events(p) * 1e9:.0f} |")
+            n = count_events(p)
+            extra.append(f"| {n:,} | {t:.2f} | {t / n * 1e9:.0f} | {(t - t0) / n * 1e9:.0f} |")
     if a.big:
         p = perf_text(12_000_000)
         t, rss = run([*TP, "block", str(p), "-f", "json"], repeat=1)
