@@ -39,7 +39,8 @@ def _report_progress(chunks: Iterator[Chunk], raw, progress) -> Iterator[Chunk]:
         yield from chunks  # stdin or a pipe: size unknown
         return
     for chunk in chunks:
-        progress(raw.tell(), total)
+        done = raw.tell() if chunk.read_fraction is None else int(chunk.read_fraction * total)
+        progress(done, total)
         yield chunk
 
 

@@ -90,3 +90,6 @@ class Chunk:
     frames: dict[str, pl.DataFrame] = field(default_factory=dict)
     lost_events: int = 0  # events the tracer itself reported dropping (perf LOST, ftrace EVENTS DROPPED)
     lost_by_cpu: dict[int, int] = field(default_factory=dict)
+    # how much of the capture's event data has been read, where the file position does not say (a
+    # trace.dat is read through a memory map, CPU after CPU); None: the file position does
+    read_fraction: float | None = None

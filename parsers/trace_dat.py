@@ -580,7 +580,8 @@ def _v7_buffer(d: _Bytes, val: bytes, head: Header) -> Buffer:
 
 
 def _page_batches(d: _Bytes, mem, buf: Buffer, cpu: CpuData, head: Header, batch_bytes: int, source: Source):
-    """Yield uint8 numpy arrays of whole pages of one CPU, ``batch_bytes`` at most (at least one page)."""
+    """Yield (uint8 numpy array of whole pages of one CPU, ``batch_bytes`` at most (at least one page),
+    file offset read up to)."""
     ps = buf.page_size
     per_batch = max(ps, batch_bytes // ps * ps)
     if not buf.compressed:
@@ -588,7 +589,7 @@ def _page_batches(d: _Bytes, mem, buf: Buffer, cpu: CpuData, head: Header, batch
         whole = avail // ps * ps
         for at in range(0, whole, per_batch):
             n = min(per_batch, whole - at)
-            yield np.frombuffer(mem, dtype=np.uint8, count=n, offset=cpu.offset + at)
+            yield np.frombuffer(mem, dtype=np.uint8, count=n, offset=cpu.offset + at), cpu.offset + at + n
         if avail < cpu.size and not buf.recovered:
             _report_cut(source, buf, cpu, cpu.offset + whole, cpu.offset + cpu.size, d.size)
         return
@@ -608,7 +609,7 @@ def _page_batches(d: _Bytes, mem, buf: Buffer, cpu: CpuData, head: Header, batch
             blob = d.take(at + 8, csize, "chunk")
         except _Cut:
             if pending:
-                yield np.frombuffer(b"".join(pending), dtype=np.uint8)
+                yield np.frombuffer(b"".join(pending), dtype=np.uint8), at
             if not buf.recovered:
                 _report_cut(source, buf, cpu, at, cpu.offset + cpu.size, d.size)
             return
@@ -617,10 +618,10 @@ def _page_batches(d: _Bytes, mem, buf: Buffer, cpu: CpuData, head: Header, batch
         pending.append(raw[: len(raw) // ps * ps])
         pending_len += len(pending[-1])
         if pending_len >= per_batch:
-            yield np.frombuffer(b"".join(pending), dtype=np.uint8)
+            yield np.frombuffer(b"".join(pending), dtype=np.uint8), at
             pending, pending_len = [], 0
     if pending:
-        yield np.frombuffer(b"".join(pending), dtype=np.uint8)
+        yield np.frombuffer(b"".join(pending), dtype=np.uint8), at
 
 
 def _report_cut(source: Source, buf: Buffer, cpu: CpuData, whole_end: int, want_end: int, size: int) -> None:
@@ -649,6 +650,7 @@ def _chunks(d: _Bytes, mem, head: Header, source: Source, chunk_bytes: int, payl
     pending: list[dict[str, pl.DataFrame]] = [{} for _ in streams]
     running = [True] * len(streams)
     lost = Counter()
+    read, total = [0] * len(streams), max(1, sum(cpu.size for _, cpu in cpus))  # for progress bars
     while True:
         for i, stream in enumerate(streams):
             while running[i] and not pending[i]:
@@ -656,7 +658,7 @@ def _chunks(d: _Bytes, mem, head: Header, source: Source, chunk_bytes: int, payl
                 if batch is None:
                     running[i] = False
                 else:
-                    pending[i], batch_lost = batch
+                    pending[i], batch_lost, read[i] = batch
                     lost.update(batch_lost)
         if not any(pending) and not any(running):
             break
@@ -673,7 +675,7 @@ def _chunks(d: _Bytes, mem, head: Header, source: Source, chunk_bytes: int, payl
                 if later is not None and later.height:
                     pending[i][kind] = later
         if parts or lost:
-            yield _chunk(parts, lost)
+            yield _chunk(parts, lost, min(1.0, sum(read) / total))
             lost = Counter()
     if unknown:
         ids = ", ".join(str(i) for i in sorted(unknown)[:5])
@@ -683,12 +685,13 @@ def _chunks(d: _Bytes, mem, head: Header, source: Source, chunk_bytes: int, payl
 
 
 def _cpu_batches(d, mem, head: Header, buf: Buffer, cpu: CpuData, builder, unknown, bad, source, chunk_bytes):
-    """One CPU's events, a batch of pages at a time: (frames by kind, lost events by CPU)."""
+    """One CPU's events, a batch of pages at a time: (frames by kind, lost events by CPU, bytes of the
+    CPU's data read so far)."""
     layout = PageLayout(
         buf.page_size, head.layout.ts_offset, head.layout.commit_offset, head.layout.commit_size,
         head.layout.data_offset, head.endian,
     )
-    for pages in _page_batches(d, mem, buf, cpu, head, chunk_bytes, source):
+    for pages, end in _page_batches(d, mem, buf, cpu, head, chunk_bytes, source):
         rec = decode_pages(pages, layout)
         bad[0] += rec.bad_pages
         lost = Counter()
@@ -696,18 +699,18 @@ def _cpu_batches(d, mem, head: Header, buf: Buffer, cpu: CpuData, builder, unkno
         if len(dropped):
             # a page flagged without a stored count lost at least one event: count 1
             lost[cpu.cpu] += int(np.where(dropped < 0, 1, dropped).sum())
-        yield builder.frames(pages, rec, cpu.cpu, unknown), lost
+        yield builder.frames(pages, rec, cpu.cpu, unknown), lost, end - cpu.offset
 
 
 def _last_ts(frames: dict[str, pl.DataFrame]) -> int:
     return max(int(f["ts_ns"].max()) for f in frames.values())
 
 
-def _chunk(parts: dict[str, list[pl.DataFrame]], lost: Counter) -> Chunk:
+def _chunk(parts: dict[str, list[pl.DataFrame]], lost: Counter, fraction: float) -> Chunk:
     frames = {}
     for kind, frs in parts.items():
         frame = pl.concat(frs, how="vertical") if len(frs) > 1 else frs[0]
         if len(frs) > 1:
             frame = frame.sort("ts_ns", maintain_order=True)
         frames[kind] = frame
-    return Chunk(frames=frames, lost_events=sum(lost.values()), lost_by_cpu=dict(lost))
+    return Chunk(frames=frames, lost_events=sum(lost.values()), lost_by_cpu=dict(lost), read_fraction=fraction)

@@ -128,3 +128,42 @@ def test_every_command_has_help_with_an_example(cmd):
     proc = run_cli(cmd, "--help")
     assert proc.returncode == 0
     assert "Examples:" in proc.stdout.decode() and f"traceparse {cmd}" in proc.stdout.decode()
+
+
+@pytest.mark.parametrize("capture", ["tracedat/blk.v7zstd.dat", "perf-block.txt"])
+def test_progress_bar_follows_the_reading_to_the_end(monkeypatch, capture):
+    """On a terminal the bar appears once a run has taken PROGRESS_AFTER_S and moves with the data read,
+    for a trace.dat (read through a memory map, CPU after CPU) as for text."""
+    import sys
+
+    from traceparse import cli
+    from traceparse.parsers.reader import read_capture
+
+    class Bar:
+        def __init__(self):
+            self.seen = []
+
+        def update(self, task, completed, total):
+            self.seen.append((completed, total))
+
+    bar = Bar()
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    monkeypatch.setattr(cli, "PROGRESS_AFTER_S", 0.0)
+    monkeypatch.setattr(cli, "_bar", lambda: (bar, 0))
+    path = FIXTURES / capture
+
+    _, chunks = read_capture(path, chunk_bytes=4096, progress=cli.progress_for(str(path)))
+    assert sum(1 for _ in chunks) > 2
+    done = [d for d, _ in bar.seen]
+    assert len(done) > 2 and done == sorted(done) and 0 < done[0] < done[-1] == bar.seen[-1][1] == path.stat().st_size
+
+
+def test_no_progress_bar_off_a_terminal_or_on_stdin(monkeypatch):
+    import sys
+
+    from traceparse import cli
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    assert cli.progress_for(str(PERF)) is None
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert cli.progress_for("-") is None

@@ -8,6 +8,7 @@ import atexit
 import os
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -44,18 +45,29 @@ def duration_ns(text: str) -> int:
     return int(float(m.group(1)) * scale)
 
 
-PROGRESS_MIN_BYTES = 64 << 20  # smaller inputs finish before a bar is worth drawing
+PROGRESS_AFTER_S = 2.0  # a run that ends sooner draws no bar at all
 
 
 def progress_for(file: str):
-    """A ``callback(done, total)`` drawing a bar on stderr, or None when stderr is no terminal."""
+    """A ``callback(done, total)`` that draws a bar on stderr once reading has taken a couple of
+    seconds, or None when stderr is no terminal (or the input is stdin, whose size is unknown)."""
     if file == "-" or not sys.stderr.isatty():
         return None
-    try:
-        if os.path.getsize(file) < PROGRESS_MIN_BYTES:
-            return None
-    except OSError:
-        return None  # the parser will name the problem
+    started = time.monotonic()
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            if time.monotonic() - started < PROGRESS_AFTER_S:
+                return
+            bar = _bar()
+        bar[0].update(bar[1], completed=done, total=total)
+
+    return update
+
+
+def _bar():
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
@@ -63,11 +75,7 @@ def progress_for(file: str):
     task = bar.add_task("reading", total=None)
     bar.start()
     atexit.register(bar.stop)
-
-    def update(done: int, total: int) -> None:
-        bar.update(task, completed=done, total=total)
-
-    return update
+    return bar, task
 
 
 def _emit(report, fmt: str, output: Optional[Path]) -> None:
