@@ -62,7 +62,8 @@ FTRACE = Dialect(
         r"(?:\[(?P<cpu>\d+)\]\s+(?:[^\s\[\]:]{4,7}\s+)?|(?P<cpu_l>\d+)[dX.][^\s:]{3,5}\s+)(?P<sec>\d+)$"
     ),
     # " => blk_mq_start_request" (kernel) and " => <00007f...>" (user stack)
-    frame=r"^\s*=>\s+(.*\S)\s*$",
+    frame=r"^\s*=>\s+\S",
+    frame_sym=lambda line: line.str.strip_chars().str.strip_prefix("=>").str.strip_chars(),
     # headers ("# tracer: nop", "cpus=2", "version = 6"), stack markers, empty CPUs, blank lines
     quiet=(
         r"^\s*(?:#.*|cpus=\d+|version\s*=\s*\d+.*|CPU \d+ is empty|CPU\d+ data recorded at offset=.*"
@@ -70,6 +71,7 @@ FTRACE = Dialect(
     ),
     # tracefs "CPU:1 [LOST 1204 EVENTS]"; trace-cmd "CPU:1 [1204 EVENTS DROPPED]"
     lost=r"^(?:[\w.-]+:\s)?\s*CPU:\s*(?P<cpu>\d+)\s+\[(?:LOST\s+)?(?P<n>\d+)\s+EVENTS(?:\s+DROPPED)?\]",
+    lost_hint="EVENTS",
     event_name=_with_system,
     comm_strip=r"^[\w.-]+:\s+",
     marker=r"^\s*.*?-\d+\s+(?:\(\s*(?:\d+|-+)\)\s+)?\[(\d+)\].*:\s+<(?:user )?stack trace>\s*$",

@@ -28,9 +28,11 @@ class Dialect:
     # an event line is COMM + PREFIX + ".frac: " + event + ": " + payload; PREFIX (up to the timestamp's
     # whole seconds, matched from the end) has groups pid, tgid?, cpu (or cpu_l), sec
     prefix: str
-    frame: str  # call-chain frame line: group ``sym``
+    frame: str  # call-chain frame line (a test only: no groups, so the regex engine needs no captures)
+    frame_sym: Callable[[pl.Expr], pl.Expr]  # a frame line -> its symbol text, by literal strips
     quiet: str  # lines that carry no event and are not errors (comments, headers, blank, stack markers)
     lost: str  # lost-event record: groups ``cpu`` (may be empty) and ``n``
+    lost_hint: str  # a literal every lost-event record holds: the regex only runs on those lines
     event_name: Callable[[pl.Expr], pl.Expr]  # spelled-as-printed -> "system:name"
     # a line that opens a call chain belonging to the last event on its CPU (ftrace's "<stack trace>"),
     # group ``cpu``; None where the chain follows its event line directly (perf)
@@ -155,21 +157,22 @@ def _parse_lines(df: pl.DataFrame, source: Source, d: Dialect) -> Chunk:
     df = df.with_columns(marker_cpu=marker_cpu)
     # call-chain lines belong to the event or marker line above them
     df = df.with_columns(seq=(pl.col("is_head") | pl.col("marker_cpu").is_not_null()).cum_sum())
-    rest = df.filter(~pl.col("is_head"))
-    rest = rest.with_columns(
-        sym=pl.col("line").str.extract(d.frame, 1),
-        lost=pl.col("line").str.extract_groups(d.lost),
-    ).with_columns(
-        lost_n=pl.col("lost").struct.field("n").cast(pl.Int64, strict=False),
-        lost_cpu=pl.col("lost").struct.field("cpu").cast(pl.Int64, strict=False),
+    line = pl.col("line")
+    # call chains are most of a -g capture's lines: regexes with groups would cost seconds per GB here
+    rest = df.filter(~pl.col("is_head")).with_columns(
+        sym=pl.when(line.str.contains(d.frame)).then(d.frame_sym(line)),
+        is_lost=line.str.contains(d.lost_hint, literal=True) & line.str.contains(d.lost),
     )
     is_frame = pl.col("sym").is_not_null() & (pl.col("seq") > 0)
-    bad = rest.filter(~is_frame & pl.col("lost_n").is_null() & ~pl.col("line").str.contains(d.quiet))
+    bad = rest.filter(~is_frame & ~pl.col("is_lost") & ~line.str.contains(d.quiet))
     if bad.height:
         source.skip(bad.height, int(bad["no"][0]), bad["line"][0])
 
     chunk = Chunk()
-    lost = rest.filter(pl.col("lost_n").is_not_null())
+    lost = rest.filter(pl.col("is_lost")).with_columns(pl.col("line").str.extract_groups(d.lost).alias("g")).select(
+        lost_n=pl.col("g").struct.field("n").cast(pl.Int64, strict=False),
+        lost_cpu=pl.col("g").struct.field("cpu").cast(pl.Int64, strict=False),
+    )
     if lost.height:
         chunk.lost_events = int(lost["lost_n"].sum())
         by_cpu = lost.group_by("lost_cpu").agg(pl.col("lost_n").sum()).drop_nulls("lost_cpu")
