@@ -13,7 +13,7 @@ from .source import Source
 
 
 def read_capture(
-    src, strict: bool = False, chunk_bytes: int | None = None, progress=None, payload: bool = True
+    src, strict: bool = False, chunk_bytes: int | None = None, progress=None, payload: bool = True, stacks: bool = True
 ) -> tuple[Source, Iterator[Chunk]]:
     """Open ``src`` (path, ``-`` or binary file) and return its Source and a lazy iterator of Chunks.
 
@@ -21,12 +21,13 @@ def read_capture(
     iterator is exhausted. ``progress(done_bytes, total_bytes)`` is called after each chunk of a
     real file. ``payload=False`` is for reports that read only typed columns: a trace.dat's block
     events then come without the payload text, which costs more to build than the rest of the
-    event (text inputs have their payload anyway).
+    event (text inputs have their payload anyway). ``stacks=False`` leaves call chains out (no
+    ``stack_id``, an empty ``source.stacks``): most of a -g text capture's time goes to them.
     """
     stream, name, compression = open_input(src)
     fmt = detect(stream, name)
     source = Source(path=name, format=fmt, compression=compression, strict=strict)
-    chunks = _read_ahead(_track(source, _parse(stream, source, chunk_bytes, payload)))
+    chunks = _read_ahead(_track(source, _parse(stream, source, chunk_bytes, payload, stacks)))
     if progress is not None:
         chunks = _report_progress(chunks, getattr(stream, "raw_file", None), progress)
     return source, chunks
@@ -44,7 +45,7 @@ def _report_progress(chunks: Iterator[Chunk], raw, progress) -> Iterator[Chunk]:
         yield chunk
 
 
-def _parse(stream, source: Source, chunk_bytes: int | None, payload: bool = True) -> Iterator[Chunk]:
+def _parse(stream, source: Source, chunk_bytes: int | None, payload: bool = True, stacks: bool = True) -> Iterator[Chunk]:
     kwargs = {"chunk_bytes": chunk_bytes} if chunk_bytes else {}
     if source.format == "trace-dat":
         from .trace_dat import parse_trace_dat
@@ -53,7 +54,7 @@ def _parse(stream, source: Source, chunk_bytes: int | None, payload: bool = True
     from .text import dialects, parse_text
 
     dialect = next(d for d in dialects() if d.name == source.format)
-    return parse_text(stream, source, dialect, **kwargs)
+    return parse_text(stream, source, dialect, stacks=stacks, **kwargs)
 
 
 def _track(source: Source, chunks: Iterator[Chunk]) -> Iterator[Chunk]:

@@ -39,6 +39,7 @@ class Dialect:
     # group ``cpu``; None where the chain follows its event line directly (perf)
     marker: str | None = None
     comm_strip: str = r"^$"  # what to cut from the front of the comm (trace-cmd's instance name)
+    frame_lead: str | None = None  # what every frame line, and no event line, starts with (perf: a TAB)
 
 
 def dialects() -> tuple[Dialect, ...]:
@@ -95,7 +96,9 @@ def _lines(data: bytes) -> pl.DataFrame:
     return df.with_columns(pl.col("line").fill_null("").str.strip_suffix("\r"))
 
 
-def parse_text(stream: BinaryIO, source: Source, dialect: Dialect, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
+def parse_text(
+    stream: BinaryIO, source: Source, dialect: Dialect, chunk_bytes: int = CHUNK_BYTES, stacks: bool = True
+) -> Iterator[Chunk]:
     """Stream ``stream`` as ``dialect`` text into Chunks, counting what does not parse into ``source``.
 
     Two stages overlap on the two cores: this thread reads and finds the event lines of chunk k+1
@@ -109,7 +112,7 @@ def parse_text(stream: BinaryIO, source: Source, dialect: Dialect, chunk_bytes: 
         for lines, last in line_chunks(stream, chunk_bytes):
             lines = pl.concat([carry, lines])
             df = lines.with_row_index("no", offset=carry_no)
-            df = pl.concat([df, _split_heads(df, dialect)], how="horizontal")
+            df = _with_heads(df, dialect)
             keep = df.height
             if not last:
                 # The last event may still have call-chain lines in the next chunk: parse it there.
@@ -121,11 +124,26 @@ def parse_text(stream: BinaryIO, source: Source, dialect: Dialect, chunk_bytes: 
                 keep = keep or df.height
             carry = lines.slice(keep)
             carry_no += keep
-            pending.append(worker.submit(_parse_lines, df.head(keep), source, dialect))
+            pending.append(worker.submit(_parse_lines, df.head(keep), source, dialect, stacks))
             while len(pending) > 1:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+
+
+def _with_heads(df: pl.DataFrame, d: Dialect) -> pl.DataFrame:
+    """``df`` (line, no) with the event-line fields of ``_split_heads``. Lines that are plainly call-chain
+    frames (perf indents them with a TAB, no comm does) skip the event-line search: in a -g capture
+    they are nineteen lines in twenty."""
+    if d.frame_lead is None:
+        return pl.concat([df, _split_heads(df, d)], how="horizontal")
+    lead = df["line"].str.starts_with(d.frame_lead)
+    if not lead.any():  # no call chains in this chunk
+        return pl.concat([df, _split_heads(df, d)], how="horizontal")
+    others = df.filter(~(lead & df["line"].str.contains(d.frame)))
+    heads = pl.concat([others.select("no"), _split_heads(others, d)], how="horizontal")
+    out = df.join(heads, on="no", how="left", maintain_order="left")
+    return out.with_columns(pl.col("is_head").fill_null(False))
 
 
 def _split_heads(df: pl.DataFrame, d: Dialect) -> pl.DataFrame:
@@ -155,45 +173,54 @@ def _split_heads(df: pl.DataFrame, d: Dialect) -> pl.DataFrame:
     return out.with_columns(is_head=ok.fill_null(False))
 
 
-def _parse_lines(df: pl.DataFrame, source: Source, d: Dialect) -> Chunk:
+def _parse_lines(df: pl.DataFrame, source: Source, d: Dialect, stacks: bool = True) -> Chunk:
+    """One chunk's lines (with their event-line fields) -> typed frames, lost records, skipped lines."""
     if d.marker and df["line"].str.contains("stack trace>", literal=True).any():
         marker_cpu = df["line"].str.extract(d.marker, 1).cast(pl.Int16, strict=False)
     else:
         marker_cpu = pl.Series([None] * df.height, dtype=pl.Int16)
-    df = df.with_columns(marker_cpu=marker_cpu)
     # call-chain lines belong to the event or marker line above them
-    df = df.with_columns(seq=(pl.col("is_head") | pl.col("marker_cpu").is_not_null()).cum_sum())
+    df = df.with_columns(marker_cpu=marker_cpu).with_columns(
+        seq=(pl.col("is_head") | pl.col("marker_cpu").is_not_null()).cum_sum()
+    )
     line = pl.col("line")
-    # call chains are most of a -g capture's lines: regexes with groups would cost seconds per GB here
+    # call chains are most of a -g capture's lines: only regexes without groups see them all
     rest = df.filter(~pl.col("is_head")).with_columns(
-        sym=pl.when(line.str.contains(d.frame)).then(d.frame_sym(line)),
+        is_frame=line.str.contains(d.frame) & (pl.col("seq") > 0),
         is_lost=line.str.contains(d.lost_hint, literal=True) & line.str.contains(d.lost),
     )
-    is_frame = pl.col("sym").is_not_null() & (pl.col("seq") > 0)
-    bad = rest.filter(~is_frame & ~pl.col("is_lost") & ~line.str.contains(d.quiet))
+    bad = rest.filter(~pl.col("is_frame") & ~pl.col("is_lost") & ~line.str.contains(d.quiet))
     if bad.height:
         source.skip(bad.height, int(bad["no"][0]), bad["line"][0])
-
     chunk = Chunk()
-    lost = rest.filter(pl.col("is_lost")).with_columns(pl.col("line").str.extract_groups(d.lost).alias("g")).select(
-        lost_n=pl.col("g").struct.field("n").cast(pl.Int64, strict=False),
-        lost_cpu=pl.col("g").struct.field("cpu").cast(pl.Int64, strict=False),
-    )
-    if lost.height:
-        chunk.lost_events = int(lost["lost_n"].sum())
-        by_cpu = lost.group_by("lost_cpu").agg(pl.col("lost_n").sum()).drop_nulls("lost_cpu")
-        chunk.lost_by_cpu = dict(zip(by_cpu["lost_cpu"].to_list(), by_cpu["lost_n"].to_list()))
-
+    chunk.lost_events, chunk.lost_by_cpu = _lost(rest.filter(pl.col("is_lost")), d)
     events = _events(df.filter(pl.col("is_head")), d)
-    stacks = rest.filter(is_frame)
-    if stacks.height and d.marker:
-        stacks = _owner_by_cpu(stacks, rest.filter(pl.col("marker_cpu").is_not_null()), events)
-    if stacks.height:
-        joined = stacks.group_by("seq").agg(pl.col("sym").str.join("\n").alias("stack"))
-        joined = joined.with_columns(stack_id=source.stacks.intern(joined["stack"]))
-        events = events.join(joined.select("seq", "stack_id"), on="seq", how="left")
+    if stacks:
+        events = _with_stacks(events, rest, source, d)
     chunk.frames = typed_frames(events, source)
     return chunk
+
+
+def _lost(lines: pl.DataFrame, d: Dialect) -> tuple[int, dict[int, int]]:
+    """Events the tracer said it dropped, in all and per CPU, from its lost-event records."""
+    if not lines.height:
+        return 0, {}
+    g = pl.col("line").str.extract_groups(d.lost)
+    lost = lines.select(n=g.struct.field("n").cast(pl.Int64, strict=False), cpu=g.struct.field("cpu").cast(pl.Int64, strict=False))
+    by_cpu = lost.group_by("cpu").agg(pl.col("n").sum()).drop_nulls("cpu")
+    return int(lost["n"].sum()), dict(zip(by_cpu["cpu"].to_list(), by_cpu["n"].to_list()))
+
+
+def _with_stacks(events: pl.DataFrame, rest: pl.DataFrame, source: Source, d: Dialect) -> pl.DataFrame:
+    """``events`` with ``stack_id``: each event's call-chain lines joined, interned in ``source.stacks``."""
+    frames = rest.filter(pl.col("is_frame")).with_columns(sym=d.frame_sym(pl.col("line")))
+    if frames.height and d.marker:
+        frames = _owner_by_cpu(frames, rest.filter(pl.col("marker_cpu").is_not_null()), events)
+    if not frames.height:
+        return events
+    joined = frames.group_by("seq").agg(pl.col("sym").str.join("\n").alias("stack"))
+    joined = joined.with_columns(stack_id=source.stacks.intern(joined["stack"]))
+    return events.join(joined.select("seq", "stack_id"), on="seq", how="left")
 
 
 def _owner_by_cpu(stacks: pl.DataFrame, markers: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:

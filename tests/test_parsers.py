@@ -8,6 +8,7 @@ import lzma
 import polars as pl
 import pytest
 import traceparse
+import traceparse.parsers.reader
 import zstandard
 from conftest import FIXTURES
 from polars.testing import assert_frame_equal
@@ -65,6 +66,29 @@ def test_call_chains_are_interned():
     assert len(stack) > 1 and any("blk_mq" in f or "block" in f for f in stack)
     # interning: far fewer distinct stacks than events
     assert len(cap.stacks) < sum(f.height for f in fr.values())
+
+
+def test_call_chain_symbols_read_like_the_text_and_can_be_left_out():
+    """Each event's chain, frame by frame, as the text has it (symbol and dso after the address: an
+    independent split of the raw lines); with stacks=False (what `block` reads) the same events come
+    without chains, and no frame line is taken for garbage."""
+    text = lzma.open(FIXTURES / "perf-block-g.txt.xz", "rt").read()
+    chains, current = [], None
+    for line in text.splitlines():
+        if line.startswith("\t"):
+            current.append(line.strip().split(" ", 1)[1])
+        elif line.strip():
+            current = []
+            chains.append(current)
+    source, chunks = traceparse.parsers.reader.read_capture(FIXTURES / "perf-block-g.txt.xz")
+    events = pl.concat([f for c in chunks for f in c.frames.values()]).sort("ts_ns", maintain_order=True)
+    got = [source.stacks.frames[i] for i in events["stack_id"]]
+    assert got == [tuple(c) for c in chains] and source.skipped.count == 0
+
+    lean, chunks = traceparse.parsers.reader.read_capture(FIXTURES / "perf-block-g.txt.xz", stacks=False)
+    bare = pl.concat([f for c in chunks for f in c.frames.values()]).sort("ts_ns", maintain_order=True)
+    assert bare["stack_id"].null_count() == bare.height and not lean.stacks.frames and lean.skipped.count == 0
+    assert_frame_equal(bare.drop("stack_id"), events.drop("stack_id"))
 
 
 PERF_LINES = b"""\

@@ -17,9 +17,12 @@ from .reports.result import Report
 class Capture:
     """One input, read lazily. Its chunks can be walked once; ``source`` fills in as they are."""
 
-    def __init__(self, src, strict: bool = False, chunk_bytes: int | None = None, progress=None, payload: bool = True):
+    def __init__(self, src, strict: bool = False, chunk_bytes: int | None = None, progress=None, lean: bool = False):
         self.source: Source
-        self.source, self._chunks = read_capture(src, strict=strict, chunk_bytes=chunk_bytes, progress=progress, payload=payload)
+        # lean: without payload text of binary block events and without call chains, for reports that read neither
+        self.source, self._chunks = read_capture(
+            src, strict=strict, chunk_bytes=chunk_bytes, progress=progress, payload=not lean, stacks=not lean
+        )
         self._used = False
 
     def chunks(self) -> Iterator[Chunk]:
@@ -51,8 +54,8 @@ def open(src, strict: bool = False) -> Capture:  # noqa: A001 - mirrors builtins
     return Capture(src, strict=strict)
 
 
-def _capture(src, strict: bool, progress=None, payload: bool = True) -> Capture:
-    return src if isinstance(src, Capture) else Capture(src, strict=strict, progress=progress, payload=payload)
+def _capture(src, strict: bool, progress=None, lean: bool = False) -> Capture:
+    return src if isinstance(src, Capture) else Capture(src, strict=strict, progress=progress, lean=lean)
 
 
 def block(src, strict: bool = False, progress=None, **options) -> Report:
@@ -66,7 +69,7 @@ def block(src, strict: bool = False, progress=None, **options) -> Report:
     Returns:
         a Report; ``report.data`` is the JSON contract.
     """
-    cap = _capture(src, strict, progress, payload=False)  # the block report reads typed columns only
+    cap = _capture(src, strict, progress, lean=True)  # the block report reads typed columns only
     return block_report(cap.source, cap.chunks(), BlockOptions(**options))
 
 
