@@ -1,6 +1,6 @@
 """Benchmark traceparse against the tools people use today, in one run, as ratios.
 
-    python bench/run.py                 # ~2M-event perf text, a trace.dat if present, start-up
+    python bench/run.py                 # ~2M-event perf text, 150k events of -g text, trace.dats if present, start-up
     python bench/run.py --scaling       # + per-event cost at 1e5, 1e6, 1e7 events (1.1 GB of text)
     python bench/run.py --big           # + peak RSS on ~1.3 GB of perf text
 
@@ -34,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / "work"
 FIXTURE = ROOT / "fixtures" / "perf-block.txt"
+FIXTURE_G = ROOT / "fixtures" / "perf-block-g.txt.xz"
 TP = [sys.executable, "-m", "traceparse"]
 
 
@@ -52,10 +53,10 @@ def run(cmd: list[str], repeat: int = 3) -> tuple[float, int]:
     return statistics.median(times), rss
 
 
-def perf_text(events: int) -> Path:
-    path = WORK / f"perf-{events}.txt"
+def perf_text(events: int, fixture: Path = FIXTURE, tag: str = "perf") -> Path:
+    path = WORK / f"{tag}-{events}.txt"
     if not path.exists():
-        subprocess.run([sys.executable, ROOT / "bench" / "make_inputs.py", "perf", FIXTURE, path, "--events", str(events)], check=True)
+        subprocess.run([sys.executable, ROOT / "bench" / "make_inputs.py", "perf", fixture, path, "--events", str(events)], check=True)
     return path
 
 
@@ -112,6 +113,7 @@ def fixed_costs(rows: list[dict]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=2_000_000)
+    ap.add_argument("--events-g", type=int, default=150_000)
     ap.add_argument("--scaling", action="store_true")
     ap.add_argument("--big", action="store_true")
     a = ap.parse_args()
@@ -122,6 +124,11 @@ def main() -> None:
     peers = [("mawk -f bench/pair.awk", ["mawk", "-f", "bench/pair.awk", str(text)])] if shutil.which("mawk") else []
     peers.append(("python bench/pair_loop.py", [sys.executable, "bench/pair_loop.py", str(text)]))
     case(rows, "perf script text", text, n, [*TP, "block", str(text), "-f", "json"], peers)
+
+    # with call chains (perf record -g): 30-odd frame lines per event, 3.5 KB per event
+    g = perf_text(a.events_g, FIXTURE_G, "perf-g")
+    peers = [(name, [*cmd[:-1], str(g)]) for name, cmd in peers]
+    case(rows, "perf script -g text", g, count_events(g), [*TP, "block", str(g), "-f", "json"], peers)
 
     pdata = WORK / "blk-200k.perf.data"
     if pdata.exists() and shutil.which("perf"):
