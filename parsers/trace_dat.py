@@ -142,7 +142,7 @@ def parse_trace_dat(stream: BinaryIO, source: Source, chunk_bytes: int = CHUNK_B
         cut = head.meta.get("cut")
         if cut:
             found = ", ".join(map(str, cut["cpus_found"]))
-            what = f"read the whole pages of CPUs {found}" if found else "no whole page of events is left"
+            what = f"found the data of CPUs {found} by walking it, and read what is whole" if found else "no event data is left"
             if found and not cut["compressed"]:
                 what += " (uncompressed pages do not name their CPU: numbered in time order)"
             source.skip(1, None, (
