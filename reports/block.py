@@ -15,6 +15,7 @@ from ..parsers.source import Source
 from .block_pairing import ROW_SCHEMA, op_of, pair, rows_from
 from .block_tables import build_report
 from .histogram import GroupedDistributions
+from .open_requests import KEY, OpenRequests
 from .result import UNIT_NS, Report
 
 PHASES = {  # phase -> (start column, end column)
@@ -60,7 +61,7 @@ class BlockAnalysis:
 
     def __post_init__(self):
         self.dists = GroupedDistributions(UNIT_NS[self.opts.unit])
-        self.state = pl.DataFrame(schema=ROW_SCHEMA)
+        self.open = OpenRequests(ROW_SCHEMA)
         self.rid = 0
         self.counts = dict(complete_without_issue=0, op_mismatch=0, partial_completions=0, requeues=0, negative_latency=0)
         self.slow = pl.DataFrame()
@@ -77,8 +78,11 @@ class BlockAnalysis:
         if not rows.height:
             return
         self.rid += rows.height
-        p = pair(pl.concat([self.state, rows]))
-        self.state = p.state
+        touched = self.open.take(rows.select(KEY).unique())
+        p = pair(pl.concat([touched, rows]))
+        if p.partials:  # a continuation may land on another open request's sector: the newer wins, as in pair()
+            self.open.take(p.state.select(KEY).unique())
+        self.open.put(p.state)
         self.counts["complete_without_issue"] += p.without_issue
         self.empty_without_issue += p.without_issue_empty
         self.counts["op_mismatch"] += p.mismatched
@@ -130,9 +134,13 @@ class BlockAnalysis:
 
     def finish(self, source: Source) -> Report:
         _check_events(source)
-        st = self.state
-        self.counts["issue_without_complete"] = st.filter(pl.col("iss_ts").is_not_null()).height
-        self.counts["insert_without_complete"] = st.filter(pl.col("iss_ts").is_null() & pl.col("ins_ts").is_not_null()).height
+        st = self.open.all()
+        # requests the open-request bound dropped on the way are counted with those open at the end
+        self.counts["issue_without_complete"] = st.filter(pl.col("iss_ts").is_not_null()).height + self.open.dropped_issued
+        self.counts["insert_without_complete"] = (
+            st.filter(pl.col("iss_ts").is_null() & pl.col("ins_ts").is_not_null()).height + self.open.dropped_inserted
+        )
+        self.counts["open_dropped"] = self.open.dropped_issued + self.open.dropped_inserted
         return build_report(self, source)
 
     def window_ns(self, source: Source) -> tuple[int, int]:

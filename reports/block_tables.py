@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 
 from ..parsers.source import Source
 from .histogram import buckets
+from .open_requests import MAX_OPEN
 from .result import Column, Histogram, Report, Table
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ MEANINGS = {
     "partial_completions": "partial completions followed to the request's last part",
     "requeues": "block_rq_requeue events (the next issue restarts D2C)",
     "negative_latency": "pairs whose end precedes their start (clock skew): left out",
+    "open_dropped": f"of the unpaired above: dropped when more than {MAX_OPEN:,} requests were open (their completes were lost)",
 }
 TOP_PROCESSES = 10
 
@@ -103,7 +105,7 @@ def build_report(a: BlockAnalysis, source: Source) -> Report:
         title = "Slowest requests by D2C" if a.opts.slower_than_ns is None else "Requests slower than the threshold (D2C)"
         report.tables.append(Table("slow", title, SLOW, slow_rows))
     unmatched = {k: a.counts[k] for k in ("complete_without_issue", "issue_without_complete", "insert_without_complete")}
-    extra = {k: a.counts[k] for k in ("op_mismatch", "partial_completions", "requeues", "negative_latency")}
+    extra = {k: a.counts[k] for k in ("op_mismatch", "partial_completions", "requeues", "negative_latency", "open_dropped")}
     report.tables.append(
         Table("unmatched", "Not paired", UNMATCHED, [{"what": k, "count": v, "meaning": MEANINGS[k]} for k, v in {**unmatched, **extra}.items()])
     )
@@ -188,6 +190,11 @@ def _warnings(a: BlockAnalysis, source: Source, lat: dict) -> list[str]:
     orphans = a.counts["complete_without_issue"] - a.empty_without_issue  # zero-length ones end flush sequences
     if completes and orphans > 0.1 * completes:
         w.append(f"{orphans:,} of {completes:,} completes have no issue: issue events were lost or not recorded")
+    if a.counts["open_dropped"]:
+        w.append(
+            f"{a.counts['open_dropped']:,} requests were dropped unpaired when more than {MAX_OPEN:,} were open at once: "
+            "no device has that many in flight, their completes were lost"
+        )
     if source.skipped.count:
         w.append(source.skipped.describe())
     return w
