@@ -78,10 +78,10 @@ class BlockAnalysis:
         if not rows.height:
             return
         self.rid += rows.height
-        touched = self.open.take(rows.select(KEY).unique())
+        touched = self.open.take(rows.select(KEY))  # semi/anti joins: repeated keys do no harm
         p = pair(pl.concat([touched, rows]))
         if p.partials:  # a continuation may land on another open request's sector: the newer wins, as in pair()
-            self.open.take(p.state.select(KEY).unique())
+            self.open.take(p.state.select(KEY))
         self.open.put(p.state)
         self.counts["complete_without_issue"] += p.without_issue
         self.empty_without_issue += p.without_issue_empty
@@ -128,8 +128,9 @@ class BlockAnalysis:
             cand = cand.filter(pl.col("d2c_ns") >= o.slower_than_ns)
         cand = cand.select(SLOW_COLUMNS)
         both = pl.concat([self.slow, cand]) if self.slow.height else cand
-        if o.top:
-            both = both.sort(["d2c_ns", "ts_ns", "dev", "sector"], descending=[True, False, False, False]).head(o.top)
+        if o.top:  # the slowest first; ties: earliest, then by device and sector
+            order = ["d2c_ns", "ts_ns", "dev", "sector"]
+            both = both.top_k(o.top, by=order, reverse=[False, True, True, True]).sort(order, descending=[True, False, False, False])
         self.slow = both
 
     def finish(self, source: Source) -> Report:

@@ -34,7 +34,7 @@ class OpenRequests:
         self.dropped_inserted = 0  # dropped by the bound: inserted, never issued
 
     def take(self, keys: pl.DataFrame) -> pl.DataFrame:
-        """Remove and return the open requests under ``keys`` (unique devnum, sector rows)."""
+        """Remove and return the open requests under ``keys`` (devnum, sector rows; repeats are fine)."""
         out = [self.hot.join(keys, on=KEY, how="semi")]
         if out[0].height:
             self.hot = self.hot.join(keys, on=KEY, how="anti")
