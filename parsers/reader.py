@@ -34,14 +34,19 @@ def read_capture(
 
 
 def _report_progress(chunks: Iterator[Chunk], raw, progress) -> Iterator[Chunk]:
+    """``progress(done, total)`` after each chunk; ``total`` is None where the size is unknown (a pipe)."""
     try:
-        total = os.fstat(raw.fileno()).st_size
+        total = os.fstat(raw.fileno()).st_size or None
     except (AttributeError, OSError, ValueError):
-        yield from chunks  # stdin or a pipe: size unknown
-        return
+        total = None
     for chunk in chunks:
-        done = raw.tell() if chunk.read_fraction is None else int(chunk.read_fraction * total)
-        progress(done, total)
+        if chunk.read_fraction is not None and total:
+            progress(int(chunk.read_fraction * total), total)
+        else:
+            try:
+                progress(raw.tell(), total)
+            except (AttributeError, OSError, ValueError):
+                pass  # a file object that cannot say where it is: no progress, that is all
         yield chunk
 
 

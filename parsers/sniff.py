@@ -43,14 +43,35 @@ class _Guarded(io.RawIOBase):
         return len(data)
 
 
+class _Counted(io.RawIOBase):
+    """A pipe that counts what it gave: its ``tell()`` is how far stdin has been read, for progress."""
+
+    def __init__(self, inner: BinaryIO):
+        self._inner, self.count = inner, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:
+        n = self._inner.readinto(buf) or 0
+        self.count += n
+        return n
+
+    def tell(self) -> int:
+        return self.count
+
+    def fileno(self) -> int:
+        return self._inner.fileno()
+
+
 def open_input(src) -> tuple[BinaryIO, str, str | None]:
     """Return (binary stream, display name, compression) for a path, ``-`` or a binary file object.
 
-    For a real file, ``stream.raw_file`` is the file underneath any decompressor (its ``tell()``
-    is how far the input has been read, for progress).
+    ``stream.raw_file`` is the file underneath any decompressor (its ``tell()`` is how far the input
+    has been read, for progress; on stdin, a count of the bytes read).
     """
     if src == "-" or src is None:
-        raw, name = sys.stdin.buffer, "<stdin>"
+        raw, name = _Counted(sys.stdin.buffer), "<stdin>"
     elif isinstance(src, (str, os.PathLike)):
         name = os.fspath(src)
         if os.path.isdir(name):

@@ -158,12 +158,27 @@ def test_progress_bar_follows_the_reading_to_the_end(monkeypatch, capture):
     assert len(done) > 2 and done == sorted(done) and 0 < done[0] < done[-1] == bar.seen[-1][1] == path.stat().st_size
 
 
-def test_no_progress_bar_off_a_terminal_or_on_stdin(monkeypatch):
+def test_no_progress_bar_off_a_terminal(monkeypatch):
     import sys
 
     from traceparse import cli
 
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
     assert cli.progress_for(str(PERF)) is None
-    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     assert cli.progress_for("-") is None
+
+
+def test_progress_on_stdin_counts_the_bytes_read(monkeypatch):
+    """A pipe has no size: the bar pulses and shows how much has been read, up to all of it."""
+    import io
+    import sys
+
+    from traceparse.parsers.reader import read_capture
+
+    data = PERF.read_bytes()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    seen = []
+    _, chunks = read_capture("-", chunk_bytes=4096, progress=lambda done, total: seen.append((done, total)))
+    assert sum(1 for _ in chunks) > 2
+    done = [d for d, _ in seen]
+    assert {t for _, t in seen} == {None} and done == sorted(done) and done[-1] == len(data)

@@ -50,8 +50,9 @@ PROGRESS_AFTER_S = 2.0  # a run that ends sooner draws no bar at all
 
 def progress_for(file: str):
     """A ``callback(done, total)`` that draws a bar on stderr once reading has taken a couple of
-    seconds, or None when stderr is no terminal (or the input is stdin, whose size is unknown)."""
-    if file == "-" or not sys.stderr.isatty():
+    seconds (on stdin, whose size is unknown, a pulsing bar and the bytes read), or None when stderr
+    is no terminal."""
+    if not sys.stderr.isatty():
         return None
     started = time.monotonic()
     bar = None
