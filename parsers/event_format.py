@@ -326,6 +326,8 @@ def _spelled(vals: np.ndarray, spell) -> pl.Series:
     codes = pl.Series(vals)
     names = {int(v): spell(int(v)) for v in codes.unique().to_list()}
     return codes.replace_strict(names, return_dtype=pl.String)
+
+
 _SUBMIT = ("block:block_rq_insert", "block:block_rq_issue")
 
 

@@ -14,7 +14,6 @@ with ``-F pid,tid``; ``--ns`` gives nine fraction digits; a period column may st
 """
 from __future__ import annotations
 
-
 from .text import Dialect
 
 PERF_SCRIPT = Dialect(

@@ -139,16 +139,8 @@ def parse_trace_dat(stream: BinaryIO, source: Source, chunk_bytes: int = CHUNK_B
         data = _Bytes(mem)
         head = _read_header(data, source)
         source.meta.update(head.meta)
-        cut = head.meta.get("cut")
-        if cut:
-            found = ", ".join(map(str, cut["cpus_found"]))
-            what = f"found the data of CPUs {found} by walking it, and read what is whole" if found else "no event data is left"
-            if found and not cut["compressed"]:
-                what += " (uncompressed pages do not name their CPU: numbered in time order)"
-            source.skip(1, None, (
-                f"trace.dat truncated at byte {cut['file_bytes']:,}, inside the event data (v7 writes its table of "
-                f"CPU data after the data, at byte {cut['expected_options_at']:,}); {what}"
-            ))
+        if head.meta.get("cut"):
+            _report_v7_cut(source, head.meta["cut"])
         if head.meta.get("latency_text") and not any(b.cpus for b in head.buffers):
             raise TraceParseError(
                 f"{source.path}: a latency-tracer trace.dat holds text, not events; read it with `trace-cmd report`"
@@ -622,6 +614,17 @@ def _page_batches(d: _Bytes, mem, buf: Buffer, cpu: CpuData, head: Header, batch
             pending, pending_len = [], 0
     if pending:
         yield np.frombuffer(b"".join(pending), dtype=np.uint8), at
+
+
+def _report_v7_cut(source: Source, cut: dict) -> None:
+    found = ", ".join(map(str, cut["cpus_found"]))
+    what = f"found the data of CPUs {found} by walking it, and read what is whole" if found else "no event data is left"
+    if found and not cut["compressed"]:
+        what += " (uncompressed pages do not name their CPU: numbered in time order)"
+    source.skip(1, None, (
+        f"trace.dat truncated at byte {cut['file_bytes']:,}, inside the event data (v7 writes its table of "
+        f"CPU data after the data, at byte {cut['expected_options_at']:,}); {what}"
+    ))
 
 
 def _report_cut(source: Source, buf: Buffer, cpu: CpuData, whole_end: int, want_end: int, size: int) -> None:

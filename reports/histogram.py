@@ -18,23 +18,12 @@ PERCENTILES = (50.0, 90.0, 99.0, 99.9)
 PCT_KEYS = ("p50_ns", "p90_ns", "p99_ns", "p999_ns")
 
 
-def hdr_floor(v: pl.Expr) -> pl.Expr:
-    """The HdrHistogram (3 digits, unit 1) bucket's lowest equivalent value of non-negative ints ``v``.
-
-    HdrHistogram keeps 2048 sub-buckets: values below 2048 are exact, above that each power of two
-    halves the resolution, i.e. drops ``53 - clz(v | 2047)`` low bits.
-    """
-    u = v.cast(pl.UInt64)
-    shift = (pl.lit(53, pl.Int64) - (u | 2047).bitwise_leading_zeros().cast(pl.Int64)).clip(0, 63)
-    scale = pl.lit(2, pl.Int64).pow(shift).cast(pl.UInt64)
-    return (u // scale * scale).cast(pl.Int64)
-
-
 def hdr_index(v: pl.Expr) -> pl.Expr:
     """The HdrHistogram (1 .. HIGHEST_NS, 3 digits) counts-array index of non-negative ints ``v``.
 
-    bucket = 53 - clz(v | 2047) (as hdr_floor), sub-bucket = v >> bucket, and the index is
-    (bucket + 1) * 1024 + sub-bucket - 1024, as HdrHistogram's counts_index() computes it.
+    HdrHistogram keeps 2048 sub-buckets: values below 2048 are exact, above that each power of two
+    halves the resolution. So bucket = 53 - clz(v | 2047) low bits dropped, sub-bucket = v >> bucket,
+    and the index is (bucket + 1) * 1024 + sub-bucket - 1024, as HdrHistogram's counts_index() computes it.
     """
     u = v.cast(pl.UInt64)
     bucket = (pl.lit(53, pl.Int64) - (u | 2047).bitwise_leading_zeros().cast(pl.Int64)).clip(0, 63)
@@ -102,6 +91,10 @@ def buckets(log2: dict[int, int]) -> list[dict]:
     return [{"lo": 0 if k < 0 else 1 << k, "hi": 1 if k < 0 else 1 << (k + 1), "count": log2.get(k, 0)} for k in ks]
 
 
+# cells of the same group and bucket, merged: counts, sums and bytes add up, extremes stay extreme
+_MERGE_CELLS = (pl.col("n").sum(), pl.col("s").sum(), pl.col("lo").min(), pl.col("hi").max(), pl.col("size").sum())
+
+
 class GroupedDistributions:
     """Distributions keyed by (phase, dimension, key): ("d2c", "dev", "8,0"), ("d2c", "total", "")."""
 
@@ -134,9 +127,7 @@ class GroupedDistributions:
             # cells of earlier chunks and this one, merged: their number stays bounded by the
             # distinct (attributes, bucket) pairs, and the roll-up runs once at the end
             merged = pl.concat([self._pending[phase][0], cells])
-            cells = merged.group_by(*by, "idx", "k", "ku").agg(
-                pl.col("n").sum(), pl.col("s").sum(), pl.col("lo").min(), pl.col("hi").max(), pl.col("size").sum()
-            )
+            cells = merged.group_by(*by, "idx", "k", "ku").agg(*_MERGE_CELLS)
         self._pending[phase] = (cells, by, dims)
 
     def _roll_up(self) -> None:
@@ -165,9 +156,7 @@ class GroupedDistributions:
         HdrHistogram counts go in with one numpy ``add.at`` per group.
         """
         keys = ["phase", "dim", "key"]
-        groups = cells.group_by(keys).agg(
-            pl.col("n").sum(), pl.col("s").sum(), pl.col("lo").min(), pl.col("hi").max(), pl.col("size").sum()
-        )
+        groups = cells.group_by(keys).agg(*_MERGE_CELLS)
         for phase, dim, key, n, s, lo, hi, b in zip(*(groups[c].to_list() for c in (*keys, "n", "s", "lo", "hi", "size"))):
             d = self._groups.get((phase, dim, key))
             if d is None:

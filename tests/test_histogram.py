@@ -32,3 +32,25 @@ def test_bulk_recording_equals_per_value_recording(seed):
         assert d.log2_unit == {
             k: sum(1 for v in mine if ((v // 1000).bit_length() - 1) == k) for k in {(v // 1000).bit_length() - 1 for v in mine}
         }
+
+
+def test_grouped_recording_across_chunks_equals_per_value_recording():
+    """add_grouped (what block uses): cells merged chunk after chunk, rolled up per grouping at the end."""
+    rng = random.Random(3)
+    values = [int(rng.lognormvariate(11, 2)) for _ in range(6000)] + [0, 2047, 2048, HIGHEST_NS]
+    devs = [rng.choice(["8,0", "259,2"]) for _ in values]
+    ops = [rng.choice("RW") for _ in values]
+    g = GroupedDistributions(unit_ns=1000)
+    dims = {"total": pl.lit(""), "dev": pl.col("dev"), "devop": pl.concat_str("dev", pl.lit("\t"), "op")}
+    for lo, hi in ((0, 2000), (2000, 4500), (4500, len(values))):
+        frame = pl.DataFrame({"dev": devs[lo:hi], "op": ops[lo:hi], "value_ns": values[lo:hi], "bytes": [4096] * (hi - lo)})
+        g.add_grouped("d2c", frame, ["dev", "op"], dims)
+    for dim, key, pick in [("total", "", lambda d, o: True), ("dev", "8,0", lambda d, o: d == "8,0"),
+                           ("devop", "259,2\tW", lambda d, o: (d, o) == ("259,2", "W"))]:
+        mine = [v for v, d, o in zip(values, devs, ops) if pick(d, o)]
+        ref = HdrHistogram(1, HIGHEST_NS, SIG_DIGITS)
+        for v in mine:
+            ref.record_value(v)
+        got = g.get("d2c", dim, key)
+        assert got.hdr.encode() == ref.encode()
+        assert (got.count, got.sum_ns, got.min_ns, got.max_ns, got.bytes_total) == (len(mine), sum(mine), min(mine), max(mine), 4096 * len(mine))
