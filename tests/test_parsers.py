@@ -8,13 +8,10 @@ import lzma
 import polars as pl
 import pytest
 import traceparse
-import traceparse.parsers.reader
 import zstandard
 from conftest import FIXTURES
 from polars.testing import assert_frame_equal
-
-from traceparse.parsers.errors import TraceParseError
-from traceparse.parsers.errors import StrictError
+from traceparse.parsers.errors import StrictError, TraceParseError
 from traceparse.parsers.reader import read_capture
 from traceparse.parsers.schema import schema_for
 
@@ -80,12 +77,12 @@ def test_call_chain_symbols_read_like_the_text_and_can_be_left_out():
         elif line.strip():
             current = []
             chains.append(current)
-    source, chunks = traceparse.parsers.reader.read_capture(FIXTURES / "perf-block-g.txt.xz")
+    source, chunks = read_capture(FIXTURES / "perf-block-g.txt.xz")
     events = pl.concat([f for c in chunks for f in c.frames.values()]).sort("ts_ns", maintain_order=True)
     got = [source.stacks.frames[i] for i in events["stack_id"]]
     assert got == [tuple(c) for c in chains] and source.skipped.count == 0
 
-    lean, chunks = traceparse.parsers.reader.read_capture(FIXTURES / "perf-block-g.txt.xz", stacks=False)
+    lean, chunks = read_capture(FIXTURES / "perf-block-g.txt.xz", stacks=False)
     bare = pl.concat([f for c in chunks for f in c.frames.values()]).sort("ts_ns", maintain_order=True)
     assert bare["stack_id"].null_count() == bare.height and not lean.stacks.frames and lean.skipped.count == 0
     assert_frame_equal(bare.drop("stack_id"), events.drop("stack_id"))
