@@ -5,7 +5,6 @@ Errors the user can act on are one line on stderr and exit status 2; never a tra
 from __future__ import annotations
 
 import atexit
-import os
 import re
 import sys
 import time
