@@ -160,16 +160,18 @@ def _overlay(p: Pair, unit: str) -> list[dict]:
         sb, sn = hb.get(k, 0) / nb, hn.get(k, 0) / nn
         wb, wn = round(sb / peak * WIDTH), round(sn / peak * WIDTH)
         bar = "@" * min(wb, wn) + ("+" * (wn - wb) if wn > wb else "-" * (wb - wn))
-        rows.append({"range": _label(k), "base": hb.get(k, 0), "new": hn.get(k, 0), "base_pct": f"{sb:.1%}",
+        rows.append({"range": _label(k, unit), "base": hb.get(k, 0), "new": hn.get(k, 0), "base_pct": f"{sb:.1%}",
                      "new_pct": f"{sn:.1%}", "bar": f"|{bar:<{WIDTH}}|"})
     return rows
 
 
-def _label(k: int) -> str:
-    if k < 0:
-        return "[0]"
-    lo, hi = 1 << k, 1 << (k + 1)
-    return f"[{lo}]" if hi - lo == 1 else f"[{_short(lo)}, {_short(hi)})"
+def _label(k: int, unit: str) -> str:
+    """bpftrace's bucket label; in us or ms the values were floored from ns, so bucket -1 holds every
+    value under one unit and bucket 0 those from 1 to 2: ranges, not the exact [0] and [1] of ns."""
+    lo, hi = (0, 1) if k < 0 else (1 << k, 1 << (k + 1))
+    if hi - lo == 1 and unit == "ns":
+        return f"[{lo}]"
+    return f"[{_short(lo)}, {_short(hi)})"
 
 
 def _short(v: int) -> str:

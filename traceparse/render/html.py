@@ -57,7 +57,7 @@ def _svg(h) -> str:
     for i, b in enumerate(h.buckets):
         y = i * ROW_H + 2
         w = round(b["count"] * BAR_W / peak)
-        parts.append(f'<text x="0" y="{y + 13}">{escape(label(b["lo"], b["hi"]))}</text>')
+        parts.append(f'<text x="0" y="{y + 13}">{escape(label(b["lo"], b["hi"], h.unit))}</text>')
         parts.append(f'<text x="{LABEL_W + COUNT_W - 8}" y="{y + 13}" text-anchor="end">{b["count"]}</text>')
         parts.append(f'<rect x="{LABEL_W + COUNT_W}" y="{y + 2}" width="{w}" height="{ROW_H - 4}"><title>{b["count"]}</title></rect>')
     parts.append("</svg>")
