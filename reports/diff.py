@@ -163,6 +163,7 @@ class Pair:
     base_key: str | None  # the base's key when --map renamed it
     base: dict | None
     new: dict | None
+    base_dims: dict[str, str] = field(default_factory=dict)  # the base's own {dim: key}, before --map
     cells: dict = field(default_factory=dict)  # stat -> {base, new, diff, rel, verdict}
     shape_d: float | None = None
     shape: st.Verdict | None = None
@@ -175,8 +176,8 @@ class Pair:
             return "all"
         parts = []
         for dim, key in self.dims.items():
-            shown = f"{self.base_key}->{key}" if self.base_key and self.base_key != key else key
-            parts.append(f"{dim} {shown}")
+            was = self.base_dims.get(dim, key)  # per dim: in by_dev_op, the op is never the device's old name
+            parts.append(f"{dim} {was}->{key}" if was != key else f"{dim} {key}")
         return " ".join(parts)
 
 
@@ -194,9 +195,9 @@ def pair_groups(base: dict, new: dict, mapping: dict[str, str]) -> list[Pair]:
     for q in list(n_nodes) + [q for q in renamed if q not in n_nodes]:
         phase, dims = group_of(q)
         bp = renamed.get(q)
-        base_key = group_of(bp)[1] if bp else None
-        old = next(iter(base_key.values()), None) if base_key else None
-        pairs.append(Pair(q, phase, dims, old, b_nodes.get(bp) if bp else None, n_nodes.get(q)))
+        base_dims = group_of(bp)[1] if bp else {}
+        old = next(iter(base_dims.values()), None)
+        pairs.append(Pair(q, phase, dims, old, b_nodes.get(bp) if bp else None, n_nodes.get(q), base_dims))
     return pairs
 
 
@@ -269,7 +270,7 @@ def _in_scope(scope: dict[str, str], p: Pair) -> bool:
         return not p.dims  # unscoped: the total
     if set(scope) != set(p.dims):
         return False
-    return all(val == "*" or val == p.dims[d] or val == p.base_key for d, val in scope.items())
+    return all(val in ("*", p.dims[d], p.base_dims.get(d)) for d, val in scope.items())
 
 
 def diff_report(base: Side, new: Side, opts: DiffOptions | None = None) -> Report:
