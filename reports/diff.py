@@ -17,8 +17,9 @@ from ..parsers.errors import TraceParseError
 from . import diff_stats as st
 from .block_tables import PHASE_TITLES
 from .diff_tables import STATS, TIMES, build
-from .result import UNIT_NS, Report
+from .result import SCHEMA, UNIT_NS, Report
 
+READS_SCHEMAS = (1, SCHEMA)  # 1 -> 2 renamed net's size keys only; latency STATS are alike in both
 DIM_NAMES = {"device": "dev", "dev_op": "dev"}  # by_device, by_dev_op/<dev>/by_op -> scope "dev"
 
 
@@ -30,6 +31,11 @@ class Side:
     input: str  # "capture" | "saved report"
     data: dict
 
+    @property
+    def schema(self) -> int:
+        """A saved report says its schema (none: 1); a report made in this run is this version's."""
+        return self.data.get("schema", 1 if self.input == "saved report" else SCHEMA)
+
 
 def saved_report(text: str, label: str) -> dict:
     """A saved report's JSON, checked: it must be a traceparse report with latency distributions."""
@@ -39,6 +45,10 @@ def saved_report(text: str, label: str) -> dict:
         raise TraceParseError(f"{label}: starts with '{{' but is not valid JSON ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("report"), str):
         raise TraceParseError(f"{label}: JSON but not a traceparse report (no \"report\" key)")
+    schema = data.get("schema", 1)  # schema 1 reports had no key
+    if type(schema) is not int or schema not in READS_SCHEMAS:  # bool and 2.0 are not schema numbers
+        raise TraceParseError(f"{label}: a report of schema {json.dumps(schema)}; this traceparse reads schema "
+                              f"{' and '.join(map(str, READS_SCHEMAS))} (a newer traceparse wrote it? upgrade, or diff the capture)")
     if not stats_nodes(data):
         raise TraceParseError(f"{label}: a traceparse {data['report']} report has no latency distributions to diff; use block or net reports")
     return data

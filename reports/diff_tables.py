@@ -203,7 +203,8 @@ def _rule_rows(rule: dict, opts: DiffOptions) -> list[dict]:
 
 def _side_dict(side: Side) -> dict:
     d = side.data
-    return {"label": side.label, "input": side.input, "source": d.get("source"), "window": d.get("window"), "filters": d.get("filters")}
+    return {"label": side.label, "input": side.input, "schema": side.schema, "source": d.get("source"), "window": d.get("window"),
+            "filters": d.get("filters")}
 
 
 def _group_dict(p: Pair) -> dict:
@@ -258,6 +259,9 @@ def _notes(base: Side, new: Side, pairs: list[Pair], shown: list[Pair], opts: Di
     single = sorted({p.name for p in pairs if set(p.dims) == {"dev"} and p.base and p.new and p not in shown})
     if single:
         n.append(f"{', '.join(single)}: the only device on both sides; its numbers are the 'all' rows")
+    if base.schema != new.schema:
+        n.append(f"the reports keep different JSON schemas (base {_schema_of(base)}, new {_schema_of(new)}): "
+                 "latency distributions are alike in both and are compared; other renamed keys are not")
     fb, fn = base.data.get("filters") or {}, new.data.get("filters") or {}
     if fb != fn:
         n.append(f"the reports were made with different filters (base {fb or 'none'}, new {fn or 'none'})")
@@ -265,3 +269,10 @@ def _notes(base: Side, new: Side, pairs: list[Pair], shown: list[Pair], opts: Di
         n.append("--fail-on rules fire only on significant changes (count and IOPS rules on the numbers)" if opts.significance
                  else "--no-significance: --fail-on rules fire on the numbers alone")
     return n
+
+
+def _schema_of(side: Side) -> str:
+    version = side.data.get("traceparse_version")
+    if side.input != "saved report":
+        return f"{side.schema}, made in this run"
+    return f"{side.schema}, written by traceparse {version}" if version else f"{side.schema}: no \"schema\" key, an older traceparse"
