@@ -59,11 +59,12 @@ def build(base: Side, new: Side, pairs: list[Pair], rules: list[dict], opts: Dif
         report.tables.append(Table("rules", "--fail-on rules", RULES, [r for rule in rules for r in _rule_rows(rule, opts)]))
     report.exit_code = 1 if any(r["fires"] for r in rules) else 0
     report.warnings = [f"{name}: {w}" for name, side in (("base", base), ("new", new)) for w in side.data.get("warnings", [])]
-    report.notes = _notes(base, new, pairs, shown, opts, sum(1 for p in pairs for c in p.cells.values() if c["verdict"].tested)
-                          + sum(1 for p in pairs if p.shape and p.shape.tested))
+    tested = sum(1 for p in pairs for c in p.cells.values() if c["verdict"].tested) + sum(1 for p in pairs if p.shape and p.shape.tested)
+    report.notes = _notes(base, new, pairs, shown, opts, tested)
     report.data = {
         "report": "diff",
         "compares": kind,
+        "headline": headline(pairs, rules, opts.unit, tested, report.exit_code),
         "base": _side_dict(base),
         "new": _side_dict(new),
         "method": {
@@ -79,6 +80,81 @@ def build(base: Side, new: Side, pairs: list[Pair], rules: list[dict], opts: Dif
         "notes": report.notes,
     }
     return report
+
+
+HEADLINE_CELLS = 10  # the largest significant changes named in the headline; the rest are counted
+
+
+def headline(pairs: list[Pair], rules: list[dict], unit: str, tested: int, exit_code: int) -> list[str]:
+    """A screen's worth, before the tables: the largest real changes, how many, shape, and the rules' verdict."""
+    cells = [(p, stat, p.cells[stat]) for p in pairs for stat in TIMES if p.cells[stat]["verdict"].significant]
+    shapes = [p for p in pairs if p.shape is not None and p.shape.significant]
+    n_sig = len(cells) + len(shapes)
+    # the totals first, then the groups, each by the largest relative change (a change from a zero
+    # base has no ratio and leads); a device that is the whole capture would only repeat its total
+    named = sorted((x for x in cells if _shown(x[0], pairs)), key=lambda x: (bool(x[0].dims), -_size(x[2]["rel"])))
+    shapes_named = sorted((p for p in shapes if _shown(p, pairs)), key=lambda p: bool(p.dims))
+    out = [_cell_line(p, stat, c, unit) for p, stat, c in named[:HEADLINE_CELLS]]
+    if len(named) > HEADLINE_CELLS:
+        out.append(f"and {len(named) - HEADLINE_CELLS} more significant changes (the tables below have them all)")
+    out.append(_tally(n_sig, tested, shapes_named))
+    out += _one_sided(pairs)
+    if rules:
+        out.append("rules: " + ", ".join(f"{r['expr']} {_rule_state(r)}" for r in rules) + f" (exit {exit_code})")
+    return out
+
+
+def _tally(n_sig: int, tested: int, shapes: list[Pair]) -> str:
+    if not n_sig:
+        if tested:
+            return f"no significant change (0 of {tested} tested cells)"
+        return "no significant change: nothing could be tested (too few values per side, or no histograms)"
+    line = f"{n_sig} of {tested} tested cells significant"
+    if shapes:
+        ks = [f"{_where(p)} (KS p{_p_is(p.shape)})" for p in shapes[:4]]
+        line += f"; shape differs: {', '.join(ks)}" + (f" and {len(shapes) - 4} more" if len(shapes) > 4 else "")
+    return line
+
+
+def _one_sided(pairs: list[Pair]) -> list[str]:
+    """Devices (or ops, peers) on one side only, once each: the groups within them would only repeat it."""
+    only = list(dict.fromkeys(f"{p.name} (only in {'base' if p.new is None else 'new'})" for p in pairs
+                              if (p.base is None) != (p.new is None) and _count(p.base or p.new)
+                              and len(p.dims) == 1 and not set(p.dims) & QUIET_DIMS))
+    if not only:
+        return []
+    return ["groups on one side: " + ", ".join(only[:5]) + (f" and {len(only) - 5} more" if len(only) > 5 else "")]
+
+
+def _size(rel: float | None) -> float:
+    return float("inf") if rel is None else abs(rel)
+
+
+def _where(p: Pair, stat: str | None = None) -> str:
+    """'D2C', 'D2C p99', 'D2C p99 [dev 8,0 op W]': the phase, the statistic, the group unless it is the total."""
+    name = {"p999": "p99.9"}.get(stat, stat)
+    return " ".join(x for x in (p.phase.upper(), name, f"[{p.name}]" if p.dims else None) if x)
+
+
+def _p_is(v: st.Verdict) -> str:
+    shown = _p(v)
+    return shown if shown.startswith("<") else f"={shown}"
+
+
+def _cell_line(p: Pair, stat: str, c: dict, unit: str) -> str:
+    v, div, dec = c["verdict"], UNIT_NS[unit], {"ns": 0, "us": 1, "ms": 3}[unit]
+    values = f"{c['base'] / div:.{dec}f} -> {c['new'] / div:.{dec}f} {unit}"
+    if c["base"]:
+        ci = f"95% CI {v.ci_lo / c['base'] * 100:+.1f}..{v.ci_hi / c['base'] * 100:+.1f}%"
+    else:
+        ci = f"95% CI {v.ci_lo / div:+.{dec}f}..{v.ci_hi / div:+.{dec}f} {unit}"
+    return f"{_where(p, stat)} {_rel(c['rel'])} ({values}, {ci}), significant"
+
+
+def _rule_state(rule: dict) -> str:
+    if rule["fires"]:
+        return "FIRED"
+    return "holds, not significant" if any(m["holds"] for m in rule["matches"]) else "not met"
 
 
 def _shown(p: Pair, pairs: list[Pair]) -> bool:

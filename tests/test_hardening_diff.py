@@ -86,14 +86,18 @@ def test_headline_names_the_significant_changes_and_the_verdict_first(tmp_path):
     assert 3 <= len(head) <= 14
     sig = [(g, s, c) for g in rep.data["groups"] for s, c in g["stats"].items() if c["significant"]]
     shapes = [g for g in rep.data["groups"] if g["shape"] and g["shape"]["significant"]]
-    # the largest relative change among the significant ones opens the list
-    g, s, c = max(sig, key=lambda x: abs(x[2]["rel"]))
-    assert head[0].startswith(f"{g['phase'].upper()} {s.replace('p999', 'p99.9')}") and f"{c['rel']:+.1%}" in head[0]
-    assert all("I2D" not in line for line in head[:10])  # it did not move
-    listed = [line for line in head if line.endswith("significant") and "%" in line]
-    assert len(listed) == min(10, len(sig))
-    if len(sig) > 10:
-        assert any(f"and {len(sig) - 10} more" in line for line in head)
+    # the totals open the list, largest relative change first; then the groups ("[op W]")
+    totals = sorted(((g, s, c) for g, s, c in sig if not g["dims"]), key=lambda x: -abs(x[2]["rel"]))
+    assert len(totals) >= 4  # mean and p50 of D2C and I2C
+    for line, (g, s, c) in zip(head, totals):
+        assert line.startswith(f"{g['phase'].upper()} {s} {c['rel']:+.1%} ("), (line, g["path"], s)
+        base, new_ = c["base"] / 1000, c["new"] / 1000
+        assert f"({base:.1f} -> {new_:.1f} us, 95% CI {c['ci_lo_ns'] / c['base'] * 100:+.1f}..{c['ci_hi_ns'] / c['base'] * 100:+.1f}%)" in line
+    assert "[" in head[len(totals)] and all("I2D" not in line for line in head)  # I2D did not move
+    listed = [line for line in head if line.endswith(", significant")]
+    assert len(listed) == 10 < len(sig)  # bounded: the rest are counted
+    more = next(int(m[1]) for line in head if (m := re.match(r"and (\d+) more significant", line)))
+    assert 10 + more <= len(sig)
     tested = sum(c["tested"] for g in rep.data["groups"] for c in g["stats"].values())
     tested += sum(1 for g in rep.data["groups"] if g["shape"] and g["shape"]["tested"])
     assert any(line.startswith(f"{len(sig) + len(shapes)} of {tested} tested cells significant") for line in head)
