@@ -17,8 +17,9 @@ from ..parsers.errors import TraceParseError
 from . import diff_stats as st
 from .block_tables import PHASE_TITLES
 from .diff_tables import STATS, TIMES, build
-from .result import UNIT_NS, Report
+from .result import SCHEMA, UNIT_NS, Report
 
+READS_SCHEMAS = (1, SCHEMA)  # 1 -> 2 renamed net's size keys only; latency STATS are alike in both
 DIM_NAMES = {"device": "dev", "dev_op": "dev"}  # by_device, by_dev_op/<dev>/by_op -> scope "dev"
 
 
@@ -30,6 +31,11 @@ class Side:
     input: str  # "capture" | "saved report"
     data: dict
 
+    @property
+    def schema(self) -> int:
+        """A saved report says its schema (none: 1); a report made in this run is this version's."""
+        return self.data.get("schema", 1 if self.input == "saved report" else SCHEMA)
+
 
 def saved_report(text: str, label: str) -> dict:
     """A saved report's JSON, checked: it must be a traceparse report with latency distributions."""
@@ -39,6 +45,10 @@ def saved_report(text: str, label: str) -> dict:
         raise TraceParseError(f"{label}: starts with '{{' but is not valid JSON ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("report"), str):
         raise TraceParseError(f"{label}: JSON but not a traceparse report (no \"report\" key)")
+    schema = data.get("schema", 1)  # schema 1 reports had no key
+    if type(schema) is not int or schema not in READS_SCHEMAS:  # bool and 2.0 are not schema numbers
+        raise TraceParseError(f"{label}: a report of schema {json.dumps(schema)}; this traceparse reads schema "
+                              f"{' and '.join(map(str, READS_SCHEMAS))} (a newer traceparse wrote it? upgrade, or diff the capture)")
     if not stats_nodes(data):
         raise TraceParseError(f"{label}: a traceparse {data['report']} report has no latency distributions to diff; use block or net reports")
     return data
@@ -163,6 +173,7 @@ class Pair:
     base_key: str | None  # the base's key when --map renamed it
     base: dict | None
     new: dict | None
+    base_dims: dict[str, str] = field(default_factory=dict)  # the base's own {dim: key}, before --map
     cells: dict = field(default_factory=dict)  # stat -> {base, new, diff, rel, verdict}
     shape_d: float | None = None
     shape: st.Verdict | None = None
@@ -175,8 +186,8 @@ class Pair:
             return "all"
         parts = []
         for dim, key in self.dims.items():
-            shown = f"{self.base_key}->{key}" if self.base_key and self.base_key != key else key
-            parts.append(f"{dim} {shown}")
+            was = self.base_dims.get(dim, key)  # per dim: in by_dev_op, the op is never the device's old name
+            parts.append(f"{dim} {was}->{key}" if was != key else f"{dim} {key}")
         return " ".join(parts)
 
 
@@ -194,9 +205,9 @@ def pair_groups(base: dict, new: dict, mapping: dict[str, str]) -> list[Pair]:
     for q in list(n_nodes) + [q for q in renamed if q not in n_nodes]:
         phase, dims = group_of(q)
         bp = renamed.get(q)
-        base_key = group_of(bp)[1] if bp else None
-        old = next(iter(base_key.values()), None) if base_key else None
-        pairs.append(Pair(q, phase, dims, old, b_nodes.get(bp) if bp else None, n_nodes.get(q)))
+        base_dims = group_of(bp)[1] if bp else {}
+        old = next(iter(base_dims.values()), None)
+        pairs.append(Pair(q, phase, dims, old, b_nodes.get(bp) if bp else None, n_nodes.get(q), base_dims))
     return pairs
 
 
@@ -269,7 +280,7 @@ def _in_scope(scope: dict[str, str], p: Pair) -> bool:
         return not p.dims  # unscoped: the total
     if set(scope) != set(p.dims):
         return False
-    return all(val == "*" or val == p.dims[d] or val == p.base_key for d, val in scope.items())
+    return all(val in ("*", p.dims[d], p.base_dims.get(d)) for d, val in scope.items())
 
 
 def diff_report(base: Side, new: Side, opts: DiffOptions | None = None) -> Report:

@@ -59,11 +59,12 @@ def build(base: Side, new: Side, pairs: list[Pair], rules: list[dict], opts: Dif
         report.tables.append(Table("rules", "--fail-on rules", RULES, [r for rule in rules for r in _rule_rows(rule, opts)]))
     report.exit_code = 1 if any(r["fires"] for r in rules) else 0
     report.warnings = [f"{name}: {w}" for name, side in (("base", base), ("new", new)) for w in side.data.get("warnings", [])]
-    report.notes = _notes(base, new, pairs, shown, opts, sum(1 for p in pairs for c in p.cells.values() if c["verdict"].tested)
-                          + sum(1 for p in pairs if p.shape and p.shape.tested))
+    tested = sum(1 for p in pairs for c in p.cells.values() if c["verdict"].tested) + sum(1 for p in pairs if p.shape and p.shape.tested)
+    report.notes = _notes(base, new, pairs, shown, opts, tested)
     report.data = {
         "report": "diff",
         "compares": kind,
+        "headline": headline(pairs, rules, opts.unit, tested, report.exit_code),
         "base": _side_dict(base),
         "new": _side_dict(new),
         "method": {
@@ -79,6 +80,81 @@ def build(base: Side, new: Side, pairs: list[Pair], rules: list[dict], opts: Dif
         "notes": report.notes,
     }
     return report
+
+
+HEADLINE_CELLS = 10  # the largest significant changes named in the headline; the rest are counted
+
+
+def headline(pairs: list[Pair], rules: list[dict], unit: str, tested: int, exit_code: int) -> list[str]:
+    """A screen's worth, before the tables: the largest real changes, how many, shape, and the rules' verdict."""
+    cells = [(p, stat, p.cells[stat]) for p in pairs for stat in TIMES if p.cells[stat]["verdict"].significant]
+    shapes = [p for p in pairs if p.shape is not None and p.shape.significant]
+    n_sig = len(cells) + len(shapes)
+    # the totals first, then the groups, each by the largest relative change (a change from a zero
+    # base has no ratio and leads); a device that is the whole capture would only repeat its total
+    named = sorted((x for x in cells if _shown(x[0], pairs)), key=lambda x: (bool(x[0].dims), -_size(x[2]["rel"])))
+    shapes_named = sorted((p for p in shapes if _shown(p, pairs)), key=lambda p: bool(p.dims))
+    out = [_cell_line(p, stat, c, unit) for p, stat, c in named[:HEADLINE_CELLS]]
+    if len(named) > HEADLINE_CELLS:
+        out.append(f"and {len(named) - HEADLINE_CELLS} more significant changes (the tables below have them all)")
+    out.append(_tally(n_sig, tested, shapes_named))
+    out += _one_sided(pairs)
+    if rules:
+        out.append("rules: " + ", ".join(f"{r['expr']} {_rule_state(r)}" for r in rules) + f" (exit {exit_code})")
+    return out
+
+
+def _tally(n_sig: int, tested: int, shapes: list[Pair]) -> str:
+    if not n_sig:
+        if tested:
+            return f"no significant change (0 of {tested} tested cells)"
+        return "no significant change: nothing could be tested (too few values per side, or no histograms)"
+    line = f"{n_sig} of {tested} tested cells significant"
+    if shapes:
+        ks = [f"{_where(p)} (KS p{_p_is(p.shape)})" for p in shapes[:4]]
+        line += f"; shape differs: {', '.join(ks)}" + (f" and {len(shapes) - 4} more" if len(shapes) > 4 else "")
+    return line
+
+
+def _one_sided(pairs: list[Pair]) -> list[str]:
+    """Devices (or ops, peers) on one side only, once each: the groups within them would only repeat it."""
+    only = list(dict.fromkeys(f"{p.name} (only in {'base' if p.new is None else 'new'})" for p in pairs
+                              if (p.base is None) != (p.new is None) and _count(p.base or p.new)
+                              and len(p.dims) == 1 and not set(p.dims) & QUIET_DIMS))
+    if not only:
+        return []
+    return ["groups on one side: " + ", ".join(only[:5]) + (f" and {len(only) - 5} more" if len(only) > 5 else "")]
+
+
+def _size(rel: float | None) -> float:
+    return float("inf") if rel is None else abs(rel)
+
+
+def _where(p: Pair, stat: str | None = None) -> str:
+    """'D2C', 'D2C p99', 'D2C p99 [dev 8,0 op W]': the phase, the statistic, the group unless it is the total."""
+    name = {"p999": "p99.9"}.get(stat, stat)
+    return " ".join(x for x in (p.phase.upper(), name, f"[{p.name}]" if p.dims else None) if x)
+
+
+def _p_is(v: st.Verdict) -> str:
+    shown = _p(v)
+    return shown if shown.startswith("<") else f"={shown}"
+
+
+def _cell_line(p: Pair, stat: str, c: dict, unit: str) -> str:
+    v, div, dec = c["verdict"], UNIT_NS[unit], {"ns": 0, "us": 1, "ms": 3}[unit]
+    values = f"{c['base'] / div:.{dec}f} -> {c['new'] / div:.{dec}f} {unit}"
+    if c["base"]:
+        ci = f"95% CI {v.ci_lo / c['base'] * 100:+.1f}..{v.ci_hi / c['base'] * 100:+.1f}%"
+    else:
+        ci = f"95% CI {v.ci_lo / div:+.{dec}f}..{v.ci_hi / div:+.{dec}f} {unit}"
+    return f"{_where(p, stat)} {_rel(c['rel'])} ({values}, {ci}), significant"
+
+
+def _rule_state(rule: dict) -> str:
+    if rule["fires"]:
+        return "FIRED"
+    return "holds, not significant" if any(m["holds"] for m in rule["matches"]) else "not met"
 
 
 def _shown(p: Pair, pairs: list[Pair]) -> bool:
@@ -160,16 +236,18 @@ def _overlay(p: Pair, unit: str) -> list[dict]:
         sb, sn = hb.get(k, 0) / nb, hn.get(k, 0) / nn
         wb, wn = round(sb / peak * WIDTH), round(sn / peak * WIDTH)
         bar = "@" * min(wb, wn) + ("+" * (wn - wb) if wn > wb else "-" * (wb - wn))
-        rows.append({"range": _label(k), "base": hb.get(k, 0), "new": hn.get(k, 0), "base_pct": f"{sb:.1%}",
+        rows.append({"range": _label(k, unit), "base": hb.get(k, 0), "new": hn.get(k, 0), "base_pct": f"{sb:.1%}",
                      "new_pct": f"{sn:.1%}", "bar": f"|{bar:<{WIDTH}}|"})
     return rows
 
 
-def _label(k: int) -> str:
-    if k < 0:
-        return "[0]"
-    lo, hi = 1 << k, 1 << (k + 1)
-    return f"[{lo}]" if hi - lo == 1 else f"[{_short(lo)}, {_short(hi)})"
+def _label(k: int, unit: str) -> str:
+    """bpftrace's bucket label; in us or ms the values were floored from ns, so bucket -1 holds every
+    value under one unit and bucket 0 those from 1 to 2: ranges, not the exact [0] and [1] of ns."""
+    lo, hi = (0, 1) if k < 0 else (1 << k, 1 << (k + 1))
+    if hi - lo == 1 and unit == "ns":
+        return f"[{lo}]"
+    return f"[{_short(lo)}, {_short(hi)})"
 
 
 def _short(v: int) -> str:
@@ -201,7 +279,8 @@ def _rule_rows(rule: dict, opts: DiffOptions) -> list[dict]:
 
 def _side_dict(side: Side) -> dict:
     d = side.data
-    return {"label": side.label, "input": side.input, "source": d.get("source"), "window": d.get("window"), "filters": d.get("filters")}
+    return {"label": side.label, "input": side.input, "schema": side.schema, "source": d.get("source"), "window": d.get("window"),
+            "filters": d.get("filters")}
 
 
 def _group_dict(p: Pair) -> dict:
@@ -256,6 +335,9 @@ def _notes(base: Side, new: Side, pairs: list[Pair], shown: list[Pair], opts: Di
     single = sorted({p.name for p in pairs if set(p.dims) == {"dev"} and p.base and p.new and p not in shown})
     if single:
         n.append(f"{', '.join(single)}: the only device on both sides; its numbers are the 'all' rows")
+    if base.schema != new.schema:
+        n.append(f"the reports keep different JSON schemas (base {_schema_of(base)}, new {_schema_of(new)}): "
+                 "latency distributions are alike in both and are compared; other renamed keys are not")
     fb, fn = base.data.get("filters") or {}, new.data.get("filters") or {}
     if fb != fn:
         n.append(f"the reports were made with different filters (base {fb or 'none'}, new {fn or 'none'})")
@@ -263,3 +345,10 @@ def _notes(base: Side, new: Side, pairs: list[Pair], shown: list[Pair], opts: Di
         n.append("--fail-on rules fire only on significant changes (count and IOPS rules on the numbers)" if opts.significance
                  else "--no-significance: --fail-on rules fire on the numbers alone")
     return n
+
+
+def _schema_of(side: Side) -> str:
+    version = side.data.get("traceparse_version")
+    if side.input != "saved report":
+        return f"{side.schema}, made in this run"
+    return f"{side.schema}, written by traceparse {version}" if version else f"{side.schema}: no \"schema\" key, an older traceparse"

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# The JSON contract's version, written by render/json.py into every report. 1: no "schema" key
+# (before it existed); 2: the key, "traceparse_version", and net sizes named with their unit.
+SCHEMA = 2
+
 
 @dataclass(frozen=True)
 class Column:

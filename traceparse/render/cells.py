@@ -39,5 +39,10 @@ def grid(table: Table, report: Report) -> tuple[list[str], list[list[str]]]:
     return heads, rows
 
 
+def headline(report: Report) -> list[str]:
+    """The few lines a report opens with (the diff's verdict), drawn above warnings and tables."""
+    return list(report.data.get("headline") or [])
+
+
 def numeric(col: Column) -> bool:
     return col.unit is not None

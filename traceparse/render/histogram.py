@@ -16,8 +16,16 @@ def _short(v: int) -> str:
     return str(v)
 
 
-def label(lo: int, hi: int) -> str:
-    return f"[{lo}]" if hi - lo == 1 else f"[{_short(lo)}, {_short(hi)})"
+# Units whose values are whole before bucketing: there [0] holds zeros alone, as in bpftrace.
+# A time shown in us or ms was floored from ns, so its one-wide buckets [0] and [1] hold
+# everything under 1 and from 1 to 2 units: drawn as the ranges they are.
+EXACT_UNITS = (None, "ns", "bytes", "count")
+
+
+def label(lo: int, hi: int, unit: str | None = None) -> str:
+    if hi - lo == 1 and unit in EXACT_UNITS:
+        return f"[{lo}]"
+    return f"[{_short(lo)}, {_short(hi)})"
 
 
 def draw(h: Histogram) -> list[str]:
@@ -27,7 +35,7 @@ def draw(h: Histogram) -> list[str]:
     lines = []
     for b in h.buckets:
         bar = "@" * (b["count"] * WIDTH // peak)
-        lines.append(f"{label(b['lo'], b['hi']):<16} {b['count']:>8} |{bar:<{WIDTH}}|")
+        lines.append(f"{label(b['lo'], b['hi'], h.unit):<16} {b['count']:>8} |{bar:<{WIDTH}}|")
     if h.stats:  # bpftrace's stats(): "count 170, average 1336, total 227140"
         lines.append(", ".join(f"{k} {v}" for k, v in h.stats.items()))
     return lines

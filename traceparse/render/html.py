@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from html import escape
 
-from .cells import grid, numeric
+from .cells import grid, headline, numeric
 from .histogram import label
 
 STYLE = """
@@ -14,6 +14,7 @@ body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
 th, td { padding: 2px 10px; border-bottom: 1px solid #ddd; white-space: pre; }
 th { background: #f3f3f3; text-align: left; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
+.headline { font: 14px/1.5 monospace; margin-bottom: 1.5em; } .headline p { margin: 0; }
 .warn { background: #fff3cd; padding: 6px 10px; border-left: 4px solid #e0a800; }
 svg text { font: 12px monospace; } svg rect { fill: #4a7bb7; }
 """
@@ -27,6 +28,8 @@ def render(report) -> str:
         f"<title>{escape(report.title)}</title><style>{STYLE}</style></head><body>",
         f"<h1>{escape(report.title)}</h1>",
     ]
+    if headline(report):
+        out.append('<div class="headline">' + "".join(f"<p>{escape(line)}</p>" for line in headline(report)) + "</div>")
     out += [f'<p class="warn"><b>Warning:</b> {escape(w)}</p>' for w in report.warnings]
     for t in report.tables:
         if t.rows:
@@ -57,7 +60,7 @@ def _svg(h) -> str:
     for i, b in enumerate(h.buckets):
         y = i * ROW_H + 2
         w = round(b["count"] * BAR_W / peak)
-        parts.append(f'<text x="0" y="{y + 13}">{escape(label(b["lo"], b["hi"]))}</text>')
+        parts.append(f'<text x="0" y="{y + 13}">{escape(label(b["lo"], b["hi"], h.unit))}</text>')
         parts.append(f'<text x="{LABEL_W + COUNT_W - 8}" y="{y + 13}" text-anchor="end">{b["count"]}</text>')
         parts.append(f'<rect x="{LABEL_W + COUNT_W}" y="{y + 2}" width="{w}" height="{ROW_H - 4}"><title>{b["count"]}</title></rect>')
     parts.append("</svg>")

@@ -1,8 +1,17 @@
-"""The JSON contract (documented in the README): ``report.data``, strict JSON, stable key order."""
+"""The JSON contract (documented in the README): ``report.data``, strict JSON, stable key order.
+
+Every report's JSON opens with what it is, which contract it keeps and which traceparse wrote it:
+``{"report": ..., "schema": 2, "traceparse_version": "...", ...}``, stamped here for all reports.
+"""
 from __future__ import annotations
 
 import json
 
+from .. import __version__
+from ..reports.result import SCHEMA
+
 
 def render(report) -> str:
-    return json.dumps(report.data, indent=2, allow_nan=False) + "\n"
+    data = dict(report.data)
+    head = {"report": data.pop("report", report.kind), "schema": SCHEMA, "traceparse_version": __version__}
+    return json.dumps({**head, **data}, indent=2, allow_nan=False) + "\n"

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from .cells import grid, numeric
+from .cells import grid, headline, numeric
 from .histogram import draw
 
 
 def render(report) -> str:
     out = [f"## {report.title}", ""]
+    if headline(report):
+        out += [*(f"- {line}" for line in headline(report)), ""]
     for w in report.warnings:
         out += [f"> **Warning:** {w}", ""]
     for t in report.tables:

@@ -3,12 +3,17 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from .cells import grid, numeric
+from .cells import grid, headline, numeric
 from .histogram import draw
 
 
 def render(report) -> str:
     out = [report.title, ""]
+    if headline(report):
+        out += [*headline(report), ""]
+    # warnings first: they qualify every number below (lost events bias the percentiles)
+    if report.warnings:
+        out += [*(f"WARNING: {w}" for w in report.warnings), ""]
     for t in report.tables:
         if not t.rows:
             continue
@@ -21,6 +26,4 @@ def render(report) -> str:
         out += [f"{h.title}, {h.unit}:", *draw(h), ""]
     for n in report.notes:
         out.append(f"note: {n}")
-    for w in report.warnings:
-        out.append(f"WARNING: {w}")
     return "\n".join(out).rstrip() + "\n"
