@@ -213,8 +213,8 @@ class BlockAnalysis:
             have = self.requests.most_common(key)
             if value is not None and value not in {k for k, _ in have}:
                 shown = ", ".join(f"{k} ({n:,} requests)" if key == "dev" else f"{k} ({n:,})" for k, n in have[:8])
-                lead = "the busiest comms" if key == "comm" else f"the capture has {what}"
-                out.append(f"no requests match {flag} {value}: {lead}: {shown}")
+                lead = "the busiest comms:" if key == "comm" else f"the capture has {what}"
+                out.append(f"no requests match {flag} {value}: {lead} {shown}")
         span = ((source.last_ts_ns or 0) - (source.first_ts_ns or 0)) / 1e9
         if (o.since_s is not None and o.since_s >= span) or not out:
             window = " ".join(f"{k} {v:g}" for k, v in (("--since", o.since_s), ("--until", o.until_s)) if v is not None)

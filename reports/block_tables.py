@@ -108,7 +108,7 @@ def build_report(a: BlockAnalysis, source: Source) -> Report:
         title = "Slowest requests by D2C" if a.opts.slower_than_ns is None else "Requests slower than the threshold (D2C)"
         report.tables.append(Table("slow", title + cut, SLOW, slow_rows))
     unmatched = {k: a.counts[k] for k in MEANINGS}
-    title = "Not paired" + (f" (of the requests {a.opts.given()} keeps; a complete's comm is not the requester's)" if a.opts.filtered else "")
+    title = "Not paired" + (f" ({a.opts.given()}, applied where that side knows the field: see README)" if a.opts.filtered else "")
     report.tables.append(
         Table("unmatched", title, UNMATCHED, [{"what": k, "count": v, "meaning": MEANINGS[k]} for k, v in unmatched.items()])
     )
