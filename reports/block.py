@@ -17,6 +17,7 @@ from .block_tables import build_report
 from .histogram import GroupedDistributions
 from .open_requests import KEY, OpenRequests
 from .result import UNIT_NS, Report
+from .shared import Tally, check_threshold, check_top, check_unit, check_window, listing_limit
 
 PHASES = {  # phase -> (start column, end column)
     "d2c": ("iss_ts", "ts"),
@@ -30,7 +31,7 @@ RECORD_HINT = "perf record -a -e block:block_rq_insert -e block:block_rq_issue -
 class BlockOptions:
     unit: str = "us"
     slower_than_ns: int | None = None
-    top: int = 10
+    top: int | None = None  # None: the 10 slowest, or with slower_than_ns every request past it; 0: all
     dev: str | None = None
     comm: str | None = None
     op: str | None = None
@@ -38,8 +39,11 @@ class BlockOptions:
     until_s: float | None = None
 
     def __post_init__(self):
-        if self.unit not in UNIT_NS:
-            raise TraceParseError(f"--unit must be one of ns, us, ms (got {self.unit!r})")
+        # every check runs here, so that a bad option fails before any input is read
+        check_unit(self.unit)
+        check_top(self.top)
+        check_threshold(self.slower_than_ns)
+        check_window(self.since_s, self.until_s)
         if self.dev is not None and not _valid_dev(self.dev):
             raise TraceParseError(f"--dev expects major,minor as perf prints it, e.g. 8,0 (got {self.dev!r})")
         if self.op is not None:
@@ -47,10 +51,28 @@ class BlockOptions:
             if self.op not in ("R", "W", "D", "F", "N"):
                 raise TraceParseError(f"--op must be one of R, W, D (discard), F (flush), N (got {self.op!r})")
 
+    @property
+    def limit(self) -> int:
+        """Rows the slow listing keeps (0: all)."""
+        return listing_limit(self.top, self.slower_than_ns)
+
+    @property
+    def filtered(self) -> bool:
+        return any(v is not None for v in (self.dev, self.comm, self.op, self.since_s, self.until_s))
+
+    def given(self) -> str:
+        """The filters as typed: '--dev 8,0 --comm dd'."""
+        names = (("--dev", self.dev), ("--comm", self.comm), ("--op", self.op), ("--since", self.since_s), ("--until", self.until_s))
+        return " ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in names if v is not None)
+
 
 def _valid_dev(dev: str) -> bool:
     parts = dev.split(",")
     return len(parts) == 2 and all(p.isdigit() for p in parts)
+
+
+UNPAIRED = ("complete_without_issue", "issue_without_complete", "insert_without_complete", "overwritten",
+            "op_mismatch", "partial_completions", "requeues", "negative_latency", "open_dropped")
 
 
 @dataclass
@@ -61,11 +83,15 @@ class BlockAnalysis:
 
     def __post_init__(self):
         self.dists = GroupedDistributions(UNIT_NS[self.opts.unit])
-        self.open = OpenRequests(ROW_SCHEMA)
+        self.open = OpenRequests(ROW_SCHEMA, match=self._match_open if self.opts.filtered else None)
         self.rid = 0
-        self.counts = dict(complete_without_issue=0, op_mismatch=0, partial_completions=0, requeues=0, negative_latency=0)
+        # the unpaired, as the filters see them (table and JSON); the unfiltered ones drive the loss warnings
+        self.counts = dict.fromkeys(UNPAIRED, 0)
+        self.all_without_issue = self.empty_without_issue = 0
+        self.requests = Tally(["dev", "comm", "op"])  # every finished request, before the filters
+        self.matched = 0
         self.slow = pl.DataFrame()
-        self.empty_without_issue = 0
+        self.slow_total = 0  # requests the listing could show: past the threshold, or all with a D2C
         self.t0: int | None = None
 
     def feed(self, chunk: Chunk, source: Source) -> None:
@@ -73,28 +99,41 @@ class BlockAnalysis:
         if self.t0 is None:
             self.t0 = source.first_ts_ns
         req = frames.get("block:block_rq_requeue")
-        self.counts["requeues"] += req.height if req is not None else 0
+        if req is not None and req.height:  # the requeue's comm is whoever ran it, not the requester
+            self._count("requeues", req.select("dev", op=op_of(pl.col("rwbs")), comm=pl.lit(None, pl.String), ts_ns="ts_ns"))
         rows = rows_from(frames, self.rid)
         if not rows.height:
             return
         self.rid += rows.height
         touched = self.open.take(rows.select(KEY))  # semi/anti joins: repeated keys do no harm
         p = pair(pl.concat([touched, rows]))
-        if p.partials:  # a continuation may land on another open request's sector: the newer wins, as in pair()
-            self.open.take(p.state.select(KEY))
+        if p.partials.height:  # a continuation may land on another open request's sector: the newer wins, as in pair()
+            self._count("overwritten", _open_side(self.open.take(p.state.select(KEY))))
         self.open.put(p.state)
-        self.counts["complete_without_issue"] += p.without_issue
-        self.empty_without_issue += p.without_issue_empty
-        self.counts["op_mismatch"] += p.mismatched
-        self.counts["partial_completions"] += p.partials
-        self._record(self._filter(_requests(p.done)))
+        self.all_without_issue += p.without_issue.height
+        self.empty_without_issue += int(p.without_issue["empty"].sum())
+        self._count("complete_without_issue", p.without_issue)
+        self._count("op_mismatch", p.mismatched)
+        self._count("partial_completions", p.partials)
+        self._count("overwritten", p.overwritten)
+        done = _requests(p.done)
+        self.requests.add(done.group_by("dev", "comm", "op").agg(n=pl.len()))
+        self._record(self._filter(done))
 
-    def _filter(self, req: pl.DataFrame) -> pl.DataFrame:
+    def _count(self, what: str, side: pl.DataFrame) -> None:
+        self.counts[what] += self._filter(side, lenient=True).height if self.opts.filtered else side.height
+
+    def _filter(self, req: pl.DataFrame, lenient: bool = False) -> pl.DataFrame:
+        return req.filter(self._cond(lenient))
+
+    def _cond(self, lenient: bool) -> pl.Expr:
+        """What the filters keep, over dev, comm, op, ts_ns; ``lenient``: a null comm (that side does
+        not know the requester, as on a complete) is not filtered by --comm."""
         o, cond = self.opts, pl.lit(True)
         if o.dev is not None:
             cond &= pl.col("dev") == o.dev
         if o.comm is not None:
-            cond &= pl.col("comm") == o.comm
+            cond &= ((pl.col("comm") == o.comm) | pl.col("comm").is_null()) if lenient else (pl.col("comm") == o.comm)
         if o.op is not None:
             cond &= pl.col("op") == o.op
         t0 = self.t0 or 0
@@ -102,9 +141,14 @@ class BlockAnalysis:
             cond &= pl.col("ts_ns") >= t0 + int(o.since_s * 1e9)
         if o.until_s is not None:
             cond &= pl.col("ts_ns") < t0 + int(o.until_s * 1e9)
-        return req.filter(cond)
+        return cond
+
+    def _match_open(self, state: pl.DataFrame) -> pl.DataFrame:
+        """Open requests (pairing rows) the filters keep: by who asked, the request's op and when it started."""
+        return state.filter(_open_side(state).select(self._cond(lenient=True)).to_series())
 
     def _record(self, req: pl.DataFrame) -> None:
+        self.matched += req.height
         dims = {
             "total": pl.lit(""),
             "dev": pl.col("dev"),
@@ -126,22 +170,26 @@ class BlockAnalysis:
         cand = req.filter(pl.col("d2c_ns").is_not_null())
         if o.slower_than_ns is not None:
             cand = cand.filter(pl.col("d2c_ns") >= o.slower_than_ns)
+        self.slow_total += cand.height
         cand = cand.select(SLOW_COLUMNS)
         both = pl.concat([self.slow, cand]) if self.slow.height else cand
-        if o.top:  # the slowest first; ties: earliest, then by device and sector
+        if o.limit:  # the slowest first; ties: earliest, then by device and sector
             order = ["d2c_ns", "ts_ns", "dev", "sector"]
-            both = both.top_k(o.top, by=order, reverse=[False, True, True, True]).sort(order, descending=[True, False, False, False])
+            both = both.top_k(o.limit, by=order, reverse=[False, True, True, True]).sort(order, descending=[True, False, False, False])
         self.slow = both
 
     def finish(self, source: Source) -> Report:
         _check_events(source)
         st = self.open.all()
-        # requests the open-request bound dropped on the way are counted with those open at the end
-        self.counts["issue_without_complete"] = st.filter(pl.col("iss_ts").is_not_null()).height + self.open.dropped_issued
-        self.counts["insert_without_complete"] = (
-            st.filter(pl.col("iss_ts").is_null() & pl.col("ins_ts").is_not_null()).height + self.open.dropped_inserted
+        if self.opts.filtered:
+            st = self._match_open(st)
+        dropped_iss, dropped_ins = (
+            (self.open.matched_issued, self.open.matched_inserted) if self.opts.filtered else (self.open.dropped_issued, self.open.dropped_inserted)
         )
-        self.counts["open_dropped"] = self.open.dropped_issued + self.open.dropped_inserted
+        # requests the open-request bound dropped on the way are counted with those open at the end
+        self.counts["issue_without_complete"] = st.filter(pl.col("iss_ts").is_not_null()).height + dropped_iss
+        self.counts["insert_without_complete"] = st.filter(pl.col("iss_ts").is_null() & pl.col("ins_ts").is_not_null()).height + dropped_ins
+        self.counts["open_dropped"] = dropped_iss + dropped_ins
         return build_report(self, source)
 
     def window_ns(self, source: Source) -> tuple[int, int]:
@@ -151,6 +199,35 @@ class BlockAnalysis:
         lo = t0 + int(self.opts.since_s * 1e9) if self.opts.since_s is not None else t0
         hi = min(t1, t0 + int(self.opts.until_s * 1e9)) if self.opts.until_s is not None else t1
         return lo, max(hi, lo)
+
+    def filter_misses(self, source: Source) -> list[str]:
+        """When the filters keep no request: what the capture has instead, per filter that matched nothing."""
+        o = self.opts
+        if not o.filtered or self.matched:
+            return []
+        total = int(self.requests.frame["n"].sum()) if self.requests.frame.height else 0
+        if not total:
+            return [f"no requests match {o.given()}: the capture has no paired requests at all"]
+        out = []
+        for flag, key, value, what in (("--dev", "dev", o.dev, "devices"), ("--comm", "comm", o.comm, "comms"), ("--op", "op", o.op, "ops")):
+            have = self.requests.most_common(key)
+            if value is not None and value not in {k for k, _ in have}:
+                shown = ", ".join(f"{k} ({n:,} requests)" if key == "dev" else f"{k} ({n:,})" for k, n in have[:8])
+                lead = "the busiest comms:" if key == "comm" else f"the capture has {what}"
+                out.append(f"no requests match {flag} {value}: {lead} {shown}")
+        span = ((source.last_ts_ns or 0) - (source.first_ts_ns or 0)) / 1e9
+        if o.since_s is not None and o.since_s >= span:
+            out.append(f"no requests complete in --since {o.since_s:g}: the capture spans 0.000-{span:.3f} s")
+        if not out:  # each filter matches on its own: their combination, or the window, keeps nothing
+            out.append(f"no requests match {o.given()} together ({total:,} requests in all; the capture spans 0.000-{span:.3f} s)")
+        return out
+
+
+def _open_side(state: pl.DataFrame) -> pl.DataFrame:
+    """Open requests as the filters see them: who asked (insert side first), the op, when they started."""
+    return state.select(
+        "dev", op=op_of(pl.col("rwbs")), comm=pl.coalesce("ins_comm", "iss_comm"), ts_ns=pl.coalesce("iss_ts", "ins_ts"),
+    )
 
 
 SLOW_COLUMNS = ["ts_ns", "comm", "pid", "dev", "op", "rwbs", "sector", "bytes", "i2d_ns", "d2c_ns", "i2c_ns", "parts"]

@@ -4,7 +4,8 @@ The rules (see DESIGN.md, "Semantics of block latency"), each one counted, never
 
 - A request is keyed by (dev, sector), as biosnoop and bpftrace's biolatency do. Issue and
   complete often run on different CPUs, so nothing is paired per CPU.
-- insert and issue remember their time under the key; a later one overwrites (a requeue).
+- insert and issue remember their time under the key; a later one overwrites the earlier one
+  (counted as "overwritten": a re-issue after block_rq_requeue, or a lost complete).
 - complete takes what the key remembers and forgets it. With nothing remembered it is a
   "complete without issue" (the request started before the capture).
 - A read complete never pairs with a write issue to the same sector: the complete is counted as
@@ -96,17 +97,21 @@ def rows_from(frames: dict[str, pl.DataFrame], rid0: int) -> pl.DataFrame:
 
 @dataclass
 class Paired:
+    """What one pairing pass found. The unpaired come as frames of (dev, op, comm, ts_ns), so that the
+    report can apply its filters to them; comm is null where that side does not know the requester."""
+
     done: pl.DataFrame  # one row per finished request (complete rows with inherited insert/issue columns)
     state: pl.DataFrame  # open requests, to start the next chunk from
-    without_issue: int
-    without_issue_empty: int  # of those, zero-length (ends of flush sequences), not a sign of loss
-    mismatched: int
-    partials: int
+    without_issue: pl.DataFrame  # completes with no issue; ``empty``: zero-length (ends of flush sequences)
+    mismatched: pl.DataFrame  # completes whose op differs from the issue at their sector
+    partials: pl.DataFrame  # partial completions, followed to the request's last part
+    overwritten: pl.DataFrame  # inserts/issues that replaced an open request's earlier one
 
 
 def pair(rows: pl.DataFrame) -> Paired:
     """Pair ``rows`` (this chunk's rows plus the previous chunk's state rows)."""
     removed: set[int] = set()  # op-mismatched completes
+    bad_parts: list[pl.DataFrame] = []
     conts = pl.DataFrame(schema=ROW_SCHEMA)  # continuations of partially completed requests
     for _ in range(MAX_ROUNDS):
         kept = rows.filter(~pl.col("rid").is_in(list(removed))) if removed else rows
@@ -117,6 +122,7 @@ def pair(rows: pl.DataFrame) -> Paired:
         bad = differ.filter(op_of(pl.col("c_rwbs")) != op_of(pl.col("rwbs")))
         if bad.height:
             removed.update(bad["rid"].to_list())
+            bad_parts.append(_side(bad, "c_rwbs", None))
             continue
         part = c.filter(pl.col("iss_ts").is_not_null() & (pl.col("c_nr") > 0) & (pl.col("c_nr") < pl.col("nr")))
         new = _continuations(part)
@@ -129,15 +135,34 @@ def pair(rows: pl.DataFrame) -> Paired:
     last_of_segment = (pl.col("grp") != pl.col("grp").shift(-1)).fill_null(True)
     state = ff.filter(last_of_segment & (pl.col("kind") != COMPLETE))
     state = state.with_columns(kind=pl.lit(STATE, pl.Int8)).select(list(ROW_SCHEMA))
-    no_issue = c.select(n=pl.col("iss_ts").is_null().sum(), empty=(pl.col("iss_ts").is_null() & (pl.col("c_nr") == 0)).sum())
+    orphans = c.filter(pl.col("iss_ts").is_null())
     return Paired(
         done=done,
         state=state,
-        without_issue=int(no_issue["n"][0]),
-        without_issue_empty=int(no_issue["empty"][0]),
-        mismatched=len(removed),
-        partials=part.height,
+        without_issue=_side(orphans, "c_rwbs", None).with_columns(empty=orphans["c_nr"] == 0),
+        mismatched=pl.concat(bad_parts) if bad_parts else _side(c.clear(), "c_rwbs", None),
+        partials=_side(part, "rwbs", pl.coalesce("ins_comm", "iss_comm")),
+        overwritten=_overwrites(ff),
     )
+
+
+def _side(frame: pl.DataFrame, rwbs: str, comm: pl.Expr | None) -> pl.DataFrame:
+    """The (dev, op, comm, ts_ns) of unpaired rows, what the report's filters look at."""
+    return frame.select(
+        "dev", op=op_of(pl.col(rwbs)), comm=comm if comm is not None else pl.lit(None, pl.String), ts_ns=pl.col("ts"),
+    )
+
+
+def _overwrites(ff: pl.DataFrame) -> pl.DataFrame:
+    """Inserts (issues) whose segment already had an insert (issue) before them: the open request's
+    earlier one is replaced, as biosnoop's map entry would be. Rows are sorted by segment, so "an
+    earlier setter in this segment" is the last setter's segment seen from the row before."""
+    out = []
+    for flag, comm in (("sets_ins", "ins_comm"), ("sets_iss", "iss_comm")):
+        sets = pl.col(flag)
+        last_setter = pl.when(sets).then(pl.col("grp")).forward_fill().shift(1)
+        out.append(_side(ff.filter(sets & (last_setter == pl.col("grp")).fill_null(False)), "rwbs", pl.col(comm)))
+    return pl.concat(out)
 
 
 def _fill(r: pl.DataFrame) -> pl.DataFrame:
@@ -149,7 +174,12 @@ def _fill(r: pl.DataFrame) -> pl.DataFrame:
         | (pl.col("sector") != pl.col("sector").shift(1))
         | is_c.shift(1)
     ).fill_null(True)
-    r = r.with_columns(grp=new_seg.cum_sum())
+    # which rows set an insert (issue) of their own, before the fill hands every row its segment's
+    r = r.with_columns(
+        grp=new_seg.cum_sum(),
+        sets_ins=(pl.col("kind") == INSERT) | ((pl.col("kind") == STATE) & pl.col("ins_ts").is_not_null()),
+        sets_iss=(pl.col("kind") == ISSUE) | ((pl.col("kind") == STATE) & pl.col("iss_ts").is_not_null()),
+    )
     return r.with_columns([_fill_in_segment(c) for c in CARRIED])
 
 

@@ -7,6 +7,7 @@ from ..parsers.source import Source
 from .histogram import buckets
 from .open_requests import MAX_OPEN
 from .result import Column, Histogram, Report, Table
+from .shared import shown_of
 
 if TYPE_CHECKING:
     from .block import BlockAnalysis
@@ -56,6 +57,7 @@ MEANINGS = {
     "complete_without_issue": "complete with no issue before it (started before the capture, issue lost, or the zero-length end of a flush)",
     "issue_without_complete": "issued, not completed by the end of the capture (in flight, or complete lost)",
     "insert_without_complete": "inserted, never issued or completed by the end of the capture",
+    "overwritten": "insert/issue that replaced an open request's earlier one (same dev, sector): a re-issue, or a lost complete",
     "op_mismatch": "complete whose op (R/W/...) differs from the issue at that sector: not paired",
     "partial_completions": "partial completions followed to the request's last part",
     "requeues": "block_rq_requeue events (the next issue restarts D2C)",
@@ -94,6 +96,7 @@ def build_report(a: BlockAnalysis, source: Source) -> Report:
     procs = _processes(a, dur)
     t0 = source.first_ts_ns or 0
     slow_rows = a.slow.sort("ts_ns").to_dicts() if a.opts.slower_than_ns is not None else a.slow.to_dicts()
+    cut = shown_of(len(slow_rows), a.slow_total)
     for r in slow_rows:
         r["time_s"] = (r["ts_ns"] - t0) / 1e9
     report = Report(kind="block", title=f"traceparse block: {source.path}", unit=a.opts.unit)
@@ -103,11 +106,11 @@ def build_report(a: BlockAnalysis, source: Source) -> Report:
     report.tables.append(Table("processes", f"Processes by requests (top {TOP_PROCESSES}; the insert/issue side)", PROC, procs[:TOP_PROCESSES]))
     if slow_rows:
         title = "Slowest requests by D2C" if a.opts.slower_than_ns is None else "Requests slower than the threshold (D2C)"
-        report.tables.append(Table("slow", title, SLOW, slow_rows))
-    unmatched = {k: a.counts[k] for k in ("complete_without_issue", "issue_without_complete", "insert_without_complete")}
-    extra = {k: a.counts[k] for k in ("op_mismatch", "partial_completions", "requeues", "negative_latency", "open_dropped")}
+        report.tables.append(Table("slow", title + cut, SLOW, slow_rows))
+    unmatched = {k: a.counts[k] for k in MEANINGS}
+    title = "Not paired" + (f" ({a.opts.given()}, applied where that side knows the field: see README)" if a.opts.filtered else "")
     report.tables.append(
-        Table("unmatched", "Not paired", UNMATCHED, [{"what": k, "count": v, "meaning": MEANINGS[k]} for k, v in {**unmatched, **extra}.items()])
+        Table("unmatched", title, UNMATCHED, [{"what": k, "count": v, "meaning": MEANINGS[k]} for k, v in unmatched.items()])
     )
     report.histograms.append(Histogram("d2c", "D2C (issue -> complete)", a.opts.unit, buckets(d.get("d2c", "total").log2_unit)))
     devices = d.keys("d2c", "dev")
@@ -125,7 +128,8 @@ def build_report(a: BlockAnalysis, source: Source) -> Report:
         "filters": {k: v for k, v in vars(a.opts).items() if k not in ("unit", "top") and v is not None},
         "latency": latency,
         "by_process": procs,
-        "unmatched": {**unmatched, **extra},
+        "unmatched": unmatched,
+        "slow_total": a.slow_total,
         "slow": [{k: r[k] for k in ("ts_ns", "dev", "op", "rwbs", "sector", "bytes", "comm", "pid", "i2d_ns", "d2c_ns", "i2c_ns", "parts")} for r in slow_rows],
         "warnings": report.warnings,
     }
@@ -172,7 +176,7 @@ def _processes(a: BlockAnalysis, dur: int) -> list[dict]:
 
 
 def _warnings(a: BlockAnalysis, source: Source, lat: dict) -> list[str]:
-    w = []
+    w = a.filter_misses(source)
     if source.lost_events:
         per_cpu = ", ".join(f"CPU {c}: {n:,}" for c, n in sorted(source.lost_by_cpu.items()))
         w.append(f"the tracer lost {source.lost_events:,} events ({per_cpu or 'per CPU unknown'}): percentiles are biased")
@@ -187,12 +191,13 @@ def _warnings(a: BlockAnalysis, source: Source, lat: dict) -> list[str]:
                 "(perf drops block_rq_complete under load; trace-cmd records them all)"
             )
     completes = source.events.get("block:block_rq_complete", 0)
-    orphans = a.counts["complete_without_issue"] - a.empty_without_issue  # zero-length ones end flush sequences
+    orphans = a.all_without_issue - a.empty_without_issue  # zero-length ones end flush sequences
     if completes and orphans > 0.1 * completes:
         w.append(f"{orphans:,} of {completes:,} completes have no issue: issue events were lost or not recorded")
-    if a.counts["open_dropped"]:
+    dropped = a.open.dropped_issued + a.open.dropped_inserted
+    if dropped:
         w.append(
-            f"{a.counts['open_dropped']:,} requests were dropped unpaired when more than {MAX_OPEN:,} were open at once: "
+            f"{dropped:,} requests were dropped unpaired when more than {MAX_OPEN:,} were open at once: "
             "no device has that many in flight, their completes were lost"
         )
     if source.skipped.count:

@@ -33,6 +33,7 @@ from ..parsers.schema import Chunk
 from ..parsers.source import Source
 from .histogram import GroupedDistributions
 from .result import UNIT_NS, Report
+from .shared import DEFAULT_TOP, Tally, check_threshold, check_top, check_unit, listing_limit
 
 TX_EVENTS = ("net_dev_queue", "net_dev_xmit")  # preference order
 RX_EVENTS = ("netif_receive_skb", "netif_receive_skb_entry", "napi_gro_receive_entry", "netif_rx")
@@ -61,30 +62,25 @@ class NetOptions:
     interval_ns: int = 1_000_000_000  # rates table bucket
     unit: str = "us"  # connect latency display unit
     slower_than_ns: int | None = None  # connect latency listing threshold
-    top: int = 10  # rows in listings (0: all)
+    top: int | None = None  # rows in listings (0: all; None: 10, and every handshake past slower_than_ns)
     dev: str | None = None  # only packets on this device
 
     def __post_init__(self):
-        if self.unit not in UNIT_NS or self.unit == "s":
-            raise TraceParseError(f"--unit must be one of ns, us, ms (got {self.unit!r})")
-        if self.interval_ns <= 0:
-            raise TraceParseError("--interval must be a positive duration, e.g. 1s or 100ms")
-        if self.top < 0:
-            raise TraceParseError(f"--top must be 0 (all) or more (got {self.top})")
+        # every check runs here, so that a bad option fails before any input is read
+        check_unit(self.unit)
+        if isinstance(self.interval_ns, bool) or not isinstance(self.interval_ns, int) or self.interval_ns <= 0:
+            raise TraceParseError(f"--interval must be a positive duration, e.g. 1s or 100ms (got {self.interval_ns} ns)")
+        check_top(self.top)
+        check_threshold(self.slower_than_ns)
 
+    @property
+    def limit(self) -> int:
+        """Rows the handshake listing keeps (0: all)."""
+        return listing_limit(self.top, self.slower_than_ns)
 
-class Tally:
-    """A small count frame carried across chunks: add rows, re-aggregate by ``keys``, sum the rest."""
-
-    def __init__(self, keys: list[str]):
-        self.keys, self.frame = keys, pl.DataFrame()
-
-    def add(self, rows: pl.DataFrame) -> None:
-        if not rows.height:
-            return
-        both = pl.concat([self.frame, rows], how="vertical_relaxed") if self.frame.height else rows
-        sums = [c for c in both.columns if c not in self.keys]
-        self.frame = both.group_by(self.keys).agg(pl.col(sums).sum())
+    @property
+    def retrans_limit(self) -> int:
+        return DEFAULT_TOP if self.top is None else self.top
 
 
 def field_of(name: str, *aliases: str) -> pl.Expr:
@@ -159,9 +155,11 @@ class NetAnalysis:
         self.failed = Tally(["kind", "peer", "outcome"])
         self.drop_reason = Tally(["reason"])
         self.drop_location = Tally(["location"])
+        self.devices = Tally(["event", "dev"])  # packets per device before --dev: what a filter missing says
         self.retrans_events = pl.DataFrame()
         self.latency = GroupedDistributions(UNIT_NS[self.opts.unit])
         self.slow = pl.DataFrame()
+        self.slow_total = 0  # handshakes the listing could show (past the threshold)
         self.pending = pl.DataFrame(schema=PAIR_SCHEMA)  # handshakes started, not ended; ends with no start
         self.seen: dict[str, int] = {}  # short event name -> events, before any --dev filter
         self.seq = 0
@@ -199,6 +197,7 @@ class NetAnalysis:
         if not parts:
             return
         pk = pl.concat(parts).filter(pl.col("len").is_not_null())
+        self.devices.add(pk.group_by("event", "dev").agg(n=pl.len()))
         if self.opts.dev is not None:
             pk = pk.filter(pl.col("dev") == self.opts.dev)
         self.sizes.add(pk.group_by("event", "dev", "len").agg(n=pl.len()))
@@ -216,7 +215,7 @@ class NetAnalysis:
         ev = r.select("ts_ns", "comm", "pid", "flow", "state")
         both = pl.concat([self.retrans_events, ev]) if self.retrans_events.height else ev
         both = both.sort(["ts_ns", "flow", "state"], maintain_order=True)
-        self.retrans_events = both.head(self.opts.top) if self.opts.top else both
+        self.retrans_events = both.head(self.opts.retrans_limit) if self.opts.retrans_limit else both
 
     def _set_state(self, s: pl.DataFrame) -> None:
         # inet_sock_set_state also fires for SCTP and MPTCP sockets; the handshakes here are TCP's.
@@ -281,9 +280,10 @@ class NetAnalysis:
         )
         self.latency.add(long)
         cand = ok if self.opts.slower_than_ns is None else ok.filter(pl.col("lat_ns") >= self.opts.slower_than_ns)
+        self.slow_total += cand.height
         both = pl.concat([self.slow, cand]) if self.slow.height else cand
         both = both.sort(["lat_ns", "ts_ns", "kind", "flow"], descending=[True, False, False, False])
-        self.slow = both.head(self.opts.top) if self.opts.top else both
+        self.slow = both.head(self.opts.limit) if self.opts.limit else both
 
     def _drops(self, frame: pl.DataFrame) -> None:
         d = frame.select(field_of("reason"), field_of("location"))

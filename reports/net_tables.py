@@ -4,6 +4,7 @@ Everything here runs once per group (device, process, interval, flow), never onc
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -11,6 +12,7 @@ import polars as pl
 from ..parsers.source import Source
 from .histogram import buckets, log2_floor
 from .result import Column, Histogram, Report, Table
+from .shared import shown_of
 
 if TYPE_CHECKING:
     from .net import NetAnalysis
@@ -21,12 +23,12 @@ PCTS = (50, 90, 99)
 SIZE = [
     Column("count", "PACKETS", "count"),
     Column("bytes", "BYTES", "count"),
-    Column("mean", "MEAN(B)", "bytes"),
-    Column("min", "MIN(B)", "bytes"),
-    Column("p50", "P50(B)", "bytes"),
-    Column("p90", "P90(B)", "bytes"),
-    Column("p99", "P99(B)", "bytes"),
-    Column("max", "MAX(B)", "bytes"),
+    Column("mean_bytes", "MEAN(B)", "bytes"),
+    Column("min_bytes", "MIN(B)", "bytes"),
+    Column("p50_bytes", "P50(B)", "bytes"),
+    Column("p90_bytes", "P90(B)", "bytes"),
+    Column("p99_bytes", "P99(B)", "bytes"),
+    Column("max_bytes", "MAX(B)", "bytes"),
     Column("pps", "PKT/s", "/s"),
     Column("mb_s", "MB/s", "MB/s"),
 ]
@@ -49,6 +51,7 @@ RATES = [
     Column("rx_bytes", "RX BYTES", "count"),
     Column("rx_pps", "RX PKT/s", "/s"),
     Column("rx_mb_s", "RX MB/s", "MB/s"),
+    Column("partial_mark", "PARTIAL"),
 ]
 RC = [Column("dev", "DEVICE"), Column("rc", "RC"), Column("count", "COUNT", "count")]
 FLOWS = [Column("flow", "FLOW (saddr:sport -> daddr:dport)"), Column("state", "STATE"), Column("count", "RETRANSMITS", "count")]
@@ -93,9 +96,9 @@ def size_stats(vals: pl.DataFrame, by: str) -> dict[str, dict]:
     agg = v.group_by(by).agg(
         count=pl.col("n").sum(),
         bytes=(pl.col("len") * pl.col("n")).sum(),
-        min=pl.col("len").min(),
-        max=pl.col("len").max(),
-        **{f"p{p}": pl.col("len").filter(pl.col("cum") * 100 >= pl.col("total") * p).first() for p in PCTS},
+        min_bytes=pl.col("len").min(),
+        max_bytes=pl.col("len").max(),
+        **{f"p{p}_bytes": pl.col("len").filter(pl.col("cum") * 100 >= pl.col("total") * p).first() for p in PCTS},
     )
     log2 = vals.group_by(by, k=log2_floor(pl.col("len"))).agg(n=pl.col("n").sum())
     hists: dict[str, dict[int, int]] = {}
@@ -105,14 +108,15 @@ def size_stats(vals: pl.DataFrame, by: str) -> dict[str, dict]:
     for r in agg.sort(by).to_dicts():
         key = r.pop(by)
         out[key] = {
-            "count": r["count"], "bytes": r["bytes"], "mean": r["bytes"] / r["count"], "min": r["min"], "max": r["max"],
-            **{f"p{p}": r[f"p{p}"] for p in PCTS}, "log2": buckets(hists.get(key, {})),
+            "count": r["count"], "bytes": r["bytes"], "mean_bytes": r["bytes"] / r["count"], "min_bytes": r["min_bytes"],
+            "max_bytes": r["max_bytes"], **{f"p{p}_bytes": r[f"p{p}_bytes"] for p in PCTS}, "log2_bytes": buckets(hists.get(key, {})),
         }
     return out
 
 
 def _empty_size() -> dict:
-    return {"count": 0, "bytes": 0, "mean": None, "min": None, "max": None, **{f"p{p}": None for p in PCTS}, "log2": []}
+    return {"count": 0, "bytes": 0, "mean_bytes": None, "min_bytes": None, "max_bytes": None, **{f"p{p}_bytes": None for p in PCTS},
+            "log2_bytes": []}
 
 
 def _direction(a: NetAnalysis, event: str | None, dur: int) -> dict:
@@ -145,23 +149,50 @@ def _by_process(a: NetAnalysis, event: str | None, dur: int) -> list[dict]:
     return [{**r, **_rates(r["packets"], r["bytes"], dur)} for r in rows.drop("event").to_dicts()]
 
 
-def _rate_rows(a: NetAnalysis, tx: str | None, rx: str | None, t0: int, t1: int) -> list[dict]:
-    r = a.rates.frame
-    if not r.height:
-        return []
+MAX_RATE_ROWS = 10_000  # rows of the rates table, whatever the span or the interval
+WIDEN = [m * 10**e for e in range(19) for m in (1, 2, 5)][1:]  # factors an interval is widened by: 2, 5, 10, 20, ...
+
+
+@dataclass
+class Rates:
+    rows: list[dict]
+    interval_ns: int  # the interval used: --interval, or a multiple of it past MAX_RATE_ROWS busy intervals
+    busy: int  # intervals of --interval that hold packets
+    empty_listed: bool  # False when the span holds more intervals than MAX_RATE_ROWS: only busy ones are rows
+
+
+def _rate_rows(a: NetAnalysis, tx: str | None, rx: str | None, t0: int, t1: int) -> Rates:
+    """Packets and bytes per interval from the capture's start. Only intervals that hold packets are
+    materialised, plus the empty ones between them while the span has at most MAX_RATE_ROWS intervals;
+    with more busy intervals than that, the interval is widened (a warning says so). A partial last
+    interval is divided by its real length, to the end of the capture."""
     step = a.opts.interval_ns
-    last = (t1 - t0) // step
-    lo = min(0, r["bucket"].min())
-    hi = max(last, r["bucket"].max())
-    got = {(x["event"], x["bucket"]): (x["packets"], x["bytes"]) for x in r.to_dicts()}  # one row per interval
+    r = a.rates.frame
+    r = r.filter(pl.col("event").is_in([e for e in (tx, rx) if e])) if r.height else r
+    if not r.height:
+        return Rates([], step, 0, True)
+    busy = r["bucket"].n_unique()
+    k = next((k for k in (1, *WIDEN) if (r["bucket"] // k).n_unique() <= MAX_RATE_ROWS), WIDEN[-1])
+    step *= k
+    r = r.group_by("event", bucket=pl.col("bucket") // k).agg(pl.col("packets", "bytes").sum())
+    lo, hi = min(0, r["bucket"].min()), max((t1 - t0) // step, r["bucket"].max())
+    listed = hi - lo + 1 <= MAX_RATE_ROWS
+    got = {(x["event"], x["bucket"]): (x["packets"], x["bytes"]) for x in r.to_dicts()}  # one row per busy interval
     rows = []
-    for b in range(lo, hi + 1):
-        row = {"start_ns": t0 + b * step, "time_s": b * step / 1e9}
+    for b in range(lo, hi + 1) if listed else sorted(set(r["bucket"].to_list())):
+        start = t0 + b * step
+        length = min(start + step, t1) - max(start, t0)
+        row = {"start_ns": start, "time_s": b * step / 1e9, "duration_ns": max(length, 0), "partial": length < step}
         for side, ev in (("tx", tx), ("rx", rx)):
             n, s = got.get((ev, b), (0, 0))
-            row.update({f"{side}_packets": n, f"{side}_bytes": s, f"{side}_pps": n * 1e9 / step, f"{side}_mb_s": s * 1e9 / step / 1e6})
+            mb = _per_s(s, length)
+            row.update({f"{side}_packets": n, f"{side}_bytes": s, f"{side}_pps": _per_s(n, length), f"{side}_mb_s": mb and mb / 1e6})
         rows.append(row)
-    return rows
+    return Rates(rows, step, busy, listed)
+
+
+def _per_s(value: int, length_ns: int) -> float | None:
+    return value * 1e9 / length_ns if length_ns > 0 else None  # an interval of no length has no rate
 
 
 def _counts(t, name: str = "count") -> list[dict]:
@@ -212,13 +243,14 @@ def build_report(a: NetAnalysis, source: Source) -> Report:
             report.tables.append(Table(side, _side_title(side, d["event"]), [Column("dev", "DEVICE"), *SIZE], rows))
     if procs:
         report.tables.append(Table("by_process", f"Senders by bytes ({tx['event']}; top {TOP_TABLE})", PROC, procs[:TOP_TABLE]))
-    if rates:
-        report.tables.append(Table("rates", f"Per {a.opts.interval_ns / 1e9:g} s interval (rates over the whole interval)", RATES, rates))
+    if rates.rows:
+        report.tables.append(_rates_table(rates))
     if any(r["rc"] != 0 for r in rc):
         report.tables.append(Table("xmit_rc", "net_dev_xmit return codes (non-zero: the driver refused the packet)", RC, rc))
     if flows:
         report.tables.append(Table("retransmits", f"TCP retransmits by flow ({sum(by_state.values()):,} in all)", FLOWS, flows))
-        title = "TCP retransmits (all)" if not a.opts.top else f"TCP retransmits (first {a.opts.top})"
+        total = sum(by_state.values())
+        title = "TCP retransmits (all)" if len(retrans_events) >= total else f"TCP retransmits (first {len(retrans_events):,} of {total:,}; --top 0 lists all)"
         report.tables.append(Table("retransmit_events", title, RETRANS_EVENTS, retrans_events))
     if states:
         report.tables.append(Table("tcp_states", "TCP state changes (sock:inet_sock_set_state)", STATES, states))
@@ -233,7 +265,7 @@ def build_report(a: NetAnalysis, source: Source) -> Report:
         report.tables.append(Table("connect_failed", "TCP handshakes that ended without ESTABLISHED", FAILED, failed))
     if slow_rows:
         title = "Slowest handshakes" if a.opts.slower_than_ns is None else "Handshakes slower than the threshold"
-        report.tables.append(Table("connect_slow", title, SLOW, slow_rows))
+        report.tables.append(Table("connect_slow", title + shown_of(len(slow_rows), a.slow_total), SLOW, slow_rows))
     if a.seen.get("inet_sock_set_state"):
         report.tables.append(
             Table("unpaired", "Handshakes not paired", UNPAIRED, [{"what": k, "count": v, "meaning": UNPAIRED_MEANING[k]} for k, v in unpaired.items()])
@@ -252,7 +284,7 @@ def build_report(a: NetAnalysis, source: Source) -> Report:
             report.histograms.append(
                 Histogram(kind, f"TCP {KIND_TITLES[kind]}", a.opts.unit, buckets(a.latency.get(kind, "total").log2_unit))
             )
-    report.warnings = _warnings(a, source, tx_ev)
+    report.warnings = _warnings(a, source, tx_ev, rx_ev, rates)
     report.notes = _notes(a, tx_ev, rx_ev)
     if reasons and all(r["reason"].isdigit() for r in reasons):
         report.notes.append("drop reasons are enum skb_drop_reason numbers of the recording kernel (not resolved to names in this input)")
@@ -267,7 +299,8 @@ def build_report(a: NetAnalysis, source: Source) -> Report:
         "tx": tx,
         "rx": rx,
         "by_process": procs,
-        "rates": {"interval_ns": a.opts.interval_ns, "rows": rates},
+        "rates": {"interval_ns": rates.interval_ns, "requested_interval_ns": a.opts.interval_ns, "empty_listed": rates.empty_listed,
+                  "rows": rates.rows},
         "xmit_rc": rc,
         "retransmits": {"count": sum(by_state.values()), "by_state": dict(sorted(by_state.items())), "by_flow": flows,
                         "events": [{k: r[k] for k in ("ts_ns", "comm", "pid", "flow", "state")} for r in retrans_events]},
@@ -276,6 +309,7 @@ def build_report(a: NetAnalysis, source: Source) -> Report:
             **latency,
             "failed": failed,
             "unpaired": unpaired,
+            "listing_total": a.slow_total,
             "listing": [{k: r[k] for k in ("kind", "ts_ns", "end_ts_ns", "lat_ns", "comm", "pid", "flow", "peer")} for r in slow_rows],
         },
         "drops": {"count": sum(r["count"] for r in reasons), "by_reason": reasons, "by_location": locations},
@@ -283,6 +317,16 @@ def build_report(a: NetAnalysis, source: Source) -> Report:
         "notes": report.notes,
     }
     return report
+
+
+def _rates_table(rates: Rates) -> Table:
+    title = f"Per {rates.interval_ns / 1e9:g} s interval"
+    if not rates.empty_listed:
+        title += " (intervals without packets not listed)"
+    if rates.rows[-1]["partial"]:
+        title += "; the last one is partial: its rates are over its real length, to the end of the capture"
+    rows = [{**r, "partial_mark": "partial" if r["partial"] else ""} for r in rates.rows]
+    return Table("rates", title, RATES, rows)
 
 
 UNPAIRED_MEANING = {
@@ -302,11 +346,16 @@ def _side_title(side: str, event: str) -> str:
 def _size_hist(key: str, what: str, event: str, s: dict) -> Histogram:
     stats = {"count": s["count"], "average": s["bytes"] // s["count"], "total": s["bytes"]}  # as bpftrace's stats()
     side = "transmit" if key.startswith("tx") else "receive"
-    return Histogram(key, f"{side} len ({event}), {what}", "bytes", s["log2"], stats=stats)
+    return Histogram(key, f"{side} len ({event}), {what}", "bytes", s["log2_bytes"], stats=stats)
 
 
-def _warnings(a: NetAnalysis, source: Source, tx_ev: str | None) -> list[str]:
-    w = []
+def _warnings(a: NetAnalysis, source: Source, tx_ev: str | None, rx_ev: str | None, rates: Rates) -> list[str]:
+    w = _dev_miss(a, tx_ev, rx_ev)
+    if rates.interval_ns != a.opts.interval_ns:
+        w.append(
+            f"--interval {a.opts.interval_ns / 1e9:g} s gives {rates.busy:,} intervals with packets, more than the "
+            f"{MAX_RATE_ROWS:,} rows the rates table keeps: the interval was widened to {rates.interval_ns / 1e9:g} s"
+        )
     if source.lost_events:
         per_cpu = ", ".join(f"CPU {c}: {n:,}" for c, n in sorted(source.lost_by_cpu.items()))
         w.append(f"the tracer lost {source.lost_events:,} events ({per_cpu or 'per CPU unknown'}): counts are low")
@@ -325,6 +374,19 @@ def _warnings(a: NetAnalysis, source: Source, tx_ev: str | None) -> list[str]:
     if source.skipped.count:
         w.append(source.skipped.describe())
     return w
+
+
+def _dev_miss(a: NetAnalysis, tx_ev: str | None, rx_ev: str | None) -> list[str]:
+    """--dev that matches no packet: the devices the capture has, with their packets (both directions)."""
+    dev = a.opts.dev
+    if dev is None or not a.devices.frame.height:
+        return []
+    counted = a.devices.frame.filter(pl.col("event").is_in([e for e in (tx_ev, rx_ev) if e]))
+    have = counted.group_by("dev").agg(pl.col("n").sum()).sort(["n", "dev"], descending=[True, False]).head(8)
+    if dev in counted["dev"].to_list():
+        return []
+    shown = ", ".join(f"{d} ({n:,} packets)" for d, n in zip(have["dev"].to_list(), have["n"].to_list()))
+    return [f"no packets match --dev {dev}: the capture has devices {shown}"]
 
 
 def _notes(a: NetAnalysis, tx_ev: str | None, rx_ev: str | None) -> list[str]:

@@ -25,13 +25,17 @@ def hot_rows() -> int:
 
 
 class OpenRequests:
-    def __init__(self, schema: dict[str, pl.DataType], max_open: int | None = None):
+    def __init__(self, schema: dict[str, pl.DataType], max_open: int | None = None, match=None):
         self.schema, self.max_open = schema, MAX_OPEN if max_open is None else max_open
+        # match(rows) -> the rows the report's filters keep: dropped requests are counted both ways
+        self.match = match
         self.hot = pl.DataFrame(schema=schema)
         self.frozen: list[pl.DataFrame] = []
         self.gone: set[int] = set()  # row ids taken out of frozen parts
         self.dropped_issued = 0  # dropped by the bound: issued, never completed
         self.dropped_inserted = 0  # dropped by the bound: inserted, never issued
+        self.matched_issued = 0  # of those, the ones match() keeps
+        self.matched_inserted = 0
 
     def take(self, keys: pl.DataFrame) -> pl.DataFrame:
         """Remove and return the open requests under ``keys`` (devnum, sector rows; repeats are fine)."""
@@ -66,6 +70,10 @@ class OpenRequests:
         issued = int(alive["iss_ts"].is_not_null().sum())
         self.dropped_issued += issued
         self.dropped_inserted += alive.height - issued
+        kept = self.match(alive) if self.match is not None else alive
+        issued = int(kept["iss_ts"].is_not_null().sum())
+        self.matched_issued += issued
+        self.matched_inserted += kept.height - issued
 
     def _compact(self) -> None:
         if self.gone and len(self.gone) * 4 > sum(p.height for p in self.frozen):

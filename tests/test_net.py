@@ -70,7 +70,7 @@ def reports():
 
 
 def _hist(stats):
-    return [(b["lo"], b["hi"], b["count"]) for b in stats["log2"]]
+    return [(b["lo"], b["hi"], b["count"]) for b in stats["log2_bytes"]]
 
 
 def check_against_bpftrace(data, bt):
@@ -83,7 +83,7 @@ def check_against_bpftrace(data, bt):
         for dev, (count, average, total) in expected.items():
             s = got[dev]
             assert (s["count"], s["bytes"], s["bytes"] // s["count"]) == (count, total, average), (side, dev)
-            assert s["mean"] == pytest.approx(total / count)
+            assert s["mean_bytes"] == pytest.approx(total / count)
         assert data[side]["total"]["count"] == sum(v[0] for v in expected.values())
         assert data[side]["total"]["bytes"] == sum(v[2] for v in expected.values())
         assert _hist(data[side]["total"]) == bt["hist"][bt_hist]
@@ -137,10 +137,10 @@ def test_udp_sizes_are_the_sent_datagrams(reports, kind):
         lens = [p + overhead for p in sent]
         s = data[side]["by_device"]["lo"]
         assert s == data[side]["total"]  # one device
-        assert (s["count"], s["bytes"], s["min"], s["max"]) == (170, sum(lens), min(lens), max(lens))
-        assert s["mean"] == pytest.approx(sum(lens) / 170)
-        assert [s["p50"], s["p90"], s["p99"]] == [nearest_rank(lens, p) for p in (50, 90, 99)]
-        assert sum(b["count"] for b in s["log2"]) == 170
+        assert (s["count"], s["bytes"], s["min_bytes"], s["max_bytes"]) == (170, sum(lens), min(lens), max(lens))
+        assert s["mean_bytes"] == pytest.approx(sum(lens) / 170)
+        assert [s["p50_bytes"], s["p90_bytes"], s["p99_bytes"]] == [nearest_rank(lens, p) for p in (50, 90, 99)]
+        assert sum(b["count"] for b in s["log2_bytes"]) == 170
     senders = data["by_process"]
     assert [(r["comm"], r["packets"], r["bytes"]) for r in senders] == [("python3", 170, sum(p + 42 for p in sent))]
     assert sum(r["tx_packets"] for r in data["rates"]["rows"]) == 170
@@ -297,7 +297,7 @@ def test_trace_dat_equals_its_report_text(reports, name):
     """Same recording, two readers: sizes, senders, TCP and drop tallies identical (trace.dat's reasons
     and locations are resolved as trace-cmd prints them); latencies within the 1 us rounding of the text's timestamps."""
     dat, txt = reports(name, "dat", top=0), reports(name, top=0)
-    size_keys = ("count", "bytes", "mean", "min", "max", "p50", "p90", "p99", "log2")
+    size_keys = ("count", "bytes", "mean_bytes", "min_bytes", "max_bytes", "p50_bytes", "p90_bytes", "p99_bytes", "log2_bytes")
     for side in ("tx", "rx"):
         assert dat[side]["event"] == txt[side]["event"]
         for a, b in [(dat[side]["total"], txt[side]["total"])] + [

@@ -97,7 +97,7 @@ def block(
     output: Optional[Path] = OUTPUT,
     unit: str = typer.Option("us", "--unit", "-u", help="time unit of tables and histograms: ns | us | ms"),
     slower_than: Optional[str] = typer.Option(None, "--slower-than", help="list requests with D2C at least this (10ms, 500us)"),
-    top: int = typer.Option(10, "--top", "-n", help="list the N slowest requests (0: all, with --slower-than)"),
+    top: Optional[int] = typer.Option(None, "--top", "-n", help="list the N slowest requests (default 10; with --slower-than all of them; 0: all)"),
     dev: Optional[str] = typer.Option(None, "--dev", "-D", help="only this device, major,minor (8,0)"),
     comm: Optional[str] = typer.Option(None, "--comm", "-c", help="only requests inserted/issued by this comm"),
     op: Optional[str] = typer.Option(None, "--op", help="only this operation: R, W, D (discard), F (flush), N"),
@@ -135,7 +135,7 @@ def net(
     interval: str = typer.Option("1s", "--interval", "-i", help="bucket of the rates table (1s, 100ms)"),
     unit: str = typer.Option("us", "--unit", "-u", help="time unit of handshake latency: ns | us | ms"),
     slower_than: Optional[str] = typer.Option(None, "--slower-than", help="list TCP handshakes taking at least this (1ms, 500us)"),
-    top: int = typer.Option(10, "--top", "-n", help="rows in the handshake and retransmit listings (0: all)"),
+    top: Optional[int] = typer.Option(None, "--top", "-n", help="rows in the handshake and retransmit listings (default 10; handshakes with --slower-than: all; 0: all)"),
     dev: Optional[str] = typer.Option(None, "--dev", "-D", help="only packets on this device (eth0)"),
     strict: bool = STRICT,
 ) -> None:
