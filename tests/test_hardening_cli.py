@@ -86,18 +86,53 @@ def test_report_goes_to_redirected_stdout_while_the_bar_draws(tmp_path, how):
     assert b'"latency"' not in terminal and b"report" not in terminal, terminal
 
 
-def test_progress_threshold_comes_from_the_environment(monkeypatch):
+class FakeBar:
+    def __init__(self, started: list):
+        started.append(self)
+        self.stopped = False
+
+    def update(self, task, completed, total):
+        assert not self.stopped
+
+    def stop(self):
+        self.stopped = True
+
+
+@pytest.fixture
+def bars(monkeypatch):
+    """Bars the CLI would draw, on a pretend terminal."""
     from traceparse import cli
 
-    started = []
+    started: list[FakeBar] = []
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
-    monkeypatch.setattr(cli, "_bar", lambda: started.append(1) or (type("B", (), {"update": lambda *a, **k: None})(), 0))
+    monkeypatch.setattr(cli, "_bar", lambda: (FakeBar(started), 0))
+    yield started
+    cli.stop_progress()
+
+
+def test_progress_threshold_comes_from_the_environment(monkeypatch, bars):
+    from traceparse import cli
+
     monkeypatch.setenv("TRACEPARSE_PROGRESS_AFTER_S", "0")
     cli.progress_for("x")(1, 10)
-    assert started == [1]
+    assert len(bars) == 1
     monkeypatch.setenv("TRACEPARSE_PROGRESS_AFTER_S", "3600")
     cli.progress_for("x")(1, 10)
-    assert started == [1]
+    assert len(bars) == 1
+
+
+def test_no_bar_starts_once_the_report_is_being_written(monkeypatch, bars):
+    """The parser thread runs a chunk ahead: its last callbacks may come after the main thread has
+    stopped the bar to write the report, and must not draw a new one over it."""
+    from traceparse import cli
+
+    monkeypatch.setenv("TRACEPARSE_PROGRESS_AFTER_S", "0")
+    late, drawn = cli.progress_for("x"), cli.progress_for("y")
+    drawn(1, 10)
+    cli.stop_progress()
+    late(5, 10)
+    drawn(6, 10)
+    assert len(bars) == 1 and bars[0].stopped
 
 
 # -- 2. -o targets that cannot take the report, and a closed stdout --------------------------------
@@ -224,7 +259,7 @@ def test_window_and_number_errors_name_the_option(fifo):
     assert "--since" in line and "--until" in line
 
 
-def test_good_window_still_reads(tmp_path):
+def test_good_window_still_reads():
     data = json.loads(cli("block", PERF, "-f", "json", "--since", "0", "--until", "1e6").stdout)
     assert data["latency"]["d2c"]["total"]["count"] > 0
 

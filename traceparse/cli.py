@@ -149,6 +149,8 @@ class _Progress:
         self.lock = threading.Lock()
 
     def __call__(self, done: int, total: int) -> None:
+        if self.stopped:
+            return
         if self.bar is None:
             with self.lock:
                 if self.stopped or time.monotonic() - self.started < self.after_s:
