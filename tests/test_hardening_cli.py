@@ -104,6 +104,7 @@ def bars(monkeypatch):
     from traceparse import cli
 
     started: list[FakeBar] = []
+    monkeypatch.setattr(cli, "_live", [])  # not the bars other tests left behind
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     monkeypatch.setattr(cli, "_bar", lambda: (FakeBar(started), 0))
     yield started
