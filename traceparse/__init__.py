@@ -10,16 +10,26 @@ The API is loaded lazily so that importing a parser never drags in the CLI or th
 from __future__ import annotations
 
 __version__ = "0.1.0"
-__all__ = ["open", "block", "net", "info", "render_report", "Capture", "TraceParseError", "__version__"]
+_API = ("open", "block", "net", "info", "diff", "render_report", "Capture")  # from traceparse.api
+__all__ = [*_API, "Report", "TraceParseError", "__version__"]
 
 
 def __getattr__(name: str):
-    if name in ("open", "block", "net", "info", "render_report", "Capture"):
+    if name in _API:
         from . import api
 
         return getattr(api, name)
+    if name == "Report":
+        from .reports.result import Report
+
+        return Report
     if name == "TraceParseError":
         from .parsers.errors import TraceParseError
 
         return TraceParseError
     raise AttributeError(f"module 'traceparse' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # the lazy names are not in globals() until first used; tab completion should see them anyway
+    return sorted(set(globals()) | set(__all__))

@@ -69,7 +69,7 @@ def block(src, strict: bool = False, progress=None, **options) -> Report:
     Returns:
         a Report; ``report.data`` is the JSON contract.
     """
-    opts = BlockOptions(**options)  # a bad option fails before the input is opened
+    opts = BlockOptions(**options)  # bad options fail before the capture is opened (a pipe, 150 MB...)
     cap = _capture(src, strict, progress, lean=True)  # the block report reads typed columns only
     return block_report(cap.source, cap.chunks(), opts)
 
@@ -84,7 +84,7 @@ def net(src, strict: bool = False, progress=None, **options) -> Report:
     Returns:
         a Report; ``report.data`` is the JSON contract.
     """
-    opts = NetOptions(**options)  # a bad option fails before the input is opened
+    opts = NetOptions(**options)  # bad options fail before the capture is opened
     cap = _capture(src, strict, progress)
     return net_report(cap.source, cap.chunks(), opts)
 
@@ -96,7 +96,7 @@ def info(src, strict: bool = False, progress=None) -> Report:
 
 
 def render_report(report: Report, fmt: str = "terminal") -> str:
-    """Render a Report as "terminal", "markdown" or "json" text."""
+    """Render a Report as "terminal", "markdown", "json" or "html" text."""
     from .render import render as _render
 
     return _render(report, fmt)

@@ -1,12 +1,16 @@
 """The `traceparse` command: wires arguments to a report and a renderer, nothing more.
 
-Errors the user can act on are one line on stderr and exit status 2; never a traceback.
+Errors the user can act on are one line on stderr and exit status 2; never a traceback. Every
+option is checked while the command line is parsed (typer callbacks), so a bad one fails before a
+byte of input is read: a 150 MB capture, or a pipe that has not finished.
 """
 from __future__ import annotations
 
-import atexit
+import math
+import os
 import re
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Optional
@@ -18,144 +22,307 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
     help="Offline analyses of Linux perf/ftrace captures (perf script text, ftrace text, trace.dat).",
 )
 
-FORMAT = typer.Option("terminal", "--format", "-f", help="terminal | markdown | json | html")
-OUTPUT = typer.Option(None, "--output", "-o", help="write the report to this file instead of stdout")
-STRICT = typer.Option(False, "--strict", help="fail on the first line that does not parse, instead of counting it")
 
-BLOCK_EPILOG = """Examples:\n
-  perf record -a -g -e block:block_rq_insert -e block:block_rq_issue -e block:block_rq_complete -- sleep 10\n
-  perf script > perf.txt\n
-  traceparse block perf.txt                       # D2C/I2C/I2D per device, op, process; D2C histogram\n
-  traceparse block perf.txt --slower-than 10ms    # every request slower than 10 ms, biosnoop-style\n
-  traceparse block trace.txt.gz --dev 8,0 --op W --unit ms\n
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        print(f"traceparse {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="print the version and exit"),
+) -> None:
+    pass
+
+
+def _format(value: str) -> str:
+    from .render import FORMATS
+
+    if value not in FORMATS:
+        raise typer.BadParameter(f"must be one of {', '.join(FORMATS)} (got {value!r})")
+    return value
+
+
+def _output(path: Optional[Path]) -> Optional[Path]:
+    """Refuse a target the report could never be written to, before the input is read. A target
+    that passes can still refuse the write itself (/dev/full, a file under /proc, root's view of a
+    read-only file): _emit says so then. Nothing is created or truncated here, so a bad input
+    leaves an existing report as it was."""
+    if path is None:
+        return None
+    if path.is_dir():
+        raise typer.BadParameter(f"{path} is a directory; give a file name")
+    folder = path.parent
+    if not folder.is_dir():
+        raise typer.BadParameter(f"{path}: no such folder {folder}")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise typer.BadParameter(f"{path} is read-only")
+    if not path.exists() and not os.access(folder, os.W_OK | os.X_OK):
+        raise typer.BadParameter(f"{path}: cannot create files in {folder}")
+    return path
+
+
+DURATION_MAX_NS = 2**63 - 1  # event times are Int64 nanoseconds
+SECONDS_MAX = DURATION_MAX_NS // 10**9  # a capture's offsets are Int64 nanoseconds: about 292 years
+
+
+def _seconds(value: Optional[float]) -> Optional[float]:
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"must be a finite number of seconds (got {value})")
+    if value is not None and abs(value) > SECONDS_MAX:
+        raise typer.BadParameter(f"{value:g} s is beyond any capture (at most {SECONDS_MAX:,} s)")
+    return value
+
+
+FORMAT = typer.Option("terminal", "--format", "-f", callback=_format, help="terminal | markdown | json | html")
+OUTPUT = typer.Option(None, "--output", "-o", callback=_output, help="write the report to this file instead of stdout")
+STRICT = typer.Option(False, "--strict", help="fail on the first line that does not parse, instead of counting it")
+TOP_MAX = 1_000_000_000  # beyond any capture's request count; polars' top_k takes no larger
+
+
+# "\b" alone on a line keeps click from re-wrapping the paragraph under it: an example copied from
+# --help at 80 columns must run as copied.
+BLOCK_EPILOG = """Examples:
+
+\b
+  perf record -a -g -e block:block_rq_insert -e block:block_rq_issue -e block:block_rq_complete -- sleep 10
+  perf script > perf.txt
+  traceparse block perf.txt                       # D2C/I2C/I2D per device, op, process; D2C histogram
+  traceparse block perf.txt --slower-than 10ms    # every request slower than 10 ms, biosnoop-style
+  traceparse block trace.txt.gz --dev 8,0 --op W --unit ms
   perf script | traceparse block - --format json -o perf.json
 """
 
-
-def duration_ns(text: str) -> int:
-    """'10ms', '500us', '2s', '1500ns'; a bare number is milliseconds (like bcc's *slower tools)."""
+def duration_ns(text: str, bare: str = "ms") -> int:
+    """'10ms', '500us', '2s', '1500ns'; a bare number is in ``bare`` (ms, like bcc's *slower tools)."""
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ns|us|µs|ms|s)?\s*", text)
     if not m:
         raise typer.BadParameter(f"{text!r} is not a duration like 10ms, 500us or 2s")
-    scale = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000, None: 1_000_000}[m.group(2)]
-    return int(float(m.group(1)) * scale)
+    scale = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000}[m.group(2) or bare]
+    value = float(m.group(1)) * scale
+    if not value <= DURATION_MAX_NS:  # also catches inf, from a number too long for a float
+        raise typer.BadParameter(f"{text!r} is longer than any capture (at most {DURATION_MAX_NS // 10**9:,} s)")
+    return int(value)
+
+
+def _threshold(value: Optional[str]) -> Optional[int]:
+    return None if value is None else duration_ns(value)
+
+
+def _interval(value: str) -> int:
+    step = duration_ns(value, bare="s")
+    if step <= 0:
+        raise typer.BadParameter(f"must be a positive duration, e.g. 1s or 100ms (got {value!r})")
+    return step
 
 
 PROGRESS_AFTER_S = 2.0  # a run that ends sooner draws no bar at all
+PROGRESS_ENV = "TRACEPARSE_PROGRESS_AFTER_S"  # overrides it (tests start the bar at once with 0)
+_live: list = []  # progress being drawn: stopped before the report or an error reaches the terminal
 
 
 def progress_for(file: str):
     """A ``callback(done, total)`` that draws a bar on stderr once reading has taken a couple of
     seconds (on stdin, whose size is unknown, a pulsing bar and the bytes read), or None when stderr
     is no terminal."""
-    if not sys.stderr.isatty():
+    if sys.stderr is None or not sys.stderr.isatty():
         return None
-    started = time.monotonic()
-    bar = None
+    progress = _Progress(_progress_after())
+    _live.append(progress)
+    return progress
 
-    def update(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            if time.monotonic() - started < PROGRESS_AFTER_S:
-                return
-            bar = _bar()
-        bar[0].update(bar[1], completed=done, total=total)
 
-    return update
+class _Progress:
+    def __init__(self, after_s: float):
+        self.after_s, self.started = after_s, time.monotonic()
+        self.bar = None
+        self.stopped = False
+        # the parser calls from its own thread, a chunk ahead: a bar must not start while, or
+        # after, the main thread stops it to write the report
+        self.lock = threading.Lock()
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.stopped:
+            return
+        if self.bar is None:
+            with self.lock:
+                if self.stopped or time.monotonic() - self.started < self.after_s:
+                    return
+                self.bar = self.bar or _bar()
+        self.bar[0].update(self.bar[1], completed=done, total=total)
+
+    def stop(self) -> None:
+        with self.lock:
+            self.stopped = True
+            if self.bar is not None:
+                self.bar[0].stop()
+
+
+def _progress_after() -> float:
+    text = os.environ.get(PROGRESS_ENV)
+    if text is None:
+        return PROGRESS_AFTER_S
+    try:
+        return float(text)
+    except ValueError:
+        from .parsers.errors import TraceParseError
+
+        raise TraceParseError(f"{PROGRESS_ENV} must be a number of seconds (got {text!r})") from None
 
 
 def _bar():
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
-    bar = Progress(BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+    # rich would otherwise take over sys.stdout while the bar is live, and a report written to a
+    # redirected stdout would be drawn on the terminal instead
+    bar = Progress(BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+                   redirect_stdout=False, redirect_stderr=False)
     task = bar.add_task("reading", total=None)
     bar.start()
-    atexit.register(bar.stop)
     return bar, task
 
 
-def _emit(report, fmt: str, output: Optional[Path]) -> None:
-    from .render import FORMATS, render
+def stop_progress() -> None:
+    """Clear the bar (it is transient) so that what follows is not drawn over."""
+    while _live:
+        _live.pop().stop()
 
-    if fmt not in FORMATS:
-        raise typer.BadParameter(f"must be one of {', '.join(FORMATS)}", param_hint="--format")
+
+def _check_stdout(output: Optional[Path]) -> None:
+    if output is None and sys.stdout is None:  # `traceparse info f >&-`
+        from .parsers.errors import TraceParseError
+
+        raise TraceParseError("stdout is closed: give -o FILE for the report")
+
+
+def _emit(report, fmt: str, output: Optional[Path]) -> None:
+    from .parsers.errors import TraceParseError
+    from .render import render
+
     text = render(report, fmt)
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        output.write_text(text)
+    stop_progress()
+    try:
+        if output is None:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        else:
+            with output.open("w") as f:
+                f.write(text)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        if output is None:
+            _discard_stdout()
+        where = "stdout" if output is None else str(output)
+        raise TraceParseError(f"cannot write the report to {where}: {exc.strerror or exc}") from None
+
+
+def _discard_stdout() -> None:
+    """What stdout could not take stays buffered and Python would try again at exit, with a
+    second error; send it to /dev/null instead."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _window(ctx: typer.Context, since: Optional[float], until: Optional[float]) -> None:
+    if since is not None and until is not None and since >= until:
+        raise typer.BadParameter(f"--since {since:g} must be before --until {until:g}: the window is empty",
+                                 ctx=ctx, param_hint="'--since' / '--until'")
+
+
+FILE = typer.Argument(..., help="capture file (plain, .gz, .zst, .xz), or - for stdin")
+UNIT = typer.Option("us", "--unit", "-u", help="time unit of tables and histograms: ns | us | ms")
 
 
 @app.command(epilog=BLOCK_EPILOG)
 def block(
-    file: str = typer.Argument(..., help="capture file (plain, .gz, .zst, .xz), or - for stdin"),
+    ctx: typer.Context,
+    file: str = FILE,
     fmt: str = FORMAT,
     output: Optional[Path] = OUTPUT,
-    unit: str = typer.Option("us", "--unit", "-u", help="time unit of tables and histograms: ns | us | ms"),
-    slower_than: Optional[str] = typer.Option(None, "--slower-than", help="list requests with D2C at least this (10ms, 500us)"),
-    top: Optional[int] = typer.Option(None, "--top", "-n", help="list the N slowest requests (default 10; with --slower-than all of them; 0: all)"),
+    unit: str = UNIT,
+    slower_than: Optional[str] = typer.Option(None, "--slower-than", callback=_threshold,
+                                              help="list requests with D2C at least this (10ms, 500us)"),
+    top: Optional[int] = typer.Option(None, "--top", "-n", min=0, max=TOP_MAX,
+                                      help="list the N slowest requests (default 10; with --slower-than all of them; 0: all)"),
     dev: Optional[str] = typer.Option(None, "--dev", "-D", help="only this device, major,minor (8,0)"),
     comm: Optional[str] = typer.Option(None, "--comm", "-c", help="only requests inserted/issued by this comm"),
     op: Optional[str] = typer.Option(None, "--op", help="only this operation: R, W, D (discard), F (flush), N"),
-    since: Optional[float] = typer.Option(None, "--since", help="only requests completing this many seconds into the capture or later"),
-    until: Optional[float] = typer.Option(None, "--until", help="only requests completing before this many seconds into the capture"),
+    since: Optional[float] = typer.Option(None, "--since", callback=_seconds,
+                                          help="only requests completing this many seconds into the capture or later"),
+    until: Optional[float] = typer.Option(None, "--until", callback=_seconds,
+                                          help="only requests completing before this many seconds into the capture"),
     strict: bool = STRICT,
 ) -> None:
     """Block I/O latency: issue->complete (D2C), insert->complete (I2C), insert->issue (I2D)."""
     from . import api
 
-    threshold = duration_ns(slower_than) if slower_than is not None else None
+    _window(ctx, since, until)
+    _check_stdout(output)
     report = api.block(
-        file, strict=strict, progress=progress_for(file), unit=unit, slower_than_ns=threshold, top=top, dev=dev, comm=comm, op=op,
-        since_s=since, until_s=until,
+        file, strict=strict, progress=progress_for(file), unit=unit, slower_than_ns=slower_than, top=top, dev=dev, comm=comm,
+        op=op, since_s=since, until_s=until,
     )
     _emit(report, fmt, output)
 
 
-NET_EPILOG = """Examples:\n
-  perf record -a -e net:net_dev_queue -e net:netif_receive_skb -e tcp:tcp_retransmit_skb -e sock:inet_sock_set_state -e skb:kfree_skb -- sleep 10\n
-  perf script > perf.txt\n
-  traceparse net perf.txt                          # packet sizes per device, senders, rates, retransmits, drops\n
-  traceparse net perf.txt --interval 100ms         # packets and bytes per 100 ms\n
-  traceparse net trace.dat --slower-than 1ms       # every TCP handshake slower than 1 ms, tcpconnlat-style\n
-  traceparse net perf.txt --dev eth0 --format markdown -o net.md\n
+NET_EPILOG = """Examples:
+
+\b
+  perf record -a -e net:net_dev_queue -e net:netif_receive_skb -e tcp:tcp_retransmit_skb -e sock:inet_sock_set_state -e skb:kfree_skb -- sleep 10
+  perf script > perf.txt
+  traceparse net perf.txt                          # packet sizes per device, senders, rates, retransmits, drops
+  traceparse net perf.txt --interval 100ms         # packets and bytes per 100 ms
+  traceparse net trace.dat --slower-than 1ms       # every TCP handshake slower than 1 ms, tcpconnlat-style
+  traceparse net perf.txt --dev eth0 --format markdown -o net.md
   perf script | traceparse net - --format json -o net.json
 """
 
 
 @app.command(epilog=NET_EPILOG)
 def net(
-    file: str = typer.Argument(..., help="capture file (plain, .gz, .zst, .xz), or - for stdin"),
+    file: str = FILE,
     fmt: str = FORMAT,
     output: Optional[Path] = OUTPUT,
-    interval: str = typer.Option("1s", "--interval", "-i", help="bucket of the rates table (1s, 100ms)"),
+    interval: str = typer.Option("1s", "--interval", "-i", callback=_interval,
+                                 help="bucket of the rates table (1s, 100ms; a bare number is seconds)"),
     unit: str = typer.Option("us", "--unit", "-u", help="time unit of handshake latency: ns | us | ms"),
-    slower_than: Optional[str] = typer.Option(None, "--slower-than", help="list TCP handshakes taking at least this (1ms, 500us)"),
-    top: Optional[int] = typer.Option(None, "--top", "-n", help="rows in the handshake and retransmit listings (default 10; handshakes with --slower-than: all; 0: all)"),
+    slower_than: Optional[str] = typer.Option(None, "--slower-than", callback=_threshold,
+                                              help="list TCP handshakes taking at least this (1ms, 500us)"),
+    top: Optional[int] = typer.Option(None, "--top", "-n", min=0, max=TOP_MAX,
+                                      help="rows in the handshake and retransmit listings (default 10; handshakes with --slower-than: all; 0: all)"),
     dev: Optional[str] = typer.Option(None, "--dev", "-D", help="only packets on this device (eth0)"),
     strict: bool = STRICT,
 ) -> None:
     """Network: packet sizes (tx/rx, per device), senders, rates, TCP retransmits, connect latency, drops."""
     from . import api
 
-    threshold = duration_ns(slower_than) if slower_than is not None else None
-    step = duration_ns(interval if re.search(r"[a-zµ]", interval) else interval + "s")  # a bare number: seconds
-    report = api.net(file, strict=strict, progress=progress_for(file), interval_ns=step, unit=unit, slower_than_ns=threshold, top=top, dev=dev)
+    _check_stdout(output)
+    report = api.net(file, strict=strict, progress=progress_for(file), interval_ns=interval, unit=unit,
+                     slower_than_ns=slower_than, top=top, dev=dev)
     _emit(report, fmt, output)
 
 
-DIFF_EPILOG = """Examples:\n
-  traceparse block before.txt --format json -o before.json     # keep a baseline\n
-  traceparse diff before.json after.perf.txt                    # or two raw captures\n
-  traceparse diff before.txt after.txt --fail-on 'd2c.p99>+10%' --fail-on 'i2c.p50>+2ms'\n
-  traceparse diff old.txt new.txt --fail-on 'd2c.p50[dev=8,0]>+500us' --map 8,0=259,2\n
-  traceparse diff base.json new.txt --format markdown -o diff.md   # paste into the ticket\n
-  traceparse diff base.json new.txt --format json --fail-on 'd2c.p99[op=W]>+20%'   # CI: exit 1 on a regression\n
-\n
+DIFF_EPILOG = """Examples:
+
+\b
+  traceparse block before.txt --format json -o before.json     # keep a baseline
+  traceparse diff before.json after.perf.txt                    # or two raw captures
+  traceparse diff before.txt after.txt --fail-on 'd2c.p99>+10%' --fail-on 'i2c.p50>+2ms'
+  traceparse diff old.txt new.txt --fail-on 'd2c.p50[dev=8,0]>+500us' --map 8,0=259,2
+  traceparse diff base.json new.txt --format markdown -o diff.md   # paste into the ticket
+  traceparse diff base.json new.txt --format json --fail-on 'd2c.p99[op=W]>+20%'   # CI: exit 1 on a regression
+
 Rules: PHASE.STAT[SCOPE] OP VALUE. PHASE d2c|i2c|i2d (net: connect|accept); STAT count|mean|p50|p90|p99|p999|max|iops;
 OP > or <; VALUE a change, relative (+10%, -5%) or absolute (2ms, +500us, -1ms; a count for count/iops); SCOPE
 [dev=8,0], [op=W], [rwbs=WS], [dev=*] (every device); without one, the total. A rule fires when it holds and the
@@ -173,40 +340,83 @@ def diff(
     fail_on: list[str] = typer.Option([], "--fail-on", help="exit 1 when this rule holds, e.g. 'd2c.p99>+10%' (repeatable)"),
     no_significance: bool = typer.Option(False, "--no-significance", help="fire --fail-on rules on the numbers, significant or not"),
     mapping: list[str] = typer.Option([], "--map", help="pair base device with new device, BASE=NEW: 8,0=259,2 (repeatable)"),
-    unit: str = typer.Option("us", "--unit", "-u", help="time unit of tables and histograms: ns | us | ms"),
+    unit: str = UNIT,
     report_kind: Optional[str] = typer.Option(None, "--report", help="analysis run on raw captures: block | net (default: a saved side's, else block)"),
     strict: bool = STRICT,
 ) -> None:
     """Regression diff of two captures or saved reports: D2C/I2C/I2D per device and op, with significance."""
     from . import api
 
+    _check_stdout(output)
     report = api.diff(base, new, strict=strict, fail_on=fail_on, significance=not no_significance, mapping=mapping,
                       unit=unit, report=report_kind)
     _emit(report, fmt, output)
     sys.exit(report.exit_code)
 
 
-@app.command(epilog="Examples:\n\n  traceparse info perf.txt\n\n  traceparse info trace.dat --format json")
-def info(
-    file: str = typer.Argument(..., help="capture file (plain, .gz, .zst, .xz), or - for stdin"),
-    fmt: str = FORMAT,
-    output: Optional[Path] = OUTPUT,
-    strict: bool = STRICT,
-) -> None:
+INFO_EPILOG = """Examples:
+
+\b
+  traceparse info perf.txt
+  traceparse info trace.dat --format json
+"""
+
+
+@app.command(epilog=INFO_EPILOG)
+def info(file: str = FILE, fmt: str = FORMAT, output: Optional[Path] = OUTPUT, strict: bool = STRICT) -> None:
     """What a capture holds: format, events per kind, time span, CPUs, lost events, skipped lines."""
     from . import api
 
+    _check_stdout(output)
     _emit(api.info(file, strict=strict, progress=progress_for(file)), fmt, output)
 
 
-def main() -> None:
+def _click_exceptions():
+    try:  # typer 0.2x carries its own copy of click
+        from typer._click import exceptions
+    except ImportError:
+        from click import exceptions
+    return exceptions
+
+
+def _command_of(exc, argv: list[str]) -> Optional[str]:
+    """The command a usage error belongs to; click's parser leaves some errors (an option missing
+    its value) without a context, and then it is the first word naming a command."""
+    if exc.ctx is not None and exc.ctx.parent is not None:
+        return exc.ctx.info_name
+    names = {c.name or c.callback.__name__ for c in app.registered_commands}
+    return next((a for a in argv if a in names), None)
+
+
+def _fail(message: str) -> None:
+    stop_progress()
+    print(f"traceparse: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def main(argv: Optional[list[str]] = None) -> None:
     from .parsers.errors import TraceParseError
 
+    click_exc = _click_exceptions()
     try:
-        app()  # click itself answers usage errors with a message and exit status 2
+        # not standalone: click's usage errors come here, to be said in one line
+        code = app(args=argv, prog_name="traceparse", standalone_mode=False)
+    except getattr(click_exc, "NoArgsIsHelpError", ()) as exc:  # bare `traceparse`: the help it asked for, as click gives it
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click_exc.UsageError as exc:
+        command = _command_of(exc, sys.argv[1:] if argv is None else argv)
+        _fail((f"{command}: " if command else "") + exc.format_message())
+    except click_exc.ClickException as exc:
+        _fail(exc.format_message())
+    except typer.Abort:  # ^C, or end of input at a prompt
+        _fail("interrupted")
     except TraceParseError as exc:
-        print(f"traceparse: {exc}", file=sys.stderr)
-        sys.exit(2)
+        _fail(str(exc))
     except BrokenPipeError:  # `traceparse block x | head`
+        stop_progress()
         sys.stderr.close()
         sys.exit(0)
+    finally:
+        stop_progress()
+    sys.exit(code if isinstance(code, int) else 0)
