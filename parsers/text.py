@@ -214,7 +214,7 @@ def _with_heads(df: pl.DataFrame, d: Dialect) -> pl.DataFrame:
     others = df.filter(~(lead & df["line"].str.contains(d.frame)))
     heads = pl.concat([others.select("no"), _split_heads(others, d)], how="horizontal")
     out = df.join(heads, on="no", how="left", maintain_order="left")
-    return out.with_columns(pl.col("is_head").fill_null(False))
+    return out.with_columns(pl.col("is_head").fill_null(False), pl.col("cut").fill_null(False))
 
 
 def _split_heads(df: pl.DataFrame, d: Dialect) -> pl.DataFrame:
@@ -229,16 +229,19 @@ def _split_heads(df: pl.DataFrame, d: Dialect) -> pl.DataFrame:
     line = pl.col("line")
     dot = _dot(df)
     prefix = line.str.slice(0, dot)
-    tail = line.str.slice(dot).str.splitn(": ", 3)
-    name = tail.struct.field("field_1").str.strip_chars()
-    out = df.lazy().select(
-        prefix=prefix,
-        g=prefix.str.extract_groups(d.prefix),
-        frac=tail.struct.field("field_0").str.slice(1),
-        event=name.str.strip_suffix(":"),
-        payload=tail.struct.field("field_2"),
-        named=tail.struct.field("field_2").is_not_null() | (name.str.ends_with(":") & _holds(name.str.strip_suffix(":"), d.name_has)),
-        cut=line.str.starts_with(CUT),
+    # each step a column of its own: the split is the costly part, and is made once
+    parts = df.lazy().select(prefix=prefix, t=line.str.slice(dot).str.splitn(": ", 3), cut=line.str.starts_with(CUT))
+    name = pl.col("field_1").str.strip_chars()
+    out = parts.unnest("t").select(
+        "prefix",
+        "cut",
+        g=pl.col("prefix").str.extract_groups(d.prefix),
+        frac=pl.col("field_0").str.slice(1),
+        event=name,
+        payload=pl.col("field_2"),
+    ).with_columns(
+        event=pl.col("event").str.strip_suffix(":"),
+        named=pl.col("payload").is_not_null() | (pl.col("event").str.ends_with(":") & _holds(pl.col("event").str.strip_suffix(":"), d.name_has)),
     ).unnest("g").collect()
     if d.own_form is not None and out["event"].str.starts_with(d.own_hint).any():
         out = _own_form(out, df, d)
@@ -254,7 +257,7 @@ def _split_heads(df: pl.DataFrame, d: Dialect) -> pl.DataFrame:
         pl.col("sec").is_not_null() & pl.col("named") & ~pl.col("cut")
         & (pl.col("event").str.len_bytes() > 0) & ~pl.col("event").str.contains(">", literal=True)
     )
-    return out.with_columns(is_head=ok.fill_null(False)).drop("named", "cut")
+    return out.with_columns(is_head=ok.fill_null(False)).drop("named")
 
 
 def _dot(df: pl.DataFrame) -> pl.Expr:
@@ -294,7 +297,7 @@ def _parse_lines(df: pl.DataFrame, source: Source, d: Dialect, stacks: bool = Tr
     """One chunk's lines (with their event-line fields) -> typed frames, lost records, skipped lines."""
     line = pl.col("line")
     if d.marker and df["line"].str.contains("stack trace>", literal=True).any():
-        marker_cpu = df.select(pl.when(line.str.starts_with(CUT)).then(None).otherwise(line.str.extract(d.marker, 1)))
+        marker_cpu = df.select(pl.when(pl.col("cut")).then(None).otherwise(line.str.extract(d.marker, 1)))
         marker_cpu = marker_cpu.to_series().cast(pl.Int16, strict=False)
     else:
         marker_cpu = pl.Series([None] * df.height, dtype=pl.Int16)
@@ -303,7 +306,7 @@ def _parse_lines(df: pl.DataFrame, source: Source, d: Dialect, stacks: bool = Tr
         seq=(pl.col("is_head") | pl.col("marker_cpu").is_not_null()).cum_sum()
     )
     # call chains are most of a -g capture's lines: only regexes without groups see them all
-    real = ~line.str.starts_with(CUT)
+    real = ~pl.col("cut")
     rest = df.filter(~pl.col("is_head")).with_columns(
         is_frame=line.str.contains(d.frame) & (pl.col("seq") > 0) & real,
         is_lost=line.str.contains(d.lost_hint, literal=True) & line.str.contains(d.lost) & real,
