@@ -55,6 +55,24 @@ def _with_system(e: pl.Expr) -> pl.Expr:
     return out
 
 
+def _syscall(after: pl.Expr) -> pl.Expr:
+    """The kernel prints its syscall events itself, with no "name: " (trace_syscalls.c):
+
+        dd-27040   [001] .....   667.743482: sys_write(fd: 1, buf: 0x564938d53000, count: 0x200)
+        dd-27040   [001] .....   667.743485: sys_write -> 0x200
+
+    They are the events perf and trace-cmd call syscalls:sys_enter_write and syscalls:sys_exit_write.
+    """
+    enter = after.str.extract_groups(r"^sys_(?P<name>\w+)\((?P<args>.*)\)\s*$")
+    exit_ = after.str.extract_groups(r"^sys_(?P<name>\w+) -> (?P<ret>\S+)\s*$")
+    return pl.struct(
+        event=pl.coalesce(
+            pl.lit("syscalls:sys_enter_") + enter.struct.field("name"), pl.lit("syscalls:sys_exit_") + exit_.struct.field("name")
+        ),
+        payload=pl.coalesce(enter.struct.field("args"), exit_.struct.field("ret")),
+    )
+
+
 FTRACE = Dialect(
     name="ftrace-text",
     prefix=(
@@ -74,5 +92,7 @@ FTRACE = Dialect(
     lost_hint="EVENTS",
     event_name=_with_system,
     comm_strip=r"^[\w.-]+:\s+",
+    own_hint="sys_",
+    own_form=_syscall,
     marker=r"^\s*.*?-\d+\s+(?:\(\s*(?:\d+|-+)\)\s+)?\[(\d+)\].*:\s+<(?:user )?stack trace>\s*$",
 )

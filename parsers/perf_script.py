@@ -30,4 +30,5 @@ PERF_SCRIPT = Dialect(
     lost_hint="PERF_RECORD_LOST",
     frame_lead="\t",  # perf prints "\t%16lx %s (%s)" per frame; comms are padded with spaces
     event_name=lambda e: e,  # perf always prints "system:name"
+    name_has=":",
 )

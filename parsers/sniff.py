@@ -124,14 +124,40 @@ def detect(stream: BinaryIO, name: str) -> str:
         raise UnknownFormatError(
             f"{name}: is a perf.data file; convert it on the machine that recorded it: perf script -i {name} > perf.txt"
         )
-    if b"\x00" in head[:4096]:
-        raise UnknownFormatError(f"{name}: binary data that is not a trace capture (expected perf script text, ftrace text or trace.dat)")
     from .text import sniff_text  # text dialects live with the text engine
 
-    fmt = sniff_text(head.decode("utf-8", "replace"))
+    fmt = sniff_text(head)
+    binary = b"\x00" in head[:4096]
+    if fmt is None and not binary:  # the peek may have seen no more than one long first line
+        fmt = _sniff_further(stream, name, head)
+    if fmt is None and binary:
+        raise UnknownFormatError(f"{name}: binary data that is not a trace capture (expected perf script text, ftrace text or trace.dat)")
     if fmt is None:
         raise UnknownFormatError(
             f"{name}: no perf script or ftrace event lines found; expected the output of `perf script`, "
             "`trace-cmd report`, /sys/kernel/tracing/trace, or a trace.dat"
         )
     return fmt
+
+
+def _sniff_further(stream: BinaryIO, name: str, head: bytes) -> str | None:
+    """Sniff the first lines past those over the bound, read from a second look at the input (a
+    seek back, or the file opened again) so that the parser still reads it from the start."""
+    from .text import sniff_text, sniff_window
+
+    if stream.seekable():
+        at = stream.tell()
+        try:
+            return sniff_text(sniff_window(stream))
+        finally:
+            stream.seek(at)
+    if os.path.isfile(name):
+        again, _, _ = open_input(name)
+        with again:
+            return sniff_text(sniff_window(again))
+    if b"\n" not in head:  # a pipe cannot be read twice
+        raise UnknownFormatError(
+            f"{name}: the first line is longer than the {len(head):,} bytes a pipe can be looked at in; "
+            "save the input to a file and give its name"
+        )
+    return None
