@@ -178,3 +178,59 @@ def _saved_side(src):
             return _side_from(str(src), "saved report", saved_report(Path(src).read_text(errors="replace"), str(src)))
         return _Raw(str(src), src)
     return _Raw(getattr(src, "name", "(file)"), src)
+
+
+# The any-event engine and its presets (reports/events.py) -----------------------------------------
+
+
+def _pair_preset(name: str, src, strict: bool, progress, options) -> Report:
+    from .reports.events import EventOptions, pair_report
+
+    opts = EventOptions(**options)  # bad options (a --where that does not parse) fail before any read
+    cap = _capture(src, strict, progress)
+    return pair_report(name, cap.source, cap.chunks(), opts)
+
+
+def syscalls(src, strict: bool = False, progress=None, **options) -> Report:
+    """Syscall counts, errors and latency per syscall (syscount -L); options as EventOptions fields
+    (unit, where, by, syscall, slower_than_ns, top, arch)."""
+    return _pair_preset("syscalls", src, strict, progress, options)
+
+
+def funclatency(src, strict: bool = False, progress=None, **options) -> Report:
+    """Function latency from probe pairs (func and func__return, or start/end events), nested calls stacked."""
+    return _pair_preset("funclatency", src, strict, progress, options)
+
+
+def sched(src, strict: bool = False, progress=None, **options) -> Report:
+    """On-CPU time per thread, run-queue latency, off-CPU time by state, context switches."""
+    return _pair_preset("sched", src, strict, progress, options)
+
+
+def irq(src, strict: bool = False, progress=None, **options) -> Report:
+    """Hard irq counts and handler time per name; softirq counts and time per vector."""
+    return _pair_preset("irq", src, strict, progress, options)
+
+
+def futex(src, strict: bool = False, progress=None, **options) -> Report:
+    """Futex waits (count, time) per process comm and lock address."""
+    return _pair_preset("futex", src, strict, progress, options)
+
+
+def hist(src, strict: bool = False, progress=None, **options) -> Report:
+    """The distribution of one numeric field (bpftrace hist()/stats()); options as HistOptions fields
+    (event, field, by, where, linear)."""
+    from .reports.events import HistOptions, hist_report
+
+    opts = HistOptions(**options)
+    cap = _capture(src, strict, progress)
+    return hist_report(cap.source, cap.chunks(), opts)
+
+
+def count(src, strict: bool = False, progress=None, **options) -> Report:
+    """Event counts by fields (bpftrace count()); options as CountOptions fields (event, by, where, interval_ns)."""
+    from .reports.events import CountOptions, count_report
+
+    opts = CountOptions(**options)
+    cap = _capture(src, strict, progress)
+    return count_report(cap.source, cap.chunks(), opts)

@@ -371,6 +371,189 @@ def info(file: str = FILE, fmt: str = FORMAT, output: Optional[Path] = OUTPUT, s
     _emit(api.info(file, strict=strict, progress=progress_for(file)), fmt, output)
 
 
+# The any-event engine: one command per preset, shared options -----------------------------------
+
+WHERE = typer.Option(None, "--where", "-w", help="keep events/pairs where EXPR holds: 'ret < 0 && comm != \"sshd\"' (see README)")
+BY = typer.Option(None, "--by", "-b", help="group by these fields too, comma-separated: comm, pid, or any event field")
+SLOWER = typer.Option(None, "--slower-than", callback=_threshold, help="list every pair at least this long (6ms, 500us)")
+TOP = typer.Option(None, "--top", "-n", min=0, max=TOP_MAX, help="list the N longest pairs (default 10; with --slower-than all; 0: all)")
+
+
+def _run_preset(name: str, file: str, fmt: str, output: Optional[Path], strict: bool, **options) -> None:
+    from . import api
+
+    _check_stdout(output)
+    report = getattr(api, name)(file, strict=strict, progress=progress_for(file), **options)
+    _emit(report, fmt, output)
+
+
+SYSCALLS_EPILOG = """Examples:
+
+\b
+  perf record -a -e 'syscalls:sys_enter_*' -e 'syscalls:sys_exit_*' -- sleep 10     # or raw_syscalls:sys_enter/sys_exit
+  perf script > perf.txt
+  traceparse syscalls perf.txt                          # count, errors, latency per syscall (syscount -L)
+  traceparse syscalls perf.txt --syscall read,write --by comm
+  traceparse syscalls trace.dat --where 'ret < 0' --by comm,pid     # failing calls only
+  traceparse syscalls perf.txt --slower-than 10ms      # every syscall that took 10 ms or more, with its arguments
+"""
+
+
+@app.command(epilog=SYSCALLS_EPILOG)
+def syscalls(
+    file: str = FILE, fmt: str = FORMAT, output: Optional[Path] = OUTPUT, unit: str = UNIT,
+    syscall: Optional[str] = typer.Option(None, "--syscall", "-s", help="only these syscalls, comma-separated: read,write"),
+    by: Optional[str] = BY, where: Optional[str] = WHERE, slower_than: Optional[int] = SLOWER, top: Optional[int] = TOP,
+    arch: Optional[str] = typer.Option(None, "--arch", help="raw_syscalls number table: x86_64 | arm64 (default: the capture's, else x86_64)"),
+    strict: bool = STRICT,
+) -> None:
+    """Syscalls: counts, errors (ret < 0) and latency per syscall, from syscalls:* or raw_syscalls:*."""
+    _run_preset("syscalls", file, fmt, output, strict, unit=unit, syscall=syscall or (), by=by, where=where,
+                slower_than_ns=slower_than, top=top, arch=arch)
+
+
+FUNCLATENCY_EPILOG = """Examples:
+
+\b
+  perf probe -x ./app work && perf probe -x ./app work%return
+  perf record -e probe_app:work -e probe_app:work__return -a -- ./app
+  perf script > perf.txt
+  traceparse funclatency perf.txt --func work           # calls, latency histogram; recursion matched per thread
+  traceparse funclatency perf.txt --func work --slower-than 6ms    # every call of 6 ms or more, with its arguments
+  traceparse funclatency trace.dat --start probe_app:begin --end probe_app:done
+"""
+
+
+@app.command(epilog=FUNCLATENCY_EPILOG)
+def funclatency(
+    file: str = FILE, fmt: str = FORMAT, output: Optional[Path] = OUTPUT, unit: str = UNIT,
+    func: Optional[str] = typer.Option(None, "--func", help="the probed function: pairs FUNC with FUNC__return"),
+    start: Optional[str] = typer.Option(None, "--start", help="start event (with --end), e.g. probe_app:begin"),
+    end: Optional[str] = typer.Option(None, "--end", help="end event (with --start)"),
+    by: Optional[str] = BY, where: Optional[str] = WHERE, slower_than: Optional[int] = SLOWER, top: Optional[int] = TOP,
+    strict: bool = STRICT,
+) -> None:
+    """Function latency from uprobe/probe pairs, nested and recursive calls matched per thread (funclatency)."""
+    if func is None and (start is None or end is None):
+        raise typer.BadParameter("give --func NAME, or --start EV and --end EV")
+    _run_preset("funclatency", file, fmt, output, strict, unit=unit, func=func, start=start, end=end, by=by, where=where,
+                slower_than_ns=slower_than, top=top)
+
+
+SCHED_EPILOG = """Examples:
+
+\b
+  perf record -a -e sched:sched_switch -e sched:sched_wakeup -e sched:sched_wakeup_new -- sleep 10
+  perf script > perf.txt
+  traceparse sched perf.txt                             # on-CPU time and share per thread, runqlat, off-CPU by state
+  traceparse sched trace.dat --where 'comm == "postgres"' --unit ms
+"""
+
+
+@app.command(epilog=SCHED_EPILOG)
+def sched(
+    file: str = FILE, fmt: str = FORMAT, output: Optional[Path] = OUTPUT, unit: str = UNIT,
+    by: Optional[str] = BY, where: Optional[str] = WHERE, slower_than: Optional[int] = SLOWER, top: Optional[int] = TOP,
+    strict: bool = STRICT,
+) -> None:
+    """Scheduler: on-CPU time per thread, run-queue latency (runqlat), off-CPU time by state, switches."""
+    _run_preset("sched", file, fmt, output, strict, unit=unit, by=by, where=where, slower_than_ns=slower_than, top=top)
+
+
+IRQ_EPILOG = """Examples:
+
+\b
+  perf record -a -e irq:irq_handler_entry -e irq:irq_handler_exit -e irq:softirq_entry -e irq:softirq_exit -- sleep 10
+  perf script > perf.txt
+  traceparse irq perf.txt                               # hard irqs per name, softirqs per vector: count and time
+  traceparse irq trace.dat --by cpu --unit us
+"""
+
+
+@app.command(epilog=IRQ_EPILOG)
+def irq(
+    file: str = FILE, fmt: str = FORMAT, output: Optional[Path] = OUTPUT, unit: str = UNIT,
+    by: Optional[str] = BY, where: Optional[str] = WHERE, slower_than: Optional[int] = SLOWER, top: Optional[int] = TOP,
+    strict: bool = STRICT,
+) -> None:
+    """Interrupts: hard irq counts and handler time per name (hardirqs), softirqs per vector."""
+    _run_preset("irq", file, fmt, output, strict, unit=unit, by=by, where=where, slower_than_ns=slower_than, top=top)
+
+
+FUTEX_EPILOG = """Examples:
+
+\b
+  perf record -a -e syscalls:sys_enter_futex -e syscalls:sys_exit_futex -- sleep 10
+  perf script > perf.txt
+  traceparse futex perf.txt                             # contended waits per process and lock address
+  traceparse futex perf.txt --slower-than 1ms --top 20
+"""
+
+
+@app.command(epilog=FUTEX_EPILOG)
+def futex(
+    file: str = FILE, fmt: str = FORMAT, output: Optional[Path] = OUTPUT, unit: str = UNIT,
+    by: Optional[str] = BY, where: Optional[str] = WHERE, slower_than: Optional[int] = SLOWER, top: Optional[int] = TOP,
+    strict: bool = STRICT,
+) -> None:
+    """Futex waits per process and lock address: count, time waited (futexes.stp)."""
+    _run_preset("futex", file, fmt, output, strict, unit=unit, by=by, where=where, slower_than_ns=slower_than, top=top)
+
+
+HIST_EPILOG = """Examples:
+
+\b
+  traceparse hist perf.txt --event net:net_dev_queue --field len --by dev_name     # @[dev] = hist(args->len)
+  traceparse hist trace.dat --event 'syscalls:sys_exit_read' --field ret --where 'ret >= 0'
+  traceparse hist perf.txt --event net_dev_queue --field len --linear 512          # lhist(), 512-wide buckets
+"""
+
+
+def _linear(value: Optional[int]) -> Optional[int]:
+    if value is not None and value <= 0:
+        raise typer.BadParameter(f"must be a positive bucket width (got {value})")
+    return value
+
+
+@app.command(epilog=HIST_EPILOG)
+def hist(
+    file: str = FILE, fmt: str = FORMAT, output: Optional[Path] = OUTPUT,
+    event: Optional[str] = typer.Option(None, "--event", "-e", help="events to read: net:net_dev_queue, net_dev_queue, 'syscalls:sys_exit_*' (comma list)"),
+    field: str = typer.Option(..., "--field", help="the numeric field to draw: len, ret, count, ..."),
+    by: Optional[str] = BY, where: Optional[str] = WHERE,
+    linear: Optional[int] = typer.Option(None, "--linear", callback=_linear, help="linear buckets of this width instead of log2"),
+    strict: bool = STRICT,
+) -> None:
+    """Distribution of any numeric field: log2 (or linear) histogram and stats(), per group (bpftrace hist())."""
+    _run_preset("hist", file, fmt, output, strict, event=event, field=field, by=by, where=where, linear=linear)
+
+
+COUNT_EPILOG = """Examples:
+
+\b
+  traceparse count perf.txt                                       # events per kind
+  traceparse count perf.txt --event net:net_dev_queue --by comm,dev_name --interval 1s
+  traceparse count trace.dat --event irq:irq_handler_entry --by name     # @[args->name] = count()
+"""
+
+
+def _interval_opt(value: Optional[str]) -> Optional[int]:
+    return None if value is None else _interval(value)
+
+
+@app.command(epilog=COUNT_EPILOG)
+def count(
+    file: str = FILE, fmt: str = FORMAT, output: Optional[Path] = OUTPUT,
+    event: Optional[str] = typer.Option(None, "--event", "-e", help="events to count (default: all); globs and comma lists"),
+    by: Optional[str] = typer.Option("event", "--by", "-b", help="fields to count by, comma-separated (default: event)"),
+    where: Optional[str] = WHERE,
+    interval: Optional[str] = typer.Option(None, "--interval", "-i", callback=_interval_opt, help="also count per interval (1s, 100ms)"),
+    strict: bool = STRICT,
+) -> None:
+    """Event counts by any fields, over the capture and per --interval (bpftrace count())."""
+    _run_preset("count", file, fmt, output, strict, event=event, by=by, where=where, interval_ns=interval)
+
+
 def _click_exceptions():
     try:  # typer 0.2x carries its own copy of click
         from typer._click import exceptions
