@@ -61,7 +61,25 @@ def stats_nodes(node, path: tuple = ()) -> dict[tuple, dict]:
         if "count" in node and ("hdr" in node or "p50_ns" in node):
             return {path: node}
         for k, v in node.items():
-            out.update(stats_nodes(v, (*path, str(k))))
+            if k == "groups" and isinstance(v, list):
+                out.update(_preset_groups(v))
+            else:
+                out.update(stats_nodes(v, (*path, str(k))))
+    return out
+
+
+def _preset_groups(groups: list) -> dict[tuple, dict]:
+    """The any-event presets' ``groups: [{metric, key: {syscall: write}, stats}]`` as the paths
+    block's nested dicts have: (latency, by_syscall, write), (latency, total) for the whole; so the
+    rules name them alike: ``p99[syscall=write]``, ``runq.p99``."""
+    out = {}
+    for g in groups:
+        if not isinstance(g, dict) or not isinstance(g.get("stats"), dict) or "hdr" not in g["stats"]:
+            continue
+        metric = str(g.get("metric") or "latency")
+        key = g.get("key") or {}
+        path = (metric, *(x for k, v in key.items() for x in (f"by_{k}", str(v)))) if key else (metric, "total")
+        out[path] = g["stats"]
     return out
 
 
@@ -78,7 +96,7 @@ def group_of(path: tuple) -> tuple[str, dict[str, str]]:
 
 # --fail-on -----------------------------------------------------------------------------------------
 
-RULE_RE = re.compile(r"\s*(?P<phase>\w+)\.(?P<stat>\w+)\s*(?:\[(?P<scope>[^\]]*)\])?\s*(?P<op>[<>])\s*(?P<value>.*?)\s*")
+RULE_RE = re.compile(r"\s*(?:(?P<phase>\w+)\.)?(?P<stat>\w+)\s*(?:\[(?P<scope>[^\]]*)\])?\s*(?P<op>[<>])\s*(?P<value>.*?)\s*")
 VALUE_RE = re.compile(r"(?P<sign>[+-])?\s*(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>%|ns|us|µs|ms|s)?")
 TIME_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
 
@@ -88,7 +106,7 @@ class Rule:
     """``PHASE.STAT[scope] OP VALUE``: holds when new - base (or its ratio, for %) is beyond VALUE."""
 
     expr: str
-    phase: str
+    phase: str | None  # None: the reports' only distribution kind (a preset's "latency")
     stat: str
     scope: dict[str, str]
     op: str
@@ -121,7 +139,7 @@ def parse_rule(expr: str) -> Rule:
         if unit is not None:
             raise bad(f"{stat} is not a time: give a number or a % change, not {unit}")
         value, relative = num, False
-    return Rule(expr.strip(), m["phase"].lower(), stat, parse_scope(m["scope"], bad), m["op"], value, relative)
+    return Rule(expr.strip(), m["phase"].lower() if m["phase"] else None, stat, parse_scope(m["scope"], bad), m["op"], value, relative)
 
 
 def parse_scope(text: str | None, bad) -> dict[str, str]:
@@ -250,6 +268,10 @@ def compare(pair: Pair) -> list[st.Verdict]:
 
 def evaluate(rule: Rule, pairs: list[Pair], opts: DiffOptions) -> dict:
     phases = sorted({p.phase for p in pairs})
+    if rule.phase is None:  # 'p99[syscall=write]>+20%': the one kind of distribution the reports have
+        if len(phases) != 1:
+            raise TraceParseError(f"--fail-on {rule.expr!r}: name what to compare, PHASE.{rule.stat} (these reports have {', '.join(phases)})")
+        rule.phase = phases[0]
     if rule.phase not in phases:
         raise TraceParseError(f"--fail-on {rule.expr!r}: no phase {rule.phase!r} in these reports (they have {', '.join(phases)})")
     mine = [p for p in pairs if p.phase == rule.phase and p.base is not None and p.new is not None]

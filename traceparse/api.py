@@ -124,13 +124,17 @@ def diff(base, new, strict: bool = False, fail_on=(), significance: bool = True,
     from .reports.diff import DiffOptions, diff_report, parse_map, parse_rule
 
     opts = DiffOptions(unit=unit, rules=[parse_rule(e) for e in fail_on], significance=significance, mapping=parse_map(mapping))
-    if report not in (None, "block", "net"):
-        raise TraceParseError(f"--report must be block or net (got {report!r})")
+    if report not in (None, *DIFF_REPORTS):
+        raise TraceParseError(f"--report must be one of {', '.join(DIFF_REPORTS)} (got {report!r})")
     sides = [_saved_side(x) for x in (base, new)]
     kind = report or next((s.data["report"] for s in sides if s is not None and not isinstance(s, _Raw)), "block")
-    run = {"block": block, "net": net}[kind]
+    run = globals()[kind] if kind in DIFF_REPORTS else block
     done = [s if not isinstance(s, _Raw) else _side_from(s.label, "capture", run(s.src, strict=strict)) for s in sides]
     return diff_report(done[0], done[1], opts)
+
+
+# the reports a diff can run on raw captures (the presets with their default options)
+DIFF_REPORTS = ("block", "net", "syscalls", "sched", "irq", "futex")
 
 
 class _Raw:

@@ -325,7 +325,8 @@ DIFF_EPILOG = """Examples:
 
 Rules: PHASE.STAT[SCOPE] OP VALUE. PHASE d2c|i2c|i2d (net: connect|accept); STAT count|mean|p50|p90|p99|p999|max|iops;
 OP > or <; VALUE a change, relative (+10%, -5%) or absolute (2ms, +500us, -1ms; a count for count/iops); SCOPE
-[dev=8,0], [op=W], [rwbs=WS], [dev=*] (every device); without one, the total. A rule fires when it holds and the
+[dev=8,0], [op=W], [rwbs=WS], [dev=*] (every device); without one, the total. Presets (--report syscalls|sched|irq|futex)
+name their groups by key: 'p99[syscall=write]>+20%' (PHASE may go when a report has one: syscalls' latency), 'runq.p99>+1ms'. A rule fires when it holds and the
 change is significant (count and iops rules: when it holds); --no-significance fires on the numbers alone.
 Exit status: 0 no rule fired, 1 a rule fired, 2 bad input or a bad rule.
 """
@@ -341,7 +342,7 @@ def diff(
     no_significance: bool = typer.Option(False, "--no-significance", help="fire --fail-on rules on the numbers, significant or not"),
     mapping: list[str] = typer.Option([], "--map", help="pair base device with new device, BASE=NEW: 8,0=259,2 (repeatable)"),
     unit: str = UNIT,
-    report_kind: Optional[str] = typer.Option(None, "--report", help="analysis run on raw captures: block | net (default: a saved side's, else block)"),
+    report_kind: Optional[str] = typer.Option(None, "--report", help="analysis run on raw captures: block | net | syscalls | sched | irq | futex (default: a saved side's, else block)"),
     strict: bool = STRICT,
 ) -> None:
     """Regression diff of two captures or saved reports: D2C/I2C/I2D per device and op, with significance."""
