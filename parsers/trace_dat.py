@@ -124,6 +124,7 @@ class Header:
     tsc2nsec: tuple[int, int, int] | None = None
     kallsyms: bytes = b""  # /proc/kallsyms at record time, for %pS fields (kfree_skb's location)
     damage: list[str] = field(default_factory=list)  # parts of the header left out, each a counted skip
+    end: int = 0  # where this trace.dat ends (its last data or section): what follows is not part of it
 
 
 def parse_trace_dat(stream: BinaryIO, source: Source, chunk_bytes: int = CHUNK_BYTES, payload: bool = True) -> Iterator[Chunk]:
@@ -142,6 +143,7 @@ def parse_trace_dat(stream: BinaryIO, source: Source, chunk_bytes: int = CHUNK_B
         source.meta.update(head.meta)
         for note in head.damage:
             source.skip(1, None, note)
+        _check_concatenated(data, mem, head, source)
         if head.meta.get("cut"):
             _report_v7_cut(source, head.meta["cut"])
         if head.meta.get("latency_text") and not any(b.cpus for b in head.buffers):
@@ -155,6 +157,18 @@ def parse_trace_dat(stream: BinaryIO, source: Source, chunk_bytes: int = CHUNK_B
         raise type(exc)(f"{source.path}: {exc}") from None  # helpers that do not know the file's name
     finally:
         closer()
+
+
+def _check_concatenated(d: _Bytes, mem, head: Header, source: Source) -> None:
+    """``cat a.dat b.dat > both.dat`` leaves b's header after a's last byte: say so (trace-cmd
+    reads the first one only, and so do we; merging two captures' clocks is not ours to guess)."""
+    end = max([head.end, *(c.offset + c.size for b in head.buffers for c in b.cpus)])
+    at = mem.find(MAGIC, min(end, d.size)) if end < d.size else -1
+    if at >= 0:
+        source.note(
+            f"a second trace.dat starts at byte {at:,}: concatenated captures are not merged, only the first "
+            f"was read; split the file (head -c {at} FILE > first.dat; tail -c +{at + 1} FILE > second.dat)"
+        )
 
 
 # --- random access -----------------------------------------------------------------------------
@@ -372,6 +386,7 @@ def _read_v6(d: _Bytes, at: int, head: Header) -> None:
     clock = head.meta.get("clock")
     top = Buffer("", clock, head.page_size, _v6_cpu_table(d, at, head.cpus))
     head.buffers.append(top)
+    head.end = at + 16 * head.cpus
     for name, off in v6_buffers:
         if d.take(off, 10, f"buffer {name!r} table") != b"flyrecord\0":
             raise UnknownFormatError(f"corrupt trace.dat: buffer {name!r} has no flyrecord table")
@@ -430,6 +445,7 @@ def _read_v7(d: _Bytes, at: int, head: Header) -> None:
     head.meta["compression_version"] = comp_version
     sections, read, cut_at = _v7_options(d, d.int(at, 8, "options offset"), head)
     _v7_metadata(d, sections, head)
+    head.end = max(_section_end(d, off) for off in [*read, *sections.values()]) if cut_at is None else d.size
     head.cpus = head.meta.get("cpu_count") or max((len(b.cpus) for b in head.buffers), default=0)
     if cut_at is not None:
         # every buffer's data is followed by the options naming it: the cut buffer is the one after the last
