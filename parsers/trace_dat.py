@@ -50,6 +50,7 @@ from .source import Source
 MAGIC = b"\x17\x08\x44tracing"
 CHUNK_BYTES = 4 << 20  # ring-buffer bytes decoded ahead, all CPUs together (bench/README.md: peak RSS)
 _SPOOL_BLOCK = 1 << 20
+SPOOL_RESERVE = 1 << 30  # free space a spooled (compressed or piped) trace.dat leaves in the temporary folder
 
 # option ids (trace-cmd.dat.v7(5)); v6 uses the same numbers for the ones it has
 OPT_DONE, OPT_DATE, OPT_CPUSTAT, OPT_BUFFER, OPT_TRACECLOCK, OPT_UNAME = 0, 1, 2, 3, 4, 5
@@ -185,8 +186,11 @@ def _random_access(stream: BinaryIO, source: Source):
         mm = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
         return mm, lambda: _close(mm)
     spool = tempfile.TemporaryFile(prefix="traceparse-", suffix=".dat")
-    shutil.copyfileobj(stream, spool, _SPOOL_BLOCK)
-    spool.flush()
+    try:
+        _spool(stream, spool, source)
+    except BaseException:
+        spool.close()
+        raise
     if not spool.tell():
         spool.close()
         raise UnknownFormatError(f"{source.path}: file is empty; expected a trace.dat")
@@ -197,6 +201,25 @@ def _random_access(stream: BinaryIO, source: Source):
         spool.close()
 
     return mm, close
+
+
+def _spool(stream: BinaryIO, spool, source: Source) -> None:
+    """Copy a stream to the spool file, stopping while the disk still has room for others: a
+    decompression bomb (a small .zst that unpacks to terabytes) must not fill the temporary folder."""
+    folder = tempfile.gettempdir()
+    copied = check_at = 0
+    while block := stream.read(_SPOOL_BLOCK):
+        spool.write(block)
+        copied += len(block)
+        if copied < check_at:
+            continue
+        check_at = copied + 64 * _SPOOL_BLOCK
+        if shutil.disk_usage(folder).free < SPOOL_RESERVE:
+            raise TraceParseError(
+                f"{source.path}: unpacking this trace.dat to {folder} stopped after {copied:,} bytes, with less than "
+                f"{SPOOL_RESERVE >> 30} GB left there; decompress it yourself onto a larger disk, or set TMPDIR"
+            )
+    spool.flush()
 
 
 def _close(mm: mmap.mmap) -> None:

@@ -11,6 +11,7 @@ import io
 import lzma
 import struct
 import subprocess
+import tempfile
 import sys
 from collections import Counter
 from pathlib import Path
@@ -357,3 +358,20 @@ def test_decompression_streams_in_bounded_pieces(tool):
     assert 0 < biggest <= 1 << 20
     decoder = stream.raw
     assert decoder.largest_output <= 1 << 20
+
+
+def test_spooling_a_compressed_trace_dat_stops_before_the_disk_fills(monkeypatch, tmp_path):
+    """A compressed trace.dat is unpacked to a temporary file; past the reserve of free space it stops, in one line."""
+    import shutil as _shutil
+
+    import zstandard
+    from traceparse.parsers import trace_dat
+
+    packed = tmp_path / "blk.dat.zst"
+    packed.write_bytes(zstandard.ZstdCompressor().compress((FIX / "blk.v7zstd.dat").read_bytes()))
+    free = _shutil.disk_usage(tempfile.gettempdir()).free
+    monkeypatch.setattr(trace_dat, "SPOOL_RESERVE", free + (1 << 40))  # as if the disk were all but full
+    with pytest.raises(TraceParseError, match="stopped after .* bytes, with less than .* left there"):
+        traceparse.block(packed)
+    monkeypatch.setattr(trace_dat, "SPOOL_RESERVE", 1 << 20)
+    assert traceparse.block(packed).data["latency"]["d2c"]["total"]["count"] > 0
