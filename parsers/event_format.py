@@ -25,6 +25,7 @@ offset counted from the end of the field itself (kernel 5.17+). A ``char buf[]``
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -62,6 +63,8 @@ class EventFormat:
     fields: list[Field] = field(default_factory=list)  # non-common fields, in declaration order
     common: dict[str, Field] = field(default_factory=dict)
     print_fmt: str = ""
+    problem: str | None = None  # why the records of this event cannot be decoded (a damaged format file)
+    fixed_end: int = 0  # a record shorter than this lacks some of its fields: it is damaged
 
     @property
     def key(self) -> str:
@@ -89,7 +92,28 @@ def parse_format(text: str, system: str) -> EventFormat | None:
     at = text.find("print fmt:")
     if at >= 0:  # the last entry, and it may span lines: a "\n" in the kernel's format string is printed as is
         fmt.print_fmt = text[at + len("print fmt:") :].strip()
+    fmt.problem = _problem(fmt)
+    fixed = [f for f in (*fmt.common.values(), *fmt.fields) if f.kind != "tail"]
+    fmt.fixed_end = max((f.offset + f.size for f in fixed), default=0) if fmt.problem is None else 0
     return fmt
+
+
+_RECORD_MAX = 1 << 24  # no record is larger than the largest ring-buffer page
+# fields read as numbers by the decoders (common ones, and the typed block/net columns)
+_NUMERIC = {"common_type", "common_pid", "dev", "sector", "nr_sector", "bytes", "ioprio", "error", "errors", "skbaddr", "len"}
+
+
+def _problem(fmt: EventFormat) -> str | None:
+    """What makes a format file impossible (damage, not a kernel's format): a field past any record,
+    or a number of a width no integer has."""
+    for f in (*fmt.common.values(), *fmt.fields):
+        if f.offset + f.size > _RECORD_MAX:
+            return f"field {f.name} at offset {f.offset:,} of {f.size:,} bytes"
+        if f.name in _NUMERIC and f.kind in ("int", "tail") and f.size not in (1, 2, 4, 8):
+            return f"field {f.name} is an integer of {f.size} bytes"
+        if f.kind in ("loc", "rel_loc") and f.size != 4:
+            return f"field {f.name} is a __data_loc of {f.size} bytes (it is 4)"
+    return None
 
 
 class FormatTable:
@@ -355,6 +379,12 @@ class FrameBuilder:
         self.comm_pids = np.array(sorted(names), dtype=np.int64)
         # comms as one categorical column, indexed by position in comm_pids; the last entry is "<...>"
         self.comm_names = pl.Series([names[p] for p in self.comm_pids.tolist()] + ["<...>"], dtype=pl.Categorical)
+        self.damaged: Counter = Counter()  # (event, why) -> records left out
+        for f in (self.type_field, self.pid_field):
+            if f.kind != "int" or f.size not in (1, 2, 4, 8):
+                from .errors import TraceParseError
+
+                raise TraceParseError(f"corrupt trace.dat: the event formats' {f.name} field is {f.size} bytes")
 
     def frames(self, buf: np.ndarray, rec, cpu: int, unknown) -> dict[str, pl.DataFrame]:
         from .schema import conform
@@ -373,6 +403,15 @@ class FrameBuilder:
             if fmt is None:
                 unknown[kind_id] += len(idx)
                 continue
+            if fmt.problem:
+                self.damaged[(fmt.key, f"its format file is corrupt: {fmt.problem}")] += len(idx)
+                continue
+            short = rec.length[idx] < fmt.fixed_end
+            if short.any():
+                self.damaged[(fmt.key, f"shorter than the {fmt.fixed_end} bytes of its fields")] += int(short.sum())
+                idx = idx[~short]
+                if not len(idx):
+                    continue
             frame = self._frame(fmt, buf, rec.start[idx], rec.length[idx], ts[idx], cpu)
             out[fmt.key] = conform(frame, fmt.key)
         return out

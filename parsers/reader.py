@@ -27,6 +27,9 @@ def read_capture(
     stream, name, compression = open_input(src)
     fmt = detect(stream, name)
     source = Source(path=name, format=fmt, compression=compression, strict=strict)
+    decoded = getattr(stream, "decoded", None)
+    if decoded is not None:  # a cut or damaged compressed stream is said where the damage is met
+        decoded.on_note(source.note)
     chunks = _read_ahead(_track(source, _parse(stream, source, chunk_bytes, payload, stacks)))
     if progress is not None:
         chunks = _report_progress(chunks, getattr(stream, "raw_file", None), progress)
@@ -68,6 +71,11 @@ def _track(source: Source, chunks: Iterator[Chunk]) -> Iterator[Chunk]:
             yield source.track(chunk)
     except UnicodeDecodeError as exc:  # pragma: no cover - decode uses errors="replace"
         raise TraceParseError(f"{source.path}: {exc}") from None
+    except TraceParseError as exc:
+        if not source.skipped.notes:
+            raise
+        # "truncated" means little without its cause: the compressed stream was cut first
+        raise type(exc)("; ".join([str(exc), *source.skipped.notes])) from None
 
 
 class _Failed:

@@ -62,6 +62,9 @@ def decode_pages(buf: np.ndarray, layout: PageLayout) -> Records:
     ps = layout.page_size
     npages = len(buf) // ps
     e = layout.endian
+    if not npages:  # a block of compressed data shorter than a page: nothing whole to walk
+        empty = np.zeros(0, np.int64)
+        return Records(empty, empty, np.zeros(0, np.uint64), empty, empty, 0)
     raw = buf.data if buf.flags.c_contiguous else np.ascontiguousarray(buf).data
     page_ts = np.ndarray((npages,), dtype=f"{e}u8", buffer=raw, offset=layout.ts_offset, strides=(ps,))
     page_ts = page_ts.astype(np.uint64)

@@ -5,11 +5,11 @@ The file name is never trusted: ``perf.txt`` may hold ftrace text and ``trace`` 
 from __future__ import annotations
 
 import bz2
-import gzip
 import io
 import lzma
 import os
 import sys
+import zlib
 from typing import BinaryIO
 
 from .errors import TraceParseError, UnknownFormatError
@@ -26,21 +26,188 @@ PERF_DATA_MAGICS = (b"PERFILE2", b"2ELIFREP")
 
 
 class _Guarded(io.RawIOBase):
-    """Turns a decompressor's exception (corrupt or cut stream) into one TraceParseError line."""
+    """A decompressed stream that never raises on a cut or damaged input: it stops where the input
+    stops being whole, and says so once (``notes``, handed to the Source as a counted skip).
 
-    def __init__(self, inner: BinaryIO, name: str, kind: str):
-        self._inner, self._name, self._kind = inner, name, kind
+    The decoders hand out at most one ``readinto`` buffer at a time (a zstd block at most), so a
+    file that decompresses to terabytes costs no more memory than a small one.
+    """
+
+    def __init__(self, decoder, name: str, kind: str):
+        self._decoder, self._name, self._kind = decoder, name, kind
+        self.done = 0  # decompressed bytes handed out
+        self.largest_output = 0
+        self._notes: list[str] = []
+        self._on_note = None
+        self._over = False
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buf) -> int:
-        try:
-            data = self._inner.read(len(buf))
-        except (OSError, EOFError, lzma.LZMAError, ValueError, Exception) as exc:  # zstd raises its own
-            raise TraceParseError(f"{self._name}: corrupt {self._kind} data ({exc}); is the file complete?") from None
-        buf[: len(data)] = data
-        return len(data)
+        while not self._over:
+            try:
+                data = self._decoder.read(len(buf))
+            except _Damage as exc:
+                self._stop(*exc.args)
+                return 0
+            except Exception as exc:  # noqa: BLE001 - zlib.error, lzma.LZMAError, zstandard.ZstdError
+                self._stop("is corrupt", f"{exc}")
+                return 0
+            if data is None:  # end of the input, every stream in it whole
+                self._over = True
+                return 0
+            if data:
+                self.largest_output = max(self.largest_output, len(data))
+                buf[: len(data)] = data
+                self.done += len(data)
+                return len(data)
+        return 0
+
+    def _stop(self, what: str, why: str) -> None:
+        self._over = True
+        text = f"the {self._kind} stream {what} at decompressed byte {self.done:,}: {why}"
+        if not self.done:  # nothing decompressed: there is nothing to read, say why
+            raise TraceParseError(f"{self._name}: {text}, before any data; nothing to read")
+        self.note(f"{text}; what came before was read")
+
+    def note(self, text: str) -> None:
+        if self._on_note is None:
+            self._notes.append(text)
+        else:
+            self._on_note(text)
+
+    def on_note(self, callback) -> None:
+        """Where notes go from now on (the Source, once it exists); notes made before are handed over."""
+        self._on_note = callback
+        pending, self._notes = self._notes, []
+        for text in pending:
+            callback(text)
+
+
+class _Damage(Exception):
+    """The compressed input ends inside a stream (a cut) or holds something that is no stream:
+    (what the stream does, what that means)."""
+
+
+_CUT = ("ends early", "the file was cut")
+
+
+class _Members:
+    """gzip, xz and bzip2: one stream after another (``cat a.gz b.gz``), each decoded with a bounded
+    ``max_length``; the input ending inside a stream is a cut."""
+
+    _READ = 1 << 16
+
+    def __init__(self, raw: BinaryIO, new, magic: bytes):
+        self._raw, self._new, self._magic = raw, new, magic
+        self._dec, self._pending = new(), b""
+        self._zlib = hasattr(self._dec, "unconsumed_tail")  # zlib hands back unused input; lzma/bz2 keep it
+
+    def read(self, n: int) -> bytes | None:
+        """Up to ``n`` decompressed bytes (b"" when it took a step without output); None at a clean end."""
+        dec = self._dec
+        if dec.eof:
+            return self._next_stream(dec.unused_data + self._pending)
+        if not self._pending and (self._zlib or dec.needs_input):
+            self._pending = self._raw.read(self._READ)
+            if not self._pending:  # the input is over: what the decoder still holds, then the cut
+                data = dec.decompress(b"", n)
+                if data or dec.eof:
+                    return data
+                raise _Damage(*_CUT)
+        data = dec.decompress(self._pending, n)
+        self._pending = dec.unconsumed_tail if self._zlib else b""
+        return data
+
+    def _next_stream(self, rest: bytes) -> bytes | None:
+        rest = rest.lstrip(b"\0")  # xz stream padding; gzip ignores trailing zeros too
+        while len(rest) < len(self._magic):
+            more = self._raw.read(self._READ)
+            if not more:
+                break
+            rest = (rest + more).lstrip(b"\0")
+        if not rest:
+            return None
+        if not rest.startswith(self._magic):
+            raise _Damage("is followed by data that is not another stream", "that data is not read")
+        self._dec, self._pending = self._new(), rest
+        return b""
+
+
+class _Frames:
+    """zstd, fed to the decoder a block at a time (a block holds at most 128 KiB), so the output of
+    one step is bounded whatever the frame claims; the input ending inside a frame is a cut.
+
+    Layout (RFC 8878): frame = magic, header (FHD byte, window, dictionary id, content size),
+    blocks (3-byte header: last flag, type, size), optional 4-byte checksum. Skippable frames
+    (pzstd writes them) are stepped over.
+    """
+
+    _READ = 1 << 18
+
+    def __init__(self, raw: BinaryIO):
+        import zstandard
+
+        self._zstd, self._raw = zstandard, raw
+        self._buf, self._at = b"", 0
+        self._dec = None  # None between frames
+        self._last = self._checksum = False
+        self._out = b""
+
+    def _have(self, n: int) -> bool:
+        while len(self._buf) - self._at < n:
+            more = self._raw.read(self._READ)
+            if not more:
+                return False
+            self._buf = self._buf[self._at :] + more
+            self._at = 0
+        return True
+
+    def _take(self, n: int) -> bytes:
+        if not self._have(n):
+            raise _Damage(*_CUT)
+        out = self._buf[self._at : self._at + n]
+        self._at += n
+        return out
+
+    def read(self, n: int) -> bytes | None:
+        if not self._out:
+            self._out = self._step()
+            if self._out is None:
+                return None
+        data, self._out = self._out[:n], self._out[n:]
+        return data
+
+    def _step(self) -> bytes | None:
+        if self._dec is None:
+            return self._frame_start()
+        if self._last:  # the blocks are over: the checksum, then the frame is whole
+            out = self._dec.decompress(self._take(4)) if self._checksum else b""
+            self._dec = None
+            return out
+        head = self._take(3)
+        h = int.from_bytes(head, "little")
+        self._last, kind, size = bool(h & 1), (h >> 1) & 3, h >> 3
+        if kind == 3:
+            raise _Damage("has a block of reserved type", "the data is damaged")
+        return self._dec.decompress(head + self._take(1 if kind == 1 else size))
+
+    def _frame_start(self) -> bytes | None:
+        if not self._have(1):
+            return None  # the input ends between frames
+        magic = int.from_bytes(self._take(4), "little")
+        if magic & 0xFFFFFFF0 == 0x184D2A50:  # skippable frame
+            self._take(int.from_bytes(self._take(4), "little"))
+            return b""
+        if magic != 0xFD2FB528:
+            raise _Damage("is followed by data that is not another frame", "that data is not read")
+        fhd = self._take(1)[0]
+        fcs_flag, single, dict_flag = fhd >> 6, (fhd >> 5) & 1, fhd & 3
+        rest = (0 if single else 1) + (0, 1, 2, 4)[dict_flag] + ((1 if single else 0), 2, 4, 8)[fcs_flag]
+        self._checksum, self._last = bool(fhd & 4), False
+        self._dec = self._zstd.ZstdDecompressor().decompressobj()
+        return self._dec.decompress(magic.to_bytes(4, "little") + bytes([fhd]) + self._take(rest))
 
 
 class _Counted(io.RawIOBase):
@@ -88,7 +255,10 @@ def open_input(src) -> tuple[BinaryIO, str, str | None]:
     head = stream.peek(8)[:8]
     for magic, kind in _COMPRESSED:
         if head.startswith(magic):
-            out = io.BufferedReader(_Guarded(_decompressor(stream, kind), name, kind), 1 << 20)
+            guarded = _Guarded(_decompressor(stream, kind), name, kind)
+            out = io.BufferedReader(guarded, 1 << 20)
+            out.peek(1)  # a stream cut before it gave any byte is an error here, not "file is empty" later
+            out.decoded = guarded  # its notes (a cut, damage) reach the Source through ``on_note``
             return _with_raw(out, raw), name, kind
     return _with_raw(stream, raw), name, None
 
@@ -101,16 +271,15 @@ def _with_raw(stream, raw):
     return stream
 
 
-def _decompressor(stream: BinaryIO, kind: str) -> BinaryIO:
+def _decompressor(stream: BinaryIO, kind: str):
+    magic = next(m for m, k in _COMPRESSED if k == kind)
     if kind == "gzip":
-        return gzip.GzipFile(fileobj=stream)
+        return _Members(stream, lambda: zlib.decompressobj(16 + zlib.MAX_WBITS), magic)
     if kind == "xz":
-        return lzma.LZMAFile(stream)
+        return _Members(stream, lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ), magic)
     if kind == "bzip2":
-        return bz2.BZ2File(stream)
-    import zstandard  # only needed for .zst input
-
-    return zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True)
+        return _Members(stream, bz2.BZ2Decompressor, magic)
+    return _Frames(stream)  # zstandard is imported only for .zst input
 
 
 def detect(stream: BinaryIO, name: str) -> str:

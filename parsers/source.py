@@ -57,6 +57,13 @@ class Source:
             )
         self.skipped.add(count, first_line, first_text)
 
+    def note(self, text: str) -> None:
+        """Count damage to the file as a whole (a cut compressed stream, a second capture after the
+        first); its text is shown in every report. Under ``--strict`` it is an error."""
+        if self.strict:
+            raise StrictError(f"{self.path}: {text} (--strict)")
+        self.skipped.note(text)
+
     def track(self, chunk: Chunk) -> Chunk:
         """Fold one chunk's counts into the running totals."""
         self.lost_events += chunk.lost_events

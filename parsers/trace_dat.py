@@ -50,6 +50,7 @@ from .source import Source
 MAGIC = b"\x17\x08\x44tracing"
 CHUNK_BYTES = 4 << 20  # ring-buffer bytes decoded ahead, all CPUs together (bench/README.md: peak RSS)
 _SPOOL_BLOCK = 1 << 20
+SPOOL_RESERVE = 1 << 30  # free space a spooled (compressed or piped) trace.dat leaves in the temporary folder
 
 # option ids (trace-cmd.dat.v7(5)); v6 uses the same numbers for the ones it has
 OPT_DONE, OPT_DATE, OPT_CPUSTAT, OPT_BUFFER, OPT_TRACECLOCK, OPT_UNAME = 0, 1, 2, 3, 4, 5
@@ -123,6 +124,8 @@ class Header:
     ts_offset: int = 0
     tsc2nsec: tuple[int, int, int] | None = None
     kallsyms: bytes = b""  # /proc/kallsyms at record time, for %pS fields (kfree_skb's location)
+    damage: list[str] = field(default_factory=list)  # parts of the header left out, each a counted skip
+    end: int = 0  # where this trace.dat ends (its last data or section): what follows is not part of it
 
 
 def parse_trace_dat(stream: BinaryIO, source: Source, chunk_bytes: int = CHUNK_BYTES, payload: bool = True) -> Iterator[Chunk]:
@@ -139,6 +142,9 @@ def parse_trace_dat(stream: BinaryIO, source: Source, chunk_bytes: int = CHUNK_B
         data = _Bytes(mem)
         head = _read_header(data, source)
         source.meta.update(head.meta)
+        for note in head.damage:
+            source.skip(1, None, note)
+        _check_concatenated(data, mem, head, source)
         if head.meta.get("cut"):
             _report_v7_cut(source, head.meta["cut"])
         if head.meta.get("latency_text") and not any(b.cpus for b in head.buffers):
@@ -146,8 +152,24 @@ def parse_trace_dat(stream: BinaryIO, source: Source, chunk_bytes: int = CHUNK_B
                 f"{source.path}: a latency-tracer trace.dat holds text, not events; read it with `trace-cmd report`"
             )
         yield from _chunks(data, mem, head, source, max(chunk_bytes, 1), payload)
+    except TraceParseError as exc:
+        if str(exc).startswith(f"{source.path}: "):
+            raise
+        raise type(exc)(f"{source.path}: {exc}") from None  # helpers that do not know the file's name
     finally:
         closer()
+
+
+def _check_concatenated(d: _Bytes, mem, head: Header, source: Source) -> None:
+    """``cat a.dat b.dat > both.dat`` leaves b's header after a's last byte: say so (trace-cmd
+    reads the first one only, and so do we; merging two captures' clocks is not ours to guess)."""
+    end = max([head.end, *(c.offset + c.size for b in head.buffers for c in b.cpus)])
+    at = mem.find(MAGIC, min(end, d.size)) if end < d.size else -1
+    if at >= 0:
+        source.note(
+            f"a second trace.dat starts at byte {at:,}: concatenated captures are not merged, only the first "
+            f"was read; split the file (head -c {at} FILE > first.dat; tail -c +{at + 1} FILE > second.dat)"
+        )
 
 
 # --- random access -----------------------------------------------------------------------------
@@ -164,8 +186,11 @@ def _random_access(stream: BinaryIO, source: Source):
         mm = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
         return mm, lambda: _close(mm)
     spool = tempfile.TemporaryFile(prefix="traceparse-", suffix=".dat")
-    shutil.copyfileobj(stream, spool, _SPOOL_BLOCK)
-    spool.flush()
+    try:
+        _spool(stream, spool, source)
+    except BaseException:
+        spool.close()
+        raise
     if not spool.tell():
         spool.close()
         raise UnknownFormatError(f"{source.path}: file is empty; expected a trace.dat")
@@ -176,6 +201,25 @@ def _random_access(stream: BinaryIO, source: Source):
         spool.close()
 
     return mm, close
+
+
+def _spool(stream: BinaryIO, spool, source: Source) -> None:
+    """Copy a stream to the spool file, stopping while the disk still has room for others: a
+    decompression bomb (a small .zst that unpacks to terabytes) must not fill the temporary folder."""
+    folder = tempfile.gettempdir()
+    copied = check_at = 0
+    while block := stream.read(_SPOOL_BLOCK):
+        spool.write(block)
+        copied += len(block)
+        if copied < check_at:
+            continue
+        check_at = copied + 64 * _SPOOL_BLOCK
+        if shutil.disk_usage(folder).free < SPOOL_RESERVE:
+            raise TraceParseError(
+                f"{source.path}: unpacking this trace.dat to {folder} stopped after {copied:,} bytes, with less than "
+                f"{SPOOL_RESERVE >> 30} GB left there; decompress it yourself onto a larger disk, or set TMPDIR"
+            )
+    spool.flush()
 
 
 def _close(mm: mmap.mmap) -> None:
@@ -216,6 +260,7 @@ def _read_header(d: _Bytes, source: Source) -> Header:
         ) from None
     if head.layout is None:
         raise TraceParseError(f"{path}: trace.dat has no header_page; cannot decode its ring-buffer pages")
+    _check_layout(head, path)
     head.meta.update(
         version=head.version,
         compression=head.compression,
@@ -233,6 +278,40 @@ def _read_header(d: _Bytes, source: Source) -> Header:
     if "clock" not in head.meta:
         head.meta["clock"] = next((b.clock for b in head.buffers if b.clock), None)
     return head
+
+
+# Sub-buffer sizes are powers of two: a 4 KiB page up to the kernel's largest order (buffer_subbuf_size_kb).
+_PAGE_MIN, _PAGE_MAX = 64, 1 << 24
+MAX_CPUS = 1 << 15  # the cpu column is Int16; Linux's NR_CPUS tops out at 8192
+
+
+def _check_page_size(ps: int, where: str, path: str) -> None:
+    if not _PAGE_MIN <= ps <= _PAGE_MAX or ps & (ps - 1):
+        raise TraceParseError(
+            f"{path}: corrupt trace.dat: {where} says page size {ps:,} (a ring-buffer page is a power of two "
+            f"from {_PAGE_MIN} to {_PAGE_MAX:,} bytes)"
+        )
+
+
+def _check_layout(head: Header, path: str) -> None:
+    """Refuse page sizes and header_page layouts no kernel writes: the numpy page walk relies on them."""
+    _check_page_size(head.page_size, "the file header (byte 14)", path)
+    for buf in head.buffers:
+        _check_page_size(buf.page_size, f"the BUFFER option of instance {buf.name!r}", path)
+    lay = head.layout
+    smallest = min([head.page_size, *(b.page_size for b in head.buffers)])
+    if (
+        lay.commit_size not in (4, 8)
+        or lay.ts_offset + 8 > lay.data_offset
+        or lay.commit_offset + lay.commit_size > lay.data_offset
+        or lay.data_offset % 4
+        or lay.data_offset >= smallest
+    ):
+        raise TraceParseError(
+            f"{path}: corrupt trace.dat: header_page describes an impossible page (timestamp at {lay.ts_offset}, "
+            f"commit at {lay.commit_offset} of {lay.commit_size} bytes, data at {lay.data_offset}, "
+            f"page size {smallest:,})"
+        )
 
 
 def _read_headers_section(d: _Bytes, at: int, head: Header) -> int:
@@ -299,6 +378,8 @@ def _read_v6(d: _Bytes, at: int, head: Header) -> None:
     _parse_cmdlines(d.take(at + 8, n, "saved cmdlines").decode("utf-8", "replace"), head)
     at += 8 + n
     head.cpus = d.int(at, 4, "cpu count")
+    if head.cpus > MAX_CPUS:
+        raise TraceParseError(f"corrupt trace.dat: the header at byte {at:,} claims {head.cpus:,} CPUs")
     at += 4
     v6_buffers: list[tuple[str, int]] = []
     while True:
@@ -328,6 +409,7 @@ def _read_v6(d: _Bytes, at: int, head: Header) -> None:
     clock = head.meta.get("clock")
     top = Buffer("", clock, head.page_size, _v6_cpu_table(d, at, head.cpus))
     head.buffers.append(top)
+    head.end = at + 16 * head.cpus
     for name, off in v6_buffers:
         if d.take(off, 10, f"buffer {name!r} table") != b"flyrecord\0":
             raise UnknownFormatError(f"corrupt trace.dat: buffer {name!r} has no flyrecord table")
@@ -386,6 +468,7 @@ def _read_v7(d: _Bytes, at: int, head: Header) -> None:
     head.meta["compression_version"] = comp_version
     sections, read, cut_at = _v7_options(d, d.int(at, 8, "options offset"), head)
     _v7_metadata(d, sections, head)
+    head.end = max(_section_end(d, off) for off in [*read, *sections.values()]) if cut_at is None else d.size
     head.cpus = head.meta.get("cpu_count") or max((len(b.cpus) for b in head.buffers), default=0)
     if cut_at is not None:
         # every buffer's data is followed by the options naming it: the cut buffer is the one after the last
@@ -537,17 +620,32 @@ def _cpus_with_data(cpustat: list[str], cpu_count: int) -> list[int]:
     return list(range(cpu_count))
 
 
+_BLOCK_MAX = 1 << 28  # a section or a block of CPU data decompresses to far less (trace-cmd: a few pages)
+
+
 def _decompress(kind: str, blob: bytes, usize: int) -> bytes:
+    """The block's ``usize`` bytes, never more: a damaged size or frame header cannot make it allocate
+    more than what the block says it holds, nor more than _BLOCK_MAX."""
+    if kind not in ("zstd", "zlib"):
+        return blob
+    if usize > _BLOCK_MAX:
+        raise TraceParseError(f"corrupt {kind} block in trace.dat (it claims {usize:,} bytes)")
     try:
         if kind == "zstd":
             import zstandard
 
-            return zstandard.ZstdDecompressor().decompress(blob, max_output_size=usize)
-        if kind == "zlib":
-            return zlib.decompress(blob)
+            declared = zstandard.get_frame_parameters(blob).content_size
+            if declared > usize and declared != zstandard.CONTENTSIZE_UNKNOWN:
+                raise ValueError(f"its frame claims {declared:,} bytes")
+            out = zstandard.ZstdDecompressor().decompress(blob, max_output_size=usize)
+        else:
+            d = zlib.decompressobj()
+            out = d.decompress(blob, usize + 1)
     except Exception as exc:  # zstandard.ZstdError, zlib.error
         raise TraceParseError(f"corrupt {kind} block in trace.dat ({exc})") from None
-    return blob
+    if len(out) != usize:
+        raise TraceParseError(f"corrupt {kind} block in trace.dat ({len(out):,} bytes where it says {usize:,})")
+    return out
 
 
 def _v7_buffer(d: _Bytes, val: bytes, head: Header) -> Buffer:
@@ -558,13 +656,22 @@ def _v7_buffer(d: _Bytes, val: bytes, head: Header) -> Buffer:
     page_size = b.int(at, 4, "buffer page size")
     count = b.int(at + 4, 4, "buffer cpu count")
     at += 8
+    if count > MAX_CPUS or at + 20 * count > b.size:
+        raise TraceParseError(f"corrupt trace.dat: the BUFFER option of instance {name!r} claims {count:,} CPUs")
     cpus = []
     for i in range(count):
         cpu, off, size = b.int(at, 4, "cpu"), b.int(at + 4, 8, "cpu offset"), b.int(at + 12, 8, "cpu size")
         at += 20
-        if size:
+        if cpu >= MAX_CPUS:
+            head.damage.append(f"trace.dat: the BUFFER option of instance {name!r} names CPU {cpu:,}: that data is left out")
+        elif size:
             cpus.append(CpuData(cpu, off, size))
     flags = d.int(section + 2, 2, f"buffer {name!r} section") if section + 4 <= d.size else 0
+    if flags & SEC_FL_COMPRESS and head.compression == "none":
+        raise TraceParseError(
+            f"corrupt trace.dat: the data section of instance {name!r} at byte {section:,} is flagged compressed, "
+            "but the file names no compression"
+        )
     return Buffer(name, clock or None, page_size or head.page_size, cpus, bool(flags & SEC_FL_COMPRESS))
 
 
@@ -605,8 +712,15 @@ def _page_batches(d: _Bytes, mem, buf: Buffer, cpu: CpuData, head: Header, batch
             if not buf.recovered:
                 _report_cut(source, buf, cpu, at, cpu.offset + cpu.size, d.size)
             return
+        try:
+            raw = _decompress(head.compression, blob, usize)
+        except TraceParseError as exc:
+            if pending:
+                yield np.frombuffer(b"".join(pending), dtype=np.uint8), at
+            inst = f" (instance {buf.name})" if buf.name else ""
+            source.skip(1, None, f"trace.dat: CPU {cpu.cpu}{inst} data has a {exc} at byte {at:,}; read up to it")
+            return
         at += 8 + csize
-        raw = _decompress(head.compression, blob, usize)
         pending.append(raw[: len(raw) // ps * ps])
         pending_len += len(pending[-1])
         if pending_len >= per_batch:
@@ -629,6 +743,9 @@ def _report_v7_cut(source: Source, cut: dict) -> None:
 
 def _report_cut(source: Source, buf: Buffer, cpu: CpuData, whole_end: int, want_end: int, size: int) -> None:
     inst = f" (instance {buf.name})" if buf.name else ""
+    if cpu.offset >= size:
+        source.skip(1, None, f"trace.dat: CPU {cpu.cpu}{inst} data at byte {cpu.offset:,} lies past the end of the file ({size:,} bytes)")
+        return
     source.skip(
         1,
         None,
@@ -685,6 +802,8 @@ def _chunks(d: _Bytes, mem, head: Header, source: Source, chunk_bytes: int, payl
         source.skip(sum(unknown.values()), None, f"trace.dat records of event ids without a format file: {ids}")
     if bad[0]:
         source.skip(bad[0], None, f"trace.dat: {bad[0]} corrupt ring-buffer pages (read up to the damage)")
+    for (kind, why), n in sorted(builder.damaged.items()):
+        source.skip(n, None, f"trace.dat: {n:,} records of {kind} left out, {why}")
 
 
 def _cpu_batches(d, mem, head: Header, buf: Buffer, cpu: CpuData, builder, unknown, bad, source, chunk_bytes):

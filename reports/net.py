@@ -39,6 +39,14 @@ TX_EVENTS = ("net_dev_queue", "net_dev_xmit")  # preference order
 RX_EVENTS = ("netif_receive_skb", "netif_receive_skb_entry", "napi_gro_receive_entry", "netif_rx")
 RETRANS, SET_STATE, KFREE = "tcp_retransmit_skb", "inet_sock_set_state", "kfree_skb"
 NET_REPORT_EVENTS = (*TX_EVENTS, *RX_EVENTS, RETRANS, SET_STATE, KFREE)
+# the kernel's system of each: `new:netif_rx` (a cut or foreign name) is not net's and has no typed columns
+SYSTEM_OF = {RETRANS: "tcp", SET_STATE: "sock", KFREE: "skb"}
+
+
+def report_event(name: str) -> str | None:
+    """The short name of a full ``system:name`` this report reads, or None."""
+    system, _, short = name.rpartition(":")
+    return short if short in NET_REPORT_EVENTS and system == SYSTEM_OF.get(short, "net") else None
 RECORD_HINT = (
     "perf record -a -e net:net_dev_queue -e net:netif_receive_skb -e tcp:tcp_retransmit_skb "
     "-e sock:inet_sock_set_state -e skb:kfree_skb -- sleep 10"
@@ -172,8 +180,8 @@ class NetAnalysis:
             self.t0 = source.first_ts_ns or 0
         by_short: dict[str, pl.DataFrame] = {}
         for name, frame in chunk.frames.items():
-            short = name.rsplit(":", 1)[-1]
-            if short in NET_REPORT_EVENTS and frame.height:
+            short = report_event(name)
+            if short is not None and frame.height:
                 by_short[short] = frame
                 self.seen[short] = self.seen.get(short, 0) + frame.height
         self._packets(by_short)

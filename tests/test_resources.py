@@ -62,8 +62,10 @@ CHILD = textwrap.dedent(
     try:
         rep = getattr(traceparse, case["report"])(src)
         out["outcome"] = "report"
-        out["events"] = rep.data.get("source", {}).get("events")
-        out["skipped"] = rep.data.get("source", {}).get("skipped_lines")
+        src = rep.data.get("source", rep.data)  # info's data is the source itself
+        events = src.get("events")
+        out["events"] = sum(events.values()) if isinstance(events, dict) else events
+        out["skipped"] = src.get("skipped_lines")
     except TraceParseError as exc:
         out["outcome"] = "error"
         out["message"] = str(exc)
