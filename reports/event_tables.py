@@ -90,9 +90,9 @@ def build_pair_report(preset, source, runs, counts, opts, warnings) -> Report:
 
 def _filters(opts) -> dict:
     out = {}
-    for k in ("where", "by", "syscall", "func", "start", "end", "slower_than_ns", "top", "arch"):
+    for k in ("where", "by", "syscall", "func", "start", "end", "slower_than_ns", "top", "arch", "raw"):
         v = getattr(opts, k, None)
-        if v not in (None, ()):
+        if v not in (None, (), False):
             out[k] = list(v) if isinstance(v, tuple) else v
     return out
 

@@ -53,6 +53,7 @@ class EventOptions:
     start: str | None = None
     end: str | None = None
     arch: str | None = None  # raw_syscalls number table: x86_64 | arm64 (default: the capture's, else x86_64)
+    raw: bool = False  # syscalls: pair raw_syscalls even where per-syscall events exist too
 
     def __post_init__(self):
         check_unit(self.unit)
@@ -87,9 +88,14 @@ def pair_report(name: str, source: Source, chunks, opts: EventOptions) -> Report
         where = parse_where(f"({where.text}) && ({extra})" if where else extra)
     popts = PairOptions(where=where, by=opts.by, slower_than_ns=opts.slower_than_ns, limit=opts.limit, unit=opts.unit)
     unit_ns = UNIT_NS[opts.unit]
-    runs = [PairRun(s, popts, unit_ns) for s in preset.specs]
-    alts = [PairRun(s, popts, unit_ns) for s in preset.alternatives]
-    counts = [(c, FieldCount(list(c[3]), None)) for c in preset.counts]
+    specs = preset.alternatives if opts.raw and preset.alternatives else preset.specs
+    runs = [PairRun(s, popts, unit_ns) for s in specs]
+    if opts.raw:
+        preset = Preset(preset.name, preset.title, specs, preset.counts, preset.record_hint)
+    alts = [] if opts.raw else [PairRun(s, popts, unit_ns) for s in preset.alternatives]
+    # --where filters the counts too, unless it reads what only a pair has (latency_ns, start_ts_ns)
+    cw = where if where is not None and not set(where.names) & {"latency_ns", "start_ts_ns"} else None
+    counts = [(c, FieldCount(list(c[3]), cw)) for c in preset.counts]
     for chunk in chunks:
         if not popts.tables:
             popts.tables["id"] = TABLES[opts.arch or arch_of(source.meta.get("uname"))]
@@ -105,7 +111,7 @@ def pair_report(name: str, source: Source, chunks, opts: EventOptions) -> Report
     if not any(r.seen_start or r.seen_end for r in runs) and any(r.seen_start or r.seen_end for r in alts):
         runs = alts
     elif any(r.seen_start for r in runs) and any(r.seen_start for r in alts):
-        warnings.append("the capture has both per-syscall and raw_syscalls events: the per-syscall ones are used")
+        warnings.append("the capture has both per-syscall and raw_syscalls events: the per-syscall ones are used (--raw for the others)")
     if not any(r.seen_start or r.seen_end for r in runs):
         have = ", ".join(sorted(source.events)[:8])
         raise MissingEventsError(f"{source.path}: no events for {preset.name} (the capture has {have}); record with: {preset.record_hint}")

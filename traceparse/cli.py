@@ -404,13 +404,14 @@ SYSCALLS_EPILOG = """Examples:
 def syscalls(
     file: str = FILE, fmt: str = FORMAT, output: Optional[Path] = OUTPUT, unit: str = UNIT,
     syscall: Optional[str] = typer.Option(None, "--syscall", "-s", help="only these syscalls, comma-separated: read,write"),
-    by: Optional[str] = BY, where: Optional[str] = WHERE, slower_than: Optional[int] = SLOWER, top: Optional[int] = TOP,
+    by: Optional[str] = BY, where: Optional[str] = WHERE, slower_than: Optional[str] = SLOWER, top: Optional[int] = TOP,
     arch: Optional[str] = typer.Option(None, "--arch", help="raw_syscalls number table: x86_64 | arm64 (default: the capture's, else x86_64)"),
+    raw: bool = typer.Option(False, "--raw", help="pair raw_syscalls:sys_enter/sys_exit even when per-syscall events are there too"),
     strict: bool = STRICT,
 ) -> None:
     """Syscalls: counts, errors (ret < 0) and latency per syscall, from syscalls:* or raw_syscalls:*."""
     _run_preset("syscalls", file, fmt, output, strict, unit=unit, syscall=syscall or (), by=by, where=where,
-                slower_than_ns=slower_than, top=top, arch=arch)
+                slower_than_ns=slower_than, top=top, arch=arch, raw=raw)
 
 
 FUNCLATENCY_EPILOG = """Examples:
@@ -431,7 +432,7 @@ def funclatency(
     func: Optional[str] = typer.Option(None, "--func", help="the probed function: pairs FUNC with FUNC__return"),
     start: Optional[str] = typer.Option(None, "--start", help="start event (with --end), e.g. probe_app:begin"),
     end: Optional[str] = typer.Option(None, "--end", help="end event (with --start)"),
-    by: Optional[str] = BY, where: Optional[str] = WHERE, slower_than: Optional[int] = SLOWER, top: Optional[int] = TOP,
+    by: Optional[str] = BY, where: Optional[str] = WHERE, slower_than: Optional[str] = SLOWER, top: Optional[int] = TOP,
     strict: bool = STRICT,
 ) -> None:
     """Function latency from uprobe/probe pairs, nested and recursive calls matched per thread (funclatency)."""
@@ -454,7 +455,7 @@ SCHED_EPILOG = """Examples:
 @app.command(epilog=SCHED_EPILOG)
 def sched(
     file: str = FILE, fmt: str = FORMAT, output: Optional[Path] = OUTPUT, unit: str = UNIT,
-    by: Optional[str] = BY, where: Optional[str] = WHERE, slower_than: Optional[int] = SLOWER, top: Optional[int] = TOP,
+    by: Optional[str] = BY, where: Optional[str] = WHERE, slower_than: Optional[str] = SLOWER, top: Optional[int] = TOP,
     strict: bool = STRICT,
 ) -> None:
     """Scheduler: on-CPU time per thread, run-queue latency (runqlat), off-CPU time by state, switches."""
@@ -474,7 +475,7 @@ IRQ_EPILOG = """Examples:
 @app.command(epilog=IRQ_EPILOG)
 def irq(
     file: str = FILE, fmt: str = FORMAT, output: Optional[Path] = OUTPUT, unit: str = UNIT,
-    by: Optional[str] = BY, where: Optional[str] = WHERE, slower_than: Optional[int] = SLOWER, top: Optional[int] = TOP,
+    by: Optional[str] = BY, where: Optional[str] = WHERE, slower_than: Optional[str] = SLOWER, top: Optional[int] = TOP,
     strict: bool = STRICT,
 ) -> None:
     """Interrupts: hard irq counts and handler time per name (hardirqs), softirqs per vector."""
@@ -494,7 +495,7 @@ FUTEX_EPILOG = """Examples:
 @app.command(epilog=FUTEX_EPILOG)
 def futex(
     file: str = FILE, fmt: str = FORMAT, output: Optional[Path] = OUTPUT, unit: str = UNIT,
-    by: Optional[str] = BY, where: Optional[str] = WHERE, slower_than: Optional[int] = SLOWER, top: Optional[int] = TOP,
+    by: Optional[str] = BY, where: Optional[str] = WHERE, slower_than: Optional[str] = SLOWER, top: Optional[int] = TOP,
     strict: bool = STRICT,
 ) -> None:
     """Futex waits per process and lock address: count, time waited (futexes.stp)."""

@@ -53,7 +53,7 @@ class PairRun:
         self.pairer = Pairer(self.keys, self.spec.nested)
         self.dists = GroupedDistributions(self.unit_ns)
         self.group_by = list(dict.fromkeys([*self.spec.by, *self.opts.by]))
-        names = set(self.group_by) | set(self.spec.carry) | set(self.spec.labels.get(k, (k,))[0] for k in self.group_by)
+        names = {"comm"} | set(self.group_by) | set(self.spec.carry) | set(self.spec.labels.get(k, (k,))[0] for k in self.group_by)
         names.discard("event")
         if self.opts.where is not None:
             names |= set(self.opts.where.names)

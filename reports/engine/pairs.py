@@ -54,7 +54,9 @@ class Pairer:
         side = pl.col("_side")
         prev, nxt = side.shift(1).over(group), side.shift(-1).over(group)
         f = f.with_columns(_prev=prev, _next=nxt)
-        starts_cols = [c for c in f.columns if c not in (*self.keys, "_side", "_level", "_prev", "_next") and c in s.columns]
+        # every column of the row before comes along as start_*: the start's time, fields and payload
+        internal = ("_side", "_level", "_prev", "_next")
+        starts_cols = [c for c in f.columns if c not in self.keys and c not in internal]
         shifted = [pl.col(c).shift(1).over(group).alias("start_" + c) for c in starts_cols]
         is_end, is_start = side < 0, side > 0
         pairs = f.with_columns(shifted).filter(is_end & (pl.col("_prev") == 1))
@@ -63,8 +65,7 @@ class Pairer:
         if not self.nested:
             self.unmatched["overwritten"] += int(f.filter(is_start & (pl.col("_next") == 1)).height)
         self.open = self._bound(open_.drop("_level", "_prev", "_next", strict=False).sort("ts_ns", maintain_order=True))
-        drop = [c for c in pairs.columns if c.startswith("_") or (c in starts_cols and c not in e.columns and c not in self.keys)]
-        out = pairs.drop(drop)
+        out = pairs.drop([c for c in pairs.columns if c.startswith("_")])
         return out.with_columns(latency_ns=pl.col("ts_ns") - pl.col("start_ts_ns"))
 
     def _bound(self, open_: pl.DataFrame) -> pl.DataFrame:
