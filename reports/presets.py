@@ -64,8 +64,9 @@ SOFTIRQ = PairSpec(
 FUTEX_WAITS = (0, 6, 9, 13)
 FUTEX = PairSpec(
     "wait", "Futex waits (futex(FUTEX_WAIT...) enter -> exit), per process and lock",
-    Side(r"sys_enter_futex", only=(pl.col("op") % 128).is_in(FUTEX_WAITS)), Side(r"sys_exit_futex"),
+    Side(r"sys_enter_futex"), Side(r"sys_exit_futex"),
     key=("pid",), by=("comm", "uaddr"), carry=("uaddr", "op"), errors=True,
+    keep=(pl.col("op") % 128).is_in(FUTEX_WAITS), hex=("uaddr",),
 )
 
 

@@ -69,6 +69,8 @@ class PairRun:
         if not pairs.height:
             return
         pairs = self._finish(pairs)
+        if self.spec.keep is not None:
+            pairs = pairs.filter(self.spec.keep.fill_null(False))
         kept = apply(pairs, self.opts.where)
         self.filtered_out += pairs.height - kept.height
         self._record(kept)
@@ -121,6 +123,7 @@ class PairRun:
         if not pairs.height:
             return
         gkey = self._group_key()
+        pairs = pairs.with_columns(pl.col(c).map_batches(_hex, return_dtype=pl.String) for c in self.spec.hex if c in pairs.columns)
         frame = pairs.with_columns(value_ns=pl.col("latency_ns").clip(0), _g=gkey)
         self.dists.add_grouped(self.spec.metric, frame.select("value_ns", "_g"), ["_g"], {"group": pl.col("_g")})
         if self.spec.errors and "ret" in frame.columns:
@@ -180,6 +183,16 @@ class PairRun:
             cols.append("args")
         s = s.with_columns(pl.col(c).cast(pl.String) for c in cols if s.schema[c] in (pl.Categorical,))
         return [dict(zip(cols, r)) for r in s.select(cols).rows()]
+
+
+def _hex(s: pl.Series) -> pl.Series:
+    """Addresses as the kernel prints them: 0x-hex (numbers until --where has compared them)."""
+    from ...parsers.event_format import hex_digits
+
+    if not s.dtype.is_integer():
+        return s.cast(pl.String)
+    out = pl.lit("0x") + pl.lit(hex_digits(s.fill_null(0).cast(pl.Int64).to_numpy().view("uint64")))
+    return pl.select(pl.when(s.is_null()).then(None).otherwise(out)).to_series()
 
 
 def _groups_of(side: Side) -> list[str]:

@@ -38,3 +38,7 @@ class PairSpec:
     labels: dict = field(default_factory=dict)  # new field -> (field, {number: name}): syscall from id
     exclude: dict = field(default_factory=dict)  # key field -> value never paired (the idle task, pid 0)
     errors: bool = False  # count pairs whose ret < 0 (syscalls, futex)
+    # pairs kept (a polars expression over the pair's fields): futex waits among all futex calls. All
+    # calls pair first, so what is not kept is no "end without start"
+    keep: pl.Expr | None = None
+    hex: tuple = ()  # fields shown as 0x-hex (addresses), after --where has compared them as numbers
