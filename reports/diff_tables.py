@@ -48,7 +48,7 @@ def build(base: Side, new: Side, pairs: list[Pair], rules: list[dict], opts: Dif
     for phase in phases:
         rows = [r for p in shown if p.phase == phase for r in _lat_rows(p)]
         if rows:
-            title = PHASE_TITLES.get(phase, phase) if kind == "block" else f"{phase} latency"
+            title = PHASE_TITLES.get(phase, phase) if kind == "block" else (phase if phase.endswith("latency") else f"{phase} latency")
             report.tables.append(Table(phase, f"{title}: base vs new", LAT, rows))
     report.tables.append(Table("volume", "Requests, IOPS and distribution shape (Kolmogorov-Smirnov)", VOLUME,
                                [_volume_row(p) for p in shown]))

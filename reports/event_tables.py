@@ -66,8 +66,9 @@ def build_pair_report(preset, source, runs, counts, opts, warnings) -> Report:
         slow_total += run.slow_total
     t0 = source.first_ts_ns or 0
     if slow:
-        keys = [k for k in slow[0] if k not in ("start_ts_ns", "latency_ns", "args", "metric")]
-        cols = [Column("time_s", "TIME(s)", "s"), *[Column(k, k.upper()) for k in keys], Column("latency_ns", "LAT", "ns"), Column("args", "ARGS")]
+        keys = list(dict.fromkeys(k for row in slow for k in row if k not in ("start_ts_ns", "latency_ns", "args", "metric")))
+        what = [Column("metric", "METRIC")] if len(runs) > 1 else []
+        cols = [Column("time_s", "TIME(s)", "s"), *what, *[Column(k, k.upper()) for k in keys], Column("latency_ns", "LAT", "ns"), Column("args", "ARGS")]
         rows = [dict(s, time_s=(s["start_ts_ns"] - t0) / 1e9) for s in slow]
         cut = f" ({len(slow):,} of {slow_total:,} shown; --top 0 lists all)" if len(slow) < slow_total else ""
         r.tables.append(Table("slow", "Slowest" + (f" (at least {opts.slower_than_ns:,} ns)" if opts.slower_than_ns else "") + cut, cols, rows))

@@ -33,6 +33,10 @@ RAW_SYSCALL = PairSpec(
 SOFTIRQ_NAMES = {0: "HI", 1: "TIMER", 2: "NET_TX", 3: "NET_RX", 4: "BLOCK", 5: "IRQ_POLL", 6: "TASKLET",
                  7: "SCHED", 8: "HRTIMER", 9: "RCU"}  # include/linux/interrupt.h, as softirq_entry prints them
 
+# sched_switch's prev_state as a number (trace.dat) -> the letter perf and ftrace text print
+# (include/trace/events/sched.h: __print_flags of TASK_REPORT; TASK_REPORT_MAX alone is "R+", preempted)
+TASK_STATES = {0: "R", 1: "S", 2: "D", 4: "T", 8: "t", 16: "X", 32: "Z", 64: "P", 128: "I", 256: "R+"}
+
 SCHED_RUNQ = PairSpec(
     "runq", "Run-queue latency (wakeup -> on CPU), runqlat",
     Side(r"sched_wakeup|sched_wakeup_new"), Side(r"sched_switch", alias={"pid": "next_pid"}),
@@ -46,9 +50,10 @@ SCHED_ONCPU = PairSpec(
 )
 SCHED_OFFCPU = PairSpec(
     "offcpu", "Off-CPU time by state (switch out -> switch in)",
-    Side(r"sched_switch", alias={"pid": "prev_pid", "comm": "prev_comm", "state": "prev_state"}),
+    Side(r"sched_switch", alias={"pid": "prev_pid", "comm": "prev_comm", "prev_state": "prev_state"}),
     Side(r"sched_switch", alias={"pid": "next_pid", "comm": "next_comm"}),
-    key=("pid",), by=("state",), carry=("comm", "state"), exclude={"pid": 0},
+    key=("pid",), by=("state",), carry=("comm", "prev_state"), exclude={"pid": 0},
+    labels={"state": ("prev_state", TASK_STATES)},
 )
 HARDIRQ = PairSpec(
     "hardirq", "Hard irq handler time (irq_handler_entry -> exit), hardirqs",

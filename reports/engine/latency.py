@@ -113,9 +113,12 @@ class PairRun:
                 pairs = pairs.with_columns(pl.col("start_event").cast(pl.String).str.replace(r"^.*:", "").alias(new))
                 continue
             table = table if table is not None else self.opts.tables.get(src, {})
+            if not pairs.schema[src].is_integer():  # already a name (text captures print prev_state as S, R+)
+                pairs = pairs.with_columns(pl.col(src).cast(pl.String).alias(new))
+                continue
             pairs = pairs.with_columns(
                 pl.col(src).cast(pl.Int64).replace_strict(table, default=None, return_dtype=pl.String)
-                .fill_null(pl.lit("syscall_") + pl.col(src).cast(pl.String)).alias(new)
+                .fill_null(pl.lit(f"{src}_") + pl.col(src).cast(pl.String)).alias(new)
             )
         return pairs
 
