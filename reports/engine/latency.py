@@ -185,7 +185,7 @@ class PairRun:
             s = s.with_columns(args=pl.col("start_payload"))
             cols.append("args")
         s = s.with_columns(pl.col(c).cast(pl.String) for c in cols if s.schema[c] in (pl.Categorical,))
-        return [dict(zip(cols, r)) for r in s.select(cols).rows()]
+        return s.select(cols).to_dicts()
 
 
 def _hex(s: pl.Series) -> pl.Series:
