@@ -50,18 +50,20 @@ class Distribution:
     log2_unit: dict[int, int] = field(default_factory=dict)  # same, values in the display unit
     bytes_total: int = 0  # I/O size behind the values, for MB/s
 
-    def stats(self, duration_ns: int = 0) -> dict:
-        """The STATS object of the JSON contract."""
+    def stats(self, duration_ns: int | None = None) -> dict:
+        """The STATS object of the JSON contract; ``duration_ns`` (block: the window) adds bytes, iops and MB/s."""
         out: dict = {"count": self.count}
         if self.count:
             pct = percentiles(self.hdr, PERCENTILES)
-            out.update(mean_ns=self.sum_ns / self.count, min_ns=self.min_ns)
+            out.update(mean_ns=self.sum_ns / self.count, sum_ns=self.sum_ns, min_ns=self.min_ns)
             # HdrHistogram answers with the bucket's highest equivalent value; never beyond the true max.
             out.update({k: min(pct[p], self.max_ns) for k, p in zip(PCT_KEYS, PERCENTILES)})
             out["max_ns"] = self.max_ns
         else:
-            out.update(mean_ns=None, min_ns=None, **{k: None for k in PCT_KEYS}, max_ns=None)
-        if duration_ns > 0:
+            out.update(mean_ns=None, sum_ns=0, min_ns=None, **{k: None for k in PCT_KEYS}, max_ns=None)
+        if duration_ns is not None:
+            out["bytes"] = self.bytes_total  # with sum_ns: what an exact merge of saved reports adds up
+        if duration_ns:
             out["iops"] = self.count * 1e9 / duration_ns
             out["mb_s"] = self.bytes_total * 1e9 / duration_ns / 1e6
         out["log2_ns"] = buckets(self.log2)
