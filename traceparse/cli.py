@@ -241,13 +241,36 @@ def _window(ctx: typer.Context, since: Optional[float], until: Optional[float]) 
 
 
 FILE = typer.Argument(..., help="capture file (plain, .gz, .zst, .xz), or - for stdin")
+FILES = typer.Argument(..., metavar="FILE...", help="capture files (plain, .gz, .zst, .xz), globs or directories; or - for stdin")
+LABEL = typer.Option([], "--label", "-l", help="name of each input, once per input in order (default: the capture's hostname, else its file name)")
+ENGINE = typer.Option("local", "--engine", help="where several inputs are analysed: local | dask")
+SCHEDULER = typer.Option(None, "--scheduler", help="with --engine dask: the cluster's scheduler, tcp://host:8786 (default: start a local one)")
+
+
+def _engine(value: str) -> str:
+    from .fleet import ENGINES
+
+    if value not in ENGINES:
+        raise typer.BadParameter(f"must be one of {', '.join(ENGINES)} (got {value!r})")
+    return value
+
+
+ENGINE.callback = _engine
+
+
+def _fleet_wanted(files: list[str], engine: str, scheduler: Optional[str], labels: list[str]) -> bool:
+    """One plain input analysed here, unlabelled: the one-capture report as it always was."""
+    if scheduler and engine != "dask":
+        raise typer.BadParameter("--scheduler goes with --engine dask", param_hint="'--scheduler'")
+    return len(files) > 1 or engine != "local" or bool(labels) or any(f != "-" and Path(f).is_dir() for f in files) \
+        or any(c in f for f in files for c in "*?[" if not Path(f).exists())
 UNIT = typer.Option("us", "--unit", "-u", help="time unit of tables and histograms: ns | us | ms")
 
 
 @app.command(epilog=BLOCK_EPILOG)
 def block(
     ctx: typer.Context,
-    file: str = FILE,
+    files: list[str] = FILES,
     fmt: str = FORMAT,
     output: Optional[Path] = OUTPUT,
     unit: str = UNIT,
@@ -263,16 +286,20 @@ def block(
     until: Optional[float] = typer.Option(None, "--until", callback=_seconds,
                                           help="only requests completing before this many seconds into the capture"),
     strict: bool = STRICT,
+    label: list[str] = LABEL,
+    engine: str = ENGINE,
+    scheduler: Optional[str] = SCHEDULER,
 ) -> None:
     """Block I/O latency: issue->complete (D2C), insert->complete (I2C), insert->issue (I2D)."""
     from . import api
 
     _window(ctx, since, until)
     _check_stdout(output)
-    report = api.block(
-        file, strict=strict, progress=progress_for(file), unit=unit, slower_than_ns=slower_than, top=top, dev=dev, comm=comm,
-        op=op, since_s=since, until_s=until,
-    )
+    options = dict(unit=unit, slower_than_ns=slower_than, top=top, dev=dev, comm=comm, op=op, since_s=since, until_s=until)
+    if _fleet_wanted(files, engine, scheduler, label):
+        report = api.fleet("block", files, labels=label, engine=engine, scheduler=scheduler, strict=strict, **options)
+    else:
+        report = api.block(files[0], strict=strict, progress=progress_for(files[0]), **options)
     _emit(report, fmt, output)
 
 
@@ -363,12 +390,40 @@ INFO_EPILOG = """Examples:
 
 
 @app.command(epilog=INFO_EPILOG)
-def info(file: str = FILE, fmt: str = FORMAT, output: Optional[Path] = OUTPUT, strict: bool = STRICT) -> None:
+def info(files: list[str] = FILES, fmt: str = FORMAT, output: Optional[Path] = OUTPUT, strict: bool = STRICT,
+         label: list[str] = LABEL, engine: str = ENGINE, scheduler: Optional[str] = SCHEDULER) -> None:
     """What a capture holds: format, events per kind, time span, CPUs, lost events, skipped lines."""
     from . import api
 
     _check_stdout(output)
-    _emit(api.info(file, strict=strict, progress=progress_for(file)), fmt, output)
+    if _fleet_wanted(files, engine, scheduler, label):
+        report = api.fleet("info", files, labels=label, engine=engine, scheduler=scheduler, strict=strict)
+    else:
+        report = api.info(files[0], strict=strict, progress=progress_for(files[0]))
+    _emit(report, fmt, output)
+
+
+MERGE_EPILOG = """Examples:
+
+\b
+  for h in web1 web2 db1; do ssh $h traceparse block /var/tmp/trace.dat --format json > $h.json; done
+  traceparse merge web1.json web2.json db1.json              # the fleet's block report, exact
+  traceparse merge *.json --format json -o fleet.json        # a merged report merges again
+  traceparse diff last-week.json fleet.json
+"""
+
+
+@app.command(epilog=MERGE_EPILOG)
+def merge(
+    reports: list[str] = typer.Argument(..., metavar="REPORT.json...", help="saved JSON reports (block or info, --format json)"),
+    fmt: str = FORMAT,
+    output: Optional[Path] = OUTPUT,
+) -> None:
+    """Merge saved JSON reports exactly: histograms and counts add, percentiles re-read from the merged histograms."""
+    from . import api
+
+    _check_stdout(output)
+    _emit(api.merge(reports), fmt, output)
 
 
 def _click_exceptions():
