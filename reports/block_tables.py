@@ -99,7 +99,13 @@ def block_data(a: BlockAnalysis, source: Source) -> dict:
             "by_rwbs": {k: d.get(phase, "rwbs", k).stats(dur) for k in d.keys(phase, "rwbs")},
             "by_dev_op": _dev_op(d, phase, dur),
         }
-    slow_rows = a.slow.sort("ts_ns").to_dicts() if a.opts.slower_than_ns is not None else a.slow.to_dicts()
+    # a threshold's listing in time order; else the slowest first (ties: earliest, then device, sector),
+    # also when --top 0 keeps them all
+    order = ["d2c_ns", "ts_ns", "dev", "sector"]
+    slow = a.slow
+    if slow.height:
+        slow = slow.sort("ts_ns") if a.opts.slower_than_ns is not None else slow.sort(order, descending=[True, False, False, False])
+    slow_rows = slow.to_dicts()
     histograms = {
         "d2c": {"total": buckets(d.get("d2c", "total").log2_unit),
                 "by_device": {k: buckets(d.get("d2c", "dev", k).log2_unit) for k in d.keys("d2c", "dev")}},

@@ -95,7 +95,7 @@ def info(src, strict: bool = False, progress=None) -> Report:
     return info_report(cap.source, cap.chunks())
 
 
-def fleet(kind: str, inputs, labels=(), engine: str = "local", scheduler: str | None = None, strict: bool = False,
+def fleet_report(kind: str, inputs, labels=(), engine: str = "local", scheduler: str | None = None, strict: bool = False,
           **options) -> Report:
     """Several captures (files, globs, directories) analysed one by one and merged exactly.
 

@@ -297,7 +297,7 @@ def block(
     _check_stdout(output)
     options = dict(unit=unit, slower_than_ns=slower_than, top=top, dev=dev, comm=comm, op=op, since_s=since, until_s=until)
     if _fleet_wanted(files, engine, scheduler, label):
-        report = api.fleet("block", files, labels=label, engine=engine, scheduler=scheduler, strict=strict, **options)
+        report = api.fleet_report("block", files, labels=label, engine=engine, scheduler=scheduler, strict=strict, **options)
     else:
         report = api.block(files[0], strict=strict, progress=progress_for(files[0]), **options)
     _emit(report, fmt, output)
@@ -397,7 +397,7 @@ def info(files: list[str] = FILES, fmt: str = FORMAT, output: Optional[Path] = O
 
     _check_stdout(output)
     if _fleet_wanted(files, engine, scheduler, label):
-        report = api.fleet("info", files, labels=label, engine=engine, scheduler=scheduler, strict=strict)
+        report = api.fleet_report("info", files, labels=label, engine=engine, scheduler=scheduler, strict=strict)
     else:
         report = api.info(files[0], strict=strict, progress=progress_for(files[0]))
     _emit(report, fmt, output)
