@@ -126,6 +126,30 @@ def fleet_report(kind: str, inputs, labels=(), engine: str = "local", scheduler:
     return report_of(_fleet.run(kind, paths, names, options, strict=strict, engine=engine, scheduler=scheduler))
 
 
+def export(inputs, out_dir, report: str | None = None, labels=(), strict: bool = False) -> dict:
+    """Write the captures' event frames as hive-partitioned Parquet under ``out_dir`` (``traceparse export``).
+
+    Args:
+        inputs: paths, glob patterns or directories.
+        report: "block" also writes the paired requests (``requests/host=.../part-N.parquet``).
+        labels: one ``host`` partition name per input; none: hostname, else file name.
+    Returns:
+        what ``out_dir/_schema.json`` says: datasets, their columns and types, the inputs.
+    """
+    from pathlib import Path
+
+    from . import fleet as _fleet
+    from . import parquet
+    from .parsers.errors import TraceParseError
+
+    if report is not None and report not in parquet.REPORTS:
+        raise TraceParseError(f"--report must be one of {', '.join(parquet.REPORTS)} (got {report!r})")
+    out = Path(out_dir)
+    parquet.check_target(out)
+    paths = _fleet.expand([str(x) for x in ([inputs] if isinstance(inputs, (str, bytes)) else inputs)])
+    return parquet.export(paths, _fleet.check_labels(paths, list(labels)), out, report=report, strict=strict)
+
+
 def report_of(data: dict) -> Report:
     """The Report of a block or info report's JSON data: one capture's, merged or saved."""
     from .parsers.errors import TraceParseError

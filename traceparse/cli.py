@@ -403,6 +403,34 @@ def info(files: list[str] = FILES, fmt: str = FORMAT, output: Optional[Path] = O
     _emit(report, fmt, output)
 
 
+EXPORT_EPILOG = """Examples:
+
+\b
+  traceparse export web1.dat web2.dat -o frames/ --report block
+  duckdb -c "SELECT host, quantile_disc(d2c_ns, 0.99) FROM read_parquet('frames/requests/*/*.parquet', hive_partitioning=true) GROUP BY host"
+  traceparse export /nfs/captures/ -o frames/          # a directory of captures, one host= partition each
+"""
+
+
+@app.command(epilog=EXPORT_EPILOG)
+def export(
+    files: list[str] = FILES,
+    output: Path = typer.Option(..., "--output", "-o", help="directory to write (new, or empty)"),
+    report_kind: Optional[str] = typer.Option(None, "--report", help="block: also write the paired requests (D2C, I2C, I2D per request)"),
+    label: list[str] = LABEL,
+    strict: bool = STRICT,
+) -> None:
+    """Event frames as Parquet, hive-partitioned host=.../event=.../part-N.parquet, with _schema.json."""
+    from . import api
+
+    if report_kind is not None and report_kind != "block":
+        raise typer.BadParameter(f"must be block (got {report_kind!r})", param_hint="'--report'")
+    schema = api.export(files, output, report=report_kind, labels=label, strict=strict)
+    parts = sum(1 for _ in output.rglob("*.parquet"))
+    events = sum(i["events"] for i in schema["inputs"])
+    print(f"{output}: {parts:,} Parquet files, {events:,} events of {len(schema['inputs']):,} inputs; columns in {output / '_schema.json'}")
+
+
 MERGE_EPILOG = """Examples:
 
 \b
