@@ -107,7 +107,7 @@ def _dask(tasks: list[tuple], scheduler: str | None) -> dict:
     cluster = None
     try:
         if scheduler:
-            client = Client(scheduler, timeout="10s")
+            client = Client(scheduler, timeout="5s")
         else:
             cluster = LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None)
             client = Client(cluster)
