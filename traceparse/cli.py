@@ -98,6 +98,8 @@ BLOCK_EPILOG = """Examples:
   traceparse block perf.txt --slower-than 10ms    # every request slower than 10 ms, biosnoop-style
   traceparse block trace.txt.gz --dev 8,0 --op W --unit ms
   perf script | traceparse block - --format json -o perf.json
+  traceparse block web1.dat web2.dat db/*.txt.xz             # several captures: each, and merged exactly
+  traceparse block --engine dask --scheduler tcp://10.0.0.5:8786 /nfs/captures/
 """
 
 def duration_ns(text: str, bare: str = "ms") -> int:
@@ -386,6 +388,7 @@ INFO_EPILOG = """Examples:
 \b
   traceparse info perf.txt
   traceparse info trace.dat --format json
+  traceparse info captures/                       # every capture in a directory, and their totals
 """
 
 

@@ -31,13 +31,15 @@ def expand(args: list[str]) -> list[str]:
         elif Path(a).is_dir():
             files = sorted(str(p) for p in Path(a).rglob("*") if p.is_file() and not any(s.startswith(".") for s in p.relative_to(a).parts))
             if not files:
-                raise TraceParseError(f"{a}: a directory with no files in it")
+                raise TraceParseError(f"{a}: is a directory with no files in it; give capture files, or a directory holding them")
             out += files
         elif any(c in a for c in "*?[") and not Path(a).exists():
             hits = sorted(glob.glob(a, recursive=True))
             if not hits:
                 raise TraceParseError(f"{a}: no file matches this pattern")
             out += hits
+        elif not Path(a).exists():  # every input checked before any is read (a fifo, a 1 GB file)
+            raise TraceParseError(f"{a}: no such file")
         else:
             out.append(a)
     if "-" in out and len(out) > 1:
