@@ -29,7 +29,7 @@ def expand(args: list[str]) -> list[str]:
         if a == "-":
             out.append(a)
         elif Path(a).is_dir():
-            files = sorted(str(p) for p in Path(a).rglob("*") if p.is_file() and not any(s.startswith(".") for s in p.relative_to(a).parts))
+            files = _walk(Path(a))
             if not files:
                 raise TraceParseError(f"{a}: is a directory with no files in it; give capture files, or a directory holding them")
             out += files
@@ -45,6 +45,32 @@ def expand(args: list[str]) -> list[str]:
     if "-" in out and len(out) > 1:
         raise TraceParseError("- (stdin) can only be the one input")
     return out
+
+
+WALK_DEPTH = 2  # DIR/capture and DIR/host/capture: a fleet's layout, never a whole file system
+WALK_MAX = 100_000
+
+
+def _walk(top: Path) -> list[str]:
+    """Regular files at most WALK_DEPTH levels below ``top``, sorted; dotfiles and dot-folders left out."""
+    found, level = [], [top]
+    try:
+        for _ in range(WALK_DEPTH):
+            nxt = []
+            for folder in level:
+                for p in sorted(folder.iterdir()):
+                    if p.name.startswith("."):
+                        continue
+                    if p.is_file():
+                        found.append(str(p))
+                    elif p.is_dir() and not p.is_symlink():
+                        nxt.append(p)
+                if len(found) > WALK_MAX:
+                    raise TraceParseError(f"{top}: more than {WALK_MAX:,} files; give the folder that holds the captures")
+            level = nxt
+    except OSError as exc:
+        raise TraceParseError(f"{top}: cannot list it ({exc.strerror or exc})") from None
+    return sorted(found)
 
 
 def check_labels(inputs: list[str], labels: list[str]) -> list[str | None]:
