@@ -21,6 +21,7 @@ _COMPRESSED = (
     (b"\xfd7zXZ\x00", "xz"),
     (b"BZh", "bzip2"),
 )
+SNIFF_BYTES = 1 << 16  # how much of the input tells its format: files and pipes are buffered by this much
 TRACE_DAT_MAGIC = b"\x17\x08\x44tracing"
 PERF_DATA_MAGICS = (b"PERFILE2", b"2ELIFREP")
 
@@ -211,7 +212,10 @@ class _Frames:
 
 
 class _Counted(io.RawIOBase):
-    """A pipe that counts what it gave: its ``tell()`` is how far stdin has been read, for progress."""
+    """A pipe that counts what it gave: its ``tell()`` is how far stdin has been read, for progress.
+
+    Each read waits until the buffer is full (or the pipe ends): a pipe hands out what its writer
+    wrote so far, often 4 KB, and the sniffer's one peek must see as much as it would of a file."""
 
     def __init__(self, inner: BinaryIO):
         self._inner, self.count = inner, 0
@@ -220,7 +224,12 @@ class _Counted(io.RawIOBase):
         return True
 
     def readinto(self, buf) -> int:
-        n = self._inner.readinto(buf) or 0
+        view, n = memoryview(buf), 0
+        while n < len(view):
+            got = self._inner.readinto(view[n:]) or 0
+            if not got:
+                break
+            n += got
         self.count += n
         return n
 
@@ -244,14 +253,14 @@ def open_input(src) -> tuple[BinaryIO, str, str | None]:
         if os.path.isdir(name):
             raise TraceParseError(f"{name}: is a directory; give a capture file (perf script text, ftrace text or trace.dat)")
         try:
-            raw = open(name, "rb")
+            raw = open(name, "rb", buffering=SNIFF_BYTES)  # one peek sees what detect() sniffs
         except FileNotFoundError:
             raise TraceParseError(f"{name}: no such file") from None
         except OSError as exc:
             raise TraceParseError(f"{name}: cannot open: {exc.strerror}") from None
     else:
         raw, name = src, getattr(src, "name", "<stream>")
-    stream = raw if hasattr(raw, "peek") else io.BufferedReader(raw)  # type: ignore[arg-type]
+    stream = raw if hasattr(raw, "peek") else io.BufferedReader(raw, SNIFF_BYTES)  # type: ignore[arg-type]
     head = stream.peek(8)[:8]
     for magic, kind in _COMPRESSED:
         if head.startswith(magic):
@@ -284,7 +293,7 @@ def _decompressor(stream: BinaryIO, kind: str):
 
 def detect(stream: BinaryIO, name: str) -> str:
     """Name the format of the (decompressed) stream without consuming it."""
-    head = stream.peek(1 << 16)
+    head = stream.peek(SNIFF_BYTES)
     if not head:
         raise UnknownFormatError(f"{name}: file is empty; expected perf script text, ftrace text or a trace.dat")
     if head.startswith(TRACE_DAT_MAGIC):

@@ -93,6 +93,9 @@ class BlockAnalysis:
         self.slow = pl.DataFrame()
         self.slow_total = 0  # requests the listing could show: past the threshold, or all with a D2C
         self.t0: int | None = None
+        # a hook for exporters: called with each chunk's finished requests, as the report counts
+        # them (filters applied), before any is recorded; it sees the rows, never changes them
+        self.on_requests = None
 
     def feed(self, chunk: Chunk, source: Source) -> None:
         frames = chunk.frames
@@ -148,6 +151,8 @@ class BlockAnalysis:
         return state.filter(_open_side(state).select(self._cond(lenient=True)).to_series())
 
     def _record(self, req: pl.DataFrame) -> None:
+        if self.on_requests is not None and req.height:
+            self.on_requests(req.select(REQUEST_COLUMNS))
         self.matched += req.height
         dims = {
             "total": pl.lit(""),
@@ -230,6 +235,8 @@ def _open_side(state: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+# the paired requests as the exporter hands them out (traceparse export --report block)
+REQUEST_COLUMNS = ["ts_ns", "dev", "op", "rwbs", "sector", "nr_sector", "bytes", "comm", "pid", "parts", "d2c_ns", "i2c_ns", "i2d_ns"]
 SLOW_COLUMNS = ["ts_ns", "comm", "pid", "dev", "op", "rwbs", "sector", "bytes", "i2d_ns", "d2c_ns", "i2c_ns", "parts"]
 
 

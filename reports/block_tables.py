@@ -81,6 +81,12 @@ def rwbs_flags(rwbs: str) -> str:
 
 
 def build_report(a: BlockAnalysis, source: Source) -> Report:
+    return report_from_data(block_data(a, source))
+
+
+def block_data(a: BlockAnalysis, source: Source) -> dict:
+    """The JSON contract of a finished analysis. Everything a Report shows is in it, so a report
+    rebuilt from saved (or merged, reports/merge.py) data renders the same as the one made here."""
     lo, hi = a.window_ns(source)
     dur = hi - lo
     d = a.dists
@@ -93,47 +99,104 @@ def build_report(a: BlockAnalysis, source: Source) -> Report:
             "by_rwbs": {k: d.get(phase, "rwbs", k).stats(dur) for k in d.keys(phase, "rwbs")},
             "by_dev_op": _dev_op(d, phase, dur),
         }
-    procs = _processes(a, dur)
-    t0 = source.first_ts_ns or 0
-    slow_rows = a.slow.sort("ts_ns").to_dicts() if a.opts.slower_than_ns is not None else a.slow.to_dicts()
-    cut = shown_of(len(slow_rows), a.slow_total)
-    for r in slow_rows:
-        r["time_s"] = (r["ts_ns"] - t0) / 1e9
-    report = Report(kind="block", title=f"traceparse block: {source.path}", unit=a.opts.unit)
-    report.tables += [_phase_table(phase, latency[phase]) for phase in PHASE_TITLES if latency[phase]["total"]["count"]]
-    report.tables.append(_op_table(latency["d2c"]))
-    report.tables.append(_rwbs_table(latency["d2c"]))
-    report.tables.append(Table("processes", f"Processes by requests (top {TOP_PROCESSES}; the insert/issue side)", PROC, procs[:TOP_PROCESSES]))
-    if slow_rows:
-        title = "Slowest requests by D2C" if a.opts.slower_than_ns is None else "Requests slower than the threshold (D2C)"
-        report.tables.append(Table("slow", title + cut, SLOW, slow_rows))
-    unmatched = {k: a.counts[k] for k in MEANINGS}
-    title = "Not paired" + (f" ({a.opts.given()}, applied where that side knows the field: see README)" if a.opts.filtered else "")
-    report.tables.append(
-        Table("unmatched", title, UNMATCHED, [{"what": k, "count": v, "meaning": MEANINGS[k]} for k, v in unmatched.items()])
-    )
-    report.histograms.append(Histogram("d2c", "D2C (issue -> complete)", a.opts.unit, buckets(d.get("d2c", "total").log2_unit)))
-    devices = d.keys("d2c", "dev")
-    if len(devices) > 1:
-        for dev in devices:
-            report.histograms.append(Histogram(f"d2c:{dev}", f"D2C, device {dev}", a.opts.unit, buckets(d.get("d2c", "dev", dev).log2_unit)))
-    if latency["i2c"]["total"]["count"]:
-        report.histograms.append(Histogram("i2c", "I2C (insert -> complete)", a.opts.unit, buckets(d.get("i2c", "total").log2_unit)))
-    report.warnings = _warnings(a, source, latency)
-    report.notes = _notes(a, source, latency)
-    report.data = {
+    # a threshold's listing in time order; else the slowest first (ties: earliest, then device, sector),
+    # also when --top 0 keeps them all
+    order = ["d2c_ns", "ts_ns", "dev", "sector"]
+    slow = a.slow
+    if slow.height:
+        slow = slow.sort("ts_ns") if a.opts.slower_than_ns is not None else slow.sort(order, descending=[True, False, False, False])
+    slow_rows = slow.to_dicts()
+    histograms = {
+        "d2c": {"total": buckets(d.get("d2c", "total").log2_unit),
+                "by_device": {k: buckets(d.get("d2c", "dev", k).log2_unit) for k in d.keys("d2c", "dev")}},
+        "i2c": {"total": buckets(d.get("i2c", "total").log2_unit)},
+    }
+    return {
         "report": "block",
         "source": source.as_dict(),
         "window": {"start_ns": lo, "end_ns": hi, "duration_ns": dur},
         "filters": {k: v for k, v in vars(a.opts).items() if k not in ("unit", "top") and v is not None},
         "latency": latency,
-        "by_process": procs,
-        "unmatched": unmatched,
+        "by_process": _processes(a, dur),
+        "unmatched": {k: a.counts[k] for k in MEANINGS},
         "slow_total": a.slow_total,
-        "slow": [{k: r[k] for k in ("ts_ns", "dev", "op", "rwbs", "sector", "bytes", "comm", "pid", "i2d_ns", "d2c_ns", "i2c_ns", "parts")} for r in slow_rows],
-        "warnings": report.warnings,
+        "slow": [{k: r[k] for k in SLOW_KEYS} for r in slow_rows],
+        "warnings": _warnings(a, source, latency),
+        "notes": _notes(a, source, latency),
+        "unit": a.opts.unit,
+        "slow_limit": a.opts.limit,  # rows the listing keeps (0: all): a merge cuts the merged listing the same way
+        "histograms": histograms,  # log2 buckets in the display unit, as drawn
     }
+
+
+SLOW_KEYS = ("ts_ns", "dev", "op", "rwbs", "sector", "bytes", "comm", "pid", "i2d_ns", "d2c_ns", "i2c_ns", "parts")
+
+
+def report_from_data(data: dict) -> Report:
+    """The Report of a block JSON contract: one analysed capture's, or several merged."""
+    latency, filters, unit = data["latency"], data["filters"], data["unit"]
+    source = data["source"]
+    report = Report(kind="block", title=f"traceparse block: {source['path']}", unit=unit)
+    report.tables += [_phase_table(phase, latency[phase]) for phase in PHASE_TITLES if latency[phase]["total"]["count"]]
+    report.tables.append(_op_table(latency["d2c"]))
+    report.tables.append(_rwbs_table(latency["d2c"]))
+    procs = data["by_process"]
+    report.tables.append(Table("processes", f"Processes by requests (top {TOP_PROCESSES}; the insert/issue side)", PROC, procs[:TOP_PROCESSES]))
+    t0 = source["first_ts_ns"] or 0
+    slow_rows = [{**r, "time_s": (r["ts_ns"] - t0) / 1e9} for r in data["slow"]]
+    if slow_rows:
+        title = "Slowest requests by D2C" if filters.get("slower_than_ns") is None else "Requests slower than the threshold (D2C)"
+        cols = [Column("label", "INPUT"), *SLOW] if "label" in slow_rows[0] else SLOW
+        report.tables.append(Table("slow", title + shown_of(len(slow_rows), data["slow_total"]), cols, slow_rows))
+    given = _given(filters)
+    title = "Not paired" + (f" ({given}, applied where that side knows the field: see README)" if given else "")
+    report.tables.append(
+        Table("unmatched", title, UNMATCHED, [{"what": k, "count": v, "meaning": MEANINGS[k]} for k, v in data["unmatched"].items()])
+    )
+    if data.get("inputs"):
+        report.tables.append(Table("inputs", f"Inputs ({len(data['inputs']):,}, merged above)", INPUTS, [_input_row(i) for i in data["inputs"]]))
+    hist = data["histograms"]
+    report.histograms.append(Histogram("d2c", "D2C (issue -> complete)", unit, hist["d2c"]["total"]))
+    devices = hist["d2c"]["by_device"]
+    if len(devices) > 1:
+        for dev, b in devices.items():
+            report.histograms.append(Histogram(f"d2c:{dev}", f"D2C, device {dev}", unit, b))
+    if latency["i2c"]["total"]["count"]:
+        report.histograms.append(Histogram("i2c", "I2C (insert -> complete)", unit, hist["i2c"]["total"]))
+    report.warnings = list(data["warnings"])
+    report.notes = list(data["notes"])
+    report.data = data
     return report
+
+
+INPUTS = [
+    Column("label", "INPUT"),
+    Column("path", "PATH"),
+    Column("events", "EVENTS", "count"),
+    Column("lost_events", "LOST", "count"),
+    Column("d2c_count", "REQUESTS", "count"),
+    Column("d2c_p50_ns", "D2C P50", "ns"),
+    Column("d2c_p99_ns", "D2C P99", "ns"),
+    Column("i2c_p99_ns", "I2C P99", "ns"),
+    Column("warnings", "WARNINGS", "count"),
+]
+
+
+def _input_row(i: dict) -> dict:
+    d2c, i2c = i["totals"]["d2c"], i["totals"]["i2c"]
+    return {
+        "label": i["label"], "path": i["source"]["path"], "events": i["source"]["events"], "lost_events": i["source"]["lost_events"],
+        "d2c_count": d2c["count"], "d2c_p50_ns": d2c["p50_ns"], "d2c_p99_ns": d2c["p99_ns"], "i2c_p99_ns": i2c["p99_ns"],
+        "warnings": len(i["warnings"]),
+    }
+
+
+def _given(filters: dict) -> str:
+    """The filters as typed ('--dev 8,0 --comm dd'), from the JSON's filters."""
+    from .block import BlockOptions
+
+    keep = ("dev", "comm", "op", "since_s", "until_s")
+    return BlockOptions(**{k: v for k, v in filters.items() if k in keep}).given()
 
 
 def _dev_op(d, phase: str, dur: int) -> dict:
@@ -171,8 +234,13 @@ def _processes(a: BlockAnalysis, dur: int) -> list[dict]:
         out.append({
             "pid": int(pid) if pid.lstrip("-").isdigit() else None, "comm": comm, "count": count, "mb": size / 1e6,
             "d2c_mean_ns": d2c["mean_ns"], "d2c_p99_ns": d2c["p99_ns"], "i2c_mean_ns": i2c["mean_ns"], "i2c_p99_ns": i2c["p99_ns"],
+            # what an exact merge needs (reports/merge.py): the distributions behind the means and p99s
+            "d2c": {k: d2c[k] for k in PROC_DIST}, "i2c": {k: i2c[k] for k in PROC_DIST},
         })
     return sorted(out, key=lambda r: (-r["count"], r["comm"], r["pid"] or 0))
+
+
+PROC_DIST = ("count", "sum_ns", "min_ns", "max_ns", "bytes", "hdr")
 
 
 def _warnings(a: BlockAnalysis, source: Source, lat: dict) -> list[str]:

@@ -50,18 +50,20 @@ class Distribution:
     log2_unit: dict[int, int] = field(default_factory=dict)  # same, values in the display unit
     bytes_total: int = 0  # I/O size behind the values, for MB/s
 
-    def stats(self, duration_ns: int = 0) -> dict:
-        """The STATS object of the JSON contract."""
+    def stats(self, duration_ns: int | None = None) -> dict:
+        """The STATS object of the JSON contract; ``duration_ns`` (block: the window) adds bytes, iops and MB/s."""
         out: dict = {"count": self.count}
         if self.count:
             pct = percentiles(self.hdr, PERCENTILES)
-            out.update(mean_ns=self.sum_ns / self.count, min_ns=self.min_ns)
+            out.update(mean_ns=self.sum_ns / self.count, sum_ns=self.sum_ns, min_ns=self.min_ns)
             # HdrHistogram answers with the bucket's highest equivalent value; never beyond the true max.
             out.update({k: min(pct[p], self.max_ns) for k, p in zip(PCT_KEYS, PERCENTILES)})
             out["max_ns"] = self.max_ns
         else:
-            out.update(mean_ns=None, min_ns=None, **{k: None for k in PCT_KEYS}, max_ns=None)
-        if duration_ns > 0:
+            out.update(mean_ns=None, sum_ns=0, min_ns=None, **{k: None for k in PCT_KEYS}, max_ns=None)
+        if duration_ns is not None:
+            out["bytes"] = self.bytes_total  # with sum_ns: what an exact merge of saved reports adds up
+        if duration_ns:
             out["iops"] = self.count * 1e9 / duration_ns
             out["mb_s"] = self.bytes_total * 1e9 / duration_ns / 1e6
         out["log2_ns"] = buckets(self.log2)
@@ -182,3 +184,54 @@ class GroupedDistributions:
 
     def keys(self, phase: str, dim: str) -> list[str]:
         return sorted(k for p, d, k in self.groups if p == phase and d == dim)
+
+
+def decode_hdr(encoded: str) -> HdrHistogram:
+    """A saved STATS' ``hdr`` (HdrHistogram's standard compressed base64) as this module's histogram."""
+    h = HdrHistogram(1, HIGHEST_NS, SIG_DIGITS)
+    add_hdr(h, HdrHistogram.decode(encoded))
+    return h
+
+
+def add_hdr(into: HdrHistogram, other: HdrHistogram) -> None:
+    """Add ``other``'s counts into ``into``, bucket for bucket (both 1 .. HIGHEST_NS, 3 digits: one
+    numpy add); another layout goes through HdrHistogram's own add."""
+    if other.counts_len != into.counts_len or other.sub_bucket_count != into.sub_bucket_count:
+        into.add(other)
+        return
+    mine = np.ctypeslib.as_array(into.counts)
+    mine += np.ctypeslib.as_array(other.counts)[: into.counts_len].astype(mine.dtype)
+    into.total_count += other.total_count
+    if other.total_count:
+        into.min_value = min(into.min_value, other.min_value)
+        into.max_value = max(into.max_value, other.max_value)
+
+
+def distribution_of(stats: dict) -> Distribution:
+    """The Distribution behind a STATS object (a saved or merged report's), to add others to."""
+    d = Distribution()
+    if not stats.get("count"):
+        return d
+    if stats.get("hdr") is None or stats.get("sum_ns") is None:
+        raise ValueError("no hdr or sum_ns")
+    d.hdr = decode_hdr(stats["hdr"])
+    d.count, d.sum_ns = stats["count"], stats["sum_ns"]
+    d.min_ns, d.max_ns = stats.get("min_ns"), stats.get("max_ns")
+    d.bytes_total = stats.get("bytes") or 0
+    d.log2 = {(-1 if b["lo"] == 0 else b["lo"].bit_length() - 1): b["count"] for b in stats.get("log2_ns", []) if b["count"]}
+    return d
+
+
+def add_distribution(into: Distribution, other: Distribution) -> None:
+    """Exact: histograms and log2 buckets add, counts, sums and bytes add, extremes stay extreme."""
+    if not other.count:
+        return
+    add_hdr(into.hdr, other.hdr)
+    into.count += other.count
+    into.sum_ns += other.sum_ns
+    into.bytes_total += other.bytes_total
+    into.min_ns = other.min_ns if into.min_ns is None else min(into.min_ns, other.min_ns)
+    into.max_ns = other.max_ns if into.max_ns is None else max(into.max_ns, other.max_ns)
+    for table, more in ((into.log2, other.log2), (into.log2_unit, other.log2_unit)):
+        for k, n in more.items():
+            table[k] = table.get(k, 0) + n

@@ -53,7 +53,38 @@ def info_report(source: Source, chunks) -> Report:
         "first_skipped_line": source.skipped.first_line,
         "stacks": len(source.stacks.frames),
         "meta": source.meta,
+        "warnings": report.warnings,
     }
+    return report
+
+
+INPUTS = [
+    Column("label", "INPUT"), Column("path", "PATH"), Column("format", "FORMAT"), Column("events", "EVENTS", "count"),
+    Column("span_s", "SPAN(s)", "s"), Column("lost_events", "LOST", "count"), Column("skipped_lines", "SKIPPED", "count"),
+]
+
+
+def merged_info_report(data: dict) -> Report:
+    """The Report of several captures' info merged (reports/merge.py): totals, events per kind, one row per input."""
+    report = Report(kind="info", title=f"traceparse info: {data['path']}", unit="s")
+    first, last = data["first_ts_ns"], data["last_ts_ns"]
+    span = (last - first) if first is not None and last is not None else 0
+    facts = [
+        ("inputs", f"{len(data['inputs']):,}"),
+        ("format", data["format"]),
+        ("events", f"{sum(data['events'].values()):,}"),
+        ("time span", f"{(first or 0) / 1e9:.6f} .. {(last or 0) / 1e9:.6f} ({span / 1e9:.6f} s; each input's own clock)"),
+        ("lost events", f"{data['lost_events']:,}"),
+        ("skipped lines", f"{data['skipped_lines']:,}"),
+    ]
+    report.tables.append(Table("facts", "Captures", [Column("what", "WHAT"), Column("value", "VALUE")], [{"what": k, "value": v} for k, v in facts]))
+    rate = [Column("event", "EVENT"), Column("count", "COUNT", "count")]
+    rows = [{"event": k, "count": v} for k, v in sorted(data["events"].items(), key=lambda kv: (-kv[1], kv[0]))]
+    report.tables.append(Table("events", "Events per kind (all inputs)", rate, rows))
+    inputs = [{**i, "span_s": ((i["last_ts_ns"] or 0) - (i["first_ts_ns"] or 0)) / 1e9} for i in data["inputs"]]
+    report.tables.append(Table("inputs", "Inputs", INPUTS, inputs))
+    report.warnings = list(data["warnings"])
+    report.data = data
     return report
 
 

@@ -322,3 +322,15 @@ def test_values_with_inner_commas_are_kept_whole():
     line = "            bash  4242 [001]  3000.000001: sched:sched_thing: a=1,2 b=x, c: y,z"
     _, fr = read(text([line]))
     assert fields(fr["sched:sched_thing"]) == [("a", "1,2"), ("b", "x"), ("c", "y,z")]
+
+
+def test_a_long_header_before_the_events_is_sniffed_past_on_a_pipe_too():
+    """`perf script --header` prints tens of kB of '#' lines on a large machine; a pipe hands them out
+    4 kB at a time, so the sniffer's peek must wait for as much as it sees of a file."""
+    header = "".join(f"# sibling cpus {i} : " + ",".join(map(str, range(40))) + "\n" for i in range(400)).encode()
+    data = header + (FIXTURES / "perf-block.txt").read_bytes()
+    assert 50_000 < len(header) < 60_000
+    proc = run_cli("info", "-", "--format", "json", stdin=data)
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout)
+    assert sum(info["events"].values()) == len(re.findall(rb"\d: +block:block_rq_\w+:", data))

@@ -10,7 +10,7 @@ The API is loaded lazily so that importing a parser never drags in the CLI or th
 from __future__ import annotations
 
 __version__ = "0.1.0"
-_API = ("open", "block", "net", "info", "diff", "render_report", "Capture",
+_API = ("open", "block", "net", "info", "diff", "fleet_report", "merge", "export", "report_of", "render_report", "Capture",
         "syscalls", "funclatency", "sched", "irq", "futex", "hist", "count")  # from traceparse.api
 __all__ = [*_API, "Report", "TraceParseError", "__version__"]
 

@@ -95,6 +95,107 @@ def info(src, strict: bool = False, progress=None) -> Report:
     return info_report(cap.source, cap.chunks())
 
 
+def fleet_report(kind: str, inputs, labels=(), engine: str = "local", scheduler: str | None = None, strict: bool = False,
+          **options) -> Report:
+    """Several captures (files, globs, directories) analysed one by one and merged exactly.
+
+    Args:
+        kind: "block" or "info".
+        inputs: paths, glob patterns or directories (walked).
+        labels: one name per input, in order; none: each input's hostname where the capture
+            records one (trace.dat uname), else its file name.
+        engine: "local" (this process) or "dask" (each capture on a Dask worker; ``scheduler``
+            "tcp://host:8786", or None for a local cluster).
+        options: as ``block`` takes them.
+    Returns:
+        a Report; ``report.data["inputs"]`` has one summary per input (one input: its own report).
+    """
+    from . import fleet as _fleet
+    from .parsers.errors import TraceParseError
+
+    if kind not in _fleet.KINDS:
+        raise TraceParseError(f"several inputs: {kind} takes one capture (block and info take several)")
+    if engine not in _fleet.ENGINES:
+        raise TraceParseError(f"--engine must be one of {', '.join(_fleet.ENGINES)} (got {engine!r})")
+    if scheduler and engine != "dask":
+        raise TraceParseError("--scheduler goes with --engine dask")
+    if kind == "block":
+        BlockOptions(**options)  # bad options fail before any input is read
+    paths = _fleet.expand([str(x) for x in ([inputs] if isinstance(inputs, (str, bytes)) else inputs)])
+    names = _fleet.check_labels(paths, list(labels))
+    return report_of(_fleet.run(kind, paths, names, options, strict=strict, engine=engine, scheduler=scheduler))
+
+
+def export(inputs, out_dir, report: str | None = None, labels=(), strict: bool = False) -> dict:
+    """Write the captures' event frames as hive-partitioned Parquet under ``out_dir`` (``traceparse export``).
+
+    Args:
+        inputs: paths, glob patterns or directories.
+        report: "block" also writes the paired requests (``requests/host=.../part-N.parquet``).
+        labels: one ``host`` partition name per input; none: hostname, else file name.
+    Returns:
+        what ``out_dir/_schema.json`` says: datasets, their columns and types, the inputs.
+    """
+    from pathlib import Path
+
+    from . import fleet as _fleet
+    from . import parquet
+    from .parsers.errors import TraceParseError
+
+    if report is not None and report not in parquet.REPORTS:
+        raise TraceParseError(f"--report must be one of {', '.join(parquet.REPORTS)} (got {report!r})")
+    out = Path(out_dir)
+    parquet.check_target(out)
+    paths = _fleet.expand([str(x) for x in ([inputs] if isinstance(inputs, (str, bytes)) else inputs)])
+    return parquet.export(paths, _fleet.check_labels(paths, list(labels)), out, report=report, strict=strict)
+
+
+def report_of(data: dict) -> Report:
+    """The Report of a block or info report's JSON data: one capture's, merged or saved."""
+    from .parsers.errors import TraceParseError
+    from .reports.block_tables import report_from_data
+    from .reports.info import merged_info_report
+    from .reports.merge import merge as _merge
+
+    if data.get("report") == "block":
+        return report_from_data(data)
+    if data.get("report") == "info":
+        return merged_info_report(data if "inputs" in data else _merge([data]))
+    raise TraceParseError(f"a {data.get('report')} report cannot be rebuilt from its JSON (block and info can)")
+
+
+def merge(reports) -> Report:
+    """Merge saved JSON reports (paths, or report data dicts) exactly into one Report: ``traceparse merge``."""
+    import json
+    from pathlib import Path
+
+    from .parsers.errors import TraceParseError
+    from .reports.merge import merge as _merge
+    from .reports.result import SCHEMA
+
+    datas = []
+    for r in reports:
+        if isinstance(r, Report):
+            r = r.data
+        if not isinstance(r, dict):
+            try:
+                text = Path(r).read_text(errors="replace")
+            except OSError as exc:
+                raise TraceParseError(f"{r}: cannot read it ({exc.strerror or exc})") from None
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise TraceParseError(f"{r}: not a JSON report ({exc}); save one with --format json -o FILE") from None
+            if not isinstance(data, dict) or not isinstance(data.get("report"), str):
+                raise TraceParseError(f"{r}: JSON but not a traceparse report (no \"report\" key)")
+            if data.get("schema") != SCHEMA:
+                raise TraceParseError(f"{r}: a report of schema {data.get('schema', 1)}; merge reads schema {SCHEMA} (re-run this traceparse on its capture)")
+            data.setdefault("label", Path(r).name.removesuffix(".json"))
+            r = data
+        datas.append(r)
+    return report_of(_merge(datas))
+
+
 def render_report(report: Report, fmt: str = "terminal") -> str:
     """Render a Report as "terminal", "markdown", "json" or "html" text."""
     from .render import render as _render

@@ -98,6 +98,8 @@ BLOCK_EPILOG = """Examples:
   traceparse block perf.txt --slower-than 10ms    # every request slower than 10 ms, biosnoop-style
   traceparse block trace.txt.gz --dev 8,0 --op W --unit ms
   perf script | traceparse block - --format json -o perf.json
+  traceparse block web1.dat web2.dat db/*.txt.xz             # several captures: each, and merged exactly
+  traceparse block --engine dask --scheduler tcp://10.0.0.5:8786 /nfs/captures/
 """
 
 def duration_ns(text: str, bare: str = "ms") -> int:
@@ -241,13 +243,36 @@ def _window(ctx: typer.Context, since: Optional[float], until: Optional[float]) 
 
 
 FILE = typer.Argument(..., help="capture file (plain, .gz, .zst, .xz), or - for stdin")
+FILES = typer.Argument(..., metavar="FILE...", help="capture files (plain, .gz, .zst, .xz), globs or directories; or - for stdin")
+LABEL = typer.Option([], "--label", "-l", help="name of each input, once per input in order (default: the capture's hostname, else its file name)")
+ENGINE = typer.Option("local", "--engine", help="where several inputs are analysed: local | dask")
+SCHEDULER = typer.Option(None, "--scheduler", help="with --engine dask: the cluster's scheduler, tcp://host:8786 (default: start a local one)")
+
+
+def _engine(value: str) -> str:
+    from .fleet import ENGINES
+
+    if value not in ENGINES:
+        raise typer.BadParameter(f"must be one of {', '.join(ENGINES)} (got {value!r})")
+    return value
+
+
+ENGINE.callback = _engine
+
+
+def _fleet_wanted(files: list[str], engine: str, scheduler: Optional[str], labels: list[str]) -> bool:
+    """One plain input analysed here, unlabelled: the one-capture report as it always was."""
+    if scheduler and engine != "dask":
+        raise typer.BadParameter("--scheduler goes with --engine dask", param_hint="'--scheduler'")
+    return len(files) > 1 or engine != "local" or bool(labels) or any(f != "-" and Path(f).is_dir() for f in files) \
+        or any(c in f for f in files for c in "*?[" if not Path(f).exists())
 UNIT = typer.Option("us", "--unit", "-u", help="time unit of tables and histograms: ns | us | ms")
 
 
 @app.command(epilog=BLOCK_EPILOG)
 def block(
     ctx: typer.Context,
-    file: str = FILE,
+    files: list[str] = FILES,
     fmt: str = FORMAT,
     output: Optional[Path] = OUTPUT,
     unit: str = UNIT,
@@ -263,16 +288,20 @@ def block(
     until: Optional[float] = typer.Option(None, "--until", callback=_seconds,
                                           help="only requests completing before this many seconds into the capture"),
     strict: bool = STRICT,
+    label: list[str] = LABEL,
+    engine: str = ENGINE,
+    scheduler: Optional[str] = SCHEDULER,
 ) -> None:
     """Block I/O latency: issue->complete (D2C), insert->complete (I2C), insert->issue (I2D)."""
     from . import api
 
     _window(ctx, since, until)
     _check_stdout(output)
-    report = api.block(
-        file, strict=strict, progress=progress_for(file), unit=unit, slower_than_ns=slower_than, top=top, dev=dev, comm=comm,
-        op=op, since_s=since, until_s=until,
-    )
+    options = dict(unit=unit, slower_than_ns=slower_than, top=top, dev=dev, comm=comm, op=op, since_s=since, until_s=until)
+    if _fleet_wanted(files, engine, scheduler, label):
+        report = api.fleet_report("block", files, labels=label, engine=engine, scheduler=scheduler, strict=strict, **options)
+    else:
+        report = api.block(files[0], strict=strict, progress=progress_for(files[0]), **options)
     _emit(report, fmt, output)
 
 
@@ -360,16 +389,73 @@ INFO_EPILOG = """Examples:
 \b
   traceparse info perf.txt
   traceparse info trace.dat --format json
+  traceparse info captures/                       # every capture in a directory, and their totals
 """
 
 
 @app.command(epilog=INFO_EPILOG)
-def info(file: str = FILE, fmt: str = FORMAT, output: Optional[Path] = OUTPUT, strict: bool = STRICT) -> None:
+def info(files: list[str] = FILES, fmt: str = FORMAT, output: Optional[Path] = OUTPUT, strict: bool = STRICT,
+         label: list[str] = LABEL, engine: str = ENGINE, scheduler: Optional[str] = SCHEDULER) -> None:
     """What a capture holds: format, events per kind, time span, CPUs, lost events, skipped lines."""
     from . import api
 
     _check_stdout(output)
-    _emit(api.info(file, strict=strict, progress=progress_for(file)), fmt, output)
+    if _fleet_wanted(files, engine, scheduler, label):
+        report = api.fleet_report("info", files, labels=label, engine=engine, scheduler=scheduler, strict=strict)
+    else:
+        report = api.info(files[0], strict=strict, progress=progress_for(files[0]))
+    _emit(report, fmt, output)
+
+
+EXPORT_EPILOG = """Examples:
+
+\b
+  traceparse export web1.dat web2.dat -o frames/ --report block
+  duckdb -c "SELECT host, quantile_disc(d2c_ns, 0.99) FROM read_parquet('frames/requests/*/*.parquet', hive_partitioning=true) GROUP BY host"
+  traceparse export /nfs/captures/ -o frames/          # a directory of captures, one host= partition each
+"""
+
+
+@app.command(epilog=EXPORT_EPILOG)
+def export(
+    files: list[str] = FILES,
+    output: Path = typer.Option(..., "--output", "-o", help="directory to write (new, or empty)"),
+    report_kind: Optional[str] = typer.Option(None, "--report", help="block: also write the paired requests (D2C, I2C, I2D per request)"),
+    label: list[str] = LABEL,
+    strict: bool = STRICT,
+) -> None:
+    """Event frames as Parquet, hive-partitioned host=.../event=.../part-N.parquet, with _schema.json."""
+    from . import api
+
+    if report_kind is not None and report_kind != "block":
+        raise typer.BadParameter(f"must be block (got {report_kind!r})", param_hint="'--report'")
+    schema = api.export(files, output, report=report_kind, labels=label, strict=strict)
+    parts = sum(1 for _ in output.rglob("*.parquet"))
+    events = sum(i["events"] for i in schema["inputs"])
+    print(f"{output}: {parts:,} Parquet files, {events:,} events of {len(schema['inputs']):,} inputs; columns in {output / '_schema.json'}")
+
+
+MERGE_EPILOG = """Examples:
+
+\b
+  for h in web1 web2 db1; do ssh $h traceparse block /var/tmp/trace.dat --format json > $h.json; done
+  traceparse merge web1.json web2.json db1.json              # the fleet's block report, exact
+  traceparse merge *.json --format json -o fleet.json        # a merged report merges again
+  traceparse diff last-week.json fleet.json
+"""
+
+
+@app.command(epilog=MERGE_EPILOG)
+def merge(
+    reports: list[str] = typer.Argument(..., metavar="REPORT.json...", help="saved JSON reports (block or info, --format json)"),
+    fmt: str = FORMAT,
+    output: Optional[Path] = OUTPUT,
+) -> None:
+    """Merge saved JSON reports exactly: histograms and counts add, percentiles re-read from the merged histograms."""
+    from . import api
+
+    _check_stdout(output)
+    _emit(api.merge(reports), fmt, output)
 
 
 # The any-event engine: one command per preset, shared options -----------------------------------

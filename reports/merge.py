@@ -1,0 +1,247 @@
+"""Exact merges of report data: several captures' reports (or saved JSON reports) made into one.
+
+Nothing is re-read or approximated: HdrHistograms add bucket for bucket (their ``hdr`` encodings
+decoded, added, encoded again), log2 buckets add, counts, sums and bytes add, minima and maxima stay
+extreme, means are recomputed from the sums and percentiles re-read from the added histograms by the
+very code a single report uses (``Distribution.stats``). So the merged block report of three captures
+is the block report of their concatenated events, as long as no request is in flight across two
+inputs (a request issued at the end of one and completed at the start of the next is two unpaired
+halves in the inputs, one request in their concatenation).
+
+The merge is associative (a tree of pairwise merges gives the flat merge): a merged report keeps
+one summary per input in ``inputs``, and merging merged reports concatenates those lists.
+"""
+from __future__ import annotations
+
+from ..parsers.errors import TraceParseError
+from .block_tables import PROC_DIST
+from .histogram import Distribution, add_distribution, buckets, distribution_of
+
+PHASES = ("d2c", "i2c", "i2d")
+GROUPINGS = ("by_device", "by_op", "by_rwbs")
+SLOW_ORDER = ("d2c_ns", "ts_ns", "dev", "sector")
+
+
+def merge(datas: list[dict]) -> dict:
+    """Merge reports' JSON data (block or info, each one capture's or already merged) into one."""
+    if not datas:
+        raise TraceParseError("merge: no reports to merge")
+    kinds = sorted({d.get("report") for d in datas}, key=str)
+    if len(kinds) > 1:
+        raise TraceParseError(f"merge: cannot merge reports of different kinds ({', '.join(map(str, kinds))})")
+    kind = kinds[0]
+    if kind == "block":
+        return merge_block(datas)
+    if kind == "info":
+        return merge_info(datas)
+    raise TraceParseError(f"merge: {kind} reports cannot be merged yet (block and info can)")
+
+
+# --- block ------------------------------------------------------------------------------------------
+
+def merge_block(datas: list[dict]) -> dict:
+    _same(datas, "filters", "were made with different filters")
+    _same(datas, "unit", "were made with different --unit (histograms are drawn in it); use one --unit")
+    _same(datas, "slow_limit", "were made with different --top/--slower-than")
+    first = datas[0]
+    window = _window([d["window"] for d in datas])
+    dur = window["duration_ns"]
+    inputs = [i for d in datas for i in _inputs(d)]
+    merged = {
+        "report": "block",
+        "source": merge_source([d["source"] for d in datas]),
+        "window": window,
+        "filters": first["filters"],
+        "latency": {ph: _merge_phase([d["latency"][ph] for d in datas], dur) for ph in PHASES},
+        "by_process": _merge_processes([d["by_process"] for d in datas], dur),
+        "unmatched": _add_counts([d["unmatched"] for d in datas]),
+        "slow_total": sum(d["slow_total"] for d in datas),
+        "slow": _merge_slow(datas),
+        "warnings": [f"{i['label']}: {w}" for i in inputs for w in i["warnings"]],
+        "notes": _union(n for d in datas for n in d.get("notes", [])),
+        "unit": first["unit"],
+        "slow_limit": first["slow_limit"],
+        "histograms": _merge_histograms([d["histograms"] for d in datas]),
+        "inputs": inputs,
+    }
+    return merged
+
+
+def _same(datas: list[dict], key: str, what: str) -> None:
+    values = [d.get(key) for d in datas]
+    if any(v != values[0] for v in values):
+        shown = "; ".join(f"{_label(d)}: {d.get(key)}" for d in datas[:4])
+        raise TraceParseError(f"merge: the reports {what} ({shown})")
+
+
+def _label(d: dict) -> str:
+    return d.get("label") or d.get("source", {}).get("path") or d.get("path") or "?"
+
+
+def _inputs(d: dict) -> list[dict]:
+    """One capture's summary, or a merged report's list of them."""
+    if "inputs" in d:
+        return d["inputs"]
+    return [{
+        "label": _label(d),
+        "source": d["source"],
+        "window": d["window"],
+        "totals": {ph: d["latency"][ph]["total"] for ph in PHASES},
+        "unmatched": d["unmatched"],
+        "warnings": d["warnings"],
+    }]
+
+
+def _window(windows: list[dict]) -> dict:
+    lo, hi = min(w["start_ns"] for w in windows), max(w["end_ns"] for w in windows)
+    return {"start_ns": lo, "end_ns": hi, "duration_ns": hi - lo}
+
+
+def merge_stats(nodes: list[dict], duration_ns: int | None) -> dict:
+    """STATS objects added: the STATS the concatenated values would give, over ``duration_ns``."""
+    total = Distribution()
+    for n in nodes:
+        try:
+            add_distribution(total, distribution_of(n))
+        except ValueError:
+            raise TraceParseError(
+                "merge: a report lacks the histograms a merge needs (hdr and sum_ns in every STATS; "
+                "it was made by an older traceparse): run this traceparse on its capture"
+            ) from None
+    return total.stats(duration_ns)
+
+
+def _merge_keyed(maps: list[dict], duration_ns: int | None) -> dict:
+    keys = sorted({k for m in maps for k in m})
+    return {k: merge_stats([m[k] for m in maps if k in m], duration_ns) for k in keys}
+
+
+def _merge_phase(phases: list[dict], dur: int) -> dict:
+    out = {"total": merge_stats([p["total"] for p in phases], dur)}
+    out.update({g: _merge_keyed([p[g] for p in phases], dur) for g in GROUPINGS})
+    devs = sorted({dev for p in phases for dev in p["by_dev_op"]})
+    out["by_dev_op"] = {dev: {"by_op": _merge_keyed([p["by_dev_op"][dev]["by_op"] for p in phases if dev in p["by_dev_op"]], dur)}
+                        for dev in devs}
+    return out
+
+
+def _merge_processes(lists: list[list[dict]], dur: int) -> list[dict]:
+    """Processes by (pid, comm), as the concatenated events would group them (a pid of two hosts is one row)."""
+    groups: dict[tuple, list[dict]] = {}
+    for rows in lists:
+        for r in rows:
+            groups.setdefault((r["pid"], r["comm"]), []).append(r)
+    out = []
+    for (pid, comm), rows in groups.items():
+        if any("d2c" not in r for r in rows):
+            raise TraceParseError("merge: a report's processes lack their distributions (made by an older traceparse)")
+        d2c, i2c = (merge_stats([r[ph] for r in rows], dur) for ph in ("d2c", "i2c"))
+        out.append({
+            "pid": pid, "comm": comm, "count": max(d2c["count"], i2c["count"]), "mb": max(d2c["bytes"], i2c["bytes"]) / 1e6,
+            "d2c_mean_ns": d2c["mean_ns"], "d2c_p99_ns": d2c["p99_ns"], "i2c_mean_ns": i2c["mean_ns"], "i2c_p99_ns": i2c["p99_ns"],
+            "d2c": {k: d2c[k] for k in PROC_DIST}, "i2c": {k: i2c[k] for k in PROC_DIST},
+        })
+    return sorted(out, key=lambda r: (-r["count"], r["comm"], r["pid"] or 0))
+
+
+def _add_counts(dicts: list[dict]) -> dict:
+    out: dict = {}
+    for d in dicts:
+        for k, v in d.items():
+            out[k] = out.get(k, 0) + v
+    return out
+
+
+def _merge_slow(datas: list[dict]) -> list[dict]:
+    """The merged listing: what each input listed, labelled, cut the way one report cuts its own."""
+    rows = [{"label": _label(d), **r} if "label" not in r else r for d in datas for r in d["slow"]]
+    # the slowest first; ties: earliest, then by device and sector (as BlockAnalysis._keep_slow)
+    rows.sort(key=lambda r: (-r["d2c_ns"], r["ts_ns"], r["dev"], r["sector"]))
+    limit = datas[0]["slow_limit"]
+    if limit:
+        rows = rows[:limit]
+    if datas[0]["filters"].get("slower_than_ns") is not None:
+        rows.sort(key=lambda r: r["ts_ns"])  # a threshold's listing is in time order
+    return rows
+
+
+def _merge_histograms(hists: list[dict]) -> dict:
+    def add(lists: list[list[dict]]) -> list[dict]:
+        counts: dict[int, int] = {}
+        for bs in lists:
+            for b in bs:
+                k = -1 if b["lo"] == 0 else b["lo"].bit_length() - 1
+                counts[k] = counts.get(k, 0) + b["count"]
+        return buckets({k: n for k, n in counts.items() if n})
+
+    devs = sorted({dev for h in hists for dev in h["d2c"]["by_device"]})
+    return {
+        "d2c": {"total": add([h["d2c"]["total"] for h in hists]),
+                "by_device": {dev: add([h["d2c"]["by_device"][dev] for h in hists if dev in h["d2c"]["by_device"]]) for dev in devs}},
+        "i2c": {"total": add([h["i2c"]["total"] for h in hists])},
+    }
+
+
+def _union(items) -> list:
+    seen: dict = {}
+    for i in items:
+        seen.setdefault(i, None)
+    return list(seen)
+
+
+def merge_source(sources: list[dict]) -> dict:
+    """The ``source`` object of several inputs: counts add, the span covers them all."""
+    by_kind = _add_counts([s["events_by_kind"] for s in sources])
+    firsts = [s["first_ts_ns"] for s in sources if s["first_ts_ns"] is not None]
+    lasts = [s["last_ts_ns"] for s in sources if s["last_ts_ns"] is not None]
+    paths = [p for s in sources for p in s.get("paths", [s["path"]])]
+    formats = _union(s["format"] for s in sources)
+    skipped = next((s["first_skipped_line"] for s in sources if s["first_skipped_line"] is not None), None)
+    return {
+        "path": f"{len(paths):,} inputs merged",
+        "paths": paths,
+        "format": formats[0] if len(formats) == 1 else "mixed",
+        "compression": None,
+        "events": sum(s["events"] for s in sources),
+        "events_by_kind": dict(sorted(by_kind.items())),
+        "skipped_lines": sum(s["skipped_lines"] for s in sources),
+        "first_skipped_line": skipped,
+        "lost_events": sum(s["lost_events"] for s in sources),
+        "first_ts_ns": min(firsts) if firsts else None,
+        "last_ts_ns": max(lasts) if lasts else None,
+    }
+
+
+# --- info -------------------------------------------------------------------------------------------
+
+def merge_info(datas: list[dict]) -> dict:
+    inputs = [i for d in datas for i in (d["inputs"] if "inputs" in d else [_info_input(d)])]
+    firsts = [d["first_ts_ns"] for d in datas if d["first_ts_ns"] is not None]
+    lasts = [d["last_ts_ns"] for d in datas if d["last_ts_ns"] is not None]
+    formats = _union(d["format"] for d in datas)
+    return {
+        "report": "info",
+        "path": f"{len(inputs):,} inputs merged",
+        "format": formats[0] if len(formats) == 1 else "mixed",
+        "compression": None,
+        "events": dict(sorted(_add_counts([d["events"] for d in datas]).items())),
+        "cpus": sorted({c for d in datas for c in d["cpus"]}),
+        "first_ts_ns": min(firsts) if firsts else None,
+        "last_ts_ns": max(lasts) if lasts else None,
+        "lost_events": sum(d["lost_events"] for d in datas),
+        "lost_by_cpu": dict(sorted(_add_counts([d["lost_by_cpu"] for d in datas]).items(), key=lambda kv: int(kv[0]))),
+        "skipped_lines": sum(d["skipped_lines"] for d in datas),
+        "first_skipped_line": None,
+        "stacks": sum(d["stacks"] for d in datas),
+        "warnings": [f"{i['label']}: {w}" for i in inputs for w in i["warnings"]],
+        "inputs": inputs,
+    }
+
+
+def _info_input(d: dict) -> dict:
+    return {
+        "label": d.get("label") or d["path"], "path": d["path"], "format": d["format"], "events": sum(d["events"].values()),
+        "first_ts_ns": d["first_ts_ns"], "last_ts_ns": d["last_ts_ns"], "lost_events": d["lost_events"],
+        "skipped_lines": d["skipped_lines"], "meta": {k: v for k, v in d.get("meta", {}).items() if k != "cpustat"},
+        "warnings": d.get("warnings", []),
+    }
