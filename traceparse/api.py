@@ -196,6 +196,15 @@ def merge(reports) -> Report:
     return report_of(_merge(datas))
 
 
+def _repr_html_(report: Report) -> str:
+    """Jupyter shows a Report as its HTML rendering. Attached here, on the top floor, because
+    reports/ must not import the renderers (imports run downward)."""
+    return render_report(report, "html")
+
+
+Report._repr_html_ = _repr_html_
+
+
 def render_report(report: Report, fmt: str = "terminal") -> str:
     """Render a Report as "terminal", "markdown", "json" or "html" text."""
     from .render import render as _render
