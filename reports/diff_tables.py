@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from . import diff_stats as st
 from .block_tables import PHASE_TITLES
+from .histogram import bucket_label
 from .result import UNIT_NS, Column, Report, Table
 
 if TYPE_CHECKING:
@@ -242,19 +243,9 @@ def _overlay(p: Pair, unit: str) -> list[dict]:
 
 
 def _label(k: int, unit: str) -> str:
-    """bpftrace's bucket label; in us or ms the values were floored from ns, so bucket -1 holds every
-    value under one unit and bucket 0 those from 1 to 2: ranges, not the exact [0] and [1] of ns."""
+    """Bucket k of the overlay (-1: below one unit) labelled as every log2 histogram is."""
     lo, hi = (0, 1) if k < 0 else (1 << k, 1 << (k + 1))
-    if hi - lo == 1 and unit == "ns":
-        return f"[{lo}]"
-    return f"[{_short(lo)}, {_short(hi)})"
-
-
-def _short(v: int) -> str:
-    for suffix, size in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
-        if v >= size and v % size == 0:
-            return f"{v // size}{suffix}"
-    return str(v)
+    return bucket_label(lo, hi, unit)
 
 
 def _value(stat: str, v, unit: str) -> str:
