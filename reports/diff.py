@@ -280,7 +280,8 @@ def evaluate(rule: Rule, pairs: list[Pair], opts: DiffOptions) -> dict:
         fires = holds and decided["passes"]
         out.append({"group": p.name, "path": "/".join(p.path), "base": c["base"], "new": c["new"], "diff": c["diff"],
                     "rel": c["rel"], "holds": holds, "significant": v.significant, "beyond_runs": decided["beyond_runs"],
-                    "base_runs": rv.base_runs, "new_runs": rv.new_runs, "decided_by": decided["by"], "fires": fires})
+                    "base_runs": rv.base_runs, "new_runs": rv.new_runs, "run_to_run": rv.as_dict(), "decided_by": decided["by"],
+                    "fires": fires})
     return {"expr": rule.expr, "phase": rule.phase, "stat": rule.stat, "fires": any(m["fires"] for m in out), "matches": out}
 
 

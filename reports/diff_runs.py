@@ -105,7 +105,10 @@ def run_test(base: list[float], new: list[float], base_var: list[float], new_var
     b, n = [x for x in base if x is not None], [x for x in new if x is not None]
     out = RunVerdict(False, base_runs=list(base), new_runs=list(new))
     if len(b) < 2 or not n:
-        out.why_not = "one base run: run-to-run variation unknown" if len(b) == 1 else "missing on one side"
+        if len(base) == 1:
+            out.why_not = "one base run: run-to-run variation unknown"
+        else:
+            out.why_not = f"in {len(b)} of {len(base)} base runs" if len(b) < 2 else "missing on the new side"
         return out
     if min(b + n) <= 0:
         out.why_not = "a run's value is zero: no ratio"
