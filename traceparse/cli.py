@@ -361,8 +361,9 @@ def diff(
             raise TraceParseError("diff: give the new run(s) after the options: --base A --base B NEW")
     elif len(runs) == 2:
         base, new = runs
-    else:
-        raise TraceParseError("diff: give BASE NEW, or --base RUN (repeatable) and then the NEW run(s)")
+    else:  # worded as click's own usage errors were when BASE and NEW were two arguments
+        what = f"Missing argument '{'BASE' if not runs else 'NEW'}'" if len(runs) < 2 else f"Got unexpected extra argument ({runs[2]})"
+        raise TraceParseError(f"diff: {what}: give BASE NEW, or --base RUN (repeatable) and then the NEW run(s)")
     _check_stdout(output)
     report = api.diff(base, new, strict=strict, fail_on=fail_on, significance=not no_significance, mapping=mapping,
                       unit=unit, report=report_kind)
