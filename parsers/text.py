@@ -227,7 +227,8 @@ def _split_heads(df: pl.DataFrame, d: Dialect) -> pl.DataFrame:
     inside the name (``2856.934950:   block:blo``) is no event line.
     """
     line = pl.col("line")
-    dot = _dot(df)
+    ascii_only = _ascii(df)  # one scan of the chunk decides how positions are counted below
+    dot = _dot(ascii_only)
     prefix = line.str.slice(0, dot)
     # each step a column of its own: the split is the costly part, and is made once
     parts = df.lazy().select(prefix=prefix, t=line.str.slice(dot).str.splitn(": ", 3), cut=line.str.starts_with(CUT))
@@ -244,11 +245,11 @@ def _split_heads(df: pl.DataFrame, d: Dialect) -> pl.DataFrame:
         named=pl.col("payload").is_not_null() | (pl.col("event").str.ends_with(":") & _holds(pl.col("event").str.strip_suffix(":"), d.name_has)),
     ).unnest("g").collect()
     if d.own_form is not None and out["event"].str.starts_with(d.own_hint).any():
-        out = _own_form(out, df, d)
+        out = _own_form(out, df, d, dot)
     if out["event"].str.contains(" ", literal=True).any():  # "1 block:block_rq_issue": perf printed a period column
         out = out.with_columns(event=pl.col("event").str.extract(r"(\S+)$", 1))
     # the prefix regex is anchored at the end: the comm is what stands before its match
-    if _ascii(df):
+    if ascii_only:
         comm = pl.col("prefix").str.slice(0, pl.col("prefix").str.find(d.prefix))
     else:  # find counts bytes, slice characters (see _dot)
         comm = pl.col("prefix").str.replace(d.prefix, "")
@@ -260,13 +261,13 @@ def _split_heads(df: pl.DataFrame, d: Dialect) -> pl.DataFrame:
     return out.with_columns(is_head=ok.fill_null(False)).drop("named")
 
 
-def _dot(df: pl.DataFrame) -> pl.Expr:
+def _dot(ascii_only: bool) -> pl.Expr:
     """Where each line's ``.frac: `` starts, in characters (what ``str.slice`` counts). ``str.find``
     counts bytes: right while the lines are ASCII; a comm in UTF-8 (or a byte decoded to U+FFFD)
     needs the slower regex."""
     line = pl.col("line")
     found = line.str.find(r"\.\d+: ")
-    if _ascii(df):
+    if ascii_only:
         return found
     chars = line.str.extract(r"^(.*?)\.\d+: ", 1).str.len_chars()
     return pl.when(line.str.len_bytes() == line.str.len_chars()).then(found).otherwise(chars)
@@ -280,10 +281,10 @@ def _holds(name: pl.Expr, literal: str | None) -> pl.Expr:
     return pl.lit(True) if literal is None else name.str.contains(literal, literal=True)
 
 
-def _own_form(out: pl.DataFrame, df: pl.DataFrame, d: Dialect) -> pl.DataFrame:
+def _own_form(out: pl.DataFrame, df: pl.DataFrame, d: Dialect, dot: pl.Expr) -> pl.DataFrame:
     """Event and payload of the lines whose event prints its own name (see ``Dialect.own_form``)."""
     line = pl.col("line")
-    after = line.str.slice(_dot(df)).str.splitn(": ", 2).struct.field("field_1")
+    after = line.str.slice(dot).str.splitn(": ", 2).struct.field("field_1")
     own = df.select(own=d.own_form(after))["own"]
     hit = own.struct.field("event").is_not_null()
     return out.with_columns(

@@ -17,7 +17,7 @@ from .block_tables import build_report
 from .histogram import GroupedDistributions
 from .open_requests import KEY, OpenRequests
 from .result import UNIT_NS, Report
-from .shared import Tally, check_threshold, check_top, check_unit, check_window, listing_limit
+from .shared import LISTING_CAP, Tally, check_threshold, check_top, check_unit, check_window, listing_limit
 
 PHASES = {  # phase -> (start column, end column)
     "d2c": ("iss_ts", "ts"),
@@ -178,9 +178,10 @@ class BlockAnalysis:
         self.slow_total += cand.height
         cand = cand.select(SLOW_COLUMNS)
         both = pl.concat([self.slow, cand]) if self.slow.height else cand
-        if o.limit:  # the slowest first; ties: earliest, then by device and sector
+        keep = min(o.limit or LISTING_CAP, LISTING_CAP)  # "all" is bounded too: memory stays flat
+        if both.height > keep:  # the slowest; ties: earliest, then by device and sector
             order = ["d2c_ns", "ts_ns", "dev", "sector"]
-            both = both.top_k(o.limit, by=order, reverse=[False, True, True, True]).sort(order, descending=[True, False, False, False])
+            both = both.top_k(keep, by=order, reverse=[False, True, True, True])
         self.slow = both
 
     def finish(self, source: Source) -> Report:

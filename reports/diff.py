@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..parsers.errors import TraceParseError
+from . import diff_runs as runs
 from . import diff_stats as st
 from .block_tables import PHASE_TITLES
 from .diff_tables import STATS, TIMES, build
@@ -183,20 +184,22 @@ class DiffOptions:
 
 @dataclass
 class Pair:
-    """One distribution on both sides (or one): its cells and verdicts."""
+    """One distribution on both sides (or one): its cells and verdicts. A side may be several runs."""
 
     path: tuple  # the new side's path (the base's, when only in base)
     phase: str
     dims: dict[str, str]
     base_key: str | None  # the base's key when --map renamed it
-    base: dict | None
+    base: dict | None  # one run: its STATS node; several: their summary (runs.summary)
     new: dict | None
     base_dims: dict[str, str] = field(default_factory=dict)  # the base's own {dim: key}, before --map
-    cells: dict = field(default_factory=dict)  # stat -> {base, new, diff, rel, verdict}
+    cells: dict = field(default_factory=dict)  # stat -> {base, new, diff, rel, verdict, runs}
     shape_d: float | None = None
     shape: st.Verdict | None = None
-    base_bins: st.Binned | None = None
+    base_bins: st.Binned | None = None  # several runs: pooled into one histogram
     new_bins: st.Binned | None = None
+    base_runs: list = field(default_factory=list)  # each run's node (None: the group is not in that run)
+    new_runs: list = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -208,37 +211,41 @@ class Pair:
             parts.append(f"{dim} {was}->{key}" if was != key else f"{dim} {key}")
         return " ".join(parts)
 
+    @property
+    def n_base(self) -> int:
+        return sum(1 for x in self.base_runs if x is not None)
 
-def pair_groups(base: dict, new: dict, mapping: dict[str, str]) -> list[Pair]:
-    b_nodes, n_nodes = stats_nodes(base), stats_nodes(new)
-    keys_b = {k for p in b_nodes for k in group_of(p)[1].values()}
+
+def pair_groups(bases: list[dict], news: list[dict], mapping: dict[str, str]) -> list[Pair]:
+    """Pair each distribution across the runs of both sides by its path (after --map)."""
+    b_nodes, n_nodes = [stats_nodes(b) for b in bases], [stats_nodes(n) for n in news]
+    keys_b = {k for nodes in b_nodes for p in nodes for k in group_of(p)[1].values()}
     for a in mapping:
         if a not in keys_b:
             raise TraceParseError(f"--map {a}={mapping[a]}: no group {a!r} in the base report (it has {', '.join(sorted(keys_b)) or 'none'})")
-    renamed = {}
-    for p in b_nodes:
-        q = tuple(mapping.get(x, x) if i and p[i - 1].startswith("by_") else x for i, x in enumerate(p))
-        renamed[q] = p
+    renamed: dict[tuple, tuple] = {}
+    for nodes in b_nodes:
+        for p in nodes:
+            renamed.setdefault(tuple(mapping.get(x, x) if i and p[i - 1].startswith("by_") else x for i, x in enumerate(p)), p)
+    new_paths = list(dict.fromkeys(q for nodes in n_nodes for q in nodes))
     pairs = []
-    for q in list(n_nodes) + [q for q in renamed if q not in n_nodes]:
+    for q in new_paths + [q for q in renamed if q not in set(new_paths)]:
         phase, dims = group_of(q)
         bp = renamed.get(q)
         base_dims = group_of(bp)[1] if bp else {}
         old = next(iter(base_dims.values()), None)
-        pairs.append(Pair(q, phase, dims, old, b_nodes.get(bp) if bp else None, n_nodes.get(q), base_dims))
+        b_runs = [nodes.get(bp) if bp else None for nodes in b_nodes]
+        n_runs = [nodes.get(q) for nodes in n_nodes]
+        pairs.append(Pair(q, phase, dims, old, runs.summary(b_runs), runs.summary(n_runs), base_dims,
+                          base_runs=b_runs, new_runs=n_runs))
     return pairs
-
-
-def _bins(node: dict | None) -> st.Binned | None:
-    if not node or not node.get("hdr") or not node.get("count"):
-        return None
-    return st.Binned.from_hdr(node["hdr"], node.get("max_ns"))
 
 
 def compare(pair: Pair) -> list[st.Verdict]:
     """Fill the pair's cells; return the verdicts that were tested (for Holm)."""
     b, n = pair.base or {}, pair.new or {}
-    pair.base_bins, pair.new_bins = _bins(pair.base), _bins(pair.new)
+    b_bins, n_bins = runs.run_bins(pair.base_runs), runs.run_bins(pair.new_runs)
+    pair.base_bins, pair.new_bins = runs.pool(b_bins), runs.pool(n_bins)
     both = pair.base_bins is not None and pair.new_bins is not None
     label = "/".join(pair.path)
     tested = []
@@ -254,11 +261,12 @@ def compare(pair: Pair) -> list[st.Verdict]:
             v = st.untested("missing on one side")
         elif not both:
             v = st.untested("no histogram on one side")
-        elif stat == "mean":
-            v = st.compare_mean(pair.base_bins, pair.new_bins, bv, nv)
+        elif stat == "mean":  # the exact means of the pooled runs (one run: its own)
+            v = st.compare_mean(pair.base_bins, pair.new_bins, runs.pooled_mean(pair.base_runs), runs.pooled_mean(pair.new_runs))
         else:
             v = st.compare_percentile(pair.base_bins, pair.new_bins, stat, f"{label}:{stat}")
-        pair.cells[stat] = {"base": bv, "new": nv, "diff": diff, "rel": rel, "verdict": v}
+        rv = runs.cell_runs(pair.base_runs, pair.new_runs, b_bins, n_bins, stat, key, label)
+        pair.cells[stat] = {"base": bv, "new": nv, "diff": diff, "rel": rel, "verdict": v, "runs": rv}
         tested += [v] if v.tested else []
     if both:
         pair.shape_d, pair.shape = st.compare_shape(pair.base_bins, pair.new_bins)
@@ -289,12 +297,39 @@ def evaluate(rule: Rule, pairs: list[Pair], opts: DiffOptions) -> dict:
         c = p.cells[rule.stat]
         x = c["rel"] if rule.relative else c["diff"]
         holds = x is not None and (x > rule.value if rule.op == ">" else x < rule.value)
-        v = c["verdict"]
-        needs_test = opts.significance and rule.stat not in ("count", "iops")
-        fires = holds and (v.significant or not needs_test)
+        v, rv = c["verdict"], c["runs"]
+        decided = decided_by(rule, p, opts)
+        fires = holds and decided["passes"]
         out.append({"group": p.name, "path": "/".join(p.path), "base": c["base"], "new": c["new"], "diff": c["diff"],
-                    "rel": c["rel"], "holds": holds, "significant": v.significant, "fires": fires})
+                    "rel": c["rel"], "holds": holds, "significant": v.significant, "beyond_runs": decided["beyond_runs"],
+                    "base_runs": rv.base_runs, "new_runs": rv.new_runs, "run_to_run": rv.as_dict(), "decided_by": decided["by"],
+                    "fires": fires})
     return {"expr": rule.expr, "phase": rule.phase, "stat": rule.stat, "fires": any(m["fires"] for m in out), "matches": out}
+
+
+def decided_by(rule: Rule, p: Pair, opts: DiffOptions) -> dict:
+    """Which tests stand between a rule that holds and its firing, and whether the change passes them.
+
+    Sampling: the bootstrap/Welch test (count, iops and max have none). Run-to-run, with two or more
+    base runs: new must lie beyond the base runs' interval on the rule's side (above for '>', below for '<').
+    """
+    c = p.cells[rule.stat]
+    v, rv = c["verdict"], c["runs"]
+    sampled = rule.stat not in ("count", "iops", "max")
+    if not opts.significance:
+        return {"by": "none (--no-significance)", "passes": True, "beyond_runs": None}
+    if p.n_base < 2:
+        if not sampled:
+            return {"by": "none (no test for a rate)" if rule.stat != "max" else "sampling (max is never tested)",
+                    "passes": rule.stat != "max", "beyond_runs": None}
+        return {"by": "sampling", "passes": v.significant, "beyond_runs": None}
+    beyond = rv.tested and rv.beyond == (1 if rule.op == ">" else -1)
+    if not beyond:
+        return {"by": "run-to-run", "passes": False, "beyond_runs": False}
+    up = rule.op == ">"  # the pooled runs' sampling interval must lie on the rule's side of zero too
+    if sampled and not (v.significant and v.ci_lo is not None and (v.ci_lo > 0 if up else v.ci_hi < 0)):
+        return {"by": "sampling", "passes": False, "beyond_runs": True}
+    return {"by": "run-to-run and sampling" if sampled else "run-to-run", "passes": True, "beyond_runs": True}
 
 
 def _in_scope(scope: dict[str, str], p: Pair) -> bool:
@@ -305,17 +340,19 @@ def _in_scope(scope: dict[str, str], p: Pair) -> bool:
     return all(val in ("*", p.dims[d], p.base_dims.get(d)) for d, val in scope.items())
 
 
-def diff_report(base: Side, new: Side, opts: DiffOptions | None = None) -> Report:
-    """Compare two reports' distributions; ``opts.rules`` set ``exit_code`` 1 when one fires."""
+def diff_report(base: Side | list[Side], new: Side | list[Side], opts: DiffOptions | None = None) -> Report:
+    """Compare two reports' distributions, or two sets of runs; ``opts.rules`` set ``exit_code`` 1 when one fires."""
     opts = opts or DiffOptions()
-    kb, kn = base.data.get("report"), new.data.get("report")
-    if kb != kn:
-        raise TraceParseError(f"cannot diff a {kb} report ({base.label}) with a {kn} report ({new.label})")
-    pairs = pair_groups(base.data, new.data, opts.mapping)
+    bases, news = (base if isinstance(base, list) else [base]), (new if isinstance(new, list) else [new])
+    kb = bases[0].data.get("report")
+    for s in bases[1:] + news:
+        if s.data.get("report") != kb:
+            raise TraceParseError(f"cannot diff a {kb} report ({bases[0].label}) with a {s.data.get('report')} report ({s.label})")
+    pairs = pair_groups([s.data for s in bases], [s.data for s in news], opts.mapping)
     tested = [v for p in pairs for v in compare(p)]
     st.holm(tested)
     rules = [evaluate(r, pairs, opts) for r in opts.rules]
-    return build(base, new, pairs, rules, opts)
+    return build(bases, news, pairs, rules, opts)
 
 
 __all__ = ["DiffOptions", "Rule", "Side", "diff_report", "parse_map", "parse_rule", "saved_report", "stats_nodes", "PHASE_TITLES"]

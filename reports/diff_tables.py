@@ -4,10 +4,13 @@ The comparison itself (pairing groups, tests, --fail-on) is in diff.py; this mod
 """
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
+from . import diff_runs as runs
 from . import diff_stats as st
 from .block_tables import PHASE_TITLES
+from .histogram import bucket_label
 from .result import UNIT_NS, Column, Report, Table
 
 if TYPE_CHECKING:
@@ -30,6 +33,10 @@ VOLUME = [
     Column("new_iops", "NEW IOPS", "/s"), Column("iops_rel", "IOPS%"), Column("ks_d", "KS D"), Column("ks_p", "KS P(HOLM)"),
     Column("shape", "SHAPE CHANGED"),
 ]
+# several base runs: BASE is their geometric mean, and the run-to-run verdict joins the sampling one
+# (CI95 there: the run-to-run interval of the change, around zero; P and SIGNIFICANT the pooled sampling test)
+LAT_RUNS = LAT[:2] + [Column("base_min", "BASE RUNS MIN", "ns"), Column("base_max", "BASE RUNS MAX", "ns")] + LAT[2:6] + [
+    Column("run_lo", "RUNS CI95 LO", "ns"), Column("run_hi", "RUNS CI95 HI", "ns")] + LAT[8:] + [Column("runs", "RUN-TO-RUN")]
 HIST = [
     Column("range", "RANGE"), Column("base", "BASE", "count"), Column("new", "NEW", "count"), Column("base_pct", "BASE%"),
     Column("new_pct", "NEW%"), Column("bar", "@ both, + more in new, - less in new (share of each side)"),
@@ -38,40 +45,49 @@ RULES = [
     Column("rule", "RULE"), Column("group", "GROUP"), Column("base", "BASE"), Column("new", "NEW"),
     Column("change", "CHANGE"), Column("sig", "SIGNIFICANT"), Column("result", "RESULT"),
 ]
+RULES_RUNS = RULES[:5] + [Column("base_runs", "BASE RUNS"), Column("runs", "RUN-TO-RUN")] + RULES[5:] + [Column("by", "DECIDED BY")]
 
 
-def build(base: Side, new: Side, pairs: list[Pair], rules: list[dict], opts: DiffOptions) -> Report:
-    kind = base.data.get("report")
-    report = Report(kind="diff", title=f"traceparse diff ({kind}): {base.label} -> {new.label}", unit=opts.unit)
+def build(bases: list[Side], news: list[Side], pairs: list[Pair], rules: list[dict], opts: DiffOptions) -> Report:
+    kind = bases[0].data.get("report")
+    multi = len(bases) > 1
+    report = Report(kind="diff", title=f"traceparse diff ({kind}): {_sides_label(bases, 'base')} -> {_sides_label(news, 'new')}", unit=opts.unit)
     phases = list(dict.fromkeys(p.phase for p in pairs))
     shown = [p for p in pairs if _shown(p, pairs)]
     for phase in phases:
-        rows = [r for p in shown if p.phase == phase for r in _lat_rows(p)]
+        rows = [r for p in shown if p.phase == phase for r in _lat_rows(p, opts.unit)]
         if rows:
             title = PHASE_TITLES.get(phase, phase) if kind == "block" else (phase if phase.endswith("latency") else f"{phase} latency")
-            report.tables.append(Table(phase, f"{title}: base vs new", LAT, rows))
+            report.tables.append(Table(phase, f"{title}: base vs new", LAT_RUNS if multi else LAT, rows))
     report.tables.append(Table("volume", "Requests, IOPS and distribution shape (Kolmogorov-Smirnov)", VOLUME,
                                [_volume_row(p) for p in shown]))
     for p in pairs:
         if not p.dims and (p.base_bins or p.new_bins):
             report.tables.append(Table(f"hist:{p.phase}", f"{p.phase.upper()} histogram, base vs new ({opts.unit})", HIST, _overlay(p, opts.unit)))
     if rules:
-        report.tables.append(Table("rules", "--fail-on rules", RULES, [r for rule in rules for r in _rule_rows(rule, opts)]))
+        report.tables.append(Table("rules", "--fail-on rules", RULES_RUNS if multi else RULES,
+                                   [r for rule in rules for r in _rule_rows(rule, opts)]))
     report.exit_code = 1 if any(r["fires"] for r in rules) else 0
-    report.warnings = [f"{name}: {w}" for name, side in (("base", base), ("new", new)) for w in side.data.get("warnings", [])]
+    report.warnings = [f"{name}: {w}" for name, side in _named(bases, "base") + _named(news, "new") for w in side.data.get("warnings", [])]
     tested = sum(1 for p in pairs for c in p.cells.values() if c["verdict"].tested) + sum(1 for p in pairs if p.shape and p.shape.tested)
-    report.notes = _notes(base, new, pairs, shown, opts, tested)
+    report.notes = _notes(bases, news, pairs, shown, opts, tested)
+    head = headline(pairs, rules, opts.unit, tested, report.exit_code)
+    if multi:
+        head = runs_headline(pairs, rules, opts.unit, len(news), report.exit_code)
+    else:  # said plainly, just before the rules' verdict
+        head.insert(len(head) - 1 if rules else len(head), ONE_RUN_RULES if rules else ONE_RUN)
     report.data = {
         "report": "diff",
         "compares": kind,
-        "headline": headline(pairs, rules, opts.unit, tested, report.exit_code),
-        "base": _side_dict(base),
-        "new": _side_dict(new),
+        "headline": head,
+        "base": _side_dict(bases[0]) if not multi else _runs_dict(bases, "base"),
+        "new": _side_dict(news[0]) if len(news) == 1 else _runs_dict(news, "new"),
         "method": {
             "percentiles": "bootstrap, Beta order-statistic draws from the HdrHistogram buckets",
             "mean": "Welch z (normal approximation)", "shape": "two-sample Kolmogorov-Smirnov on binned CDFs",
             "correction": "holm", "alpha": st.ALPHA, "confidence": st.CONFIDENCE, "replicates": st.REPLICATES,
             "seed": st.SEED, "min_count": st.MIN_COUNT, "min_tail": st.MIN_TAIL, "significance_required": opts.significance,
+            "run_to_run": _runs_method(len(bases), len(news)),
         },
         "groups": [_group_dict(p) for p in pairs],
         "rules": rules,
@@ -80,6 +96,38 @@ def build(base: Side, new: Side, pairs: list[Pair], rules: list[dict], opts: Dif
         "notes": report.notes,
     }
     return report
+
+
+ONE_RUN = ("one base run: run-to-run variation is unknown, so 'significant' means beyond this pair's sampling noise only, "
+           "which two runs of one workload often exceed; give several --base runs to test against it")
+ONE_RUN_RULES = ("one base run: run-to-run variation is unknown, so a rule fires on any change beyond this pair's sampling noise, "
+                 "even one that reruns of the same workload make; give several --base runs to gate on run-to-run variation")
+
+
+def _sides_label(sides: list[Side], what: str) -> str:
+    if len(sides) == 1:
+        return sides[0].label
+    return f"{len(sides)} {what} runs ({', '.join(s.label for s in sides[:3])}{', ...' if len(sides) > 3 else ''})"
+
+
+def _named(sides: list[Side], what: str) -> list[tuple[str, Side]]:
+    if len(sides) == 1:
+        return [(what, sides[0])]
+    return [(f"{what} run {i + 1} ({s.label})", s) for i, s in enumerate(sides)]
+
+
+def _runs_dict(sides: list[Side], what: str) -> dict:
+    return {"label": _sides_label(sides, what), "input": "runs", "runs": [_side_dict(s) for s in sides]}
+
+
+def _runs_method(n_base: int, n_new: int) -> dict:
+    if n_base < 2:
+        return {"tested": False, "why_not": "one base run: run-to-run variation unknown", "base_runs": n_base, "new_runs": n_new}
+    return {"tested": True, "test": "t interval on log per-run values" + (" (prediction interval for one new run)" if n_new == 1 else
+            " (pooled two-sample)"), "confidence": runs.CONFIDENCE, "df": n_base - 1 + n_new - 1,
+            "t": runs.t_quantile(n_base - 1 + n_new - 1), "base_runs": n_base, "new_runs": n_new,
+            "sampling_floor": "each side's per-run variance is at least its runs' mean bootstrap variance of the log value",
+            "rule_fires_when": "it holds, new is beyond the interval on the rule's side, and (percentiles, mean) the pooled sampling test is significant"}
 
 
 HEADLINE_CELLS = 10  # the largest significant changes named in the headline; the rest are counted
@@ -102,6 +150,58 @@ def headline(pairs: list[Pair], rules: list[dict], unit: str, tested: int, exit_
     if rules:
         out.append("rules: " + ", ".join(f"{r['expr']} {_rule_state(r)}" for r in rules) + f" (exit {exit_code})")
     return out
+
+
+HEADLINE_STATS = ("p50", "p99")  # with several base runs, each phase and group is told by these (and the rules' stats)
+
+
+def runs_headline(pairs: list[Pair], rules: list[dict], unit: str, n_new: int, exit_code: int) -> list[str]:
+    """Per phase and group: the base runs' range, the new value, and whether it is within run-to-run variation."""
+    stats = list(dict.fromkeys([*HEADLINE_STATS, *(r["stat"] for r in rules)]))
+    groups = [p for p in pairs if p.base is not None and p.new is not None and _shown(p, pairs)
+              and not set(p.dims) & QUIET_DIMS and len(p.dims) <= 1]
+    ruled = {(r["phase"], m["path"]) for r in rules for m in r["matches"]}
+    lines = []
+    for p in groups:
+        parts = [_runs_part(stat, p.cells[stat], unit, n_new) for stat in stats if p.cells[stat]["runs"].base_runs]
+        beyond = any(p.cells[stat]["runs"].beyond for stat in stats)
+        lines.append((bool(p.dims) and (p.phase, "/".join(p.path)) not in ruled, not beyond,
+                      f"{_where(p)} " + "; ".join(x for x in parts if x)))
+    lines.sort(key=lambda x: x[:2])  # totals and ruled groups first, then groups beyond, then the rest; stable
+    out = [text for *_, text in lines[:HEADLINE_CELLS]]
+    if len(lines) > HEADLINE_CELLS:
+        rest = lines[HEADLINE_CELLS:]
+        out.append(f"and {len(rest)} more groups ({sum(1 for x in rest if not x[1])} beyond run-to-run variation; the tables have them all)")
+    cells = [c for p in pairs for c in p.cells.values() if c["runs"].tested]
+    beyond = sum(1 for c in cells if c["runs"].beyond and (c["verdict"].significant or not c["verdict"].tested))
+    sampling = sum(1 for c in cells if c["verdict"].significant)
+    df = next((c["runs"].df for c in cells), None)
+    out.append(f"{beyond} of {len(cells)} cells beyond run-to-run variation and sampling noise "
+               f"(t interval, {df} degrees of freedom, {runs.CONFIDENCE:.0%}); {sampling} significant on sampling noise alone")
+    out += _one_sided(pairs)
+    if rules:
+        out.append("rules: " + ", ".join(f"{r['expr']} {_rule_state(r)}" for r in rules) + f" (exit {exit_code})")
+    return out
+
+
+def _runs_part(stat: str, c: dict, unit: str, n_new: int) -> str:
+    rv, name = c["runs"], {"p999": "p99.9"}.get(stat, stat)
+    values = [x for x in rv.base_runs if x is not None]
+    news = [x for x in rv.new_runs if x is not None]
+    if not values or not news:
+        return ""
+    new = _value(stat, c["new"], unit)
+    if n_new > 1:
+        new += f" ({len(news)} runs {_value(stat, min(news), unit)}..{_value(stat, max(news), unit)})"
+    text = f"{name} base runs {_value(stat, min(values), unit)}..{_value(stat, max(values), unit)}, new {new}: "
+    if not rv.tested:
+        return text + f"run-to-run untested ({rv.why_not})"
+    if not rv.beyond:
+        return text + "within run-to-run variation"
+    edge = rv.hi if rv.beyond > 0 else rv.lo
+    side = "upper" if rv.beyond > 0 else "lower"
+    return text + (f"beyond it, by {rv.ratio / edge - 1:+.1%} (its {side} edge {_value(stat, c['base'] * edge, unit)})"
+                   + ("" if c["verdict"].significant or not c["verdict"].tested else ", but not beyond sampling noise"))
 
 
 def _tally(n_sig: int, tested: int, shapes: list[Pair]) -> str:
@@ -154,7 +254,10 @@ def _cell_line(p: Pair, stat: str, c: dict, unit: str) -> str:
 def _rule_state(rule: dict) -> str:
     if rule["fires"]:
         return "FIRED"
-    return "holds, not significant" if any(m["holds"] for m in rule["matches"]) else "not met"
+    held = [m for m in rule["matches"] if m["holds"]]
+    if not held:
+        return "not met"
+    return "holds, within run-to-run variation" if all(m.get("beyond_runs") is False for m in held) else "holds, not significant"
 
 
 def _shown(p: Pair, pairs: list[Pair]) -> bool:
@@ -192,17 +295,31 @@ def _sig(v: st.Verdict | None) -> str:
     return "too few" if (v.why_not or "").startswith("needs") else "untested"
 
 
-def _lat_rows(p: Pair) -> list[dict]:
+def _lat_rows(p: Pair, unit: str) -> list[dict]:
     only = "only in base" if p.new is None else "only in new" if p.base is None else None
     rows = []
     for stat in TIMES:
         c = p.cells[stat]
-        v = c["verdict"]
+        v, rv = c["verdict"], c["runs"]
+        values = [x for x in rv.base_runs if x is not None]
         rows.append({
             "group": p.name, "stat": stat, "base": c["base"], "new": c["new"], "diff": c["diff"], "rel": _rel(c["rel"]),
             "ci_lo": v.ci_lo, "ci_hi": v.ci_hi, "p": _p(v), "sig": only or _sig(v),
+            "base_min": min(values, default=None), "base_max": max(values, default=None), "runs": only or _runs_word(rv),
+            "run_lo": c["base"] * (rv.lo - 1) if rv.tested and c["base"] is not None else None,
+            "run_hi": c["base"] * (rv.hi - 1) if rv.tested and c["base"] is not None else None,
         })
     return rows
+
+
+def _runs_word(rv) -> str:
+    """'within', 'beyond, +12.0%' (past the interval's edge), or why there is no verdict."""
+    if not rv.tested:
+        return "1 base run" if (rv.why_not or "").startswith("one base run") else "untested"
+    if not rv.beyond:
+        return "within"
+    edge = rv.hi if rv.beyond > 0 else rv.lo
+    return f"beyond, {rv.ratio / edge - 1:+.1%}"
 
 
 def _volume_row(p: Pair) -> dict:
@@ -242,19 +359,9 @@ def _overlay(p: Pair, unit: str) -> list[dict]:
 
 
 def _label(k: int, unit: str) -> str:
-    """bpftrace's bucket label; in us or ms the values were floored from ns, so bucket -1 holds every
-    value under one unit and bucket 0 those from 1 to 2: ranges, not the exact [0] and [1] of ns."""
+    """Bucket k of the overlay (-1: below one unit) labelled as every log2 histogram is."""
     lo, hi = (0, 1) if k < 0 else (1 << k, 1 << (k + 1))
-    if hi - lo == 1 and unit == "ns":
-        return f"[{lo}]"
-    return f"[{_short(lo)}, {_short(hi)})"
-
-
-def _short(v: int) -> str:
-    for suffix, size in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
-        if v >= size and v % size == 0:
-            return f"{v // size}{suffix}"
-    return str(v)
+    return bucket_label(lo, hi, unit)
 
 
 def _value(stat: str, v, unit: str) -> str:
@@ -270,10 +377,18 @@ def _rule_rows(rule: dict, opts: DiffOptions) -> list[dict]:
     rows = []
     for m in rule["matches"]:
         change = "-" if m["diff"] is None else f"{'+' if m['diff'] >= 0 else ''}{_value(stat, m['diff'], opts.unit)} ({_rel(m['rel'])})"
-        result = "FIRES" if m["fires"] else "holds, not significant" if m["holds"] else "no"
+        if m["fires"]:
+            result = "FIRES"
+        elif not m["holds"]:
+            result = "no"
+        else:
+            result = "holds, within run-to-run variation" if m["beyond_runs"] is False else "holds, not significant"
+        values = [x for x in m["base_runs"] if x is not None]
+        span = f"{_value(stat, min(values), opts.unit)}..{_value(stat, max(values), opts.unit)}" if values else "-"
+        beyond = {True: "beyond", False: "within", None: "-"}[m["beyond_runs"]]
         rows.append({"rule": rule["expr"], "group": m["group"], "base": _value(stat, m["base"], opts.unit),
                      "new": _value(stat, m["new"], opts.unit), "change": change, "sig": "yes" if m["significant"] else "no",
-                     "result": result})
+                     "result": result, "base_runs": span, "runs": beyond, "by": m["decided_by"]})
     return rows
 
 
@@ -286,7 +401,10 @@ def _side_dict(side: Side) -> dict:
 def _group_dict(p: Pair) -> dict:
     stats = {}
     for stat, c in p.cells.items():
-        stats[stat] = {"base": c["base"], "new": c["new"], "diff": c["diff"], "rel": c["rel"], **c["verdict"].as_dict()}
+        rv = c["runs"]
+        stats[stat] = {"base": c["base"], "new": c["new"], "diff": c["diff"], "rel": c["rel"], **c["verdict"].as_dict(),
+                       "base_runs": rv.base_runs, "new_runs": rv.new_runs, "run_to_run": rv.as_dict(),
+                       "decided_by": _cell_decided(c, p.n_base)}
     shape = None
     if p.shape is not None:
         shape = {"ks_d": None if p.shape_d != p.shape_d else p.shape_d, **p.shape.as_dict()}
@@ -303,7 +421,19 @@ def _group_dict(p: Pair) -> dict:
     }
 
 
-def _notes(base: Side, new: Side, pairs: list[Pair], shown: list[Pair], opts: DiffOptions, tested: int) -> list[str]:
+def _cell_decided(c: dict, n_base: int) -> str:
+    """Which test gave the cell its verdict: sampling alone with one base run; with several, the one that said 'no'."""
+    v, rv = c["verdict"], c["runs"]
+    if n_base < 2:
+        return "sampling" if v.tested else "none"
+    if not rv.tested:
+        return "sampling" if v.tested else "none"
+    if not rv.beyond:
+        return "run-to-run"
+    return "sampling" if v.tested and not v.significant else "run-to-run and sampling" if v.tested else "run-to-run"
+
+
+def _notes(bases: list[Side], news: list[Side], pairs: list[Pair], shown: list[Pair], opts: DiffOptions, tested: int) -> list[str]:
     n = [
         f"significant: after Holm's correction over the {tested} tested cells (5% family-wise); percentiles by bootstrap "
         f"({st.REPLICATES:,} replicates from the HDR histograms, seed {st.SEED}), mean by Welch's z, shape by Kolmogorov-Smirnov; "
@@ -335,15 +465,45 @@ def _notes(base: Side, new: Side, pairs: list[Pair], shown: list[Pair], opts: Di
     single = sorted({p.name for p in pairs if set(p.dims) == {"dev"} and p.base and p.new and p not in shown})
     if single:
         n.append(f"{', '.join(single)}: the only device on both sides; its numbers are the 'all' rows")
+    if len(bases) == len(news) == 1:
+        n += _pair_notes(bases[0], news[0])
+    else:
+        n += _runs_notes(bases, news)
+    if opts.rules:
+        if not opts.significance:
+            n.append("--no-significance: --fail-on rules fire on the numbers alone")
+        elif len(bases) > 1:
+            n.append("--fail-on rules fire only on changes beyond run-to-run variation (on the rule's side) and, for the mean "
+                     "and percentiles, beyond sampling noise too")
+        else:
+            n.append("--fail-on rules fire only on significant changes (count and IOPS rules on the numbers)")
+    return n
+
+
+def _pair_notes(base: Side, new: Side) -> list[str]:
+    n = []
     if base.schema != new.schema:
         n.append(f"the reports keep different JSON schemas (base {_schema_of(base)}, new {_schema_of(new)}): "
                  "latency distributions are alike in both and are compared; other renamed keys are not")
     fb, fn = base.data.get("filters") or {}, new.data.get("filters") or {}
     if fb != fn:
         n.append(f"the reports were made with different filters (base {fb or 'none'}, new {fn or 'none'})")
-    if opts.rules:
-        n.append("--fail-on rules fire only on significant changes (count and IOPS rules on the numbers)" if opts.significance
-                 else "--no-significance: --fail-on rules fire on the numbers alone")
+    return n
+
+
+def _runs_notes(bases: list[Side], news: list[Side]) -> list[str]:
+    sides = _named(bases, "base") + _named(news, "new")
+    n = []
+    if len(bases) > 1:
+        n.append(f"run-to-run: each run's statistic is one observation; BASE is the {len(bases)} base runs' geometric mean "
+                 f"(count and IOPS: the mean), the interval a t interval on log values with {len(bases) - 1 + len(news) - 1} "
+                 f"degrees of freedom ({runs.CONFIDENCE:.0%}); the sampling test runs on each side's runs pooled into one histogram")
+    if len({s.schema for _, s in sides}) > 1:
+        n.append("the runs keep different JSON schemas (" + ", ".join(f"{name} {_schema_of(s)}" for name, s in sides) + "): "
+                 "latency distributions are alike in all and are compared; other renamed keys are not")
+    filters = {json.dumps(s.data.get("filters") or {}, sort_keys=True) for _, s in sides}
+    if len(filters) > 1:
+        n.append("the runs were made with different filters (" + ", ".join(f"{name} {s.data.get('filters') or 'none'}" for name, s in sides) + ")")
     return n
 
 

@@ -235,3 +235,23 @@ def add_distribution(into: Distribution, other: Distribution) -> None:
     for table, more in ((into.log2, other.log2), (into.log2_unit, other.log2_unit)):
         for k, n in more.items():
             table[k] = table.get(k, 0) + n
+
+
+# Units whose values are whole before bucketing: there [0] holds zeros alone, as in bpftrace.
+# A time shown in us or ms was floored from ns, so its one-wide buckets [0] and [1] hold
+# everything under 1 and from 1 to 2 units: drawn as the ranges they are.
+EXACT_UNITS = (None, "ns", "bytes", "count")
+
+
+def bucket_label(lo: int, hi: int, unit: str | None = None) -> str:
+    """A log2 bucket as bpftrace labels it: ``[16K, 32K)``, or ``[0]`` for a one-wide bucket of whole values."""
+    if hi - lo == 1 and unit in EXACT_UNITS:
+        return f"[{lo}]"
+    return f"[{_short(lo)}, {_short(hi)})"
+
+
+def _short(v: int) -> str:
+    for suffix, size in (("P", 1 << 50), ("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if v >= size and v % size == 0:
+            return f"{v // size}{suffix}"
+    return str(v)

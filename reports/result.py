@@ -51,12 +51,5 @@ class Report:
     data: dict = field(default_factory=dict)  # the JSON contract
     exit_code: int = 0
 
-    def _repr_html_(self) -> str:
-        """Jupyter shows a Report as its HTML rendering. The one reference from this floor up to the
-        renderers, made only when a notebook asks, so importing a report never loads them."""
-        from ..render.html import render
-
-        return render(self)
-
 
 UNIT_NS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000}

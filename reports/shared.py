@@ -9,6 +9,9 @@ from ..parsers.errors import TraceParseError
 
 TIME_UNITS = ("ns", "us", "ms")  # display units of latency; UNIT_NS also knows "s", for info's table
 DEFAULT_TOP = 10
+# A listing is for reading: past this many rows (--slower-than 0 on a capture of millions) it would
+# hold every request in memory and in the JSON. The whole table is what `export --report block` writes.
+LISTING_CAP = 100_000
 
 
 def check_unit(unit: str) -> None:
@@ -43,7 +46,11 @@ def listing_limit(top: int | None, slower_than_ns: int | None) -> int:
 
 def shown_of(shown: int, total: int) -> str:
     """' (10 of 41 shown)' when a listing was cut, '' when it holds them all."""
-    return f" ({shown:,} of {total:,} shown; --top 0 lists all)" if shown < total else ""
+    if shown >= total:
+        return ""
+    if shown >= LISTING_CAP:
+        return f" ({shown:,} of {total:,} shown, the slowest: a listing's bound; traceparse export --report block writes them all)"
+    return f" ({shown:,} of {total:,} shown; --top 0 lists all)"
 
 
 class Tally:

@@ -115,7 +115,8 @@ def test_headline_says_no_significant_change_when_there_is_none(tmp_path):
     head = rep.data["headline"]
     assert head[0].startswith("no significant change")
     assert re.fullmatch(r"rules: d2c\.p50>\+1% (not met|holds, not significant) \(exit 0\)", head[-1]), head
-    assert api.diff(a, b).data["headline"][-1].startswith("no significant change")  # no rules, no rules line
+    bare = api.diff(a, b).data["headline"]  # no rules, no rules line; last, the one-base-run note (issue 17)
+    assert bare[-2].startswith("no significant change") and bare[-1].startswith("one base run: run-to-run variation is unknown")
 
 
 def test_html_puts_headline_and_warnings_above_the_tables(tmp_path):

@@ -321,3 +321,22 @@ def test_net_size_objects_carry_their_unit():
     assert "-" not in row.split()[3:9]  # the size columns read the renamed keys
     readme = (ROOT / "README.md").read_text()
     assert "mean_bytes" in readme and "overwritten" in readme and "slow_total" in readme
+
+
+def test_a_listing_of_all_is_bounded_and_says_so(monkeypatch):
+    """--slower-than 0 on a capture of millions must not keep every request: past the bound the slowest
+    are kept, the title says how many of how many, and the rest is export's job."""
+    from reference import pair
+
+    from traceparse.reports import block as block_mod, shared
+
+    monkeypatch.setattr(block_mod, "LISTING_CAP", 5)
+    monkeypatch.setattr(shared, "LISTING_CAP", 5)
+    path = FIXTURES / "tracedat" / "blk.report-t.txt.xz"
+    rep = traceparse.block(path, slower_than_ns=0)
+    reqs, _ = pair(block_events(path))
+    d2c = sorted((r["d2c"] for r in reqs if r["d2c"] is not None), reverse=True)
+    assert rep.data["slow_total"] == len(d2c)
+    assert sorted((r["d2c_ns"] for r in rep.data["slow"]), reverse=True) == d2c[:5]
+    title = next(t.title for t in rep.tables if t.key == "slow")
+    assert f"(5 of {len(d2c):,} shown, the slowest" in title and "export --report block" in title

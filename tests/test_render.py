@@ -46,3 +46,16 @@ def test_html_is_self_contained_and_bars_scale_with_counts():
     assert page.count("<svg") == len(report.histograms) == 2
     svg = _svg(Histogram("x", "x", "us", [{"lo": 2, "hi": 4, "count": 10}, {"lo": 4, "hi": 8, "count": 5}]))
     assert f'width="{BAR_W}"' in svg and f'width="{BAR_W // 2}"' in svg
+
+
+def test_json_is_stamped_with_this_schema_and_version_even_over_saved_keys():
+    """A report rebuilt from an older saved JSON must say which contract this traceparse wrote, not the old one."""
+    import json
+
+    import traceparse
+    from traceparse.reports.result import SCHEMA, Report
+
+    rep = Report(kind="block", title="t", unit="us", data={"report": "block", "schema": 1, "traceparse_version": "0.0.1", "x": 1})
+    out = json.loads(traceparse.render_report(rep, "json"))
+    assert (out["schema"], out["traceparse_version"], out["x"]) == (SCHEMA, traceparse.__version__, 1)
+    assert list(out)[:3] == ["report", "schema", "traceparse_version"]

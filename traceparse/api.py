@@ -196,6 +196,15 @@ def merge(reports) -> Report:
     return report_of(_merge(datas))
 
 
+def _repr_html_(report: Report) -> str:
+    """Jupyter shows a Report as its HTML rendering. Attached here, on the top floor, because
+    reports/ must not import the renderers (imports run downward)."""
+    return render_report(report, "html")
+
+
+Report._repr_html_ = _repr_html_
+
+
 def render_report(report: Report, fmt: str = "terminal") -> str:
     """Render a Report as "terminal", "markdown", "json" or "html" text."""
     from .render import render as _render
@@ -207,12 +216,15 @@ def render_report(report: Report, fmt: str = "terminal") -> str:
 
 def diff(base, new, strict: bool = False, fail_on=(), significance: bool = True, mapping=(), unit: str = "us",
          report: str | None = None) -> Report:
-    """Compare two captures, or saved JSON reports (``traceparse block x --format json``), side by side.
+    """Compare two captures, or saved JSON reports (``traceparse block x --format json``), side by side;
+    or two sets of runs, judged against the base runs' run-to-run variation.
 
     Args:
         base, new: each a path (a capture in any format ``block`` reads, or a saved report: JSON
             starting with ``{`` and having ``"report"``), ``"-"``, a Capture, a Report or a report's
-            ``data`` dict.
+            ``data`` dict; or a list of them: several runs of one workload (a path may be a glob,
+            ``"baselines/*.json"``). With two or more base runs, a change must also lie beyond their
+            run-to-run variation to count (README, "traceparse diff").
         fail_on: rules like ``"d2c.p99>+10%"``, ``"i2c.p50[dev=8,0]>+2ms"``; checked before any
             input is read (a bad one raises TraceParseError).
         significance: False fires rules on the numbers alone (``--no-significance``).
@@ -227,11 +239,39 @@ def diff(base, new, strict: bool = False, fail_on=(), significance: bool = True,
     opts = DiffOptions(unit=unit, rules=[parse_rule(e) for e in fail_on], significance=significance, mapping=parse_map(mapping))
     if report not in (None, *DIFF_REPORTS):
         raise TraceParseError(f"--report must be one of {', '.join(DIFF_REPORTS)} (got {report!r})")
-    sides = [_saved_side(x) for x in (base, new)]
-    kind = report or next((s.data["report"] for s in sides if s is not None and not isinstance(s, _Raw)), "block")
+    runs = {"base": _expand(base, "base"), "new": _expand(new, "new")}
+    if sum(1 for xs in runs.values() for x in xs if isinstance(x, str) and x == "-") > 1:
+        raise TraceParseError("stdin ('-') can be only one of the runs")
+    sides = {k: [_saved_side(x) for x in xs] for k, xs in runs.items()}
+    saved = (s for xs in sides.values() for s in xs if not isinstance(s, _Raw))
+    kind = report or next((s.data["report"] for s in saved), "block")
     run = globals()[kind] if kind in DIFF_REPORTS else block
-    done = [s if not isinstance(s, _Raw) else _side_from(s.label, "capture", run(s.src, strict=strict)) for s in sides]
-    return diff_report(done[0], done[1], opts)
+    done = {k: [s if not isinstance(s, _Raw) else _side_from(s.label, "capture", run(s.src, strict=strict)) for s in xs]
+            for k, xs in sides.items()}
+    one = {k: xs[0] if len(xs) == 1 else xs for k, xs in done.items()}
+    return diff_report(one["base"], one["new"], opts)
+
+
+def _expand(x, what: str) -> list:
+    """A side as a list of runs; a path that does not exist but has glob characters is a glob (sorted)."""
+    import glob
+    from pathlib import Path
+
+    from .parsers.errors import TraceParseError
+
+    items = list(x) if isinstance(x, (list, tuple)) else [x]
+    if not items:
+        raise TraceParseError(f"no {what} run given")
+    out = []
+    for item in items:
+        if isinstance(item, (str, Path)) and glob.has_magic(str(item)) and not Path(item).exists():
+            found = sorted(glob.glob(str(item)))
+            if not found:
+                raise TraceParseError(f"{what} {str(item)!r}: no file matches")
+            out += found
+        else:
+            out.append(item)
+    return out
 
 
 # the reports a diff can run on raw captures (the presets with their default options)

@@ -351,20 +351,26 @@ DIFF_EPILOG = """Examples:
   traceparse diff old.txt new.txt --fail-on 'd2c.p50[dev=8,0]>+500us' --map 8,0=259,2
   traceparse diff base.json new.txt --format markdown -o diff.md   # paste into the ticket
   traceparse diff base.json new.txt --format json --fail-on 'd2c.p99[op=W]>+20%'   # CI: exit 1 on a regression
+  traceparse diff --base mon.dat --base tue.dat --base wed.dat new.dat --fail-on 'd2c.p99>+20%'   # several base runs
+  traceparse diff --base 'baselines/*.json' new1.dat new2.dat     # saved reports as runs; several new runs
 
 Rules: PHASE.STAT[SCOPE] OP VALUE. PHASE d2c|i2c|i2d (net: connect|accept); STAT count|mean|p50|p90|p99|p999|max|iops;
 OP > or <; VALUE a change, relative (+10%, -5%) or absolute (2ms, +500us, -1ms; a count for count/iops); SCOPE
 [dev=8,0], [op=W], [rwbs=WS], [dev=*] (every device); without one, the total. Presets (--report syscalls|sched|irq|futex)
 name their groups by key: 'p99[syscall=write]>+20%' (PHASE may go when a report has one: syscalls' latency), 'runq.p99>+1ms'. A rule fires when it holds and the
 change is significant (count and iops rules: when it holds); --no-significance fires on the numbers alone.
+With 2 or more --base runs a rule also needs the new run(s) beyond the base runs' run-to-run variation
+(a t interval on the per-run values); with one base run that variation is unknown and the headline says so.
 Exit status: 0 no rule fired, 1 a rule fired, 2 bad input or a bad rule.
 """
 
 
 @app.command(epilog=DIFF_EPILOG)
 def diff(
-    base: str = typer.Argument(..., help="baseline: a capture (any format block reads) or a saved JSON report"),
-    new: str = typer.Argument(..., help="the capture or saved report to compare with the baseline"),
+    runs: Optional[list[str]] = typer.Argument(None, metavar="[BASE] NEW...", show_default=False,
+                                               help="BASE NEW; or, with --base, the new run(s): captures or saved JSON reports"),
+    base_runs: list[str] = typer.Option([], "--base", help="a base run (repeatable; a glob such as 'baselines/*.json' is expanded): "
+                                        "with 2 or more, changes are judged against their run-to-run variation"),
     fmt: str = FORMAT,
     output: Optional[Path] = OUTPUT,
     fail_on: list[str] = typer.Option([], "--fail-on", help="exit 1 when this rule holds, e.g. 'd2c.p99>+10%' (repeatable)"),
@@ -374,9 +380,20 @@ def diff(
     report_kind: Optional[str] = typer.Option(None, "--report", help="analysis run on raw captures: block | net | syscalls | sched | irq | futex (default: a saved side's, else block)"),
     strict: bool = STRICT,
 ) -> None:
-    """Regression diff of two captures or saved reports: D2C/I2C/I2D per device and op, with significance."""
+    """Regression diff of two captures or saved reports (or of several base runs and new runs): D2C/I2C/I2D per device and op."""
     from . import api
+    from .parsers.errors import TraceParseError
 
+    runs = list(runs or [])
+    if base_runs:
+        base, new = list(base_runs), runs
+        if not new:
+            raise TraceParseError("diff: give the new run(s) after the options: --base A --base B NEW")
+    elif len(runs) == 2:
+        base, new = runs
+    else:  # worded as click's own usage errors were when BASE and NEW were two arguments
+        what = f"Missing argument '{'BASE' if not runs else 'NEW'}'" if len(runs) < 2 else f"Got unexpected extra argument ({runs[2]})"
+        raise TraceParseError(f"diff: {what}: give BASE NEW, or --base RUN (repeatable) and then the NEW run(s)")
     _check_stdout(output)
     report = api.diff(base, new, strict=strict, fail_on=fail_on, significance=not no_significance, mapping=mapping,
                       unit=unit, report=report_kind)

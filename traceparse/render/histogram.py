@@ -4,28 +4,10 @@
 """
 from __future__ import annotations
 
+from ..reports.histogram import bucket_label as label
 from ..reports.result import Histogram
 
 WIDTH = 52
-
-
-def _short(v: int) -> str:
-    for suffix, size in (("P", 1 << 50), ("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
-        if v >= size and v % size == 0:
-            return f"{v // size}{suffix}"
-    return str(v)
-
-
-# Units whose values are whole before bucketing: there [0] holds zeros alone, as in bpftrace.
-# A time shown in us or ms was floored from ns, so its one-wide buckets [0] and [1] hold
-# everything under 1 and from 1 to 2 units: drawn as the ranges they are.
-EXACT_UNITS = (None, "ns", "bytes", "count")
-
-
-def label(lo: int, hi: int, unit: str | None = None) -> str:
-    if hi - lo == 1 and unit in EXACT_UNITS:
-        return f"[{lo}]"
-    return f"[{_short(lo)}, {_short(hi)})"
 
 
 def draw(h: Histogram) -> list[str]:

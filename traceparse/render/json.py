@@ -14,4 +14,5 @@ from ..reports.result import SCHEMA
 def render(report) -> str:
     data = dict(report.data)
     head = {"report": data.pop("report", report.kind), "schema": SCHEMA, "traceparse_version": __version__}
-    return json.dumps({**head, **data}, indent=2, allow_nan=False) + "\n"
+    rest = {k: v for k, v in data.items() if k not in head}  # a report rebuilt from saved JSON is restamped
+    return json.dumps({**head, **rest}, indent=2, allow_nan=False) + "\n"
