@@ -42,14 +42,19 @@ def _report_progress(chunks: Iterator[Chunk], raw, progress) -> Iterator[Chunk]:
         total = os.fstat(raw.fileno()).st_size or None
     except (AttributeError, OSError, ValueError):
         total = None
+    done = 0
     for chunk in chunks:
         if chunk.read_fraction is not None and total:
-            progress(int(chunk.read_fraction * total), total)
+            done = max(done, int(chunk.read_fraction * total))
         else:
             try:
-                progress(raw.tell(), total)
+                # the parser thread reads ahead while this one asks: a buffered file's tell() taken
+                # mid-read can lag what an earlier call saw, and a bar never moves back
+                done = max(done, raw.tell())
             except (AttributeError, OSError, ValueError):
-                pass  # a file object that cannot say where it is: no progress, that is all
+                yield chunk  # a file object that cannot say where it is: no progress, that is all
+                continue
+        progress(done, total)
         yield chunk
 
 

@@ -20,7 +20,7 @@ from .block_tables import PHASE_TITLES
 from .diff_tables import STATS, TIMES, build
 from .result import SCHEMA, UNIT_NS, Report
 
-READS_SCHEMAS = (1, SCHEMA)  # 1 -> 2 renamed net's size keys only; latency STATS are alike in both
+READS_SCHEMAS = (1, 2, SCHEMA)  # 1 -> 2 renamed net's size keys; 2 -> 3 added block keys only; latency STATS alike
 DIM_NAMES = {"device": "dev", "dev_op": "dev"}  # by_device, by_dev_op/<dev>/by_op -> scope "dev"
 
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 # The JSON contract's version, written by render/json.py into every report. 1: no "schema" key
-# (before it existed); 2: the key, "traceparse_version", and net sizes named with their unit.
-SCHEMA = 2
+# (before it existed); 2: the key, "traceparse_version", and net sizes named with their unit;
+# 3: block gained what an exact merge reads (sum_ns, hdr, bytes in STATS; unit, slow_limit,
+# histograms; a merged report's inputs and its rows' label and time_ns).
+SCHEMA = 3
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ def test_readme_command_on_a_local_cluster_equals_the_local_merge():
     assert len(files) == 3
     local = traceparse.fleet_report("block", [str(ROOT / f) for f in files]).data
     assert_same_block(on_dask, local)
-    assert [i["label"] for i in on_dask["inputs"]] == [i["label"] for i in local["inputs"]] == ["vm", "blk.report-t.txt.xz", "blk.report-t.txt.xz"]
+    assert [i["label"] for i in on_dask["inputs"]] == [i["label"] for i in local["inputs"]] == ["vm", "blk.report-t.txt.xz", "blk.report.txt.xz"]
     assert on_dask["warnings"] == local["warnings"] and on_dask["slow"] == local["slow"]
 
 

@@ -2,7 +2,9 @@
 (trace-cmd report -t of blk.dat) cut by time into three files at its two quietest moments -- give,
 merged, the block report of the whole capture, which is their concatenation: same counts, sums,
 extremes, log2 buckets, HdrHistogram counts and percentiles, unpaired counts and listing. `merge`
-of their saved JSON reports gives the same again, and so does a merge of merges (a tree)."""
+of their saved JSON reports gives the same again, and so does a merge of merges (a tree). The parts
+are one host's, so they carry one label (--label h three times): inputs of different labels are
+different hosts, each on its own clock (tests/test_fleet_hosts.py)."""
 from __future__ import annotations
 
 import json
@@ -25,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WHOLE = ROOT / "fixtures" / "blk.report-t.txt.xz"
 TS = re.compile(r"\]\s+(\d+)\.(\d+):")
 CLI = [sys.executable, "-c", "from traceparse.cli import main; main()"]
+ONE_HOST = ["h", "h", "h"]  # one host's capture in three parts: one label, one clock
 
 
 @pytest.fixture(scope="module")
@@ -82,34 +85,34 @@ def test_the_cut_leaves_no_request_across_parts(parts):
 
 def test_merged_block_equals_block_of_the_concatenation(parts):
     whole = traceparse.block(str(WHOLE), top=0).data
-    merged = traceparse.fleet_report("block", [str(p) for p in parts], top=0).data
-    assert [i["label"] for i in merged["inputs"]] == ["part0.txt", "part1.txt", "part2.txt"]
+    merged = traceparse.fleet_report("block", [str(p) for p in parts], labels=ONE_HOST, top=0).data
+    assert [i["label"] for i in merged["inputs"]] == ONE_HOST
     assert all(i["totals"]["d2c"]["count"] for i in merged["inputs"])
     assert_same_block(merged, whole)
     # with the default listing (10 slowest) the merged listing is cut as the whole one is
-    assert_same_block(traceparse.fleet_report("block", [str(p) for p in parts]).data, traceparse.block(str(WHOLE)).data)
+    assert_same_block(traceparse.fleet_report("block", [str(p) for p in parts], labels=ONE_HOST).data, traceparse.block(str(WHOLE)).data)
 
 
 def test_merge_of_saved_reports_equals_the_same(parts, tmp_path):
     saved = []
-    for p in parts:  # as `traceparse block PART --format json -o PART.json` saves them
+    for p in parts:  # as `traceparse block PART --label h --format json -o PART.json` saves them
         out = tmp_path / f"{p.stem}.json"
-        out.write_text(traceparse.render_report(traceparse.block(str(p)), "json"))
+        out.write_text(traceparse.render_report(traceparse.fleet_report("block", p, labels=["h"]), "json"))
         saved.append(str(out))
     run = subprocess.run([*CLI, "merge", *saved, "--format", "json"], capture_output=True, check=True)
     merged = json.loads(run.stdout)
-    assert merged["report"] == "block" and merged["schema"] == 2
+    assert merged["report"] == "block" and merged["schema"] == 3
     assert_same_block(merged, traceparse.block(str(WHOLE)).data)
     # a merged report merges again: ((0, 1), 2) == (0, 1, 2)
     pair01 = tmp_path / "pair.json"
     pair01.write_text(traceparse.render_report(traceparse.merge(saved[:2]), "json"))
     tree = traceparse.merge([str(pair01), saved[2]]).data
     assert_same_block(tree, traceparse.block(str(WHOLE)).data)
-    assert [i["label"] for i in tree["inputs"]] == ["part0", "part1", "part2"]
+    assert [i["label"] for i in tree["inputs"]] == ONE_HOST
 
 
 def test_a_merged_report_is_a_report(parts, tmp_path):
-    merged = traceparse.fleet_report("block", [str(p) for p in parts])
+    merged = traceparse.fleet_report("block", [str(p) for p in parts], labels=ONE_HOST)
     for fmt in ("terminal", "markdown", "json", "html"):
         assert traceparse.render_report(merged, fmt)
     text = traceparse.render_report(merged, "terminal")

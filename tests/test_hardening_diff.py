@@ -153,7 +153,7 @@ def test_every_report_json_says_its_schema_and_version(cmd):
     rep = api.diff(BLK, BLK) if cmd == "diff" else getattr(api, cmd)(src)
     data = json.loads(render(rep, "json"))
     assert list(data)[:3] == ["report", "schema", "traceparse_version"]
-    assert data["schema"] == 2 and type(data["schema"]) is int
+    assert data["schema"] == 3 and type(data["schema"]) is int
     assert data["traceparse_version"] == traceparse.__version__
 
 
@@ -172,13 +172,13 @@ def test_saved_reports_of_schema_1_and_2_diff_and_a_difference_is_noted(tmp_path
     cur = _saved(tmp_path, "cur.json")
     rep = api.diff(old, cur)
     assert group(rep, "latency/d2c/total")["stats"]["p50"]["diff"] == 0
-    assert (rep.data["base"]["schema"], rep.data["new"]["schema"]) == (1, 2)
+    assert (rep.data["base"]["schema"], rep.data["new"]["schema"]) == (1, 3)
     assert sum("schema" in n for n in rep.notes) == 1
     assert not any("schema" in n for n in api.diff(cur, BLK).notes)  # a capture is read as this version writes
     assert not any("schema" in n for n in api.diff(old, old).notes)
 
 
-@pytest.mark.parametrize("schema", [3, "2", None, 1.5])
+@pytest.mark.parametrize("schema", [4, "2", None, 1.5])
 def test_a_saved_report_of_an_unknown_schema_is_one_line_exit_2(tmp_path, schema):
     bad = _saved(tmp_path, "bad.json", schema=schema)
     proc = run_cli("diff", bad, BLK)

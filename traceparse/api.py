@@ -121,9 +121,9 @@ def fleet_report(kind: str, inputs, labels=(), engine: str = "local", scheduler:
         raise TraceParseError("--scheduler goes with --engine dask")
     if kind == "block":
         BlockOptions(**options)  # bad options fail before any input is read
-    paths = _fleet.expand([str(x) for x in ([inputs] if isinstance(inputs, (str, bytes)) else inputs)])
-    names = _fleet.check_labels(paths, list(labels))
-    return report_of(_fleet.run(kind, paths, names, options, strict=strict, engine=engine, scheduler=scheduler))
+    found = _fleet.expand(_fleet.as_list(inputs))
+    names = _fleet.check_labels(found, _fleet.as_list(labels))
+    return report_of(_fleet.run(kind, found, names, options, strict=strict, engine=engine, scheduler=scheduler))
 
 
 def export(inputs, out_dir, report: str | None = None, labels=(), strict: bool = False) -> dict:
@@ -146,8 +146,8 @@ def export(inputs, out_dir, report: str | None = None, labels=(), strict: bool =
         raise TraceParseError(f"--report must be one of {', '.join(parquet.REPORTS)} (got {report!r})")
     out = Path(out_dir)
     parquet.check_target(out)
-    paths = _fleet.expand([str(x) for x in ([inputs] if isinstance(inputs, (str, bytes)) else inputs)])
-    return parquet.export(paths, _fleet.check_labels(paths, list(labels)), out, report=report, strict=strict)
+    found = _fleet.expand(_fleet.as_list(inputs))
+    return parquet.export(found, _fleet.check_labels(found, _fleet.as_list(labels)), out, report=report, strict=strict)
 
 
 def report_of(data: dict) -> Report:
@@ -158,10 +158,19 @@ def report_of(data: dict) -> Report:
     from .reports.merge import merge as _merge
 
     if data.get("report") == "block":
-        return report_from_data(data)
+        return _own_times(report_from_data(data))
     if data.get("report") == "info":
         return merged_info_report(data if "inputs" in data else _merge([data]))
     raise TraceParseError(f"a {data.get('report')} report cannot be rebuilt from its JSON (block and info can)")
+
+
+def _own_times(report: Report) -> Report:
+    """A listing of several hosts' rows: TIME(s) from each row's own input's start (``time_ns``),
+    not from the earliest host's start (each host has its own clock)."""
+    for t in report.tables:
+        if t.key == "slow":
+            t.rows = [{**r, "time_s": r["time_ns"] / 1e9} if r.get("time_ns") is not None else r for r in t.rows]
+    return report
 
 
 def merge(reports) -> Report:
@@ -173,6 +182,7 @@ def merge(reports) -> Report:
     from .reports.merge import merge as _merge
     from .reports.result import SCHEMA
 
+    MERGES_SCHEMAS = (2, SCHEMA)  # 2: what the fleet feature first wrote (a 2 of before it lacks keys: merge names them)
     datas = []
     for r in reports:
         if isinstance(r, Report):
@@ -188,8 +198,9 @@ def merge(reports) -> Report:
                 raise TraceParseError(f"{r}: not a JSON report ({exc}); save one with --format json -o FILE") from None
             if not isinstance(data, dict) or not isinstance(data.get("report"), str):
                 raise TraceParseError(f"{r}: JSON but not a traceparse report (no \"report\" key)")
-            if data.get("schema") != SCHEMA:
-                raise TraceParseError(f"{r}: a report of schema {data.get('schema', 1)}; merge reads schema {SCHEMA} (re-run this traceparse on its capture)")
+            if data.get("schema") not in MERGES_SCHEMAS or type(data.get("schema")) is not int:
+                raise TraceParseError(f"{r}: a report of schema {data.get('schema', 1)}; merge reads schema "
+                                      f"{' and '.join(map(str, MERGES_SCHEMAS))} (re-run this traceparse on its capture)")
             data.setdefault("label", Path(r).name.removesuffix(".json"))
             r = data
         datas.append(r)

@@ -258,6 +258,20 @@ def _engine(value: str) -> str:
 
 
 ENGINE.callback = _engine
+SCHEDULER_ADDRESS = re.compile(r"^(?:(?:tcp|tls|ws|wss|ucx)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$")
+
+
+def _scheduler(value: Optional[str]) -> Optional[str]:
+    """tcp://host:port (or tls://, ws://, host:port): checked here, so a typo is a usage error, not a 5 s wait."""
+    if value is None:
+        return value
+    m = SCHEDULER_ADDRESS.match(value)
+    if not m or not 0 < int(m.group(1)) < 65536:
+        raise typer.BadParameter(f"not a scheduler address (got {value!r}); give tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786")
+    return value
+
+
+SCHEDULER.callback = _scheduler
 
 
 def _fleet_wanted(files: list[str], engine: str, scheduler: Optional[str], labels: list[str]) -> bool:
@@ -447,6 +461,8 @@ def export(
     if report_kind is not None and report_kind != "block":
         raise typer.BadParameter(f"must be block (got {report_kind!r})", param_hint="'--report'")
     schema = api.export(files, output, report=report_kind, labels=label, strict=strict)
+    for w in schema["warnings"]:
+        print(f"traceparse: warning: {w}", file=sys.stderr)
     parts = sum(1 for _ in output.rglob("*.parquet"))
     events = sum(i["events"] for i in schema["inputs"])
     print(f"{output}: {parts:,} Parquet files, {events:,} events of {len(schema['inputs']):,} inputs; columns in {output / '_schema.json'}")

@@ -13,7 +13,12 @@ only when asked for.
 """
 from __future__ import annotations
 
+import contextlib
 import glob
+import logging
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .parsers.errors import TraceParseError
@@ -22,27 +27,52 @@ ENGINES = ("local", "dask")
 KINDS = ("block", "info")
 
 
-def expand(args: list[str]) -> list[str]:
-    """Files as given, globs expanded (sorted), directories walked (regular files, sorted, no dotfiles)."""
-    out: list[str] = []
+@dataclass
+class Inputs:
+    """The inputs a fleet command reads: paths, each one's name when the capture gives none, and
+    what the listing left out (report warnings)."""
+
+    paths: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)  # folder (walked: DIR/web1/perf.txt -> web1) or file name
+    warnings: list[str] = field(default_factory=list)
+
+
+def as_list(inputs) -> list[str]:
+    """One input (str, bytes, os.PathLike) or several, as path strings."""
+    if isinstance(inputs, (str, bytes, os.PathLike)):
+        inputs = [inputs]
+    return [os.fsdecode(x) for x in inputs]
+
+
+def expand(args: list[str]) -> Inputs:
+    """Files as given, globs expanded (sorted), directories walked (regular files, sorted, no dotfiles);
+    the same file twice (by its real path) is refused: it would be counted twice."""
+    out = Inputs()
+    seen: dict[str, str] = {}
     for a in args:
         if a == "-":
-            out.append(a)
+            found = [(a, "stdin")]
         elif Path(a).is_dir():
-            files = _walk(Path(a))
-            if not files:
+            found = _walk(Path(a), out.warnings)
+            if not found:
                 raise TraceParseError(f"{a}: is a directory with no files in it; give capture files, or a directory holding them")
-            out += files
         elif any(c in a for c in "*?[") and not Path(a).exists():
             hits = sorted(glob.glob(a, recursive=True))
             if not hits:
                 raise TraceParseError(f"{a}: no file matches this pattern")
-            out += hits
+            found = [(h, Path(h).name) for h in hits]
         elif not Path(a).exists():  # every input checked before any is read (a fifo, a 1 GB file)
             raise TraceParseError(f"{a}: no such file")
         else:
-            out.append(a)
-    if "-" in out and len(out) > 1:
+            found = [(a, Path(a).name)]
+        for path, name in found:
+            real = path if path == "-" else os.path.realpath(path)
+            if real in seen:
+                raise TraceParseError(f"{path}: given twice (also as {seen[real]}); each capture is read once")
+            seen[real] = path
+            out.paths.append(path)
+            out.names.append(name)
+    if "-" in out.paths and len(out.paths) > 1:
         raise TraceParseError("- (stdin) can only be the one input")
     return out
 
@@ -51,8 +81,10 @@ WALK_DEPTH = 2  # DIR/capture and DIR/host/capture: a fleet's layout, never a wh
 WALK_MAX = 100_000
 
 
-def _walk(top: Path) -> list[str]:
-    """Regular files at most WALK_DEPTH levels below ``top``, sorted; dotfiles and dot-folders left out."""
+def _walk(top: Path, warnings: list[str]) -> list[tuple[str, str]]:
+    """Regular files at most WALK_DEPTH levels below ``top``, sorted, each with its name: its file
+    name, or its folder below ``top`` where the file names repeat (DIR/web1/perf.txt -> web1);
+    dotfiles and dot-folders left out; the folders deeper down counted in ``warnings``."""
     found, level = [], [top]
     try:
         for _ in range(WALK_DEPTH):
@@ -62,7 +94,7 @@ def _walk(top: Path) -> list[str]:
                     if p.name.startswith("."):
                         continue
                     if p.is_file():
-                        found.append(str(p))
+                        found.append(p)
                     elif p.is_dir() and not p.is_symlink():
                         nxt.append(p)
                 if len(found) > WALK_MAX:
@@ -70,15 +102,37 @@ def _walk(top: Path) -> list[str]:
             level = nxt
     except OSError as exc:
         raise TraceParseError(f"{top}: cannot list it ({exc.strerror or exc})") from None
-    return sorted(found)
+    if level:
+        warnings.append(f"{top}: {len(level):,} folders below depth {WALK_DEPTH} not read "
+                        f"(a directory is read as DIR/capture and DIR/host/capture; give deeper folders themselves)")
+    found.sort()
+    names = [p.name for p in found]
+    repeated = {n for n in names if names.count(n) > 1}
+    return [(str(p), _folder_name(p, top) if p.name in repeated else p.name) for p in found]
 
 
-def check_labels(inputs: list[str], labels: list[str]) -> list[str | None]:
-    """--label NAME once per input, in order; none given: each input names itself (hostname, else file name)."""
+def _folder_name(p: Path, top: Path) -> str:
+    rel = p.parent.relative_to(top)
+    return str(rel) if str(rel) != "." else (top.resolve().name or p.name)
+
+
+def check_labels(inputs: Inputs, labels: list[str]) -> list[str | None]:
+    """--label NAME once per input, in order (one name given twice: one host's captures, merged on
+    one clock); none given: each input names itself (hostname, else its name), and two inputs of
+    one name are refused, as they would merge as one host."""
+    paths = inputs.paths
     if not labels:
-        return [None] * len(inputs)
-    if len(labels) != len(inputs):
-        raise TraceParseError(f"--label given {len(labels)} times for {len(inputs)} inputs: give one per input, in order")
+        first: dict[str, str] = {}
+        for path, name in zip(paths, inputs.names):
+            if name in first:
+                raise TraceParseError(f"{first[name]} and {path} would both be labelled {name!r}; "
+                                      f"name each input with --label (once per input, in order)")
+            first[name] = path
+        return [None] * len(paths)
+    if len(labels) != len(paths):
+        raise TraceParseError(f"--label given {len(labels)} times for {len(paths)} inputs: give one per input, in order")
+    if any(not lab.strip() for lab in labels):
+        raise TraceParseError("--label: an empty name; give each input a name")
     return list(labels)
 
 
@@ -88,22 +142,25 @@ def hostname(meta: dict) -> str | None:
     return parts[1] if len(parts) >= 2 else None
 
 
-def label_of(path: str, meta: dict, given: str | None) -> str:
+def label_of(path: str, meta: dict, given: str | None, name: str | None = None) -> str:
     if given:
         return given
-    return hostname(meta) or ("stdin" if path == "-" else Path(path).name)
+    return hostname(meta) or name or ("stdin" if path == "-" else Path(path).name)
 
 
 def analyse(task: tuple) -> dict:
     """One capture -> its report's JSON data with a "label": what a worker runs. ``task`` is
-    (kind, path, label or None, strict, options) and the result plain JSON-able data."""
+    (kind, path, label or None, name, strict, options) and the result plain JSON-able data."""
     from . import api
 
-    kind, path, label, strict, options = task
+    kind, path, label, name, strict, options = task
     cap = api.Capture(path, strict=strict, lean=kind == "block")
     run = {"block": api.block, "info": api.info}[kind]
     data = dict(run(cap, **options).data)
-    data["label"] = label_of(path, cap.source.meta, label)
+    data["label"] = label_of(path, cap.source.meta, label, name)
+    if kind == "block":  # each row's time on its own capture's clock, before another host's rows join it
+        t0 = data["source"]["first_ts_ns"] or 0
+        data["slow"] = [{"label": data["label"], **r, "time_ns": r["ts_ns"] - t0} for r in data["slow"]]
     return data
 
 
@@ -113,40 +170,68 @@ def merge_pair(a: dict, b: dict) -> dict:
     return merge([a, b])
 
 
-def run(kind: str, inputs: list[str], labels: list[str | None], options: dict, strict: bool = False,
+def run(kind: str, inputs: Inputs, labels: list[str | None], options: dict, strict: bool = False,
         engine: str = "local", scheduler: str | None = None) -> dict:
     """Every input analysed and merged: the merged report's data (one input: its own report's)."""
-    tasks = [(kind, p, lab, strict, options) for p, lab in zip(inputs, labels)]
+    if engine == "dask" and "-" in inputs.paths:
+        raise TraceParseError("--engine dask: - (stdin) cannot be read on a worker; give files the workers can read")
+    tasks = [(kind, p, lab, name, strict, options) for p, lab, name in zip(inputs.paths, labels, inputs.names)]
     if engine == "dask":
-        return _dask(tasks, scheduler)
-    datas = [analyse(t) for t in tasks]
-    if len(datas) == 1:
-        return datas[0]
-    from .reports.merge import merge
+        data = _dask([(t[0], os.path.abspath(t[1]), *t[2:]) for t in tasks], scheduler)
+    else:
+        datas = [analyse(t) for t in tasks]
+        if len(datas) == 1:
+            data = datas[0]
+        else:
+            from .reports.merge import merge
 
-    return merge(datas)
+            data = merge(datas)
+    if inputs.warnings:
+        data = {**data, "warnings": [*inputs.warnings, *data.get("warnings", [])]}
+    return data
 
 
 def _dask(tasks: list[tuple], scheduler: str | None) -> dict:
     try:
         from dask.distributed import Client, LocalCluster
+        from distributed import KilledWorker
     except ImportError:
         raise TraceParseError("--engine dask needs Dask: pip install 'traceparse[dask]' (or 'dask[distributed]')") from None
-    cluster = None
+    where = scheduler or "(local cluster)"
+    with _quiet("distributed"), contextlib.ExitStack() as stack:  # closed however it ends: no cluster left behind
+        try:
+            if scheduler:
+                client = stack.enter_context(Client(scheduler, timeout="5s"))
+            else:
+                cluster = stack.enter_context(LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None,
+                                                           silence_logs=logging.CRITICAL))
+                client = stack.enter_context(Client(cluster))
+        except (OSError, TimeoutError, ValueError, TypeError) as exc:
+            raise TraceParseError(f"--engine dask: cannot reach the scheduler {where}: {_one_line(exc)}") from None
+        try:
+            futures = client.map(analyse, tasks, pure=False)
+            while len(futures) > 1:  # pairwise merges on the workers: a tree, in input order
+                pairs = [futures[i : i + 2] for i in range(0, len(futures), 2)]
+                futures = [client.submit(merge_pair, *p, pure=False) if len(p) == 2 else p[0] for p in pairs]
+            return futures[0].result()
+        except KilledWorker as exc:
+            raise TraceParseError(f"--engine dask: a worker died running {_one_line(exc)} (out of memory?)") from None
+        except (OSError, TimeoutError) as exc:
+            raise TraceParseError(f"--engine dask: lost the scheduler {where}: {_one_line(exc)}") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+@contextmanager
+def _quiet(name: str):
+    """Dask's loggers at CRITICAL while it runs: its warnings (a worker restarting, a closing
+    comm) would break the one-line error rule on stderr."""
+    log = logging.getLogger(name)
+    old = log.level
+    log.setLevel(logging.CRITICAL)
     try:
-        if scheduler:
-            client = Client(scheduler, timeout="5s")
-        else:
-            cluster = LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None)
-            client = Client(cluster)
-    except (OSError, TimeoutError) as exc:
-        raise TraceParseError(f"--engine dask: cannot reach the scheduler {scheduler or '(local cluster)'}: {exc}") from None
-    with client:
-        futures = client.map(analyse, tasks, pure=False)
-        while len(futures) > 1:  # pairwise merges on the workers: a tree, in input order
-            pairs = [futures[i : i + 2] for i in range(0, len(futures), 2)]
-            futures = [client.submit(merge_pair, *p, pure=False) if len(p) == 2 else p[0] for p in pairs]
-        data = futures[0].result()
-    if cluster is not None:
-        cluster.close()
-    return data
+        yield
+    finally:
+        log.setLevel(old)
