@@ -22,6 +22,9 @@ FTRACE = ["tracefs-block.txt.xz", "tracefs-block-pipe.txt.xz", "tracefs-block-st
           "handmade/old-kernel-4.x.txt", "handmade/flush-and-max-sector.txt", "net/net-retrans.report.txt",
           "net/net-tcp-connect.report.txt"]
 
+EVENTS = ["events/events.perf.txt.xz", "events/events.report.txt.xz", "events/events.tracefs.txt.xz",
+          "events/func.perf.txt.xz", "events/func.report.txt.xz", "handmade/recursion.perf.txt"]
+
 
 def head(name: str, lines: int = HEAD_LINES) -> bytes:
     raw = (FIXTURES / name).read_bytes()
@@ -35,6 +38,9 @@ def seeds(target: str) -> list[bytes]:
     if target in ("perf_text", "ftrace_text"):
         texts = [head(n) for n in (PERF if target == "perf_text" else FTRACE)]
         return [bytes([i % 4]) + t for i, t in enumerate(texts)]
+    if target == "events":  # every preset over the first lines of each form of the events captures
+        texts = [head(n, 400) for n in EVENTS]
+        return [bytes([i]) + t for t in texts for i in range(8)]
     if target == "compressed":
         import zstandard
 

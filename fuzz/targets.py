@@ -117,17 +117,18 @@ def _scratch() -> str:
 
 # The CLI target turns bytes into an argument list from these words: commands, every option each
 # command has, values that are plausible, absurd and hostile.
-COMMANDS = ["block", "net", "diff", "info", "merge", "export", "--version", "--help", "-h", "nosuch"]
+COMMANDS = ["block", "net", "diff", "info", "merge", "export", "--version", "--help", "-h", "nosuch", "syscalls", "funclatency", "sched", "irq", "futex", "hist", "count"]
 OPTIONS = [
     "--format", "-f", "--output", "-o", "--unit", "-u", "--slower-than", "--top", "-n", "--dev", "-D", "--comm",
     "-c", "--op", "--since", "--until", "--strict", "--interval", "-i", "--fail-on", "--no-significance", "--map",
-    "--report", "--help", "-h", "--version", "--label", "--engine", "--scheduler",
+    "--report", "--help", "-h", "--version", "--where", "--by", "--event", "--field", "--syscall", "--raw", "--label", "--engine", "--scheduler",
 ]
 VALUES = [
     "terminal", "markdown", "json", "html", "xml", "ns", "us", "ms", "s", "10ms", "0", "-3", "1e400", "nan", "inf",
     "-inf", "99999999999999999999", "8,0", "254,0", "a,b", "R", "W", "x", "1", "2", "0.5", "1ns", "-1ms", "abc",
     "d2c.p99>+10%", "d2c.p99[dev=8,0]>+1ms", "nosuch.p1>1", "8,0=259,2", "=", "block", "net", "/nonexistent/dir/out",
     "/dev/full", "/", "", " ", "\t", "%s", "{}", "local", "dask", "spark", "tcp://127.0.0.1:1",
+    "ret < 0", 'len > 8192 && comm != "swapper"', "((", "comm ==", "fd == 0x", "syscalls:sys_enter_write", "len", "comm,pid",
 ]
 
 
@@ -196,10 +197,35 @@ def _cwd_scratch():
             os.chdir(here)
 
 
+# The any-event presets over any bytes: each name a report that needs no argument but the capture.
+PRESETS = (
+    ("syscalls", {}), ("sched", {}), ("irq", {}), ("futex", {}), ("funclatency", {}),
+    ("hist", {"event": "net:net_dev_queue", "field": "len"}), ("count", {"by": "comm"}),
+    ("syscalls", {"where": 'ret < 0 || comm != "swapper"'}),
+)
+
+
+def preset_bytes(data: bytes) -> None:
+    """Any bytes as a capture for one of the presets (the first byte picks it)."""
+    import traceparse
+    from traceparse.parsers.errors import TraceParseError
+
+    if not data:
+        return
+    name, options = PRESETS[data[0] % len(PRESETS)]
+    try:
+        rep = getattr(traceparse, name)(io.BytesIO(data[1:]), **options)
+        traceparse.render_report(rep, "terminal")
+        traceparse.render_report(rep, "json")
+    except TraceParseError:
+        pass
+
+
 TARGETS = {
     "perf_text": capture_bytes,
     "ftrace_text": capture_bytes,
     "compressed": capture_bytes,
     "trace_dat": trace_dat,
+    "events": preset_bytes,
     "cli": cli,
 }

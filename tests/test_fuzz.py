@@ -39,7 +39,7 @@ def test_seeds_are_valid_inputs():
     import traceparse
     from seeds import seeds
 
-    for target in ("perf_text", "ftrace_text", "compressed"):
+    for target in ("perf_text", "ftrace_text", "compressed", "events"):
         for data in seeds(target):
             frames = traceparse.open(io.BytesIO(data[1:])).frames()
             assert sum(f.height for f in frames.values()) > 0, target
