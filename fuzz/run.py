@@ -17,6 +17,22 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 
+def _import_all() -> None:
+    import importlib
+    import pkgutil
+
+    import traceparse
+    import traceparse.parsers
+    import traceparse.reports
+
+    # parsers/ and reports/ are installed inside the namespace from folders of their own: walk each
+    packages = [traceparse, traceparse.parsers, traceparse.reports]
+    for mod in (m for p in packages for m in pkgutil.walk_packages(p.__path__, p.__name__ + ".")):
+        if mod.name.endswith(("fleet", "parquet", "__main__")):  # dask and the export: never reached by a target
+            continue
+        importlib.import_module(mod.name)
+
+
 def main() -> None:
     if len(sys.argv) < 2 or sys.argv[1].startswith("-"):
         raise SystemExit(__doc__)
@@ -29,6 +45,7 @@ def main() -> None:
     with atheris.instrument_imports(include=["traceparse"]):
         import targets  # noqa: F401 - instrumented with what it imports
         import traceparse.api, traceparse.cli  # noqa: E401,F401 - the code under test, instrumented for coverage
+        _import_all()  # what the API loads lazily (presets, diff, renderers) is instrumented too
 
     work = Path(os.environ.get("TRACEPARSE_FUZZ_DIR", HERE))  # tests point it at a temporary folder
     corpus = work / "corpus" / target
