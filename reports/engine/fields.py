@@ -108,7 +108,8 @@ def with_fields(frame: pl.DataFrame, event: str, names, prefix: str = "") -> pl.
     names = list(dict.fromkeys(names))
     if not names:
         return frame
-    texts = frame.select([raw(frame, event, n).alias(prefix + n) for n in names])
+    # with_columns, not select: a field no event has is a null literal, which must take the frame's height
+    texts = frame.with_columns([raw(frame, event, n).alias(prefix + n) for n in names]).select([prefix + n for n in names])
     cols = []
     for n in names:
         s = texts[prefix + n]
