@@ -151,6 +151,7 @@ def test_progress_bar_follows_the_reading_to_the_end(monkeypatch, capture):
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     monkeypatch.setattr(cli, "PROGRESS_AFTER_S", 0.0)
     monkeypatch.setattr(cli, "_bar", lambda: (bar, 0))
+    monkeypatch.setattr(cli, "_live", [])  # the bar made here must not outlive the test (main() stops what is live)
     path = FIXTURES / capture
 
     _, chunks = read_capture(path, chunk_bytes=4096, progress=cli.progress_for(str(path)))
