@@ -1,0 +1,7 @@
+//! traceparse's native core: the per-line and per-record work of the ground floor.
+//!
+//! Each scanner is plain Rust over byte slices (testable and fuzzable without Python); `py` binds
+//! them to the `traceparse.parsers._native` extension module and hands their columns over.
+
+#[cfg(feature = "python")]
+mod py;
