@@ -1,15 +1,17 @@
-"""Builds the native core (parsers/native, Rust) into traceparse.parsers._native; the rest is pyproject.toml."""
+"""Builds the native core (Rust) into traceparse.parsers._native (parsers/native: the scanners) and
+traceparse.reports._native (reports/native: the report kernels); everything else is pyproject.toml."""
 from setuptools import setup
 from setuptools_rust import Binding, RustExtension
 
 setup(
     rust_extensions=[
         RustExtension(
-            "traceparse.parsers._native",
-            path="parsers/native/Cargo.toml",
+            f"traceparse.{floor}._native",
+            path=f"{floor}/native/Cargo.toml",
             binding=Binding.PyO3,
             features=["python"],
             py_limited_api=True,
         )
+        for floor in ("parsers", "reports")
     ],
 )

@@ -1,0 +1,7 @@
+//! traceparse's report kernels: the per-event work of the middle floor, over frame columns.
+//!
+//! Plain Rust over slices (testable without Python); `py` binds them to
+//! `traceparse.reports._native`.
+
+#[cfg(feature = "python")]
+mod py;
