@@ -11,6 +11,7 @@ setup(
             binding=Binding.PyO3,
             features=["python"],
             py_limited_api=True,
+            debug=False,  # an editable install too: the tests and bench run the optimised scanners
         )
         for floor in ("parsers", "reports")
     ],
