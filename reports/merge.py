@@ -23,16 +23,20 @@ SLOW_ORDER = ("d2c_ns", "ts_ns", "dev", "sector")
 
 
 def merge(datas: list[dict]) -> dict:
-    """Merge reports' JSON data (block or info, each one capture's or already merged) into one."""
+    """Merge reports' JSON data (block, net or info, each one capture's or already merged) into one."""
     if not datas:
         raise TraceParseError("merge: no reports to merge")
     kinds = sorted({d.get("report") for d in datas}, key=str)
     if len(kinds) > 1:
         raise TraceParseError(f"merge: cannot merge reports of different kinds ({', '.join(map(str, kinds))})")
     kind = kinds[0]
-    if kind not in ("block", "info"):
-        raise TraceParseError(f"merge: {kind} reports cannot be merged yet (block and info can)")
+    if kind not in ("block", "net", "info"):
+        raise TraceParseError(f"merge: {kind} reports cannot be merged yet (block, net and info can)")
     try:
+        if kind == "net":
+            from .merge_net import merge_net
+
+            return merge_net(datas)
         return merge_block(datas) if kind == "block" else merge_info(datas)
     except TraceParseError:
         raise
@@ -242,15 +246,18 @@ def _merge_slow(datas: list[dict], per_host: bool) -> list[dict]:
     return rows
 
 
-def _merge_histograms(hists: list[dict]) -> dict:
-    def add(lists: list[list[dict]]) -> list[dict]:
-        counts: dict[int, int] = {}
-        for bs in lists:
-            for b in bs:
-                k = -1 if b["lo"] == 0 else b["lo"].bit_length() - 1
-                counts[k] = counts.get(k, 0) + b["count"]
-        return buckets({k: n for k, n in counts.items() if n})
+def add_buckets(lists: list[list[dict]]) -> list[dict]:
+    """log2 bucket lists ({lo, hi, count}) added bucket for bucket."""
+    counts: dict[int, int] = {}
+    for bs in lists:
+        for b in bs:
+            k = -1 if b["lo"] == 0 else b["lo"].bit_length() - 1
+            counts[k] = counts.get(k, 0) + b["count"]
+    return buckets({k: n for k, n in counts.items() if n})
 
+
+def _merge_histograms(hists: list[dict]) -> dict:
+    add = add_buckets
     devs = sorted({dev for h in hists for dev in h["d2c"]["by_device"]})
     return {
         "d2c": {"total": add([h["d2c"]["total"] for h in hists]),

@@ -122,13 +122,22 @@ def _empty_size() -> dict:
 def _direction(a: NetAnalysis, event: str | None, dur: int) -> dict:
     sizes = a.sizes.frame
     if event is None or not sizes.height:
-        return {"event": event, "total": _empty_size(), "by_device": {}}
+        return {"event": event, "total": _empty_size(), "by_device": {}, "sizes": {}}
     mine = sizes.filter(pl.col("event") == event)
     total = size_stats(mine.group_by("len").agg(pl.col("n").sum()).with_columns(all=pl.lit("")), "all").get("", _empty_size())
     by_dev = size_stats(mine.select("dev", "len", "n"), "dev")
     for s in (total, *by_dev.values()):
         s.update(_rates(s["count"], s["bytes"], dur))
-    return {"event": f"{_system(event)}:{event}", "total": total, "by_device": by_dev}
+    return {"event": f"{_system(event)}:{event}", "total": total, "by_device": by_dev, "sizes": len_counts(mine)}
+
+
+def len_counts(sizes: pl.DataFrame) -> dict[str, list[list[int]]]:
+    """Per device, [len, packets] for every len seen: the value counts the exact percentiles come
+    from, kept in the JSON so that reports merge exactly (a few hundred distinct lens per device)."""
+    out: dict[str, list[list[int]]] = {}
+    for r in sizes.group_by("dev").agg(pl.col("len", "n").sort_by("len")).sort("dev").to_dicts():
+        out[r["dev"]] = [[ln, n] for ln, n in zip(r["len"], r["n"])]
+    return out
 
 
 def _rates(packets: int, size: int, dur_ns: int) -> dict:
@@ -204,21 +213,19 @@ def _counts(t, name: str = "count") -> list[dict]:
 
 
 def build_report(a: NetAnalysis, source: Source) -> Report:
+    return report_from_data(net_data(a, source))
+
+
+def net_data(a: NetAnalysis, source: Source) -> dict:
+    """The JSON contract of a finished analysis: everything a Report draws, and what a merge adds up
+    (``sizes``: exact value counts behind the size percentiles; ``histograms``: the drawn buckets)."""
     lo, hi = a.window_ns(source)
     dur = hi - lo
     tx_ev, rx_ev = a.chosen(TX_EVENTS), a.chosen(RX_EVENTS)
-    tx, rx = _direction(a, tx_ev, dur), _direction(a, rx_ev, dur)
-    procs = _by_process(a, tx_ev, dur)
     rates = _rate_rows(a, tx_ev, rx_ev, a.t0 if a.t0 is not None else lo, hi)
     rc = a.xmit_rc.frame.sort("dev", "rc").rename({"n": "count"}).to_dicts() if a.xmit_rc.frame.height else []
-    flows = _counts(a.retrans)
-    flows = [{"flow": r["flow"], "saddr_port": r["src"], "daddr_port": r["dst"], "state": r["state"], "count": r["count"]} for r in flows]
-    by_state: dict[str, int] = {}
-    for r in flows:
-        by_state[r["state"]] = by_state.get(r["state"], 0) + r["count"]
-    t0 = source.first_ts_ns or 0
-    retrans_events = [{**r, "time_s": (r["ts_ns"] - t0) / 1e9} for r in a.retrans_events.to_dicts()]
-    states = _counts(a.states)
+    flows = [{"flow": r["flow"], "saddr_port": r["src"], "daddr_port": r["dst"], "state": r["state"], "count": r["count"]}
+             for r in _counts(a.retrans)]
     latency = {
         kind: {
             "total": a.latency.get(kind, "total").stats(),
@@ -226,97 +233,165 @@ def build_report(a: NetAnalysis, source: Source) -> Report:
         }
         for kind in KIND_TITLES
     }
-    failed = _counts(a.failed)
     slow = a.slow.sort("ts_ns") if a.opts.slower_than_ns is not None and a.slow.height else a.slow
-    slow_rows = [{**r, "time_s": (r["ts_ns"] - t0) / 1e9} for r in slow.to_dicts()]
     pend = a.pending
     unpaired = {
         f"{kind}_without_end": pend.filter((pl.col("kind") == kind) & pl.col("is_start")).height for kind in KIND_TITLES
     } | {f"{kind}_end_without_start": pend.filter((pl.col("kind") == kind) & ~pl.col("is_start")).height for kind in KIND_TITLES}
-    reasons = _counts(a.drop_reason)
-    locations = _counts(a.drop_location)
-
-    report = Report(kind="net", title=f"traceparse net: {source.path}", unit=a.opts.unit)
-    for side, d in (("tx", tx), ("rx", rx)):
-        if d["total"]["count"]:
-            rows = [{"dev": "all", **d["total"]}] + [{"dev": k, **v} for k, v in d["by_device"].items()]
-            report.tables.append(Table(side, _side_title(side, d["event"]), [Column("dev", "DEVICE"), *SIZE], rows))
-    if procs:
-        report.tables.append(Table("by_process", f"Senders by bytes ({tx['event']}; top {TOP_TABLE})", PROC, procs[:TOP_TABLE]))
-    if rates.rows:
-        report.tables.append(_rates_table(rates))
-    if any(r["rc"] != 0 for r in rc):
-        report.tables.append(Table("xmit_rc", "net_dev_xmit return codes (non-zero: the driver refused the packet)", RC, rc))
-    if flows:
-        report.tables.append(Table("retransmits", f"TCP retransmits by flow ({sum(by_state.values()):,} in all)", FLOWS, flows))
-        total = sum(by_state.values())
-        title = "TCP retransmits (all)" if len(retrans_events) >= total else f"TCP retransmits (first {len(retrans_events):,} of {total:,}; --top 0 lists all)"
-        report.tables.append(Table("retransmit_events", title, RETRANS_EVENTS, retrans_events))
-    if states:
-        report.tables.append(Table("tcp_states", "TCP state changes (sock:inet_sock_set_state)", STATES, states))
-    lat_rows = []
-    for kind, lat in latency.items():
-        if lat["total"]["count"]:
-            lat_rows.append({"kind": kind, "peer": "all", **lat["total"]})
-            lat_rows += [{"kind": kind, "peer": k, **v} for k, v in lat["by_peer"].items()]
-    if lat_rows:
-        report.tables.append(Table("connect_latency", "TCP handshake latency (connect: by daddr:dport; accept: by local saddr:sport)", LAT, lat_rows))
-    if failed:
-        report.tables.append(Table("connect_failed", "TCP handshakes that ended without ESTABLISHED", FAILED, failed))
-    if slow_rows:
-        title = "Slowest handshakes" if a.opts.slower_than_ns is None else "Handshakes slower than the threshold"
-        report.tables.append(Table("connect_slow", title + shown_of(len(slow_rows), a.slow_total), SLOW, slow_rows))
-    if a.seen.get("inet_sock_set_state"):
-        report.tables.append(
-            Table("unpaired", "Handshakes not paired", UNPAIRED, [{"what": k, "count": v, "meaning": UNPAIRED_MEANING[k]} for k, v in unpaired.items()])
-        )
-    if reasons:
-        report.tables.append(Table("drops_by_reason", f"Dropped packets by reason (skb:kfree_skb, {sum(r['count'] for r in reasons):,} in all)", REASONS, reasons))
-        report.tables.append(Table("drops_by_location", f"Dropped packets by location (top {TOP_TABLE})", LOCATIONS, locations[:TOP_TABLE]))
-
-    for side, d in (("tx", tx), ("rx", rx)):
-        if d["total"]["count"]:
-            report.histograms.append(_size_hist(side, "all devices", d["event"], d["total"]))
-            if len(d["by_device"]) > 1:
-                report.histograms += [_size_hist(f"{side}:{k}", f"device {k}", d["event"], v) for k, v in d["by_device"].items()]
-    for kind, lat in latency.items():
-        if lat["total"]["count"]:
-            report.histograms.append(
-                Histogram(kind, f"TCP {KIND_TITLES[kind]}", a.opts.unit, buckets(a.latency.get(kind, "total").log2_unit))
-            )
-    report.warnings = _warnings(a, source, tx_ev, rx_ev, rates)
-    report.notes = _notes(a, tx_ev, rx_ev)
-    if reasons and all(r["reason"].isdigit() for r in reasons):
-        report.notes.append("drop reasons are enum skb_drop_reason numbers of the recording kernel (not resolved to names in this input)")
-    if locations and all(r["location"].startswith("0x") for r in locations):
-        report.notes.append("drop locations are kernel addresses (not resolved to symbols in this input)")
-    report.data = {
+    reasons, locations = _counts(a.drop_reason), _counts(a.drop_location)
+    return {
         "report": "net",
         "source": source.as_dict(),
         "window": {"start_ns": lo, "end_ns": hi, "duration_ns": dur},
         "filters": {k: v for k, v in (("dev", a.opts.dev),) if v is not None},
         "events_seen": dict(sorted(a.seen.items())),
-        "tx": tx,
-        "rx": rx,
-        "by_process": procs,
+        "tx": _direction(a, tx_ev, dur),
+        "rx": _direction(a, rx_ev, dur),
+        "by_process": _by_process(a, tx_ev, dur),
         "rates": {"interval_ns": rates.interval_ns, "requested_interval_ns": a.opts.interval_ns, "empty_listed": rates.empty_listed,
                   "rows": rates.rows},
         "xmit_rc": rc,
-        "retransmits": {"count": sum(by_state.values()), "by_state": dict(sorted(by_state.items())), "by_flow": flows,
-                        "events": [{k: r[k] for k in ("ts_ns", "comm", "pid", "flow", "state")} for r in retrans_events]},
-        "tcp_states": states,
+        "retransmits": {"count": sum(r["count"] for r in flows), "by_state": _by_state(flows), "by_flow": flows,
+                        "events": a.retrans_events.select("ts_ns", "comm", "pid", "flow", "state").to_dicts()
+                        if a.retrans_events.height else []},
+        "tcp_states": _counts(a.states),
         "connect_latency": {
             **latency,
-            "failed": failed,
+            "failed": _counts(a.failed),
             "unpaired": unpaired,
             "listing_total": a.slow_total,
-            "listing": [{k: r[k] for k in ("kind", "ts_ns", "end_ts_ns", "lat_ns", "comm", "pid", "flow", "peer")} for r in slow_rows],
+            "listing": [{k: r[k] for k in LISTING_KEYS} for r in slow.to_dicts()],
         },
         "drops": {"count": sum(r["count"] for r in reasons), "by_reason": reasons, "by_location": locations},
-        "warnings": report.warnings,
-        "notes": report.notes,
+        "warnings": _warnings(a, source, tx_ev, rx_ev, rates),
+        "notes": _notes(a, tx_ev, rx_ev) + _drop_notes(reasons, locations),
+        "unit": a.opts.unit,
+        "limits": {"slower_than_ns": a.opts.slower_than_ns, "listing": a.opts.limit, "retransmits": a.opts.retrans_limit},
+        "histograms": {kind: buckets(a.latency.get(kind, "total").log2_unit) for kind in KIND_TITLES},
     }
+
+
+LISTING_KEYS = ("kind", "ts_ns", "end_ts_ns", "lat_ns", "comm", "pid", "flow", "peer")
+
+
+def _by_state(flows: list[dict]) -> dict[str, int]:
+    by_state: dict[str, int] = {}
+    for r in flows:
+        by_state[r["state"]] = by_state.get(r["state"], 0) + r["count"]
+    return dict(sorted(by_state.items()))
+
+
+def _drop_notes(reasons: list[dict], locations: list[dict]) -> list[str]:
+    n = []
+    if reasons and all(r["reason"].isdigit() for r in reasons):
+        n.append("drop reasons are enum skb_drop_reason numbers of the recording kernel (not resolved to names in this input)")
+    if locations and all(r["location"].startswith("0x") for r in locations):
+        n.append("drop locations are kernel addresses (not resolved to symbols in this input)")
+    return n
+
+
+def _labelled(cols: list[Column], rows: list[dict]) -> list[Column]:
+    """A merged report's rows name their input: an INPUT column first."""
+    return [Column("label", "INPUT"), *cols] if rows and "label" in rows[0] else cols
+
+
+def _timed(rows: list[dict], t0: int) -> list[dict]:
+    """Rows with TIME(s): from each row's own input's start where a merge of several hosts set
+    ``time_ns`` (each host has its own clock), else from the report's start."""
+    return [{**r, "time_s": (r["time_ns"] if r.get("time_ns") is not None else r["ts_ns"] - t0) / 1e9} for r in rows]
+
+
+def report_from_data(data: dict) -> Report:
+    """The Report of a net JSON contract: one analysed capture's, or several merged."""
+    src, unit = data["source"], data["unit"]
+    report = Report(kind="net", title=f"traceparse net: {src['path']}", unit=unit)
+    report.tables += _packet_tables(data)
+    report.tables += _tcp_tables(data, src["first_ts_ns"] or 0)
+    if data.get("inputs"):
+        report.tables.append(Table("inputs", f"Inputs ({len(data['inputs']):,}, merged above)", INPUTS,
+                                   [_input_row(i) for i in data["inputs"]]))
+    for side in ("tx", "rx"):
+        d = data[side]
+        if d["total"]["count"]:
+            report.histograms.append(_size_hist(side, "all devices", d["event"], d["total"]))
+            if len(d["by_device"]) > 1:
+                report.histograms += [_size_hist(f"{side}:{k}", f"device {k}", d["event"], v) for k, v in d["by_device"].items()]
+    for kind in KIND_TITLES:
+        if data["connect_latency"][kind]["total"]["count"]:
+            report.histograms.append(Histogram(kind, f"TCP {KIND_TITLES[kind]}", unit, data["histograms"][kind]))
+    report.warnings = list(data["warnings"])
+    report.notes = list(data["notes"])
+    report.data = data
     return report
+
+
+def _packet_tables(data: dict) -> list[Table]:
+    out = []
+    for side in ("tx", "rx"):
+        d = data[side]
+        if d["total"]["count"]:
+            rows = [{"dev": "all", **d["total"]}] + [{"dev": k, **v} for k, v in d["by_device"].items()]
+            out.append(Table(side, _side_title(side, d["event"]), [Column("dev", "DEVICE"), *SIZE], rows))
+    procs = data["by_process"]
+    if procs:
+        out.append(Table("by_process", f"Senders by bytes ({data['tx']['event']}; top {TOP_TABLE})", _labelled(PROC, procs),
+                         procs[:TOP_TABLE]))
+    r = data["rates"]
+    if r["rows"]:
+        out.append(_rates_table(Rates(r["rows"], r["interval_ns"], 0, r["empty_listed"])))
+    rc = data["xmit_rc"]
+    if any(x["rc"] != 0 for x in rc):
+        out.append(Table("xmit_rc", "net_dev_xmit return codes (non-zero: the driver refused the packet)", RC, rc))
+    return out
+
+
+def _tcp_tables(data: dict, t0: int) -> list[Table]:
+    out = []
+    rt = data["retransmits"]
+    if rt["by_flow"]:
+        total, events = rt["count"], _timed(rt["events"], t0)
+        out.append(Table("retransmits", f"TCP retransmits by flow ({total:,} in all)", FLOWS, rt["by_flow"]))
+        title = "TCP retransmits (all)" if len(events) >= total else f"TCP retransmits (first {len(events):,} of {total:,}; --top 0 lists all)"
+        out.append(Table("retransmit_events", title, _labelled(RETRANS_EVENTS, events), events))
+    if data["tcp_states"]:
+        out.append(Table("tcp_states", "TCP state changes (sock:inet_sock_set_state)", STATES, data["tcp_states"]))
+    cl = data["connect_latency"]
+    lat_rows = []
+    for kind in KIND_TITLES:
+        lat = cl[kind]
+        if lat["total"]["count"]:
+            lat_rows.append({"kind": kind, "peer": "all", **lat["total"]})
+            lat_rows += [{"kind": kind, "peer": k, **v} for k, v in lat["by_peer"].items()]
+    if lat_rows:
+        out.append(Table("connect_latency", "TCP handshake latency (connect: by daddr:dport; accept: by local saddr:sport)", LAT, lat_rows))
+    if cl["failed"]:
+        out.append(Table("connect_failed", "TCP handshakes that ended without ESTABLISHED", FAILED, cl["failed"]))
+    if cl["listing"]:
+        title = "Slowest handshakes" if data["limits"]["slower_than_ns"] is None else "Handshakes slower than the threshold"
+        out.append(Table("connect_slow", title + shown_of(len(cl["listing"]), cl["listing_total"]), _labelled(SLOW, cl["listing"]),
+                         _timed(cl["listing"], t0)))
+    if data["events_seen"].get("inet_sock_set_state"):
+        out.append(Table("unpaired", "Handshakes not paired", UNPAIRED,
+                         [{"what": k, "count": v, "meaning": UNPAIRED_MEANING[k]} for k, v in cl["unpaired"].items()]))
+    drops = data["drops"]
+    if drops["by_reason"]:
+        out.append(Table("drops_by_reason", f"Dropped packets by reason (skb:kfree_skb, {drops['count']:,} in all)", REASONS, drops["by_reason"]))
+        out.append(Table("drops_by_location", f"Dropped packets by location (top {TOP_TABLE})", LOCATIONS, drops["by_location"][:TOP_TABLE]))
+    return out
+
+
+INPUTS = [
+    Column("label", "INPUT"), Column("path", "PATH"), Column("events", "EVENTS", "count"), Column("lost_events", "LOST", "count"),
+    Column("tx_packets", "TX PKTS", "count"), Column("tx_bytes", "TX BYTES", "count"),
+    Column("rx_packets", "RX PKTS", "count"), Column("rx_bytes", "RX BYTES", "count"), Column("warnings", "WARNINGS", "count"),
+]
+
+
+def _input_row(i: dict) -> dict:
+    s = i["source"]
+    return {"label": i["label"], "path": s["path"], "events": s["events"], "lost_events": s["lost_events"],
+            **{f"{side}_{k}": i["totals"][side][n] for side in ("tx", "rx") for k, n in (("packets", "count"), ("bytes", "bytes"))},
+            "warnings": len(i["warnings"])}
 
 
 def _rates_table(rates: Rates) -> Table:
@@ -326,7 +401,7 @@ def _rates_table(rates: Rates) -> Table:
     if rates.rows[-1]["partial"]:
         title += "; the last one is partial: its rates are over its real length, to the end of the capture"
     rows = [{**r, "partial_mark": "partial" if r["partial"] else ""} for r in rates.rows]
-    return Table("rates", title, RATES, rows)
+    return Table("rates", title, _labelled(RATES, rows), rows)
 
 
 UNPAIRED_MEANING = {

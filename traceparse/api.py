@@ -100,13 +100,13 @@ def fleet_report(kind: str, inputs, labels=(), engine: str = "local", scheduler:
     """Several captures (files, globs, directories) analysed one by one and merged exactly.
 
     Args:
-        kind: "block" or "info".
+        kind: "block", "net" or "info".
         inputs: paths, glob patterns or directories (walked).
         labels: one name per input, in order; none: each input's hostname where the capture
             records one (trace.dat uname), else its file name.
         engine: "local" (this process) or "dask" (each capture on a Dask worker; ``scheduler``
             "tcp://host:8786", or None for a local cluster).
-        options: as ``block`` takes them.
+        options: as ``block`` (or ``net``) takes them.
     Returns:
         a Report; ``report.data["inputs"]`` has one summary per input (one input: its own report).
     """
@@ -114,13 +114,13 @@ def fleet_report(kind: str, inputs, labels=(), engine: str = "local", scheduler:
     from .parsers.errors import TraceParseError
 
     if kind not in _fleet.KINDS:
-        raise TraceParseError(f"several inputs: {kind} takes one capture (block and info take several)")
+        raise TraceParseError(f"several inputs: {kind} takes one capture (block, net and info take several)")
     if engine not in _fleet.ENGINES:
         raise TraceParseError(f"--engine must be one of {', '.join(_fleet.ENGINES)} (got {engine!r})")
     if scheduler and engine != "dask":
         raise TraceParseError("--scheduler goes with --engine dask")
-    if kind == "block":
-        BlockOptions(**options)  # bad options fail before any input is read
+    if kind in ("block", "net"):  # bad options fail before any input is read
+        (BlockOptions if kind == "block" else NetOptions)(**options)
     found = _fleet.expand(_fleet.as_list(inputs))
     names = _fleet.check_labels(found, _fleet.as_list(labels))
     return report_of(_fleet.run(kind, found, names, options, strict=strict, engine=engine, scheduler=scheduler))
@@ -151,7 +151,7 @@ def export(inputs, out_dir, report: str | None = None, labels=(), strict: bool =
 
 
 def report_of(data: dict) -> Report:
-    """The Report of a block or info report's JSON data: one capture's, merged or saved."""
+    """The Report of a block, net or info report's JSON data: one capture's, merged or saved."""
     from .parsers.errors import TraceParseError
     from .reports.block_tables import report_from_data
     from .reports.info import merged_info_report
@@ -159,9 +159,13 @@ def report_of(data: dict) -> Report:
 
     if data.get("report") == "block":
         return _own_times(report_from_data(data))
+    if data.get("report") == "net":
+        from .reports.net_tables import report_from_data as net_from_data
+
+        return net_from_data(data)
     if data.get("report") == "info":
         return merged_info_report(data if "inputs" in data else _merge([data]))
-    raise TraceParseError(f"a {data.get('report')} report cannot be rebuilt from its JSON (block and info can)")
+    raise TraceParseError(f"a {data.get('report')} report cannot be rebuilt from its JSON (block, net and info can)")
 
 
 def _own_times(report: Report) -> Report:

@@ -329,12 +329,13 @@ NET_EPILOG = """Examples:
   traceparse net trace.dat --slower-than 1ms       # every TCP handshake slower than 1 ms, tcpconnlat-style
   traceparse net perf.txt --dev eth0 --format markdown -o net.md
   perf script | traceparse net - --format json -o net.json
+  traceparse net web1.dat web2.dat db/*.txt.xz     # several captures: each, and merged exactly
 """
 
 
 @app.command(epilog=NET_EPILOG)
 def net(
-    file: str = FILE,
+    files: list[str] = FILES,
     fmt: str = FORMAT,
     output: Optional[Path] = OUTPUT,
     interval: str = typer.Option("1s", "--interval", "-i", callback=_interval,
@@ -346,13 +347,19 @@ def net(
                                       help="rows in the handshake and retransmit listings (default 10; handshakes with --slower-than: all; 0: all)"),
     dev: Optional[str] = typer.Option(None, "--dev", "-D", help="only packets on this device (eth0)"),
     strict: bool = STRICT,
+    label: list[str] = LABEL,
+    engine: str = ENGINE,
+    scheduler: Optional[str] = SCHEDULER,
 ) -> None:
     """Network: packet sizes (tx/rx, per device), senders, rates, TCP retransmits, connect latency, drops."""
     from . import api
 
     _check_stdout(output)
-    report = api.net(file, strict=strict, progress=progress_for(file), interval_ns=interval, unit=unit,
-                     slower_than_ns=slower_than, top=top, dev=dev)
+    options = dict(interval_ns=interval, unit=unit, slower_than_ns=slower_than, top=top, dev=dev)
+    if _fleet_wanted(files, engine, scheduler, label):
+        report = api.fleet_report("net", files, labels=label, engine=engine, scheduler=scheduler, strict=strict, **options)
+    else:
+        report = api.net(files[0], strict=strict, progress=progress_for(files[0]), **options)
     _emit(report, fmt, output)
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from .parsers.errors import TraceParseError
 
 ENGINES = ("local", "dask")
-KINDS = ("block", "info")
+KINDS = ("block", "net", "info")
 
 
 @dataclass
@@ -155,12 +155,17 @@ def analyse(task: tuple) -> dict:
 
     kind, path, label, name, strict, options = task
     cap = api.Capture(path, strict=strict, lean=kind == "block")
-    run = {"block": api.block, "info": api.info}[kind]
+    run = {"block": api.block, "net": api.net, "info": api.info}[kind]
     data = dict(run(cap, **options).data)
     data["label"] = label_of(path, cap.source.meta, label, name)
-    if kind == "block":  # each row's time on its own capture's clock, before another host's rows join it
-        t0 = data["source"]["first_ts_ns"] or 0
-        data["slow"] = [{"label": data["label"], **r, "time_ns": r["ts_ns"] - t0} for r in data["slow"]]
+    t0 = (data["source"]["first_ts_ns"] or 0) if kind != "info" else 0
+    own = lambda rows: [{"label": data["label"], **r, "time_ns": r["ts_ns"] - t0} for r in rows]  # noqa: E731
+    # each listed row's time on its own capture's clock, before another host's rows join it
+    if kind == "block":
+        data["slow"] = own(data["slow"])
+    elif kind == "net":
+        data["retransmits"] = {**data["retransmits"], "events": own(data["retransmits"]["events"])}
+        data["connect_latency"] = {**data["connect_latency"], "listing": own(data["connect_latency"]["listing"])}
     return data
 
 
