@@ -20,6 +20,7 @@ from .engine.count import FieldCount
 from .engine.hist import FieldHist, linear_buckets
 from .engine.latency import PairOptions, PairRun
 from .engine.select import event_matcher
+from .engine.spec import event_match
 from .engine.where import parse_where
 from .event_tables import build_count_report, build_hist_report, build_pair_report
 from .histogram import buckets
@@ -119,9 +120,9 @@ def pair_report(name: str, source: Source, chunks, opts: EventOptions) -> Report
 
 
 def _short_match(pattern: str, event: str) -> bool:
-    import re
-
-    return re.fullmatch(pattern, event.rsplit(":", 1)[-1]) is not None
+    """A preset's count pattern ("sched:sched_switch": system and name regexes) matches ``event``."""
+    system, _, name = pattern.rpartition(":")
+    return event_match(system or None, name, event) is not None
 
 
 @dataclass

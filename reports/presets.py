@@ -18,15 +18,20 @@ import polars as pl
 
 from .engine.spec import PairSpec, Side
 
+# The systems a preset's events belong to. ftrace text prints names alone and the parser gives
+# sys_enter* the system "syscalls" (raw_syscalls' sys_enter too: it cannot tell them apart by name)
+SYSCALLS = "syscalls"
+RAW = "raw_syscalls|syscalls"
+
 SYSCALL = PairSpec(
     "latency", "Syscall latency (enter -> exit)",
-    Side(r"sys_enter_(?P<syscall>\w+)"), Side(r"sys_exit_(?P<syscall>\w+)"),
+    Side(r"sys_enter_(?P<syscall>\w+)", system=SYSCALLS), Side(r"sys_exit_(?P<syscall>\w+)", system=SYSCALLS),
     key=("pid",), by=("syscall",), errors=True,
 )
 # raw_syscalls print numbers: NR 1 (...) / NR 1 = 5; the name comes from the capture's arch table
 RAW_SYSCALL = PairSpec(
     "latency", "Syscall latency (raw_syscalls enter -> exit)",
-    Side(r"sys_enter"), Side(r"sys_exit"),
+    Side(r"sys_enter", system=RAW), Side(r"sys_exit", system=RAW),
     key=("pid", "id"), by=("syscall",), errors=True, labels={"syscall": ("id", None)},
 )
 
@@ -39,29 +44,29 @@ TASK_STATES = {0: "R", 1: "S", 2: "D", 4: "T", 8: "t", 16: "X", 32: "Z", 64: "P"
 
 SCHED_RUNQ = PairSpec(
     "runq", "Run-queue latency (wakeup -> on CPU), runqlat",
-    Side(r"sched_wakeup|sched_wakeup_new"), Side(r"sched_switch", alias={"pid": "next_pid"}),
+    Side(r"sched_wakeup|sched_wakeup_new", system="sched"), Side(r"sched_switch", alias={"pid": "next_pid"}, system="sched"),
     key=("pid",), carry=("comm",), exclude={"pid": 0},
 )
 SCHED_ONCPU = PairSpec(
     "oncpu", "On-CPU time per slice (switch in -> switch out)",
-    Side(r"sched_switch", alias={"pid": "next_pid", "comm": "next_comm"}),
-    Side(r"sched_switch", alias={"pid": "prev_pid", "comm": "prev_comm", "state": "prev_state"}),
+    Side(r"sched_switch", alias={"pid": "next_pid", "comm": "next_comm"}, system="sched"),
+    Side(r"sched_switch", alias={"pid": "prev_pid", "comm": "prev_comm", "state": "prev_state"}, system="sched"),
     key=("pid",), by=("pid", "comm"), carry=("comm",), exclude={"pid": 0},
 )
 SCHED_OFFCPU = PairSpec(
     "offcpu", "Off-CPU time by state (switch out -> switch in)",
-    Side(r"sched_switch", alias={"pid": "prev_pid", "comm": "prev_comm", "prev_state": "prev_state"}),
-    Side(r"sched_switch", alias={"pid": "next_pid", "comm": "next_comm"}),
+    Side(r"sched_switch", alias={"pid": "prev_pid", "comm": "prev_comm", "prev_state": "prev_state"}, system="sched"),
+    Side(r"sched_switch", alias={"pid": "next_pid", "comm": "next_comm"}, system="sched"),
     key=("pid",), by=("state",), carry=("comm", "prev_state"), exclude={"pid": 0},
     labels={"state": ("prev_state", TASK_STATES)},
 )
 HARDIRQ = PairSpec(
     "hardirq", "Hard irq handler time (irq_handler_entry -> exit), hardirqs",
-    Side(r"irq_handler_entry"), Side(r"irq_handler_exit"), key=("cpu", "irq"), by=("name",), carry=("name",),
+    Side(r"irq_handler_entry", system="irq"), Side(r"irq_handler_exit", system="irq"), key=("cpu", "irq"), by=("name",), carry=("name",),
 )
 SOFTIRQ = PairSpec(
     "softirq", "Softirq time per vector (softirq_entry -> exit), softirqs",
-    Side(r"softirq_entry"), Side(r"softirq_exit"), key=("cpu", "vec"), by=("vector",),
+    Side(r"softirq_entry", system="irq"), Side(r"softirq_exit", system="irq"), key=("cpu", "vec"), by=("vector",),
     labels={"vector": ("vec", SOFTIRQ_NAMES)},
 )
 # FUTEX_WAIT (0), FUTEX_LOCK_PI (6), FUTEX_WAIT_BITSET (9), FUTEX_LOCK_PI2 (13); the low 7 bits are
@@ -69,7 +74,7 @@ SOFTIRQ = PairSpec(
 FUTEX_WAITS = (0, 6, 9, 13)
 FUTEX = PairSpec(
     "wait", "Futex waits (futex(FUTEX_WAIT...) enter -> exit), per process and lock",
-    Side(r"sys_enter_futex"), Side(r"sys_exit_futex"),
+    Side(r"sys_enter_futex", system=SYSCALLS), Side(r"sys_exit_futex", system=SYSCALLS),
     key=("pid",), by=("comm", "uaddr"), carry=("uaddr", "op"), errors=True,
     keep=(pl.col("op") % 128).is_in(FUTEX_WAITS), hex=("uaddr",),
 )
@@ -79,12 +84,12 @@ def funclatency_spec(func: str | None = None, start: str | None = None, end: str
     """perf probe names a uprobe ``probe_BIN:func`` and its return ``probe_BIN:func__return``;
     --start/--end name any two events (system optional)."""
     if func is not None:
-        s, e = re.escape(func), re.escape(func) + "__return"
-    else:
-        s, e = (re.escape(x.rsplit(":", 1)[-1]) for x in (start, end))
+        sides = Side(re.escape(func)), Side(re.escape(func) + "__return")
+    else:  # "probe_app:f" holds to its system; "f" takes any
+        sides = tuple(Side(re.escape(x.rpartition(":")[2]), system=re.escape(x.rpartition(":")[0]) or None) for x in (start, end))
     return PairSpec(
         "latency", f"Function latency ({func or start} -> {'return' if func else end}), funclatency",
-        Side(s), Side(e), key=("pid",), by=("func",), nested=True, labels={"func": ("event", None)},
+        *sides, key=("pid",), by=("func",), nested=True, labels={"func": ("event", None)},
     )
 
 
@@ -107,13 +112,13 @@ PRESETS = {
     "sched": Preset(
         "sched", "Scheduler: on-CPU time per thread, run-queue latency, off-CPU time by state",
         (SCHED_ONCPU, SCHED_RUNQ, SCHED_OFFCPU),
-        counts=(("switches", "Context switches (switched out) per thread", r"sched_switch", ("prev_pid", "prev_comm")),),
+        counts=(("switches", "Context switches (switched out) per thread", r"sched:sched_switch", ("prev_pid", "prev_comm")),),
         record_hint="perf record -a -e sched:sched_switch -e sched:sched_wakeup -e sched:sched_wakeup_new -- sleep 10",
     ),
     "irq": Preset(
         "irq", "Interrupts: hard irqs per name, softirqs per vector", (HARDIRQ, SOFTIRQ),
-        counts=(("irqs", "Hard irqs per name", r"irq_handler_entry", ("irq", "name")),
-                ("softirqs", "Softirqs raised and run per vector", r"softirq_entry", ("vec",))),
+        counts=(("irqs", "Hard irqs per name", r"irq:irq_handler_entry", ("irq", "name")),
+                ("softirqs", "Softirqs raised and run per vector", r"irq:softirq_entry", ("vec",))),
         record_hint="perf record -a -e irq:irq_handler_entry -e irq:irq_handler_exit -e irq:softirq_entry -e irq:softirq_exit -- sleep 10",
     ),
     "futex": Preset(

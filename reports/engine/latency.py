@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from ..histogram import GroupedDistributions
-from .fields import short_name, with_fields
+from .fields import with_fields
 from .hist import group_key
 from .pairs import Pairer
 from .spec import PairSpec, Side
@@ -78,7 +78,7 @@ class PairRun:
     def _side(self, frames, side: Side, is_start: bool) -> pl.DataFrame:
         out = []
         for event, frame in frames.items():
-            m = side.matches(short_name(event))
+            m = side.matches(event)
             if m is None or not frame.height:
                 continue
             names = [*self.keys, *self.names] + (["ret"] if self.spec.errors and not is_start else [])
