@@ -348,6 +348,10 @@ def diff_report(base: Side | list[Side], new: Side | list[Side], opts: DiffOptio
     for s in bases[1:] + news:
         if s.data.get("report") != kb:
             raise TraceParseError(f"cannot diff a {kb} report ({bases[0].label}) with a {s.data.get('report')} report ({s.label})")
+    if kb == "stacks":  # shares of folded stacks, not distributions
+        from .diff_stacks import stacks_diff
+
+        return stacks_diff(bases, news)
     pairs = pair_groups([s.data for s in bases], [s.data for s in news], opts.mapping)
     tested = [v for p in pairs for v in compare(p)]
     st.holm(tested)

@@ -395,7 +395,7 @@ def diff(
     no_significance: bool = typer.Option(False, "--no-significance", help="fire --fail-on rules on the numbers, significant or not"),
     mapping: list[str] = typer.Option([], "--map", help="pair base device with new device, BASE=NEW: 8,0=259,2 (repeatable)"),
     unit: str = UNIT,
-    report_kind: Optional[str] = typer.Option(None, "--report", help="analysis run on raw captures: block | net | syscalls | sched | irq | futex (default: a saved side's, else block)"),
+    report_kind: Optional[str] = typer.Option(None, "--report", help="analysis run on raw captures: block | net | syscalls | sched | irq | futex | stacks (default: a saved side's, else block)"),
     strict: bool = STRICT,
 ) -> None:
     """Regression diff of two captures or saved reports (or of several base runs and new runs): D2C/I2C/I2D per device and op."""
@@ -415,7 +415,12 @@ def diff(
     _check_stdout(output)
     report = api.diff(base, new, strict=strict, fail_on=fail_on, significance=not no_significance, mapping=mapping,
                       unit=unit, report=report_kind)
-    _emit(report, fmt, output)
+    if report.data.get("kind") == "stacks" and output is not None and output.suffix.lower() == ".svg":
+        from .render import flamegraph
+
+        _write(flamegraph.svg(report, diff=True), output)  # the differential flame graph
+    else:
+        _emit(report, fmt, output)
     sys.exit(report.exit_code)
 
 
