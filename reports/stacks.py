@@ -151,7 +151,8 @@ class StacksAnalysis:
 
     def _samples(self, frames: dict[str, pl.DataFrame]) -> None:
         if self.event is None:  # stackcollapse folds the first event it meets
-            firsts = {e: f["ts_ns"].min() for e, f in frames.items() if f.height and "stack_id" in f.columns}
+            firsts = {e: f["ts_ns"].min() for e, f in frames.items()
+                      if f.height and "stack_id" in f.columns and f["stack_id"].null_count() < f.height}
             if firsts:
                 self.event = min(firsts, key=lambda e: (firsts[e], e))
         f = frames.get(self.event) if self.event else None
