@@ -31,6 +31,7 @@ from .engine.latency import PairOptions, PairRun
 from .engine.where import Where, apply, parse_where
 from .folded import FoldOptions, LineFolder, check_fold_options, chain_frames, root_name
 from .presets import SCHED_OFFCPU, funclatency_spec
+from .result import Report
 from .shared import Tally, check_threshold, check_top, check_unit, check_window
 from .stacks_tables import build_stacks_report
 
@@ -123,8 +124,11 @@ class StacksAnalysis:
         self.event = opts.event
         self.pairs: _StackPairs | None = None
         self.block = None
+        # d2c/i2c: every issue and insert's (dev, sector, time, stack), to find a request's stack once it
+        # completes: three integers and a comm per request, the price of reading the capture once
         self.issues: list[pl.DataFrame] = []
         self.requests: list[pl.DataFrame] = []
+        self.no_stack = 0  # weights whose event had no call chain
         w = opts.weight
         if w in ("offcpu", "latency"):
             spec = SCHED_OFFCPU if w == "offcpu" else funclatency_spec(start=opts.start, end=opts.end)
@@ -211,6 +215,7 @@ class StacksAnalysis:
             return
         req = pl.concat(self.requests, how="diagonal_relaxed")
         req = req.filter(pl.col(f"{phase}_ns").is_not_null() & (pl.col(f"{phase}_ns") >= 0))  # as block records them
+        req = apply(req, self.opts.parsed_where)  # over the request's columns: op, rwbs, dev, d2c_ns...
         if self.opts.slower_than_ns is not None:
             req = req.filter(pl.col(f"{phase}_ns") >= self.opts.slower_than_ns)
         self.seen = req.height
@@ -245,17 +250,17 @@ class StacksAnalysis:
         return out.sort(["w", "stack"], descending=[True, False])
 
 
-def stacks_report(source: Source, chunks, opts: StacksOptions) -> "Report":  # noqa: F821
+def stacks_report(source: Source, chunks, opts: StacksOptions) -> Report:
     """Fold a capture's events (parsed by the capture reader) by ``opts.weight``."""
     a = StacksAnalysis(opts)
     for chunk in chunks:
         a.feed(chunk, source)
     folded = a.finish(source)
-    return build_stacks_report(source.path, opts, folded, events=a.seen, event=a.event, no_stack=getattr(a, "no_stack", 0),
+    return build_stacks_report(source.path, opts, folded, events=a.seen, event=a.event, no_stack=a.no_stack,
                                duration_ns=source.duration_ns)
 
 
-def stacks_from_lines(path: str, line_chunks, opts: StacksOptions) -> "Report":  # noqa: F821
+def stacks_from_lines(path: str, line_chunks, opts: StacksOptions) -> Report:
     """CPU samples of perf script text, folded line by line exactly as stackcollapse-perf.pl folds them."""
     folder = LineFolder(replace(opts.fold, event=opts.event), comm=opts.comm, pid=opts.pid)
     for lines, last in line_chunks:

@@ -131,6 +131,31 @@ def test_block_weights_since_until_follow_block():
     assert stacks["total"] == block["sum_ns"] and 0 < block["count"] < 391
 
 
+def test_block_weights_where_follows_block_op():
+    path = FIXTURES / "tracefs-block-stack.txt.xz"
+    block = api.block(path, op="W").data["latency"]["d2c"]["total"]
+    stacks = api.stacks(path, weight="d2c", where='op == "W"').data
+    assert stacks["total"] == block["sum_ns"] and 0 < block["count"] < 391
+
+
+def test_samples_cut_by_chunk_ends_fold_the_same():
+    """A sample whose call chain runs past a chunk's end is carried to the next chunk, not cut."""
+    import io
+
+    from traceparse.parsers.text import line_chunks
+    from traceparse.reports.folded import LineFolder
+
+    text = lzma.decompress(CPU.read_bytes())
+    folder = LineFolder(FoldOptions())
+    chunks = 0
+    for lines, last in line_chunks(io.BytesIO(text), chunk_bytes=4096):
+        folder.feed(lines, last)
+        chunks += 1
+    assert chunks > 100
+    got = dict(zip(*folder.result().select("stack", "n").to_dict(as_series=False).values()))
+    assert got == dict(_independent_fold(text.decode()))
+
+
 def test_offcpu_per_thread_equals_sched():
     sched = api.sched(SCHED, by="pid").data
     want: Counter = Counter()
