@@ -57,6 +57,7 @@ class FoldOptions:
     jit: bool = False  # JIT frames _[j]
     addrs: bool = False  # [unknown <ADDR>]
     event: str | None = None  # fold this event only (default: the first one seen)
+    inline: bool = False  # inlined frames _[i] (perf prints "ADDR func (inlined)"): for the flame graph's colours
 
     @property
     def java_l(self) -> bool:
@@ -65,8 +66,9 @@ class FoldOptions:
         return not (self.pid or self.tid)
 
     @classmethod
-    def of(cls, pid=False, tid=False, kernel=False, jit=False, all=False, addrs=False, event=None) -> "FoldOptions":  # noqa: A002
-        return cls(pid, tid, kernel or all, jit or all, addrs, event)
+    def of(cls, pid=False, tid=False, kernel=False, jit=False, all=False, addrs=False, event=None,  # noqa: A002
+           inline=False) -> "FoldOptions":
+        return cls(pid, tid, kernel or all, jit or all, addrs, event, inline)
 
 
 def frame_name(func: pl.Expr, mod: pl.Expr, pc: pl.Expr, opts: FoldOptions) -> pl.Expr:
@@ -95,6 +97,8 @@ def frame_name(func: pl.Expr, mod: pl.Expr, pc: pl.Expr, opts: FoldOptions) -> p
         name = pl.when(is_k).then(name + pl.lit("_[k]")).otherwise(name)
     if opts.jit:
         name = pl.when(m.str.contains(r"^/tmp/perf-\d+\.map$")).then(name + pl.lit("_[j]")).otherwise(name)
+    if opts.inline:
+        name = pl.when(m == "inlined").then(name + pl.lit("_[i]")).otherwise(name)
     return name
 
 

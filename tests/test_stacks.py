@@ -60,6 +60,22 @@ def test_event_filter_picks_the_other_event():
     assert (cycles["event"], cycles["events"], cycles["total"]) == ("cycles", 111, 111)
 
 
+INLINED = b"""app 4242 [001] 100.000100:    1000 cycles:
+\t          4004f6 inner (inlined)
+\t          4004f6 main+0x16 (/tmp/app)
+\t    7f00000273fb __libc_start_call_main+0x7b (/usr/lib/x86_64-linux-gnu/libc.so.6)
+
+"""  # hand-made as perf prints an inlined frame: its symbol and " (inlined)" in place of the DSO
+
+
+def test_inlined_frames_are_frames_of_their_own(tmp_path):
+    path = tmp_path / "inlined.txt"
+    path.write_bytes(INLINED)
+    assert flamegraph.folded(api.stacks(path)) == "app;__libc_start_call_main;main;inner 1000\n"
+    svg = flamegraph.svg(api.stacks(path, fold=FoldOptions.of(all=True, inline=True)))
+    assert 'data-k="inline"><title>inner</title>' in svg
+
+
 # -- the capture recorded here: perf record -F 999 -a -g ------------------------------------------
 
 

@@ -741,7 +741,8 @@ def stacks(
     _window(ctx, since, until)
     _check_stdout(output)
     svg = fmt == "svg" or (output is not None and output.suffix.lower() == ".svg" and not folded)
-    fold = FoldOptions.of(pid=pid, tid=tid, kernel=kernel or svg, jit=jit or svg, all=all_, addrs=addrs)
+    # a flame graph colours frames by their marks: it asks for them all
+    fold = FoldOptions.of(pid=pid, tid=tid, kernel=kernel or svg, jit=jit or svg, all=all_, addrs=addrs, inline=svg)
     report = api.stacks(file, strict=strict, progress=progress_for(file), weight=weight, start=start, end=end, event=event,
                         comm=comm, pid=only_pid, slower_than_ns=slower_than, since_s=since, until_s=until, where=where,
                         top=top, display_unit=unit, fold=fold)
