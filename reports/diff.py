@@ -44,6 +44,8 @@ def saved_report(text: str, label: str) -> dict:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise TraceParseError(f"{label}: starts with '{{' but is not valid JSON ({exc})") from None
+    if isinstance(data, dict) and isinstance(data.get("traceparse"), dict) and data["traceparse"].get("report") == "stacks":
+        return data["traceparse"]  # a stacks report saved as speedscope's file: its folded stacks
     if not isinstance(data, dict) or not isinstance(data.get("report"), str):
         raise TraceParseError(f"{label}: JSON but not a traceparse report (no \"report\" key)")
     schema = data.get("schema", 1)  # schema 1 reports had no key

@@ -288,6 +288,11 @@ def test_diff_stacks_compares_shares(tmp_path):
         assert r["delta"] == pytest.approx(100 * fn[stack] / tn - 100 * fb[stack] / tb)
     deltas = [abs(r["delta"]) for r in data["stacks"]]
     assert deltas == sorted(deltas, reverse=True)
+    saved = tmp_path / "base.json"  # a side saved as speedscope's file diffs as its capture does
+    assert run_cli("stacks", base, "--format", "json", "-o", saved).returncode == 0
+    again = run_cli("diff", saved, new, "--report", "stacks", "--format", "json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["stacks"] == data["stacks"]
     out = tmp_path / "diff.svg"
     assert run_cli("diff", base, new, "--report", "stacks", "-o", out).returncode == 0
     with opened(out, height=2200) as page:
