@@ -44,6 +44,8 @@ def saved_report(text: str, label: str) -> dict:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise TraceParseError(f"{label}: starts with '{{' but is not valid JSON ({exc})") from None
+    if isinstance(data, dict) and isinstance(data.get("traceparse"), dict) and data["traceparse"].get("report") == "stacks":
+        return data["traceparse"]  # a stacks report saved as speedscope's file: its folded stacks
     if not isinstance(data, dict) or not isinstance(data.get("report"), str):
         raise TraceParseError(f"{label}: JSON but not a traceparse report (no \"report\" key)")
     schema = data.get("schema", 1)  # schema 1 reports had no key
@@ -348,6 +350,10 @@ def diff_report(base: Side | list[Side], new: Side | list[Side], opts: DiffOptio
     for s in bases[1:] + news:
         if s.data.get("report") != kb:
             raise TraceParseError(f"cannot diff a {kb} report ({bases[0].label}) with a {s.data.get('report')} report ({s.label})")
+    if kb == "stacks":  # shares of folded stacks, not distributions
+        from .diff_stacks import stacks_diff
+
+        return stacks_diff(bases, news)
     pairs = pair_groups([s.data for s in bases], [s.data for s in news], opts.mapping)
     tested = [v for p in pairs for v in compare(p)]
     st.holm(tested)

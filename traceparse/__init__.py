@@ -11,7 +11,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 _API = ("open", "block", "net", "info", "diff", "fleet_report", "merge", "export", "report_of", "render_report", "Capture",
-        "syscalls", "funclatency", "sched", "irq", "futex", "hist", "count")  # from traceparse.api
+        "syscalls", "funclatency", "sched", "irq", "futex", "hist", "count", "stacks")  # from traceparse.api
 __all__ = [*_API, "Report", "TraceParseError", "__version__"]
 
 

@@ -1,6 +1,7 @@
 """The library surface: open a capture, get its frames, run a report, render it."""
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import polars as pl
@@ -290,7 +291,7 @@ def _expand(x, what: str) -> list:
 
 
 # the reports a diff can run on raw captures (the presets with their default options)
-DIFF_REPORTS = ("block", "net", "syscalls", "sched", "irq", "futex")
+DIFF_REPORTS = ("block", "net", "syscalls", "sched", "irq", "futex", "stacks")
 
 
 class _Raw:
@@ -394,3 +395,40 @@ def count(src, strict: bool = False, progress=None, **options) -> Report:
     opts = CountOptions(**options)
     cap = _capture(src, strict, progress)
     return count_report(cap.source, cap.chunks(), opts)
+
+
+def stacks(src, strict: bool = False, progress=None, **options) -> Report:
+    """Folded call chains weighted by samples, block latency (d2c, i2c), off-CPU time or any pair's
+    duration; ``options`` as StacksOptions fields (weight, start, end, event, comm, pid, slower_than_ns,
+    since_s, until_s, where, top, display_unit, fold=FoldOptions(...)).
+
+    CPU samples of perf script text are folded from its lines as stackcollapse-perf.pl folds them
+    (periods, addresses, perf's old formats); everything else from the parsed events' call chains.
+    """
+    from .parsers.errors import MissingEventsError, UnknownFormatError
+    from .parsers.sniff import detect, open_input
+    from .parsers.text import line_chunks
+    from .reports.stacks import StacksOptions, stacks_from_lines, stacks_report
+
+    opts = StacksOptions(**options)  # bad options fail before any read
+    if opts.lines_exact and not isinstance(src, Capture):
+        stream, name, _ = open_input(src)
+        err = None
+        try:
+            fmt = detect(stream, name)
+        except UnknownFormatError as exc:  # perf's old formats (no CPU, no time) are no parser's
+            fmt, err = None, exc
+        if fmt in (None, "perf-script"):
+            try:
+                with stream:
+                    return stacks_from_lines(name, line_chunks(stream), opts)
+            except MissingEventsError:
+                if err is not None:
+                    raise err from None
+                raise
+        if not isinstance(src, (str, os.PathLike)) or src == "-":
+            src = stream  # stdin or a file object: read on from where it was sniffed (a peek consumes nothing)
+        else:
+            stream.close()
+    cap = _capture(src, strict, progress)
+    return stacks_report(cap.source, cap.chunks(), opts)

@@ -206,10 +206,14 @@ def _check_stdout(output: Optional[Path]) -> None:
 
 
 def _emit(report, fmt: str, output: Optional[Path]) -> None:
-    from .parsers.errors import TraceParseError
     from .render import render
 
-    text = render(report, fmt)
+    _write(render(report, fmt), output)
+
+
+def _write(text: str, output: Optional[Path]) -> None:
+    from .parsers.errors import TraceParseError
+
     stop_progress()
     try:
         if output is None:
@@ -398,7 +402,7 @@ def diff(
     no_significance: bool = typer.Option(False, "--no-significance", help="fire --fail-on rules on the numbers, significant or not"),
     mapping: list[str] = typer.Option([], "--map", help="pair base device with new device, BASE=NEW: 8,0=259,2 (repeatable)"),
     unit: str = UNIT,
-    report_kind: Optional[str] = typer.Option(None, "--report", help="analysis run on raw captures: block | net | syscalls | sched | irq | futex (default: a saved side's, else block)"),
+    report_kind: Optional[str] = typer.Option(None, "--report", help="analysis run on raw captures: block | net | syscalls | sched | irq | futex | stacks (default: a saved side's, else block)"),
     strict: bool = STRICT,
 ) -> None:
     """Regression diff of two captures or saved reports (or of several base runs and new runs): D2C/I2C/I2D per device and op."""
@@ -418,7 +422,12 @@ def diff(
     _check_stdout(output)
     report = api.diff(base, new, strict=strict, fail_on=fail_on, significance=not no_significance, mapping=mapping,
                       unit=unit, report=report_kind)
-    _emit(report, fmt, output)
+    if report.data.get("kind") == "stacks" and output is not None and output.suffix.lower() == ".svg":
+        from .render import flamegraph
+
+        _write(flamegraph.svg(report, diff=True), output)  # the differential flame graph
+    else:
+        _emit(report, fmt, output)
     sys.exit(report.exit_code)
 
 
@@ -680,6 +689,79 @@ def count(
 ) -> None:
     """Event counts by any fields, over the capture and per --interval (bpftrace count())."""
     _run_preset("count", file, fmt, output, strict, event=event, by=by, where=where, interval_ns=interval)
+
+
+STACKS_EPILOG = """Examples:
+
+\b
+  perf record -F 999 -a -g -- sleep 10; perf script > perf.txt
+  traceparse stacks perf.txt                          # CPU samples: heaviest stacks and functions
+  traceparse stacks perf.txt --folded > out.folded    # what stackcollapse-perf.pl prints (--pid --tid --kernel --jit --all --addrs)
+  traceparse stacks perf.txt -o cpu.svg               # flame graph: hover, click to zoom, Ctrl-F to search
+  traceparse stacks perf.txt --format json -o cpu.speedscope.json    # opens in speedscope
+  traceparse stacks perf.txt --weight d2c -o io.svg   # issuing stacks weighted by D2C: who waits on slow I/O
+  traceparse stacks trace.dat --weight offcpu --only-pid 4242        # switch-out stacks by time off CPU
+  traceparse stacks perf.txt --weight latency --start probe_app:begin --end probe_app:done
+"""
+STACK_FORMATS = ("terminal", "markdown", "json", "html", "svg")
+
+
+def _stack_format(value: str) -> str:
+    if value not in STACK_FORMATS:
+        raise typer.BadParameter(f"must be one of {', '.join(STACK_FORMATS)} (got {value!r})")
+    return value
+
+
+@app.command(epilog=STACKS_EPILOG)
+def stacks(
+    ctx: typer.Context,
+    file: str = FILE,
+    fmt: str = typer.Option("terminal", "--format", "-f", callback=_stack_format,
+                            help="terminal | markdown | json (speedscope's file format) | html | svg (flame graph; also -o FILE.svg)"),
+    output: Optional[Path] = OUTPUT,
+    folded: bool = typer.Option(False, "--folded", help="print folded stacks, one 'root;...;leaf COUNT' a line (stackcollapse-perf.pl)"),
+    weight: str = typer.Option("samples", "--weight", help="samples | d2c | i2c | offcpu | latency"),
+    start: Optional[str] = typer.Option(None, "--start", help="--weight latency: the start event"),
+    end: Optional[str] = typer.Option(None, "--end", help="--weight latency: the end event"),
+    event: Optional[str] = typer.Option(None, "--event", "--event-filter", "-e", help="samples: fold this event (default: the first one)"),
+    pid: bool = typer.Option(False, "--pid", help="root frame comm-PID (stackcollapse-perf's --pid)"),
+    tid: bool = typer.Option(False, "--tid", help="root frame comm-PID/TID (stackcollapse-perf's --tid)"),
+    kernel: bool = typer.Option(False, "--kernel", help="mark kernel frames _[k]"),
+    jit: bool = typer.Option(False, "--jit", help="mark JIT frames _[j] (/tmp/perf-PID.map)"),
+    all_: bool = typer.Option(False, "--all", help="all marks: --kernel --jit"),
+    addrs: bool = typer.Option(False, "--addrs", help="keep the address of frames without a symbol: [unknown <ADDR>]"),
+    comm: Optional[str] = typer.Option(None, "--comm", "-c", help="only this thread name"),
+    only_pid: Optional[int] = typer.Option(None, "--only-pid", "-p", min=0, help="only this thread or process id (--pid names the root)"),
+    slower_than: Optional[str] = typer.Option(None, "--slower-than", callback=_threshold,
+                                              help="weighted: only requests/pairs at least this long (10ms, 500us)"),
+    since: Optional[float] = typer.Option(None, "--since", callback=_seconds, help="only events this many seconds into the capture or later"),
+    until: Optional[float] = typer.Option(None, "--until", callback=_seconds, help="only events before this many seconds into the capture"),
+    where: Optional[str] = WHERE,
+    top: Optional[int] = typer.Option(20, "--top", "-n", min=0, max=TOP_MAX, help="rows of the stacks and functions tables (0: all)"),
+    unit: str = UNIT,
+    strict: bool = STRICT,
+) -> None:
+    """Stacks: folded call chains and flame graphs, weighted by samples, block I/O latency or off-CPU time."""
+    from . import api
+    from .reports.folded import FoldOptions
+
+    _window(ctx, since, until)
+    _check_stdout(output)
+    svg = fmt == "svg" or (output is not None and output.suffix.lower() == ".svg" and not folded)
+    # a flame graph colours frames by their marks: it asks for them all
+    fold = FoldOptions.of(pid=pid, tid=tid, kernel=kernel or svg, jit=jit or svg, all=all_, addrs=addrs, inline=svg)
+    report = api.stacks(file, strict=strict, progress=progress_for(file), weight=weight, start=start, end=end, event=event,
+                        comm=comm, pid=only_pid, slower_than_ns=slower_than, since_s=since, until_s=until, where=where,
+                        top=top, display_unit=unit, fold=fold)
+    _emit_stacks(report, "folded" if folded else "svg" if svg else fmt, output)
+
+
+def _emit_stacks(report, fmt: str, output: Optional[Path]) -> None:
+    from .render import flamegraph
+
+    if fmt in ("terminal", "markdown", "html"):
+        return _emit(report, fmt, output)
+    _write({"folded": flamegraph.folded, "svg": flamegraph.svg, "json": flamegraph.speedscope}[fmt](report), output)
 
 
 def _click_exceptions():
