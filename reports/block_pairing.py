@@ -42,32 +42,41 @@ def op_of(rwbs: pl.Expr) -> pl.Expr:
 
 
 class Strings:
-    """Device, comm and rwbs strings as u32 codes, the same for the whole run; ``ops`` is each
-    code's op letter (the kernel compares ops, never strings)."""
+    """Device, comm and rwbs strings as u32 codes, the same for the whole run: polars' own codes of
+    its (process-wide) categoricals, so a comm column, categorical already, is coded for free.
+    ``ops`` is each code's op letter (the kernel compares ops, never strings)."""
 
     def __init__(self):
-        self.codes: dict[str, int] = {}
-        self.values: list[str] = []
+        self.values: list[str | None] = []  # code -> string, None where not seen yet
         self.ops = bytearray()
         self._series: pl.Series | None = None
 
     def encode(self, s: pl.Series) -> np.ndarray:
-        s = s.cast(pl.String)
-        new = [v for v in s.unique().drop_nulls().to_list() if v not in self.codes]
+        cat = s if s.dtype == pl.Categorical else s.cast(pl.String).cast(pl.Categorical)
+        codes = cat.to_physical()
+        seen = codes.unique().drop_nulls().to_numpy()
+        new = [int(c) for c in seen if c >= len(self.values) or self.values[c] is None]
         if new:  # a loop per distinct string, never per event
-            self.codes.update((v, len(self.values) + i) for i, v in enumerate(new))
-            self.values += new
-            ops = pl.select(op_of(pl.Series(new, dtype=pl.String))).to_series().to_list()
-            self.ops += "".join(ops).encode("ascii")
+            learnt = cat.filter(codes.is_in(new)).unique()
+            grow = max(new) + 1 - len(self.values)
+            if grow > 0:
+                self.values += [None] * grow
+                self.ops += b"?" * grow
+            strings = learnt.cast(pl.String)
+            ops = pl.select(op_of(pl.lit(strings))).to_series()
+            for code, value, op in zip(learnt.to_physical().to_list(), strings.to_list(), ops.to_list()):
+                self.values[code] = value
+                self.ops[code] = ord(op)
             self._series = None
-        codes = s.replace_strict(list(self.codes), list(self.codes.values()), default=None, return_dtype=pl.UInt32)
         return codes.fill_null(NULL).to_numpy()
 
     def decode(self, codes: np.ndarray) -> pl.Series:
         if self._series is None:
             self._series = pl.Series(self.values, dtype=pl.String)
         idx = pl.Series(codes, dtype=pl.UInt32)
-        return self._series.gather(pl.select(pl.when(idx != NULL).then(idx)).to_series())
+        if len(idx) and int(idx.max()) == NULL:
+            idx = pl.select(pl.when(idx != NULL).then(idx)).to_series()
+        return self._series.gather(idx)
 
 
 def columns(frames: dict[str, pl.DataFrame], strings: Strings) -> dict[str, bytes] | None:
@@ -107,7 +116,7 @@ def columns(frames: dict[str, pl.DataFrame], strings: Strings) -> dict[str, byte
 def _array(out: dict[str, bytes], name: str, dtype) -> pl.Series:
     values = pl.Series(name.split(".")[-1], np.frombuffer(out[name], dtype=dtype))
     valid = out.get(name + "_valid")
-    if valid is None:
+    if valid is None or np.frombuffer(valid, dtype=np.uint8).all():
         return values
     return pl.select(pl.when(pl.Series(np.frombuffer(valid, dtype=np.uint8)) == 1).then(values)).to_series()
 

@@ -241,6 +241,90 @@ enum Row<'a> {
     Rest(Open),
 }
 
+/// A row's place in the sweep, and where the row is: `at` indexes the events, or for carried rows
+/// (kind Open, which no event has) the carried requests.
+#[derive(Clone, Copy)]
+struct Place {
+    key: Key,
+    ts: Option<i64>,
+    kind: Kind,
+    at: u32,
+}
+
+/// Pair one chunk's events with the open requests of `table`; what stays open goes back into it.
+pub fn pair_chunk(table: &mut OpenTable, events: &[Event], ops: &Ops, bounds: Bounds) -> Paired {
+    let mut out = Paired::default();
+    let mut places: Vec<Place> = Vec::with_capacity(events.len());
+    let mut state: Vec<Open> = Vec::new();
+    for (at, e) in events.iter().enumerate() {
+        let key = match e.key {
+            // Rule: a flush completes with no sector (2^64-1); it was issued at sector 0, keyed there
+            Some((dev, NO_SECTOR)) if e.kind == Kind::Complete as u8 && ops.of(e.rwbs) == b'F' => Some((dev, 0)),
+            k => k,
+        };
+        let Some(kind) = Kind::from_code(e.kind) else { continue }; // the caller sends only the three kinds
+        match key {
+            Some(key) => places.push(Place { key, ts: e.ts, kind, at: at as u32 }),
+            None if kind == Kind::Complete => {
+                // Rule: with no key nothing can have been issued under it
+                let side = Side { dev: e.dev, op: ops.of(e.rwbs), comm: NULL, ts: e.ts };
+                out.without_issue.push((side, e.nr == Some(0)));
+            }
+            None => state.push(Open { key: None, dev: e.dev, ts: e.ts, req: Request::of(e, kind) }),
+        }
+    }
+    // Rule: a chunk starts from the open requests of its own keys, as if no chunk border were there.
+    let mut carried: Vec<Option<Open>> = Vec::new();
+    if !table.is_empty() {
+        for i in 0..places.len() {
+            let key = places[i].key;
+            if let Some(o) = table.take(&key) {
+                places.push(Place { key, ts: o.ts, kind: Kind::Open, at: carried.len() as u32 });
+                carried.push(Some(o));
+            }
+        }
+    }
+    // at equal key, time and kind, arrival decides (carried rows differ by kind: Open comes first)
+    places.sort_unstable_by_key(|p| (p.key, p.ts, p.kind, p.at));
+    // the events in sweep order, gathered in one pass of independent loads: the sweep then reads
+    // memory in order (reading the events in place, one cache miss at a time, cost 4x)
+    let ordered: Vec<Event> = places.iter().filter(|p| p.kind != Kind::Open).filter_map(|p| events.get(p.at as usize).cloned()).collect();
+    let mut next = ordered.iter();
+    let mut row = |p: &Place, carried: &mut Vec<Option<Open>>| match p.kind {
+        Kind::Open => carried.get_mut(p.at as usize).and_then(Option::take).map(Row::Carried),
+        _ => next.next().map(Row::Event),
+    };
+    let mut rests: BTreeMap<Key, Vec<Open>> = BTreeMap::new();
+    let mut rows: Vec<Row> = Vec::new();
+    let mut i = 0;
+    loop {
+        let key = match (places.get(i).map(|p| p.key), rests.keys().next().copied()) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => break,
+        };
+        rows.clear();
+        while let Some(p) = places.get(i).filter(|p| p.key == key) {
+            rows.extend(row(p, &mut carried));
+            i += 1;
+        }
+        if let Some(landed) = rests.remove(&key) {
+            if rows.is_empty() {
+                // Rule: a rest landing on an open request of another chunk replaces it ("the newer wins").
+                if let Some(old) = table.take(&key) {
+                    out.overwritten.push(open_side(&old, ops));
+                }
+            }
+            rows = merge(std::mem::take(&mut rows), landed);
+        }
+        if let Some(open) = pair_key(key, rows.drain(..), ops, &mut rests, &mut out) {
+            state.push(open);
+        }
+    }
+    table.put(state, bounds, &mut out.dropped);
+    out
+}
+
 impl Row<'_> {
     fn kind(&self) -> Kind {
         match self {
@@ -257,78 +341,10 @@ impl Row<'_> {
     }
 }
 
-/// Pair one chunk's events with the open requests of `table`; what stays open goes back into it.
-pub fn pair_chunk(table: &mut OpenTable, events: &[Event], ops: &Ops, bounds: Bounds) -> Paired {
-    let mut out = Paired::default();
-    let mut keyed: Vec<(Key, Row)> = Vec::with_capacity(events.len());
-    let mut state: Vec<Open> = Vec::new();
-    for e in events {
-        let key = match e.key {
-            // Rule: a flush completes with no sector (2^64-1); it was issued at sector 0, keyed there
-            Some((dev, NO_SECTOR)) if e.kind == Kind::Complete as u8 && ops.of(e.rwbs) == b'F' => Some((dev, 0)),
-            k => k,
-        };
-        match (key, Kind::from_code(e.kind)) {
-            (Some(k), Some(_)) => keyed.push((k, Row::Event(e))),
-            (None, Some(Kind::Complete)) => {
-                // Rule: with no key nothing can have been issued under it
-                let side = Side { dev: e.dev, op: ops.of(e.rwbs), comm: NULL, ts: e.ts };
-                out.without_issue.push((side, e.nr == Some(0)));
-            }
-            (None, Some(kind)) => state.push(Open { key: None, dev: e.dev, ts: e.ts, req: Request::of(e, kind) }),
-            (_, None) => {} // the caller sends only the three kinds
-        }
-    }
-    // Rule: a chunk starts from the open requests of its own keys, as if no chunk border were there.
-    let mut carried: Vec<(Key, Row)> = Vec::new();
-    for (k, _) in &keyed {
-        if let Some(o) = table.take(k) {
-            carried.push((*k, Row::Carried(o)));
-        }
-    }
-    carried.append(&mut keyed);
-    // a stable sort: at equal key, time and kind, arrival decides (carried rows arrived first)
-    carried.sort_by_key(|(k, r)| (*k, r.ts(), r.kind()));
-    sweep(carried, table, ops, &mut state, &mut out);
-    table.put(state, bounds, &mut out.dropped);
-    out
-}
-
-/// Sweep the sorted rows key after key, with the rests of partial completions merged in.
-fn sweep(rows: Vec<(Key, Row)>, table: &mut OpenTable, ops: &Ops, state: &mut Vec<Open>, out: &mut Paired) {
-    let mut rests: BTreeMap<Key, Vec<Open>> = BTreeMap::new();
-    let mut rows = rows.into_iter().peekable();
-    loop {
-        let next_row = rows.peek().map(|(k, _)| *k);
-        let next_rest = rests.keys().next().copied();
-        let key = match (next_row, next_rest) {
-            (Some(a), Some(b)) => a.min(b),
-            (Some(a), None) => a,
-            (None, Some(b)) => b,
-            (None, None) => break,
-        };
-        let mut of_key: Vec<Row> = Vec::new();
-        while let Some((_, r)) = rows.next_if(|(k, _)| *k == key) {
-            of_key.push(r);
-        }
-        if let Some(mut landed) = rests.remove(&key) {
-            if of_key.is_empty() {
-                // Rule: a rest landing on an open request of another chunk replaces it ("the newer wins").
-                if let Some(old) = table.take(&key) {
-                    out.overwritten.push(open_side(&old, ops));
-                }
-            }
-            // rests go after the key's own rows at equal times, in the order they were made
-            landed.sort_by_key(|o| o.ts);
-            of_key = merge(of_key, landed);
-        }
-        if let Some(open) = pair_key(key, of_key, ops, &mut rests, out) {
-            state.push(open);
-        }
-    }
-}
-
-fn merge(rows: Vec<Row>, rests: Vec<Open>) -> Vec<Row> {
+/// A key's rows with the rests that landed on it: rests go after the key's own rows at equal
+/// (time, kind), among themselves in the order they were made.
+fn merge<'a>(rows: Vec<Row<'a>>, mut rests: Vec<Open>) -> Vec<Row<'a>> {
+    rests.sort_by_key(|o| o.ts); // stable: made-order at equal times
     let mut out = Vec::with_capacity(rows.len() + rests.len());
     let mut rests = rests.into_iter().peekable();
     for r in rows {
@@ -342,7 +358,7 @@ fn merge(rows: Vec<Row>, rests: Vec<Open>) -> Vec<Row> {
 }
 
 /// One key's rows in order; returns the request left open at the key, if any.
-fn pair_key<'a>(key: Key, rows: Vec<Row<'a>>, ops: &Ops, rests: &mut BTreeMap<Key, Vec<Open>>, out: &mut Paired) -> Option<Open> {
+fn pair_key<'a>(key: Key, rows: impl Iterator<Item = Row<'a>>, ops: &Ops, rests: &mut BTreeMap<Key, Vec<Open>>, out: &mut Paired) -> Option<Open> {
     let mut seg = Segment::default();
     for row in rows {
         let kind = row.kind();
