@@ -47,6 +47,9 @@ class Strings:
     ``ops`` is each code's op letter (the kernel compares ops, never strings)."""
 
     def __init__(self):
+        # polars frees its categories once no series holds one, and would hand out the same codes
+        # again for other strings: an empty categorical series keeps them (and our codes) valid
+        self._anchor = pl.Series([], dtype=pl.Categorical)
         self.values: list[str | None] = []  # code -> string, None where not seen yet
         self.ops = bytearray()
         self._series: pl.Series | None = None
