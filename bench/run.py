@@ -1,23 +1,24 @@
-"""Benchmark traceparse against the tools people use today, in one run, as ratios.
+"""Benchmark traceparse against the tools people use today, in one run, as ratios against issue 11's targets.
 
-    python bench/run.py                 # ~2M-event perf text, 150k events of -g text, trace.dats if present, start-up
-    python bench/run.py --scaling       # + per-event cost at 1e5, 1e6, 1e7 events (1.1 GB of text)
-    python bench/run.py --big           # + peak RSS on ~1.3 GB of perf text
+    python bench/run.py                 # 224 MB and ~1.3 GB of perf text, -g text, trace.dats if present,
+                                        # a capture that lost its completes, fixed cost, per-event cost
+    python bench/run.py --quick         # a smoke run: small inputs, one run each, no 1.3 GB
+    python bench/run.py --dat-dir DIR   # where the recorded trace.dats are (default bench/work)
 
 Inputs are built in bench/work/ from the real fixtures (a capture repeated with shifted
-timestamps, see make_inputs.py). Peers, on the same input in the same run:
-  mawk   bench/pair.awk        one-pass issue/complete pairing, the fastest thing a user writes
-  python bench/pair_loop.py    a regex per line and a dict, the first thing a user writes
-  perf script                  turning an equivalent perf.data into text in the first place
-  trace-cmd report > /dev/null trace-cmd's own text conversion of the same trace.dat
-A trace.dat and a perf.data cannot be built by repetition; record them once (root, tracefs) with
-  ../shared/tools/record.sh tracedat bench/work/blk-200k.dat block:block_rq_insert,block:block_rq_issue,block:block_rq_complete -- \
+timestamps, see make_inputs.py); bench/work/ is not committed. Peers, on the same input in the same run:
+  limit  bench/limit.c (gcc -O2)   find issue/complete lines, pair them in a hash map: the floor
+  mawk   bench/pair.awk            one-pass issue/complete pairing, the fastest thing a user writes
+  python bench/pair_loop.py        a regex per line and a dict, the first thing a user writes
+  trace-cmd report > /dev/null     trace-cmd's own text conversion of the same trace.dat
+A trace.dat cannot be built by repetition; record them once (root, tracefs) with
+  ../shared/tools/record.sh tracedat bench/work/blk-200k.dat block:block_rq_insert,block:block_rq_issue,block:block_rq_complete -- \\
       dd if=/dev/zero of=/var/tmp/tpbench bs=4k count=70000 oflag=direct
-  ../shared/tools/record.sh perf bench/work/blk-2M.perf.data (same events, count=650000: ~1.3M events,
-      as this kernel's perf drops most completes)
-and bench/work/blk-1M.dat (BUFFER_KB=131072, count=340000) and, for the large case (~5M events,
+and bench/work/blk-1M.dat (BUFFER_KB=131072, count=340000) and, for the large case (~4M events,
 BUFFER_KB=262144), bench/work/blk-5M.dat with count=1700000.
-Each command runs 3 times; the table shows the median wall time and the largest peak RSS.
+Each command runs 3 times (--quick: once); the table shows the median wall time, the median CPU
+time (user + system, of the command and its threads: on this shared 2-core VM it moves less with
+the load than the wall time does) and the largest peak RSS.
 """
 from __future__ import annotations
 
@@ -36,36 +37,39 @@ ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / "work"
 FIXTURE = ROOT / "fixtures" / "perf-block.txt"
 FIXTURE_G = ROOT / "fixtures" / "perf-block-g.txt.xz"
+SMALL_DAT = ROOT / "fixtures" / "tracedat" / "blk.v7zstd.dat"  # 801 events: what every run pays before its first event
 TP = [sys.executable, "-m", "traceparse"]
 # Python caches compiled modules as an installed package has them (pip compiles at install); an
 # environment that forbids it (PYTHONDONTWRITEBYTECODE) would add ~35 ms of compiling to every run
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-
-
 # A child's peak RSS as the kernel counts it includes what it had before exec, i.e. this script's
 # own memory; GNU time, a small process, runs each command so that the figure is the command's own.
-TIME = ["/usr/bin/time", "-f", "RSS_KB=%M"] if os.path.exists("/usr/bin/time") else []
+TIME = ["/usr/bin/time", "-f", "RSS_KB=%M CPU=%U+%S"] if os.path.exists("/usr/bin/time") else []
+MAWK, LOOP, LIMIT, TRACE_CMD = "mawk -f bench/pair.awk", "python bench/pair_loop.py", "limit (bench/limit.c, gcc -O2)", "trace-cmd report > /dev/null"
 
 
-def run(cmd: list[str], repeat: int = 3) -> tuple[float, int]:
-    """Median wall seconds and max peak RSS (MB) of ``cmd`` (stdout discarded)."""
-    times, rss = [], 0
+def run(cmd: list, repeat: int) -> dict:
+    """Median wall and CPU seconds, max peak RSS (MB) of ``cmd`` (stdout discarded)."""
+    walls, cpus, rss = [], [], 0
     for _ in range(repeat):
         t0 = time.perf_counter()
-        proc = subprocess.run([*TIME, *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, env=ENV)
-        times.append(time.perf_counter() - t0)
+        proc = subprocess.run([*TIME, *map(str, cmd)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, env=ENV)
+        walls.append(time.perf_counter() - t0)
         err = proc.stderr.decode(errors="replace")
         if proc.returncode != 0:
             raise SystemExit(f"bench: {' '.join(map(str, cmd))} failed: {err[-500:]}")
-        kb = [int(line[7:]) for line in err.splitlines() if line.startswith("RSS_KB=")]
-        rss = max(rss, kb[-1] // 1024 if kb else 0)
-    return statistics.median(times), rss
+        for line in err.splitlines():
+            if line.startswith("RSS_KB="):
+                kb, cpu = line[7:].split(" CPU=")
+                rss = max(rss, int(kb) // 1024)
+                cpus.append(sum(map(float, cpu.split("+"))))
+    return {"t": statistics.median(walls), "cpu": statistics.median(cpus) if cpus else float("nan"), "rss": rss}
 
 
-def perf_text(events: int, fixture: Path = FIXTURE, tag: str = "perf") -> Path:
+def perf_text(events: int, fixture: Path = FIXTURE, tag: str = "perf", *extra: str) -> Path:
     path = WORK / f"{tag}-{events}.txt"
     if not path.exists():
-        subprocess.run([sys.executable, ROOT / "bench" / "make_inputs.py", "perf", fixture, path, "--events", str(events)], check=True)
+        subprocess.run([sys.executable, ROOT / "bench" / "make_inputs.py", "perf", fixture, path, "--events", str(events), *extra], check=True)
     return path
 
 
@@ -74,127 +78,149 @@ def count_events(path: Path) -> int:
         return sum(chunk.count(b" block:block_rq_") for chunk in iter(lambda: f.read(1 << 24), b""))
 
 
-def table(rows: list[dict]) -> str:
-    head = "| case | command | events | MB | time (s) | events/s | MB/s | peak RSS (MB) | traceparse is |"
-    out = [head, "|" + "---|" * 9]
-    for r in rows:
-        out.append(
-            f"| {r['case']} | `{r['name']}` | {r['events']:,} | {r['mb']:.0f} | {r['t']:.2f} | "
-            f"{r['events'] / r['t']:,.0f} | {r['mb'] / r['t']:.0f} | {r['rss']} | {r.get('ratio', '')} |"
-        )
+def dat_events(path: Path) -> int:
+    info = subprocess.run([*TP, "info", str(path), "-f", "json"], capture_output=True, text=True, cwd=ROOT, env=ENV, check=True)
+    return sum(json.loads(info.stdout)["events"].values())
+
+
+def limit_binary() -> Path | None:
+    exe = WORK / "limit"
+    if shutil.which("gcc") and subprocess.run(["gcc", "-O2", "-o", exe, ROOT / "bench" / "limit.c"]).returncode == 0:
+        return exe
+    return None
+
+
+class Bench:
+    def __init__(self, repeat: int):
+        self.repeat, self.rows = repeat, []
+
+    def case(self, label: str, path: Path, events: int, peers: list[tuple[str, list]], tp: list | None = None) -> dict:
+        """traceparse block on ``path``, then each peer on the same file; returns traceparse's row."""
+        mb = path.stat().st_size / 1e6
+        me = dict(case=label, name="traceparse block " + str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path), events=events, mb=mb,
+                  **run(tp or [*TP, "block", path, "-f", "json"], self.repeat))
+        self.rows.append(me)
+        for name, cmd in peers:
+            r = run(cmd, self.repeat)
+            ratio = f"{r['t'] / me['t']:.2f}x faster" if r["t"] >= me["t"] else f"{me['t'] / r['t']:.2f}x slower"
+            self.rows.append(dict(case=label, name=name, events=events, mb=mb, ratio=ratio, **r))
+        return me
+
+    def mine(self, label: str) -> dict | None:
+        return next((r for r in self.rows if r["case"] == label and r["name"].startswith("traceparse")), None)
+
+    def peer(self, label: str, name: str) -> dict | None:
+        return next((r for r in self.rows if r["case"] == label and r["name"] == name), None)
+
+    def table(self) -> str:
+        out = ["| case | command | events | MB | time (s) | CPU (s) | events/s | MB/s | peak RSS (MB) | traceparse is |", "|" + "---|" * 10]
+        for r in self.rows:
+            out.append(
+                f"| {r['case']} | `{r['name']}` | {r['events']:,} | {r['mb']:.0f} | {r['t']:.2f} | {r['cpu']:.2f} | "
+                f"{r['events'] / r['t']:,.0f} | {r['mb'] / r['t']:.0f} | {r['rss']} | {r.get('ratio', '')} |"
+            )
+        return "\n".join(out)
+
+
+def text_peers(path: Path, limit: Path | None, loop: bool = True) -> list[tuple[str, list]]:
+    peers = [(LIMIT, [limit, path])] if limit else []
+    if shutil.which("mawk"):
+        peers.append((MAWK, ["mawk", "-f", "bench/pair.awk", path]))
+    if loop:
+        peers.append((LOOP, [sys.executable, "bench/pair_loop.py", path]))
+    return peers
+
+
+def targets(b: Bench, texts: dict[str, str], dats: dict[str, str], lost: str | None, fixed: tuple[float, float]) -> str:
+    """Issue 11's targets against this run's rows: (what, measured, met)."""
+    out = ["| target | measured in this run | met |", "|---|---|---|"]
+
+    def faster(label, peer, k, what):
+        me, p = b.mine(label), b.peer(label, peer)
+        if me and p:
+            x = p["t"] / me["t"]
+            out.append(f"| {what}: ≥ {k}x faster than `{peer}` | {x:.2f}x ({me['t']:.2f} s vs {p['t']:.2f} s; CPU {me['cpu']:.2f} vs {p['cpu']:.2f} s) | {'yes' if x >= k else 'no'} |")
+
+    for label, what in texts.items():
+        if what == "1.3 GB":
+            faster(label, MAWK, 8, f"perf text {what}")
+            me, lim = b.mine(label), b.peer(label, LIMIT)
+            if lim:
+                x = me["t"] / lim["t"]
+                out.append(f"| perf text {what}: within 2x of the C limit | {x:.2f}x the limit's time ({me['t']:.2f} s vs {lim['t']:.2f} s) | {'yes' if x <= 2 else 'no'} |")
+        elif " MB" in what:
+            faster(label, MAWK, 3, f"perf text {what}")
+            faster(label, LOOP, 8, f"perf text {what}")
+        elif what == "-g":
+            faster(label, MAWK, 3, "perf script -g text")
+    for label, k in dats.items():
+        faster(label, TRACE_CMD, k, label)
+    for label in (*[k for k, v in texts.items() if v == "1.3 GB"], *dats, lost):
+        r = b.mine(label)
+        if r:
+            out.append(f"| peak RSS ≤ 300 MB: {r['case']} | {r['rss']} MB | {'yes' if r['rss'] <= 300 else 'no'} |")
+    polars, small = fixed
+    out.append(f"| fixed cost ≤ 1.5x `python -c 'import polars'` | {small / polars:.2f}x ({small:.2f} s vs {polars:.2f} s) | {'yes' if small <= 1.5 * polars else 'no'} |")
     return "\n".join(out)
 
 
-def case(rows, label, path, events, tp_cmd, peers, repeat=3):
-    mb = path.stat().st_size / 1e6
-    t, rss = run(tp_cmd, repeat)
-    rows.append(dict(case=label, name="traceparse " + " ".join(map(str, tp_cmd[3:])).replace(str(ROOT) + "/", ""), events=events, mb=mb, t=t, rss=rss))
-    for name, cmd in peers:
-        pt, prss = run(cmd, repeat)
-        rows.append(dict(case=label, name=name, events=events, mb=mb, t=pt, rss=prss, ratio=f"{pt / t:.2f}x faster" if pt >= t else f"{t / pt:.2f}x slower"))
-
-
-TINY_TEXT = ROOT / "fixtures" / "handmade" / "comm-spaces.perf.txt"
-SMALL_DAT = ROOT / "fixtures" / "tracedat" / "blk.v7zstd.dat"  # 801 events: what every run pays before its first event
-
-
-def fixed_costs(rows: list[dict]) -> str:
-    """What a run costs before it reads an event, against the time the ratio targets leave."""
-    imports, _ = run([sys.executable, "-c", "import polars, numpy"], repeat=5)
-    small, _ = run([*TP, "block", str(SMALL_DAT), "-f", "json"], repeat=5)
-    out = [
-        "| fixed cost | time (s) |", "|---|---|",
-        f"| `python -c 'import polars, numpy'` | {imports:.2f} |",
-        f"| `traceparse block` on an 801-event trace.dat (start-up, imports, format files, report) | {small:.2f} |",
-    ]
-    if shutil.which("trace-cmd"):
-        tc, _ = run(["trace-cmd", "report", "-i", str(SMALL_DAT)], repeat=5)
-        out.append(f"| `trace-cmd report` on the same file | {tc:.2f} |")
-    need = {"mawk -f bench/pair.awk": 3, "python bench/pair_loop.py": 8, "trace-cmd report > /dev/null": 2}
-    out += ["", "| peer | case | peer's time (s) | target | leaves traceparse (s) |", "|---|---|---|---|---|"]
-    for r in rows:
-        if r["name"] in need:
-            k = need[r["name"]]
-            out.append(f"| `{r['name']}` | {r['case']} | {r['t']:.2f} | {k}x faster | {r['t'] / k:.2f} |")
+def per_event(b: Bench, sizes: list[int], start: float) -> str:
+    out = ["| events | time (s) | CPU (s) | ns per event | ns per event after start-up |", "|---|---|---|---|---|"]
+    for e in sizes:
+        p = perf_text(e)
+        r = run([*TP, "block", p, "-f", "json"], 1 if e >= 5_000_000 else b.repeat)
+        n = count_events(p)
+        out.append(f"| {n:,} | {r['t']:.2f} | {r['cpu']:.2f} | {r['t'] / n * 1e9:.0f} | {(r['t'] - start) / n * 1e9:.0f} |")
     return "\n".join(out)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--events", type=int, default=2_000_000)
-    ap.add_argument("--events-g", type=int, default=150_000)
-    ap.add_argument("--scaling", action="store_true")
-    ap.add_argument("--big", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="a smoke run: small inputs, one run each")
+    ap.add_argument("--dat-dir", type=Path, default=WORK)
     a = ap.parse_args()
     WORK.mkdir(exist_ok=True)
-    rows: list[dict] = []
-    text = perf_text(a.events)
-    n = count_events(text)
-    peers = [("mawk -f bench/pair.awk", ["mawk", "-f", "bench/pair.awk", str(text)])] if shutil.which("mawk") else []
-    peers.append(("python bench/pair_loop.py", [sys.executable, "bench/pair_loop.py", str(text)]))
-    case(rows, "perf script text", text, n, [*TP, "block", str(text), "-f", "json"], peers)
+    b = Bench(1 if a.quick else 3)
+    limit = limit_binary()
+    small, big, g_events, lost_events = (100_000, None, 10_000, 100_000) if a.quick else (2_000_000, 12_000_000, 150_000, 2_000_000)
+    texts = {}
+    text = perf_text(small)
+    b.case("perf script text", text, count_events(text), text_peers(text, limit))
+    texts["perf script text"] = "224 MB" if not a.quick else f"{text.stat().st_size / 1e6:.0f} MB (--quick; the target is for 224 MB)"
+    if big:
+        text = perf_text(big)
+        b.case("perf script text, 1.3 GB", text, count_events(text), text_peers(text, limit, loop=False))
+        texts["perf script text, 1.3 GB"] = "1.3 GB"
+    g = perf_text(g_events, FIXTURE_G, "perf-g")
+    b.case("perf script -g text", g, count_events(g), text_peers(g, None, loop=False))
+    texts["perf script -g text"] = "-g"
+    lost = perf_text(lost_events, FIXTURE, "perf-lost", "--lose-completes")
+    b.case("perf text, every complete lost", lost, count_events(lost), [])
 
-    # with call chains (perf record -g): 30-odd frame lines per event, 3.5 KB per event
-    g = perf_text(a.events_g, FIXTURE_G, "perf-g")
-    peers = [(name, [*cmd[:-1], str(g)]) for name, cmd in peers]
-    case(rows, "perf script -g text", g, count_events(g), [*TP, "block", str(g), "-f", "json"], peers)
+    dats = {}
+    for label, name, k in (("trace.dat ~200k", "blk-200k.dat", 1), ("trace.dat ~1M", "blk-1M.dat", 5), ("trace.dat ~4M", "blk-5M.dat", 8)):
+        path = a.dat_dir / name
+        if path.exists() and not (a.quick and k > 1):
+            peers = [(TRACE_CMD, ["trace-cmd", "report", "-i", path])] if shutil.which("trace-cmd") else []
+            b.case(label, path, dat_events(path), peers)
+            dats[label] = k
 
-    # a real recording (not repeated): `perf script` turning it into text is the first peer
-    pdata = WORK / "blk-2M.perf.data"
-    if pdata.exists() and shutil.which("perf"):
-        ptext = WORK / "blk-2M.perf.txt"
-        if not ptext.exists():
-            with open(ptext, "wb") as out:
-                subprocess.run(["perf", "script", "-i", str(pdata)], stdout=out, stderr=subprocess.DEVNULL, check=True)
-        peers = [
-            ("perf script > /dev/null (the perf.data it came from)", ["perf", "script", "-i", str(pdata)]),
-            ("mawk -f bench/pair.awk", ["mawk", "-f", "bench/pair.awk", str(ptext)]),
-            ("python bench/pair_loop.py", [sys.executable, "bench/pair_loop.py", str(ptext)]),
-        ]
-        case(rows, "recorded perf text", ptext, count_events(ptext), [*TP, "block", str(ptext), "-f", "json"], peers)
-    dat = WORK / "blk-200k.dat"
-    if dat.exists():
-        info = subprocess.run([*TP, "info", str(dat), "-f", "json"], capture_output=True, text=True, cwd=ROOT, check=True)
-        ev = sum(json.loads(info.stdout)["events"].values())
-        peers = [("trace-cmd report > /dev/null", ["trace-cmd", "report", "-i", str(dat)])] if shutil.which("trace-cmd") else []
-        case(rows, "trace.dat", dat, ev, [*TP, "block", str(dat), "-f", "json"], peers)
-
-    for label, name, repeat in (("trace.dat, 1M", "blk-1M.dat", 3), ("trace.dat, large", "blk-5M.dat", 1)):
-        path = WORK / name
-        if path.exists():
-            info = subprocess.run([*TP, "info", str(path), "-f", "json"], capture_output=True, text=True, cwd=ROOT, check=True)
-            ev = sum(json.loads(info.stdout)["events"].values())
-            peers = [("trace-cmd report > /dev/null", ["trace-cmd", "report", "-i", str(path)])] if shutil.which("trace-cmd") else []
-            case(rows, label, path, ev, [*TP, "block", str(path), "-f", "json"], peers, repeat=repeat)
-
-    t, rss = run([*TP, "--help"], repeat=5)
-    startup = f"`traceparse --help`: {t:.2f} s (median of 5), peak RSS {rss} MB"
-    startup += "\n\n" + fixed_costs(rows)
-
-    extra = []
-    if a.scaling:
-        # the marginal cost: time = start-up + events x cost per event; start-up measured on an 18-event file
-        t0, _ = run([*TP, "block", str(TINY_TEXT), "-f", "json"], repeat=5)
-        extra.append(f"Start-up (`traceparse block` on an 18-event perf text): {t0:.2f} s\n")
-        extra.append("| events | time (s) | ns per event | ns per event after start-up |\n|---|---|---|---|")
-        for e in (100_000, 1_000_000, 10_000_000):
-            p = perf_text(e)
-            t, rss = run([*TP, "block", str(p), "-f", "json"], repeat=1 if e >= 10_000_000 else 3)
-            n = count_events(p)
-            extra.append(f"| {n:,} | {t:.2f} | {t / n * 1e9:.0f} | {(t - t0) / n * 1e9:.0f} |")
-    if a.big:
-        p = perf_text(12_000_000)
-        t, rss = run([*TP, "block", str(p), "-f", "json"], repeat=1)
-        extra.append(f"\nPeak RSS on {p.stat().st_size / 1e9:.2f} GB of perf text: {rss} MB ({t:.1f} s)")
+    polars = run([sys.executable, "-c", "import polars"], 5)["t"]
+    small_dat = run([*TP, "block", SMALL_DAT, "-f", "json"], 5)["t"]
+    start = run([*TP, "block", ROOT / "fixtures" / "handmade" / "comm-spaces.perf.txt", "-f", "json"], 5)["t"]
+    helps = run([*TP, "--help"], 5)
 
     print(f"machine: {platform.node()}, {os.cpu_count()} CPUs, {platform.platform()}, Python {platform.python_version()}")
-    print()
-    print(table(rows))
-    print()
-    print(startup)
-    if extra:
-        print()
-        print("\n".join(extra))
+    print(f"load average before the run's end: {os.getloadavg()[0]:.1f}\n")
+    print(b.table())
+    print(f"\n`traceparse --help`: {helps['t']:.2f} s (median of 5), peak RSS {helps['rss']} MB")
+    print(f"\n| fixed cost | time (s) |\n|---|---|\n| `python -c 'import polars'` | {polars:.2f} |")
+    print(f"| `traceparse block` on the 801-event trace.dat fixture (start-up, imports, format files, report) | {small_dat:.2f} |")
+    print(f"| `traceparse block` on an 18-event perf text | {start:.2f} |\n")
+    print(targets(b, texts, dats, "perf text, every complete lost", (polars, small_dat)))
+    sizes = [10_000, 100_000] if a.quick else [100_000, 1_000_000, 10_000_000]
+    print(f"\nPer-event cost (perf text; start-up, the 18-event run: {start:.2f} s):\n")
+    print(per_event(b, sizes, start))
 
 
 if __name__ == "__main__":

@@ -12,10 +12,10 @@ import polars as pl
 from ..parsers.errors import EmptyCaptureError, MissingEventsError, TraceParseError
 from ..parsers.schema import Chunk
 from ..parsers.source import Source
-from .block_pairing import ROW_SCHEMA, op_of, pair, rows_from
+from .block_pairing import op_of
 from .block_tables import build_report
 from .histogram import GroupedDistributions
-from .open_requests import KEY, OpenRequests
+from .open_requests import OpenRequests
 from .result import UNIT_NS, Report
 from .shared import LISTING_CAP, Tally, check_threshold, check_top, check_unit, check_window, listing_limit
 
@@ -83,8 +83,7 @@ class BlockAnalysis:
 
     def __post_init__(self):
         self.dists = GroupedDistributions(UNIT_NS[self.opts.unit])
-        self.open = OpenRequests(ROW_SCHEMA, match=self._match_open if self.opts.filtered else None)
-        self.rid = 0
+        self.open = OpenRequests(match=self._match_open if self.opts.filtered else None)
         # the unpaired, as the filters see them (table and JSON); the unfiltered ones drive the loss warnings
         self.counts = dict.fromkeys(UNPAIRED, 0)
         self.all_without_issue = self.empty_without_issue = 0
@@ -104,15 +103,9 @@ class BlockAnalysis:
         req = frames.get("block:block_rq_requeue")
         if req is not None and req.height:  # the requeue's comm is whoever ran it, not the requester
             self._count("requeues", req.select("dev", op=op_of(pl.col("rwbs")), comm=pl.lit(None, pl.String), ts_ns="ts_ns"))
-        rows = rows_from(frames, self.rid)
-        if not rows.height:
+        p = self.open.pair(frames)  # with the open requests of earlier chunks; what stays open is kept
+        if p is None:
             return
-        self.rid += rows.height
-        touched = self.open.take(rows.select(KEY))  # semi/anti joins: repeated keys do no harm
-        p = pair(pl.concat([touched, rows]))
-        if p.partials.height:  # a continuation may land on another open request's sector: the newer wins, as in pair()
-            self._count("overwritten", _open_side(self.open.take(p.state.select(KEY))))
-        self.open.put(p.state)
         self.all_without_issue += p.without_issue.height
         self.empty_without_issue += int(p.without_issue["empty"].sum())
         self._count("complete_without_issue", p.without_issue)

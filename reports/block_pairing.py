@@ -1,6 +1,7 @@
-"""Pair block_rq_insert / issue / complete into requests, columnar, carrying open requests across chunks.
+"""Pair block_rq_insert / issue / complete into requests: a native kernel over the frames' columns.
 
-The rules (see DESIGN.md, "Semantics of block latency"), each one counted, never silent:
+The rules (see DESIGN.md, "Semantics of block latency"), each one counted, never silent; the kernel,
+reports/native/src/pairing.rs, names each where it applies:
 
 - A request is keyed by (dev, sector), as biosnoop and bpftrace's biolatency do. Issue and
   complete often run on different CPUs, so nothing is paired per CPU.
@@ -18,44 +19,21 @@ The rules (see DESIGN.md, "Semantics of block latency"), each one counted, never
   and the request goes on at sector + done, where its next complete fires. The request is followed
   to its last part; D2C/I2C run to that last part and the partials are counted.
 
-How, without a state machine: sort rows by (dev, sector, time); a complete closes a segment of
-its key; forward-filling the insert/issue columns inside each segment hands every complete the
-last insert and issue before it. Segments still open at the end of a chunk become "state" rows
-that the next chunk starts from.
+This module turns the frames into the kernel's columns (numbers, and strings interned once for the
+whole run, so that open requests carry codes from chunk to chunk) and its answers back into frames.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
-STATE, INSERT, ISSUE, COMPLETE = 0, 1, 2, 3
-# columns an insert/issue row sets and a complete inherits
-CARRIED = ["ins_ts", "ins_comm", "ins_pid", "iss_ts", "iss_comm", "iss_pid", "rwbs", "nr", "bytes", "orig_sector", "parts"]
-ROW_SCHEMA = {
-    "rid": pl.Int64,
-    "dev": pl.String,
-    "devnum": pl.UInt64,  # major << 20 | minor: sorts and compares faster than the "8,0" string
-    "sector": pl.UInt64,
-    "ts": pl.Int64,
-    "kind": pl.Int8,
-    "ins_ts": pl.Int64,
-    "ins_comm": pl.String,
-    "ins_pid": pl.Int32,
-    "iss_ts": pl.Int64,
-    "iss_comm": pl.String,
-    "iss_pid": pl.Int32,
-    "rwbs": pl.String,
-    "nr": pl.UInt32,
-    "bytes": pl.UInt64,
-    "orig_sector": pl.UInt64,
-    "parts": pl.Int32,
-    "c_rwbs": pl.String,
-    "c_nr": pl.UInt32,
-    "c_error": pl.Int32,
-}
-NO_SECTOR = 2**64 - 1  # (sector_t)-1: a request without a position, e.g. a flush
-MAX_ROUNDS = 16  # partial chains and mismatch re-pairs; real requests need 2 or 3
+INSERT, ISSUE, COMPLETE = 1, 2, 3
+KINDS = (("block:block_rq_insert", INSERT), ("block:block_rq_issue", ISSUE), ("block:block_rq_complete", COMPLETE))
+NULL = 2**32 - 1  # the kernel's code of a null string
+# bits of the kernel's ``nulls`` column (pairing's py_pairing.rs): which values an event lacks
+TS_NULL, KEY_NULL, PID_NULL, NR_NULL, BYTES_NULL = 1, 2, 4, 8, 16
 
 
 def op_of(rwbs: pl.Expr) -> pl.Expr:
@@ -63,144 +41,138 @@ def op_of(rwbs: pl.Expr) -> pl.Expr:
     return rwbs.str.extract(r"^F?([WDRFN])", 1).fill_null("?")
 
 
-def rows_from(frames: dict[str, pl.DataFrame], rid0: int) -> pl.DataFrame:
-    """The pairing rows of one chunk's block frames (rid numbers rows from ``rid0``)."""
+class Strings:
+    """Device, comm and rwbs strings as u32 codes, the same for the whole run: polars' own codes of
+    its (process-wide) categoricals, so a comm column, categorical already, is coded for free.
+    ``ops`` is each code's op letter (the kernel compares ops, never strings)."""
+
+    def __init__(self):
+        # polars frees its categories once no series holds one, and would hand out the same codes
+        # again for other strings: an empty categorical series keeps them (and our codes) valid
+        self._anchor = pl.Series([], dtype=pl.Categorical)
+        self.values: list[str | None] = []  # code -> string, None where not seen yet
+        self.ops = bytearray()
+        self._series: pl.Series | None = None
+
+    def encode(self, s: pl.Series) -> np.ndarray:
+        cat = s if s.dtype == pl.Categorical else s.cast(pl.String).cast(pl.Categorical)
+        codes = cat.to_physical()
+        seen = codes.unique().drop_nulls().to_numpy()
+        new = [int(c) for c in seen if c >= len(self.values) or self.values[c] is None]
+        if new:  # a loop per distinct string, never per event
+            learnt = cat.filter(codes.is_in(new)).unique()
+            grow = max(new) + 1 - len(self.values)
+            if grow > 0:
+                self.values += [None] * grow
+                self.ops += b"?" * grow
+            strings = learnt.cast(pl.String)
+            ops = pl.select(op_of(pl.lit(strings))).to_series()
+            for code, value, op in zip(learnt.to_physical().to_list(), strings.to_list(), ops.to_list()):
+                self.values[code] = value
+                self.ops[code] = ord(op)
+            self._series = None
+        return codes.fill_null(NULL).to_numpy()
+
+    def decode(self, codes: np.ndarray) -> pl.Series:
+        if self._series is None:
+            self._series = pl.Series(self.values, dtype=pl.String)
+        idx = pl.Series(codes, dtype=pl.UInt32)
+        if len(idx) and int(idx.max()) == NULL:
+            idx = pl.select(pl.when(idx != NULL).then(idx)).to_series()
+        return self._series.gather(idx)
+
+
+def columns(frames: dict[str, pl.DataFrame], strings: Strings) -> dict[str, bytes] | None:
+    """One chunk's inserts, issues and completes (in that order) as the kernel's columns."""
     parts = []
-    for name, kind in (("block:block_rq_insert", INSERT), ("block:block_rq_issue", ISSUE), ("block:block_rq_complete", COMPLETE)):
+    for name, kind in KINDS:
         f = frames.get(name)
-        if f is None or not f.height:
-            continue
-        side = "ins" if kind == INSERT else "iss"
-        if kind == COMPLETE:
-            cols = dict(c_rwbs=pl.col("rwbs"), c_nr=pl.col("nr_sector"), c_error=pl.col("error"))
-            no_sector = (pl.col("sector") == NO_SECTOR) & (op_of(pl.col("rwbs")) == "F")
-            f = f.with_columns(sector=pl.when(no_sector).then(pl.lit(0, pl.UInt64)).otherwise("sector"))
-        else:
-            cols = {
-                f"{side}_ts": pl.col("ts_ns"),
-                f"{side}_comm": pl.col("comm").cast(pl.String),
-                f"{side}_pid": pl.col("pid"),
-                "rwbs": pl.col("rwbs"),
-                "nr": pl.col("nr_sector"),
-                "bytes": pl.col("bytes"),
-                "orig_sector": pl.col("sector"),
-                "parts": pl.lit(0, pl.Int32),
-            }
-        devnum = (pl.col("dev_major").cast(pl.UInt64) * (1 << 20) + pl.col("dev_minor").cast(pl.UInt64)).alias("devnum")
-        parts.append(f.select(pl.col("dev"), devnum, pl.col("sector"), ts=pl.col("ts_ns"), kind=pl.lit(kind, pl.Int8), **cols))
+        if f is not None and f.height:
+            parts.append(f.select("dev", "comm", "rwbs", "pid", "ts_ns", "sector", "nr_sector", "bytes", "dev_major", "dev_minor", kind=pl.lit(kind, pl.UInt8)))
     if not parts:
-        return pl.DataFrame(schema=ROW_SCHEMA)
-    rows = pl.concat(parts, how="diagonal_relaxed")
-    rows = rows.with_row_index("rid", offset=rid0).with_columns(pl.col("rid").cast(pl.Int64))
-    return rows.select([(pl.col(c) if c in rows.columns else pl.lit(None)).cast(t).alias(c) for c, t in ROW_SCHEMA.items()])
+        return None
+    rows = pl.concat(parts, how="vertical_relaxed")
+    devnum = pl.col("dev_major").cast(pl.UInt64) * (1 << 20) + pl.col("dev_minor").cast(pl.UInt64)
+    nulls = (
+        pl.col("ts_ns").is_null().cast(pl.UInt8) * TS_NULL
+        + (devnum.is_null() | pl.col("sector").is_null()).cast(pl.UInt8) * KEY_NULL
+        + pl.col("pid").is_null().cast(pl.UInt8) * PID_NULL
+        + pl.col("nr_sector").is_null().cast(pl.UInt8) * NR_NULL
+        + pl.col("bytes").is_null().cast(pl.UInt8) * BYTES_NULL
+    )
+    num = rows.select(
+        "kind",
+        devnum=devnum.fill_null(0),
+        sector=pl.col("sector").fill_null(0).cast(pl.UInt64),
+        ts=pl.col("ts_ns").fill_null(0).cast(pl.Int64),
+        pid=pl.col("pid").fill_null(0).cast(pl.Int32),
+        nr=pl.col("nr_sector").fill_null(0).cast(pl.UInt32),
+        bytes=pl.col("bytes").fill_null(0).cast(pl.UInt64),
+        nulls=nulls,
+    )
+    out = {c: num[c].to_numpy().tobytes() for c in num.columns}
+    for c in ("dev", "comm", "rwbs"):
+        out[c] = strings.encode(rows[c]).tobytes()
+    return out
+
+
+def _array(out: dict[str, bytes], name: str, dtype) -> pl.Series:
+    values = pl.Series(name.split(".")[-1], np.frombuffer(out[name], dtype=dtype))
+    valid = out.get(name + "_valid")
+    if valid is None or np.frombuffer(valid, dtype=np.uint8).all():
+        return values
+    return pl.select(pl.when(pl.Series(np.frombuffer(valid, dtype=np.uint8)) == 1).then(values)).to_series()
+
+
+REQUEST = {  # what a key remembers of its request, as the kernel hands it out: name -> (buffer type, frame type)
+    "ins_ts": (np.int64, pl.Int64), "ins_pid": (np.int32, pl.Int32), "iss_ts": (np.int64, pl.Int64), "iss_pid": (np.int32, pl.Int32),
+    "nr": (np.uint32, pl.UInt32), "bytes": (np.uint64, pl.UInt64), "orig_sector": (np.uint64, pl.UInt64), "parts": (np.int32, pl.Int32),
+}
+CODES = ("dev", "ins_comm", "iss_comm", "rwbs")
+
+
+def requests(out: dict[str, bytes], prefix: str, strings: Strings) -> pl.DataFrame:
+    """The kernel's requests under ``prefix`` (done, dropped, open) as a frame."""
+    cols = {c: strings.decode(np.frombuffer(out[f"{prefix}.{c}"], dtype=np.uint32)).alias(c) for c in CODES}
+    cols.update({c: _array(out, f"{prefix}.{c}", t).cast(ft).alias(c) for c, (t, ft) in REQUEST.items()})
+    if prefix == "done":
+        cols["ts"] = _array(out, "done.ts", np.int64)
+        cols["c_rwbs"] = strings.decode(np.frombuffer(out["done.c_rwbs"], dtype=np.uint32)).alias("c_rwbs")
+    return pl.DataFrame(cols)
+
+
+OPS = {ord(c): c for c in "RWDFN?"}
+
+
+def sides(out: dict[str, bytes], prefix: str, strings: Strings) -> pl.DataFrame:
+    """The (dev, op, comm, ts_ns) of unpaired rows, what the report's filters look at."""
+    op = pl.Series(np.frombuffer(out[f"{prefix}.op"], dtype=np.uint8)).replace_strict(OPS, default="?", return_dtype=pl.String)
+    return pl.DataFrame({
+        "dev": strings.decode(np.frombuffer(out[f"{prefix}.dev"], dtype=np.uint32)),
+        "op": op,
+        "comm": strings.decode(np.frombuffer(out[f"{prefix}.comm"], dtype=np.uint32)),
+        "ts_ns": _array(out, f"{prefix}.ts", np.int64),
+    })
 
 
 @dataclass
 class Paired:
-    """What one pairing pass found. The unpaired come as frames of (dev, op, comm, ts_ns), so that the
+    """What one chunk's pairing found. The unpaired come as frames of (dev, op, comm, ts_ns), so that the
     report can apply its filters to them; comm is null where that side does not know the requester."""
 
-    done: pl.DataFrame  # one row per finished request (complete rows with inherited insert/issue columns)
-    state: pl.DataFrame  # open requests, to start the next chunk from
+    done: pl.DataFrame  # one row per finished request: its complete, with what its key remembered
     without_issue: pl.DataFrame  # completes with no issue; ``empty``: zero-length (ends of flush sequences)
     mismatched: pl.DataFrame  # completes whose op differs from the issue at their sector
     partials: pl.DataFrame  # partial completions, followed to the request's last part
-    overwritten: pl.DataFrame  # inserts/issues that replaced an open request's earlier one
+    overwritten: pl.DataFrame  # inserts/issues (and rests of partials) that replaced an open request's earlier one
 
 
-def pair(rows: pl.DataFrame) -> Paired:
-    """Pair ``rows`` (this chunk's rows plus the previous chunk's state rows)."""
-    removed: set[int] = set()  # op-mismatched completes
-    bad_parts: list[pl.DataFrame] = []
-    conts = pl.DataFrame(schema=ROW_SCHEMA)  # continuations of partially completed requests
-    for _ in range(MAX_ROUNDS):
-        kept = rows.filter(~pl.col("rid").is_in(list(removed))) if removed else rows
-        ff = _fill(pl.concat([kept, conts]) if conts.height else kept)
-        c = ff.filter(pl.col("kind") == COMPLETE)
-        # ops can only differ where the rwbs strings do: the regex runs on those few rows only
-        differ = c.filter(pl.col("rwbs").is_not_null() & (pl.col("c_rwbs") != pl.col("rwbs")))
-        bad = differ.filter(op_of(pl.col("c_rwbs")) != op_of(pl.col("rwbs")))
-        if bad.height:
-            removed.update(bad["rid"].to_list())
-            bad_parts.append(_side(bad, "c_rwbs", None))
-            continue
-        part = c.filter(pl.col("iss_ts").is_not_null() & (pl.col("c_nr") > 0) & (pl.col("c_nr") < pl.col("nr")))
-        new = _continuations(part)
-        if new.height == conts.height:
-            break
-        conts = new
-    opened = pl.col("iss_ts").is_not_null() | pl.col("ins_ts").is_not_null()
-    done = c.filter(~pl.col("rid").is_in(part["rid"].implode()) & opened if part.height else opened)
-    # rows are sorted by segment: a segment's last row is where the next row starts another one
-    last_of_segment = (pl.col("grp") != pl.col("grp").shift(-1)).fill_null(True)
-    state = ff.filter(last_of_segment & (pl.col("kind") != COMPLETE))
-    state = state.with_columns(kind=pl.lit(STATE, pl.Int8)).select(list(ROW_SCHEMA))
-    orphans = c.filter(pl.col("iss_ts").is_null())
+def paired(out: dict[str, bytes], strings: Strings) -> Paired:
+    empty = pl.Series("empty", np.frombuffer(out["without_issue.empty"], dtype=np.uint8) == 1)
     return Paired(
-        done=done,
-        state=state,
-        without_issue=_side(orphans, "c_rwbs", None).with_columns(empty=orphans["c_nr"] == 0),
-        mismatched=pl.concat(bad_parts) if bad_parts else _side(c.clear(), "c_rwbs", None),
-        partials=_side(part, "rwbs", pl.coalesce("ins_comm", "iss_comm")),
-        overwritten=_overwrites(ff),
+        done=requests(out, "done", strings),
+        without_issue=sides(out, "without_issue", strings).with_columns(empty),
+        mismatched=sides(out, "mismatched", strings),
+        partials=sides(out, "partials", strings),
+        overwritten=sides(out, "overwritten", strings),
     )
-
-
-def _side(frame: pl.DataFrame, rwbs: str, comm: pl.Expr | None) -> pl.DataFrame:
-    """The (dev, op, comm, ts_ns) of unpaired rows, what the report's filters look at."""
-    return frame.select(
-        "dev", op=op_of(pl.col(rwbs)), comm=comm if comm is not None else pl.lit(None, pl.String), ts_ns=pl.col("ts"),
-    )
-
-
-def _overwrites(ff: pl.DataFrame) -> pl.DataFrame:
-    """Inserts (issues) whose segment already had an insert (issue) before them: the open request's
-    earlier one is replaced, as biosnoop's map entry would be. Rows are sorted by segment, so "an
-    earlier setter in this segment" is the last setter's segment seen from the row before."""
-    out = []
-    for flag, comm in (("sets_ins", "ins_comm"), ("sets_iss", "iss_comm")):
-        sets = pl.col(flag)
-        last_setter = pl.when(sets).then(pl.col("grp")).forward_fill().shift(1)
-        out.append(_side(ff.filter(sets & (last_setter == pl.col("grp")).fill_null(False)), "rwbs", pl.col(comm)))
-    return pl.concat(out)
-
-
-def _fill(r: pl.DataFrame) -> pl.DataFrame:
-    """Sort by key and time; hand each row the last insert/issue values of its segment."""
-    r = r.sort("devnum", "sector", "ts", "kind", maintain_order=True)
-    is_c = pl.col("kind") == COMPLETE
-    new_seg = (
-        (pl.col("devnum") != pl.col("devnum").shift(1))
-        | (pl.col("sector") != pl.col("sector").shift(1))
-        | is_c.shift(1)
-    ).fill_null(True)
-    # which rows set an insert (issue) of their own, before the fill hands every row its segment's
-    r = r.with_columns(
-        grp=new_seg.cum_sum(),
-        sets_ins=(pl.col("kind") == INSERT) | ((pl.col("kind") == STATE) & pl.col("ins_ts").is_not_null()),
-        sets_iss=(pl.col("kind") == ISSUE) | ((pl.col("kind") == STATE) & pl.col("iss_ts").is_not_null()),
-    )
-    return r.with_columns([_fill_in_segment(c) for c in CARRIED])
-
-
-def _fill_in_segment(name: str) -> pl.Expr:
-    """Forward fill that stops at segment borders. Rows are sorted by segment, so a plain forward fill
-    is right wherever the value it brings comes from the row's own segment; a window ``over("grp")``
-    gives the same answer at the cost of hashing every row (half the pairing time on big chunks)."""
-    col = pl.col(name)
-    from_grp = pl.when(col.is_not_null()).then(pl.col("grp")).forward_fill()
-    return pl.when(from_grp == pl.col("grp")).then(col.forward_fill()).alias(name)
-
-
-def _continuations(part: pl.DataFrame) -> pl.DataFrame:
-    """The rest of each partially completed request, as an issue-like row at sector + completed."""
-    return part.with_columns(
-        sector=pl.col("sector") + pl.col("c_nr").cast(pl.UInt64),
-        nr=pl.col("nr") - pl.col("c_nr"),
-        parts=pl.col("parts") + 1,
-        kind=pl.lit(ISSUE, pl.Int8),
-        rid=-pl.col("rid") - 1,  # never collides with real rows
-        c_rwbs=pl.lit(None, pl.String),
-        c_nr=pl.lit(None, pl.UInt32),
-        c_error=pl.lit(None, pl.Int32),
-    ).select(list(ROW_SCHEMA))

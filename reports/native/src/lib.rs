@@ -3,5 +3,8 @@
 //! Plain Rust over slices (testable without Python); `py` binds them to
 //! `traceparse.reports._native`.
 
+pub mod pairing;
 #[cfg(feature = "python")]
 mod py;
+#[cfg(feature = "python")]
+mod py_pairing;
