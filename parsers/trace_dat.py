@@ -17,7 +17,7 @@ What is read: header_page (page layout; ``commit``'s size is the kernel's long s
 differ from the header byte on 32-bit kernels), the event format files (field layouts, print fmts),
 kallsyms (symbols for ``%pS`` fields), saved cmdlines (comm of each pid), options (clock, uname,
 trace-cmd version, CPUSTAT, OFFSET, TSC2NSEC, BUFFER instances) and every CPU's ring-buffer pages
-of every buffer. Pages are decoded in batches with numpy (``ring_buffer.py``), fields a column at a
+of every buffer. Pages are decoded in batches natively (``ring_buffer.py``), fields a column at a
 time (``event_format.py``).
 
 Random access is needed (v7 keeps its buffer table at the end): a real file is mmapped, anything
@@ -679,8 +679,8 @@ def _v7_buffer(d: _Bytes, val: bytes, head: Header) -> Buffer:
 
 
 def _page_batches(d: _Bytes, mem, buf: Buffer, cpu: CpuData, head: Header, batch_bytes: int, source: Source):
-    """Yield (uint8 numpy array of whole pages of one CPU, ``batch_bytes`` at most (at least one page),
-    file offset read up to)."""
+    """Yield (bytes of whole pages of one CPU, ``batch_bytes`` at most (at least one page), file offset
+    read up to)."""
     ps = buf.page_size
     per_batch = max(ps, batch_bytes // ps * ps)
     if not buf.compressed:
@@ -688,7 +688,7 @@ def _page_batches(d: _Bytes, mem, buf: Buffer, cpu: CpuData, head: Header, batch
         whole = avail // ps * ps
         for at in range(0, whole, per_batch):
             n = min(per_batch, whole - at)
-            yield np.frombuffer(mem, dtype=np.uint8, count=n, offset=cpu.offset + at), cpu.offset + at + n
+            yield mem[cpu.offset + at : cpu.offset + at + n], cpu.offset + at + n
         if avail < cpu.size and not buf.recovered:
             _report_cut(source, buf, cpu, cpu.offset + whole, cpu.offset + cpu.size, d.size)
         return
@@ -708,7 +708,7 @@ def _page_batches(d: _Bytes, mem, buf: Buffer, cpu: CpuData, head: Header, batch
             blob = d.take(at + 8, csize, "chunk")
         except _Cut:
             if pending:
-                yield np.frombuffer(b"".join(pending), dtype=np.uint8), at
+                yield b"".join(pending), at
             if not buf.recovered:
                 _report_cut(source, buf, cpu, at, cpu.offset + cpu.size, d.size)
             return
@@ -716,7 +716,7 @@ def _page_batches(d: _Bytes, mem, buf: Buffer, cpu: CpuData, head: Header, batch
             raw = _decompress(head.compression, blob, usize)
         except TraceParseError as exc:
             if pending:
-                yield np.frombuffer(b"".join(pending), dtype=np.uint8), at
+                yield b"".join(pending), at
             inst = f" (instance {buf.name})" if buf.name else ""
             source.skip(1, None, f"trace.dat: CPU {cpu.cpu}{inst} data has a {exc} at byte {at:,}; read up to it")
             return
@@ -724,10 +724,10 @@ def _page_batches(d: _Bytes, mem, buf: Buffer, cpu: CpuData, head: Header, batch
         pending.append(raw[: len(raw) // ps * ps])
         pending_len += len(pending[-1])
         if pending_len >= per_batch:
-            yield np.frombuffer(b"".join(pending), dtype=np.uint8), at
+            yield b"".join(pending), at
             pending, pending_len = [], 0
     if pending:
-        yield np.frombuffer(b"".join(pending), dtype=np.uint8), at
+        yield b"".join(pending), at
 
 
 def _report_v7_cut(source: Source, cut: dict) -> None:

@@ -1,0 +1,136 @@
+//! Typed fields of a batch of records, by the layouts of the capture's format files.
+//!
+//! A record starts at `start` in a buffer (a run of ring-buffer pages, or perf.data RAW payloads
+//! laid end to end); a field is `size` bytes at `offset` from there. Reads past the buffer repeat
+//! its last byte (and before it, its first), so a damaged offset yields garbage, never a panic;
+//! the callers drop records shorter than their format's fixed fields first.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// The bytes `at .. at + n` of `buf`, each index clamped into the buffer (empty buffer: zeros).
+fn clamped(buf: &[u8], at: i64, n: usize, out: &mut Vec<u8>) {
+    let len = buf.len();
+    match usize::try_from(at).ok().and_then(|a| buf.get(a..a.checked_add(n)?)) {
+        Some(bytes) => out.extend_from_slice(bytes),
+        None if len == 0 => out.resize(out.len() + n, 0),
+        None => out.extend((0..n as i64).map(|i| {
+            let j = at.saturating_add(i).clamp(0, len as i64 - 1) as usize;
+            buf.get(j).copied().unwrap_or(0)
+        })),
+    }
+}
+
+/// The (records x width) byte matrix of the field at `offset` of every record, row-major.
+pub fn gather_bytes(buf: &[u8], starts: &[i64], offset: i64, width: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(starts.len() * width);
+    for &s in starts {
+        clamped(buf, s.saturating_add(offset), width, &mut out);
+    }
+    out
+}
+
+/// An integer field (1, 2, 4 or 8 bytes) of every record, each in this machine's byte order and
+/// its own width (the caller views them as signed or unsigned).
+pub fn gather_int(buf: &[u8], starts: &[i64], offset: i64, size: usize, big: bool) -> Vec<u8> {
+    let mut out = gather_bytes(buf, starts, offset, size);
+    if big != cfg!(target_endian = "big") && size > 1 {
+        out.chunks_exact_mut(size).for_each(<[u8]>::reverse);
+    }
+    out
+}
+
+/// FNV-1a: the strings interned here are short (a comm, an rwbs, a device name).
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+/// Strings as codes into a table of the distinct ones (in order of first appearance).
+#[derive(Debug, Default, PartialEq)]
+pub struct Interned {
+    pub codes: Vec<u32>,
+    /// the distinct strings, each NUL-padded to `width` bytes
+    pub table: Vec<u8>,
+    pub width: usize,
+}
+
+/// The C strings at `at[i]`, at most `len[i]` bytes (cut at the first NUL), interned.
+pub fn gather_cstrings(buf: &[u8], at: &[i64], len: &[i64]) -> Interned {
+    let mut seen: HashMap<Vec<u8>, u32, BuildHasherDefault<Fnv>> = HashMap::default();
+    let mut uniques: Vec<Vec<u8>> = Vec::new();
+    let mut codes = Vec::with_capacity(at.len());
+    let mut row = Vec::new();
+    for (&a, &n) in at.iter().zip(len) {
+        row.clear();
+        clamped(buf, a, usize::try_from(n).unwrap_or(0).min(buf.len().max(1)), &mut row);
+        let s = row.iter().position(|&b| b == 0).map_or(&row[..], |z| &row[..z]);
+        let code = match seen.get(s) {
+            Some(&c) => c,
+            None => {
+                let c = uniques.len() as u32;
+                seen.insert(s.to_vec(), c);
+                uniques.push(s.to_vec());
+                c
+            }
+        };
+        codes.push(code);
+    }
+    let width = uniques.iter().map(Vec::len).max().unwrap_or(0);
+    let mut table = Vec::with_capacity(uniques.len() * width);
+    for u in &uniques {
+        table.extend_from_slice(u);
+        table.resize(table.len() + width - u.len(), 0);
+    }
+    Interned { codes, table, width }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ints_of_both_byte_orders_and_widths() {
+        let buf = [0u8, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+        let le = gather_int(&buf, &[0, 4], 1, 4, false);
+        let vals: Vec<u32> = le.chunks_exact(4).map(|c| u32::from_ne_bytes(c.try_into().unwrap())).collect();
+        assert_eq!(vals, vec![0x0403_0201, 0x0807_0605]);
+        let be = gather_int(&buf, &[0], 0, 2, true);
+        assert_eq!(u16::from_ne_bytes(be[..].try_into().unwrap()), 0x0001);
+    }
+
+    #[test]
+    fn reads_past_the_buffer_clamp_instead_of_panicking() {
+        let buf = [1u8, 2, 3];
+        assert_eq!(gather_bytes(&buf, &[2, -5], 0, 3), vec![3, 3, 3, 1, 1, 1]);
+        assert_eq!(gather_bytes(&[], &[0], 7, 2), vec![0, 0]);
+        assert_eq!(gather_bytes(&buf, &[i64::MAX], i64::MAX, 1), vec![3]);
+    }
+
+    #[test]
+    fn cstrings_cut_at_nul_and_interned_in_first_seen_order() {
+        let buf = b"WS\0xR\0\0\0WS\0y";
+        let got = gather_cstrings(buf, &[0, 3, 8, 11], &[4, 4, 3, 0]);
+        assert_eq!(got.codes, vec![0, 1, 0, 2]);
+        assert_eq!(got.width, 2);
+        assert_eq!(got.table, b"WSxR\0\0".to_vec());
+    }
+
+    #[test]
+    fn negative_or_huge_lengths_do_not_allocate_past_the_buffer() {
+        let got = gather_cstrings(b"abc", &[0, 0], &[-1, i64::MAX]);
+        assert_eq!(got.codes, vec![0, 1]);
+        assert_eq!(got.table, b"\0\0\0abc".to_vec());
+    }
+}
