@@ -238,7 +238,8 @@ def int_column(buf: bytes, starts: np.ndarray, f: Field, endian: str) -> np.ndar
 
 def cstrings(buf: bytes, at: np.ndarray, ln: np.ndarray) -> pl.Series:
     """The C strings at ``at`` of at most ``ln`` bytes, cut at the first NUL (bytes after it are stale
-    kernel memory). Interned natively: only the distinct strings are decoded, then gathered."""
+    kernel memory). Interned natively: only the distinct strings are decoded, then gathered (unless
+    most are distinct: then the native side hands the strings themselves)."""
     codes, table, width = _native().gather_cstrings(buf, _i64(at), _i64(ln))
     if width == 0:
         return pl.repeat("", len(at), dtype=pl.String, eager=True).rename("")
@@ -248,7 +249,7 @@ def cstrings(buf: bytes, at: np.ndarray, ln: np.ndarray) -> pl.Series:
         names = raw.cast(pl.String)
     except pl.exceptions.ComputeError:  # not UTF-8 (a binary comm, a cut multibyte char): replace, like `less`
         names = pl.Series([b.decode("utf-8", "replace") for b in fixed.tolist()], dtype=pl.String)
-    return names.gather(np.frombuffer(codes, np.uint32))
+    return names.gather(np.frombuffer(codes, np.uint32)) if codes or not len(at) else names
 
 
 def strings_from_matrix(mat: np.ndarray) -> pl.Series:
@@ -364,10 +365,11 @@ _IOPRIO_CLASS = ("none", "rt", "be", "idle", "invalid", "0x5", "0x6", "0x7")  # 
 
 def _spelled(vals: np.ndarray, spell) -> pl.Series:
     """Integer codes -> their text, spelled once per distinct value (a device, an I/O priority):
-    a few Python calls however many events, then one hash lookup per event."""
-    codes = pl.Series(vals)
-    names = {int(v): spell(int(v)) for v in codes.unique().to_list()}
-    return codes.replace_strict(names, return_dtype=pl.String)
+    a few Python calls however many events, then one gather per event."""
+    vals = np.ascontiguousarray(vals if vals.dtype.itemsize == 8 else vals.astype(np.int64))
+    codes, uniq = _native().intern_ints(vals.tobytes())
+    names = pl.Series([spell(int(v)) for v in np.frombuffer(uniq, vals.dtype).tolist()], dtype=pl.String)
+    return names.gather(np.frombuffer(codes, np.uint32))
 
 
 _SUBMIT = ("block:block_rq_insert", "block:block_rq_issue")
@@ -404,18 +406,45 @@ class FrameBuilder:
 
                 raise TraceParseError(f"corrupt trace.dat: the event formats' {f.name} field is {f.size} bytes")
 
-    def frames(self, buf: np.ndarray, rec, cpu: int, unknown) -> dict[str, pl.DataFrame]:
+    def frames(self, buf, rec, cpu, unknown) -> dict[str, pl.DataFrame]:
+        """One schema frame per event kind of the records ``rec`` (start, length, ts) of ``buf``.
+
+        Args:
+            buf: the records' bytes (or a uint8 array): ring-buffer pages, or payloads end to end.
+            rec: a ``Records`` (only ``start``, ``length`` and ``ts``, raw clock units, are read).
+            cpu: the CPU of every record, or an int16 array of one per record.
+            unknown: Counter of records per event id without a format file (updated).
+        """
         from .schema import conform
 
         if not len(rec.start):
             return {}
         buf = raw_bytes(buf)
-        ids = int_column(buf, rec.start, self.type_field, self.e).astype(np.int64)
+        ts = self._ns(rec.ts)
+        out = {}
+        for fmt, idx in self._kinds(buf, rec, unknown):
+            where = cpu if np.isscalar(cpu) else cpu[idx]
+            frame = self._frame(fmt, buf, rec.start[idx], rec.length[idx], ts[idx], where)
+            out[fmt.key] = conform(frame, fmt.key)
+        return out
+
+    def usable(self, buf: bytes, rec, unknown) -> tuple[np.ndarray, np.ndarray]:
+        """(indices of the records that make events, in record order; their event ids): records of an
+        unknown event, of a damaged format or shorter than their fields are counted and left out."""
+        ids = self._ids(buf, rec)
+        parts = [idx for _, idx in self._kinds(buf, rec, unknown, ids)]
+        keep = np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+        return keep, ids[keep]
+
+    def _ids(self, buf: bytes, rec) -> np.ndarray:
+        return int_column(buf, rec.start, self.type_field, self.e).astype(np.int64)
+
+    def _kinds(self, buf: bytes, rec, unknown, ids=None):
+        """Yield (format, indices of its records in record order) per event kind, in id order."""
+        ids = self._ids(buf, rec) if ids is None else ids
         order = np.argsort(ids, kind="stable")  # stable: each kind keeps its time order
         kinds, first = np.unique(ids[order], return_index=True)
         bounds = list(first) + [len(order)]
-        ts = self._ns(rec.ts)
-        out = {}
         for i, kind_id in enumerate(kinds.tolist()):
             idx = order[bounds[i] : bounds[i + 1]]
             fmt = self.formats.get(kind_id)
@@ -431,9 +460,7 @@ class FrameBuilder:
                 idx = idx[~short]
                 if not len(idx):
                     continue
-            frame = self._frame(fmt, buf, rec.start[idx], rec.length[idx], ts[idx], cpu)
-            out[fmt.key] = conform(frame, fmt.key)
-        return out
+            yield fmt, idx
 
     def _ns(self, raw: np.ndarray) -> np.ndarray:
         """Clock units -> ns as trace-cmd report shows them: TSC2NSEC scaling, then the OFFSET option."""
@@ -450,7 +477,7 @@ class FrameBuilder:
         pid_s = pl.Series("pid", pid, dtype=pl.Int32)
         cols = {
             "ts_ns": pl.Series(ts, dtype=pl.Int64),
-            "cpu": pl.Series(np.full(n, cpu, dtype=np.int16)),
+            "cpu": pl.Series(np.full(n, cpu, dtype=np.int16) if np.isscalar(cpu) else cpu.astype(np.int16)),
             "pid": pid_s,
             "comm": self._comms(pid),
             "event": pl.Series([fmt.key], dtype=pl.Categorical).new_from_index(0, n),

@@ -42,7 +42,7 @@ pub fn gather_int(buf: &[u8], starts: &[i64], offset: i64, size: usize, big: boo
 
 /// FNV-1a: the strings interned here are short (a comm, an rwbs, a device name).
 #[derive(Default)]
-struct Fnv(u64);
+pub(crate) struct Fnv(u64);
 
 impl Hasher for Fnv {
     fn finish(&self) -> u64 {
@@ -57,43 +57,81 @@ impl Hasher for Fnv {
     }
 }
 
-/// Strings as codes into a table of the distinct ones (in order of first appearance).
+/// Strings as codes into a table of the distinct ones (in order of first appearance), or, when
+/// most are distinct (addresses in hex, file names), the strings themselves (`codes` empty).
 #[derive(Debug, Default, PartialEq)]
 pub struct Interned {
     pub codes: Vec<u32>,
-    /// the distinct strings, each NUL-padded to `width` bytes
+    /// the distinct strings (or every string), each NUL-padded to `width` bytes
     pub table: Vec<u8>,
     pub width: usize,
 }
 
+/// More distinct strings than this share of the rows: hand over the rows, not a table.
+const DISTINCT_SHARE: usize = 8;
+
 /// The C strings at `at[i]`, at most `len[i]` bytes (cut at the first NUL), interned.
 pub fn gather_cstrings(buf: &[u8], at: &[i64], len: &[i64]) -> Interned {
-    let mut seen: HashMap<Vec<u8>, u32, BuildHasherDefault<Fnv>> = HashMap::default();
-    let mut uniques: Vec<Vec<u8>> = Vec::new();
-    let mut codes = Vec::with_capacity(at.len());
-    let mut row = Vec::new();
+    let mut bytes = Vec::new();
+    let mut spans = Vec::with_capacity(at.len());
     for (&a, &n) in at.iter().zip(len) {
-        row.clear();
-        clamped(buf, a, usize::try_from(n).unwrap_or(0).min(buf.len().max(1)), &mut row);
-        let s = row.iter().position(|&b| b == 0).map_or(&row[..], |z| &row[..z]);
-        let code = match seen.get(s) {
-            Some(&c) => c,
-            None => {
-                let c = uniques.len() as u32;
-                seen.insert(s.to_vec(), c);
-                uniques.push(s.to_vec());
-                c
-            }
-        };
-        codes.push(code);
+        let s0 = bytes.len();
+        clamped(buf, a, usize::try_from(n).unwrap_or(0).min(buf.len().max(1)), &mut bytes);
+        if let Some(z) = bytes[s0..].iter().position(|&b| b == 0) {
+            bytes.truncate(s0 + z);
+        }
+        spans.push((s0, bytes.len()));
     }
-    let width = uniques.iter().map(Vec::len).max().unwrap_or(0);
-    let mut table = Vec::with_capacity(uniques.len() * width);
-    for u in &uniques {
-        table.extend_from_slice(u);
-        table.resize(table.len() + width - u.len(), 0);
+    let rows = || spans.iter().map(|&(s, e)| &bytes[s..e]);
+    let limit = (at.len() / DISTINCT_SHARE).max(1024);
+    let mut seen: HashMap<&[u8], u32, BuildHasherDefault<Fnv>> = HashMap::default();
+    let mut uniques: Vec<&[u8]> = Vec::new();
+    let mut codes = Vec::with_capacity(at.len());
+    for row in rows() {
+        let next = uniques.len() as u32;
+        let code = *seen.entry(row).or_insert_with(|| {
+            uniques.push(row);
+            next
+        });
+        codes.push(code);
+        if uniques.len() > limit {
+            return padded(rows(), Vec::new());
+        }
+    }
+    padded(uniques.into_iter(), codes)
+}
+
+fn padded<'a>(strings: impl Iterator<Item = &'a [u8]> + Clone, codes: Vec<u32>) -> Interned {
+    let width = strings.clone().map(<[u8]>::len).max().unwrap_or(0);
+    let mut table = Vec::new();
+    for s in strings {
+        table.extend_from_slice(s);
+        table.resize(table.len() + width - s.len(), 0);
     }
     Interned { codes, table, width }
+}
+
+/// Numbers as codes into the distinct values (in order of first appearance): a device or an I/O
+/// priority is spelled once per distinct value, however many records carry it.
+pub fn intern_ints(vals: &[u64]) -> (Vec<u32>, Vec<u64>) {
+    let mut seen: HashMap<u64, u32, BuildHasherDefault<Fnv>> = HashMap::default();
+    let mut uniques = Vec::new();
+    let mut last: Option<(u64, u32)> = None; // runs of one value are the common case
+    let codes = vals
+        .iter()
+        .map(|&v| match last {
+            Some((lv, lc)) if lv == v => lc,
+            _ => {
+                let c = *seen.entry(v).or_insert_with(|| {
+                    uniques.push(v);
+                    (uniques.len() - 1) as u32
+                });
+                last = Some((v, c));
+                c
+            }
+        })
+        .collect();
+    (codes, uniques)
 }
 
 #[cfg(test)]
@@ -125,6 +163,20 @@ mod tests {
         assert_eq!(got.codes, vec![0, 1, 0, 2]);
         assert_eq!(got.width, 2);
         assert_eq!(got.table, b"WSxR\0\0".to_vec());
+    }
+
+    #[test]
+    fn mostly_distinct_strings_come_back_as_rows() {
+        let buf: Vec<u8> = (0..5000u32).flat_map(|i| format!("{i:05}").into_bytes()).collect();
+        let at: Vec<i64> = (0..5000).map(|i| i * 5).collect();
+        let got = gather_cstrings(&buf, &at, &vec![5; 5000]);
+        assert!(got.codes.is_empty());
+        assert_eq!((got.width, &got.table[..]), (5, &buf[..]));
+    }
+
+    #[test]
+    fn ints_interned_in_first_seen_order() {
+        assert_eq!(intern_ints(&[7, 7, 3, 7, u64::MAX]), (vec![0, 0, 1, 0, 2], vec![7, 3, u64::MAX]));
     }
 
     #[test]

@@ -7,8 +7,8 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::fields::{gather_bytes, gather_cstrings, gather_int};
-use crate::ring_buffer::{decode_pages, Layout};
+use crate::fields::{gather_bytes, gather_cstrings, gather_int, intern_ints};
+use crate::ring_buffer::{decode_pages, merge_order, Layout};
 
 /// A column of fixed-width numbers -> bytes, in native byte order.
 fn column<'py, const N: usize, T: Copy>(py: Python<'py>, v: &[T], ne: fn(T) -> [u8; N]) -> PyResult<Bound<'py, PyBytes>> {
@@ -83,10 +83,28 @@ fn py_gather_cstrings<'py>(py: Python<'py>, buf: &[u8], at: &[u8], len: &[u8]) -
     Ok((column(py, &got.codes, u32::to_ne_bytes)?, PyBytes::new(py, &got.table), got.width))
 }
 
+/// (uint32 codes, uint64 distinct values) of a uint64 column's bytes.
+#[pyfunction(name = "intern_ints")]
+fn py_intern_ints<'py>(py: Python<'py>, vals: &[u8]) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+    let vals: Vec<u64> = int64s(vals)?.into_iter().map(|v| v as u64).collect();
+    let (codes, uniques) = py.detach(|| intern_ints(&vals));
+    Ok((column(py, &codes, u32::to_ne_bytes)?, column(py, &uniques, u64::to_ne_bytes)?))
+}
+
+/// The int64 permutation that merges CPU runs (see `ring_buffer::merge_order`).
+#[pyfunction(name = "merge_order")]
+fn py_merge_order<'py>(py: Python<'py>, kinds: &[u8], ts_ns: &[u8], run_lens: Vec<usize>) -> PyResult<Bound<'py, PyBytes>> {
+    let (kinds, ts) = (int64s(kinds)?, int64s(ts_ns)?);
+    let order = py.detach(|| merge_order(&kinds, &ts, &run_lens)).map_err(PyValueError::new_err)?;
+    column(py, &order, i64::to_ne_bytes)
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(py_decode_pages, m)?)?;
     m.add_function(wrap_pyfunction!(py_gather_int, m)?)?;
     m.add_function(wrap_pyfunction!(py_gather_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(py_gather_cstrings, m)?)?;
+    m.add_function(wrap_pyfunction!(py_intern_ints, m)?)?;
+    m.add_function(wrap_pyfunction!(py_merge_order, m)?)?;
     Ok(())
 }

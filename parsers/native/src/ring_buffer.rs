@@ -24,6 +24,11 @@
 //! A record's time is the page timestamp plus the deltas before it (its own included). A page
 //! whose commit or records point outside it is counted bad and read up to the damage.
 
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
+use crate::fields::Fnv;
+
 const PADDING: u32 = 29;
 const TIME_EXTEND: u32 = 30;
 const TIME_STAMP: u32 = 31;
@@ -187,6 +192,43 @@ fn walk_page(words: &Words, p: usize, base: usize, size: usize, layout: &Layout,
     false
 }
 
+/// The order in which to hand out the records of several CPUs' runs, laid one run after another
+/// (`run_lens` records each): an event kind found in more than one run has its records in time
+/// order, ties in run order; a kind of a single run keeps that run's order as it is (a damaged
+/// page's time going back stays where the CPU wrote it). Only the order within a kind matters:
+/// the frames are built per kind.
+pub fn merge_order(kinds: &[i64], ts_ns: &[i64], run_lens: &[usize]) -> Result<Vec<i64>, String> {
+    if kinds.len() != ts_ns.len() || run_lens.iter().sum::<usize>() != kinds.len() {
+        return Err(format!("{} kinds, {} times, runs of {} records", kinds.len(), ts_ns.len(), run_lens.iter().sum::<usize>()));
+    }
+    let mut runs_of: HashMap<i64, (usize, bool), BuildHasherDefault<Fnv>> = HashMap::default();
+    let mut at = 0;
+    for (run, &n) in run_lens.iter().enumerate() {
+        let mut last = None; // runs of one kind are the common case
+        for &k in &kinds[at..at + n] {
+            if last != Some(k) {
+                let e = runs_of.entry(k).or_insert((run, false));
+                e.1 |= e.0 != run;
+                last = Some(k);
+            }
+        }
+        at += n;
+    }
+    let mut keyed: Vec<(i64, i64)> = Vec::with_capacity(kinds.len());
+    let mut last: Option<(i64, bool)> = None;
+    for (i, (&k, &t)) in kinds.iter().zip(ts_ns).enumerate() {
+        let shared = match last {
+            Some((lk, shared)) if lk == k => shared,
+            _ => runs_of.get(&k).is_some_and(|e| e.1),
+        };
+        last = Some((k, shared));
+        keyed.push((if shared { t } else { i64::MIN }, i as i64));
+    }
+    keyed.sort_unstable(); // the index breaks ties: stable, run order then record order
+    let order = keyed.into_iter().map(|(_, i)| i).collect();
+    Ok(order)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,6 +365,19 @@ mod tests {
         p.extend_from_slice(&p.clone()[..PS / 2]);
         let r = decode_pages(&p, &lay).unwrap();
         assert_eq!((r.start.len(), r.lost.len()), (1, 1));
+    }
+
+    #[test]
+    fn merge_orders_shared_kinds_by_time_and_leaves_lone_kinds_alone() {
+        // run 0: kinds 1,1,2 at 5,20,9; run 1: kind 1 at 5 and 10, kind 3 at 1 then 0 (going back)
+        let kinds = [1, 1, 2, 1, 1, 3, 3];
+        let ts = [5, 20, 9, 5, 10, 1, 0];
+        let order = merge_order(&kinds, &ts, &[3, 4]).unwrap();
+        let of = |k: i64| order.iter().copied().filter(|&i| kinds[i as usize] == k).collect::<Vec<_>>();
+        assert_eq!(of(1), vec![0, 3, 4, 1]);
+        assert_eq!(of(2), vec![2]);
+        assert_eq!(of(3), vec![5, 6]);
+        assert!(merge_order(&kinds, &ts, &[3]).is_err());
     }
 
     #[test]
