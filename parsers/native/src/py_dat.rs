@@ -22,7 +22,7 @@ fn column<'py, const N: usize, T: Copy>(py: Python<'py>, v: &[T], ne: fn(T) -> [
 
 /// An int64 numpy array's bytes (`arr.tobytes()`) -> its values.
 fn int64s(raw: &[u8]) -> PyResult<Vec<i64>> {
-    if raw.len() % 8 != 0 {
+    if !raw.len().is_multiple_of(8) {
         return Err(PyValueError::new_err("an int64 column's length is not a multiple of 8"));
     }
     Ok(raw.chunks_exact(8).map(|c| i64::from_ne_bytes(c.try_into().unwrap_or([0; 8]))).collect())

@@ -53,11 +53,11 @@ impl Layout {
     pub fn check(&self) -> Result<(), String> {
         let ps = self.page_size;
         let ok = ps >= 8
-            && ps % 4 == 0
+            && ps.is_multiple_of(4)
             && matches!(self.commit_size, 4 | 8)
-            && self.ts_offset + 8 <= self.data_offset
-            && self.commit_offset + self.commit_size <= self.data_offset
-            && self.data_offset % 4 == 0
+            && self.ts_offset.saturating_add(8) <= self.data_offset
+            && self.commit_offset.saturating_add(self.commit_size) <= self.data_offset
+            && self.data_offset.is_multiple_of(4)
             && self.data_offset < ps;
         if ok {
             Ok(())
