@@ -33,9 +33,39 @@ pub fn gather_bytes(buf: &[u8], starts: &[i64], offset: i64, width: usize) -> Ve
 /// An integer field (1, 2, 4 or 8 bytes) of every record, each in this machine's byte order and
 /// its own width (the caller views them as signed or unsigned).
 pub fn gather_int(buf: &[u8], starts: &[i64], offset: i64, size: usize, big: bool) -> Vec<u8> {
-    let mut out = gather_bytes(buf, starts, offset, size);
-    if big != cfg!(target_endian = "big") && size > 1 {
-        out.chunks_exact_mut(size).for_each(<[u8]>::reverse);
+    match size {
+        1 => gather_fixed::<1>(buf, starts, offset, big),
+        2 => gather_fixed::<2>(buf, starts, offset, big),
+        4 => gather_fixed::<4>(buf, starts, offset, big),
+        8 => gather_fixed::<8>(buf, starts, offset, big),
+        _ => {
+            let mut out = gather_bytes(buf, starts, offset, size);
+            if big != cfg!(target_endian = "big") {
+                out.chunks_exact_mut(size.max(1)).for_each(<[u8]>::reverse);
+            }
+            out
+        }
+    }
+}
+
+/// `gather_int` for one width: a fixed-size copy per record, the clamped read only at the edges.
+fn gather_fixed<const N: usize>(buf: &[u8], starts: &[i64], offset: i64, big: bool) -> Vec<u8> {
+    let swap = big != cfg!(target_endian = "big");
+    let mut out = vec![0u8; starts.len() * N];
+    let mut edge = Vec::with_capacity(N);
+    for (dst, &s) in out.chunks_exact_mut(N).zip(starts) {
+        let at = s.saturating_add(offset);
+        match usize::try_from(at).ok().and_then(|a| buf.get(a..a.checked_add(N)?)) {
+            Some(bytes) => dst.copy_from_slice(bytes),
+            None => {
+                edge.clear();
+                clamped(buf, at, N, &mut edge);
+                dst.copy_from_slice(&edge);
+            }
+        }
+        if swap {
+            dst.reverse();
+        }
     }
     out
 }
