@@ -442,9 +442,8 @@ class FrameBuilder:
     def _kinds(self, buf: bytes, rec, unknown, ids=None):
         """Yield (format, indices of its records in record order) per event kind, in id order."""
         ids = self._ids(buf, rec) if ids is None else ids
-        order = np.argsort(ids, kind="stable")  # stable: each kind keeps its time order
-        kinds, first = np.unique(ids[order], return_index=True)
-        bounds = list(first) + [len(order)]
+        order, kinds, first = (np.frombuffer(c, np.int64) for c in _native().group_by(_i64(ids)))
+        bounds = first.tolist() + [len(order)]  # each kind keeps its time order
         for i, kind_id in enumerate(kinds.tolist()):
             idx = order[bounds[i] : bounds[i + 1]]
             fmt = self.formats.get(kind_id)

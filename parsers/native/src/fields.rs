@@ -5,6 +5,7 @@
 //! its last byte (and before it, its first), so a damaged offset yields garbage, never a panic;
 //! the callers drop records shorter than their format's fixed fields first.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -102,30 +103,53 @@ const DISTINCT_SHARE: usize = 8;
 
 /// The C strings at `at[i]`, at most `len[i]` bytes (cut at the first NUL), interned.
 pub fn gather_cstrings(buf: &[u8], at: &[i64], len: &[i64]) -> Interned {
-    let mut bytes = Vec::new();
-    let mut spans = Vec::with_capacity(at.len());
-    for (&a, &n) in at.iter().zip(len) {
-        let s0 = bytes.len();
-        clamped(buf, a, usize::try_from(n).unwrap_or(0).min(buf.len().max(1)), &mut bytes);
-        if let Some(z) = bytes[s0..].iter().position(|&b| b == 0) {
-            bytes.truncate(s0 + z);
-        }
-        spans.push((s0, bytes.len()));
-    }
-    let rows = || spans.iter().map(|&(s, e)| &bytes[s..e]);
+    let cap = buf.len().max(1);
+    let rows: Vec<Cow<[u8]>> = at
+        .iter()
+        .zip(len)
+        .map(|(&a, &n)| {
+            let n = usize::try_from(n).unwrap_or(0).min(cap);
+            let row = match usize::try_from(a).ok().and_then(|a| buf.get(a..a.checked_add(n)?)) {
+                Some(bytes) => Cow::Borrowed(bytes),
+                None => {
+                    let mut edge = Vec::with_capacity(n);
+                    clamped(buf, a, n, &mut edge);
+                    Cow::Owned(edge)
+                }
+            };
+            match memchr::memchr(0, &row) {
+                Some(z) => match row {
+                    Cow::Borrowed(b) => Cow::Borrowed(&b[..z]),
+                    Cow::Owned(mut v) => {
+                        v.truncate(z);
+                        Cow::Owned(v)
+                    }
+                },
+                None => row,
+            }
+        })
+        .collect();
     let limit = (at.len() / DISTINCT_SHARE).max(1024);
     let mut seen: HashMap<&[u8], u32, BuildHasherDefault<Fnv>> = HashMap::default();
     let mut uniques: Vec<&[u8]> = Vec::new();
     let mut codes = Vec::with_capacity(at.len());
-    for row in rows() {
-        let next = uniques.len() as u32;
-        let code = *seen.entry(row).or_insert_with(|| {
-            uniques.push(row);
-            next
-        });
+    for row in &rows {
+        let row: &[u8] = row;
+        // a handful of distinct values (an rwbs, a device name) is the common case: compare, not hash
+        let few = if uniques.len() <= 8 { uniques.iter().position(|u| *u == row) } else { None };
+        let code = match few {
+            Some(c) => c as u32,
+            None => {
+                let next = uniques.len() as u32;
+                *seen.entry(row).or_insert_with(|| {
+                    uniques.push(row);
+                    next
+                })
+            }
+        };
         codes.push(code);
         if uniques.len() > limit {
-            return padded(rows(), Vec::new());
+            return padded(rows.iter().map(|r| &r[..]), Vec::new());
         }
     }
     padded(uniques.into_iter(), codes)
@@ -162,6 +186,36 @@ pub fn intern_ints(vals: &[u64]) -> (Vec<u32>, Vec<u64>) {
         })
         .collect();
     (codes, uniques)
+}
+
+/// Records grouped by event id, a counting sort: (record indices, id by id ascending, each id's in
+/// record order; the distinct ids ascending; where each id's indices start).
+pub fn group_by(ids: &[i64]) -> (Vec<i64>, Vec<i64>, Vec<i64>) {
+    let (codes, kinds) = intern_ints(&ids.iter().map(|&i| i as u64).collect::<Vec<_>>());
+    let mut by_id: Vec<(i64, usize)> = kinds.iter().enumerate().map(|(c, &k)| (k as i64, c)).collect();
+    by_id.sort_unstable();
+    let mut rank = vec![0usize; by_id.len()];
+    for (r, &(_, c)) in by_id.iter().enumerate() {
+        rank[c] = r;
+    }
+    let mut count = vec![0usize; by_id.len()];
+    for &c in &codes {
+        count[rank[c as usize]] += 1;
+    }
+    let mut first = Vec::with_capacity(count.len());
+    let mut at = 0;
+    for n in &count {
+        first.push(at as i64);
+        at += n;
+    }
+    let mut next: Vec<usize> = first.iter().map(|&f| f as usize).collect();
+    let mut order = vec![0i64; ids.len()];
+    for (i, &c) in codes.iter().enumerate() {
+        let r = rank[c as usize];
+        order[next[r]] = i as i64;
+        next[r] += 1;
+    }
+    (order, by_id.into_iter().map(|(k, _)| k).collect(), first)
 }
 
 #[cfg(test)]
@@ -202,6 +256,12 @@ mod tests {
         let got = gather_cstrings(&buf, &at, &vec![5; 5000]);
         assert!(got.codes.is_empty());
         assert_eq!((got.width, &got.table[..]), (5, &buf[..]));
+    }
+
+    #[test]
+    fn grouped_by_id_ascending_each_in_record_order() {
+        let (order, kinds, first) = group_by(&[5, -1, 5, 3, -1]);
+        assert_eq!((order, kinds, first), (vec![1, 4, 3, 0, 2], vec![-1, 3, 5], vec![0, 2, 3]));
     }
 
     #[test]

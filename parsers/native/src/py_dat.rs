@@ -7,7 +7,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::fields::{gather_bytes, gather_cstrings, gather_int, intern_ints};
+use crate::fields::{gather_bytes, gather_cstrings, gather_int, group_by, intern_ints};
 use crate::ring_buffer::{decode_pages, merge_order, Layout};
 
 /// A column of fixed-width numbers -> bytes, in native byte order.
@@ -99,6 +99,14 @@ fn py_merge_order<'py>(py: Python<'py>, kinds: &[u8], ts_ns: &[u8], run_lens: Ve
     column(py, &order, i64::to_ne_bytes)
 }
 
+/// (int64 order, int64 distinct ids ascending, int64 group starts) of an int64 id column's bytes.
+#[pyfunction(name = "group_by")]
+fn py_group_by<'py>(py: Python<'py>, ids: &[u8]) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+    let ids = int64s(ids)?;
+    let (order, kinds, first) = py.detach(|| group_by(&ids));
+    Ok((column(py, &order, i64::to_ne_bytes)?, column(py, &kinds, i64::to_ne_bytes)?, column(py, &first, i64::to_ne_bytes)?))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(py_decode_pages, m)?)?;
     m.add_function(wrap_pyfunction!(py_gather_int, m)?)?;
@@ -106,5 +114,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(py_gather_cstrings, m)?)?;
     m.add_function(wrap_pyfunction!(py_intern_ints, m)?)?;
     m.add_function(wrap_pyfunction!(py_merge_order, m)?)?;
+    m.add_function(wrap_pyfunction!(py_group_by, m)?)?;
     Ok(())
 }
