@@ -32,6 +32,7 @@ import re
 import shutil
 import stat
 import tempfile
+import threading
 import zlib
 from collections import Counter
 from collections.abc import Iterator
@@ -622,6 +623,20 @@ def _cpus_with_data(cpustat: list[str], cpu_count: int) -> list[int]:
 _BLOCK_MAX = 1 << 28  # a section or a block of CPU data decompresses to far less (trace-cmd: a few pages)
 
 
+_LOCAL = threading.local()
+
+
+def _zstd():
+    """This thread's zstd decompressor: making one per block (a capture has thousands) costs more than
+    the decompression; one per thread, as a decompressor must not be shared between threads."""
+    d = getattr(_LOCAL, "zstd", None)
+    if d is None:
+        import zstandard
+
+        d = _LOCAL.zstd = zstandard.ZstdDecompressor()
+    return d
+
+
 def _decompress(kind: str, blob: bytes, usize: int) -> bytes:
     """The block's ``usize`` bytes, never more: a damaged size or frame header cannot make it allocate
     more than what the block says it holds, nor more than _BLOCK_MAX."""
@@ -636,7 +651,7 @@ def _decompress(kind: str, blob: bytes, usize: int) -> bytes:
             declared = zstandard.get_frame_parameters(blob).content_size
             if declared > usize and declared != zstandard.CONTENTSIZE_UNKNOWN:
                 raise ValueError(f"its frame claims {declared:,} bytes")
-            out = zstandard.ZstdDecompressor().decompress(blob, max_output_size=usize)
+            out = _zstd().decompress(blob, max_output_size=usize)
         else:
             d = zlib.decompressobj()
             out = d.decompress(blob, usize + 1)
