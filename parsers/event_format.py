@@ -17,7 +17,8 @@ A trace.dat carries the format file of every event of the kernel that recorded i
     print fmt: "%d,%d %s %u (%s) %llu + %u %s,%u,%u [%s]", ...
 
 Records are decoded a column at a time: given the byte offsets of N records of one event kind in a
-buffer, each field is gathered for all N with numpy fancy indexing, never record by record.
+buffer, each field is gathered for all N in one native call (``native/src/fields.rs``), strings
+interned there, so Python never sees a record.
 ``__data_loc`` holds ``(len << 16) | offset`` from the record start; ``__rel_loc`` the same with the
 offset counted from the end of the field itself (kernel 5.17+). A ``char buf[]`` of size 0 (ftrace
 ``print``) runs to the end of the record. Old kernels print no ``signed:`` (it is guessed from the type).
@@ -207,43 +208,57 @@ def parse_header_page(text: str) -> dict[str, tuple[int, int]]:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Column decoding. ``buf`` is a uint8 numpy array, ``starts`` int64 byte offsets of each record's data
-# (where common_type sits), ``lens`` their lengths in bytes.
+# Column decoding. ``buf`` is the records' buffer as bytes (ring-buffer pages, or perf.data RAW
+# payloads end to end), ``starts`` int64 byte offsets of each record's data (where common_type sits),
+# ``lens`` their lengths in bytes. The per-record reads are native (native/src/fields.rs).
 
 
-def gather(buf: np.ndarray, starts: np.ndarray, offset: int, width: int) -> np.ndarray:
-    """(N, width) uint8 matrix of the bytes at starts + offset .. + width."""
-    idx = (starts + offset)[:, None] + np.arange(width, dtype=np.int64)[None, :]
-    np.clip(idx, 0, len(buf) - 1, out=idx)
-    return buf[idx]
+def raw_bytes(buf) -> bytes:
+    """The record buffer as bytes, what the native gathers read (a numpy array is copied once)."""
+    return buf if isinstance(buf, bytes) else np.ascontiguousarray(buf, dtype=np.uint8).tobytes()
 
 
-def int_column(buf: np.ndarray, starts: np.ndarray, f: Field, endian: str) -> np.ndarray:
-    """An integer field of every record, as a numpy array of its own width and sign."""
+def _i64(a: np.ndarray) -> bytes:
+    return np.ascontiguousarray(a, dtype=np.int64).tobytes()
+
+
+def gather(buf: bytes, starts: np.ndarray, offset: int, width: int) -> np.ndarray:
+    """(N, width) uint8 matrix of the bytes at starts + offset .. + width (reads past the buffer clamp)."""
+    out = _native().gather_bytes(buf, _i64(starts), offset, width)
+    return np.frombuffer(out, np.uint8).reshape(len(starts), width)
+
+
+def int_column(buf: bytes, starts: np.ndarray, f: Field, endian: str) -> np.ndarray:
+    """An integer field of every record, as a numpy array of its own width and sign (native order)."""
     if f.size not in (1, 2, 4, 8):
         raise ValueError(f"{f.name}: integer of {f.size} bytes")
-    mat = np.ascontiguousarray(gather(buf, starts, f.offset, f.size))
-    dtype = np.dtype(f"{endian}{'i' if f.signed else 'u'}{f.size}")
-    return mat.view(dtype).reshape(-1).astype(dtype.newbyteorder("="), copy=False)
+    out = _native().gather_int(buf, _i64(starts), f.offset, f.size, endian == ">")
+    return np.frombuffer(out, np.dtype(f"{'i' if f.signed else 'u'}{f.size}"))
+
+
+def cstrings(buf: bytes, at: np.ndarray, ln: np.ndarray) -> pl.Series:
+    """The C strings at ``at`` of at most ``ln`` bytes, cut at the first NUL (bytes after it are stale
+    kernel memory). Interned natively: only the distinct strings are decoded, then gathered (unless
+    most are distinct: then the native side hands the strings themselves)."""
+    codes, table, width = _native().gather_cstrings(buf, _i64(at), _i64(ln))
+    if width == 0:
+        return pl.repeat("", len(at), dtype=pl.String, eager=True).rename("")
+    fixed = np.frombuffer(table, f"S{width}")
+    raw = pl.Series(fixed, dtype=pl.Binary)
+    try:
+        names = raw.cast(pl.String)
+    except pl.exceptions.ComputeError:  # not UTF-8 (a binary comm, a cut multibyte char): replace, like `less`
+        names = pl.Series([b.decode("utf-8", "replace") for b in fixed.tolist()], dtype=pl.String)
+    return names.gather(np.frombuffer(codes, np.uint32)) if codes or not len(at) else names
 
 
 def strings_from_matrix(mat: np.ndarray) -> pl.Series:
-    """Rows of NUL-padded bytes -> strings cut at the first NUL (bytes after it are stale kernel memory)."""
+    """Rows of NUL-padded bytes -> strings cut at the first NUL."""
     n, width = mat.shape
-    if width == 0 or n == 0:
-        return pl.Series([""] * n, dtype=pl.String)
-    zero = mat == 0
-    first = np.where(zero.any(axis=1), zero.argmax(axis=1), width)
-    mat = np.where(np.arange(width)[None, :] < first[:, None], mat, 0).astype(np.uint8)
-    fixed = np.ascontiguousarray(mat).view(f"S{width}").reshape(-1)
-    raw = pl.Series(fixed, dtype=pl.Binary)
-    try:
-        return raw.cast(pl.String)
-    except pl.exceptions.ComputeError:  # not UTF-8 (a binary comm, a cut multibyte char): replace, like `less`
-        return pl.Series([b.decode("utf-8", "replace") for b in fixed.tolist()], dtype=pl.String)
+    return cstrings(raw_bytes(mat), np.arange(n, dtype=np.int64) * width, np.full(n, width, np.int64))
 
 
-def dynamic_extents(buf: np.ndarray, starts: np.ndarray, lens: np.ndarray, f: Field, endian: str):
+def dynamic_extents(buf: bytes, starts: np.ndarray, lens: np.ndarray, f: Field, endian: str):
     """(absolute start, length) of a ``__data_loc``/``__rel_loc``/tail field in every record."""
     if f.kind == "tail":
         return starts + f.offset, np.maximum(lens - f.offset, 0)
@@ -258,7 +273,7 @@ def dynamic_extents(buf: np.ndarray, starts: np.ndarray, lens: np.ndarray, f: Fi
     return starts + off, ln
 
 
-def ragged_matrix_rows(buf: np.ndarray, at: np.ndarray, ln: np.ndarray):
+def ragged_matrix_rows(buf: bytes, at: np.ndarray, ln: np.ndarray):
     """Yield (row slice, (rows, widest) byte matrix zero-padded past each row's length) in bounded blocks."""
     n = len(at)
     i = 0
@@ -271,14 +286,18 @@ def ragged_matrix_rows(buf: np.ndarray, at: np.ndarray, ln: np.ndarray):
             yield sl, np.zeros((step, 0), np.uint8)
         else:
             mat = gather(buf, at[sl], 0, width)
-            mat[np.arange(width)[None, :] >= ln[sl][:, None]] = 0
-            yield sl, mat
+            yield sl, np.where(np.arange(width)[None, :] >= ln[sl][:, None], np.uint8(0), mat)
         i += step
 
 
-def dynamic_strings(buf: np.ndarray, at: np.ndarray, ln: np.ndarray) -> pl.Series:
-    parts = [strings_from_matrix(mat) for _, mat in ragged_matrix_rows(buf, at, ln)]
-    return pl.concat(parts) if parts else pl.Series([], dtype=pl.String)
+def dynamic_strings(buf: bytes, at: np.ndarray, ln: np.ndarray) -> pl.Series:
+    return cstrings(buf, at, ln)
+
+
+def _native():
+    from . import _native as native
+
+    return native
 
 
 def hex_rows(mat: np.ndarray, ln: np.ndarray | None = None) -> pl.Series:
@@ -308,7 +327,7 @@ def render_column(buf: np.ndarray, starts: np.ndarray, lens: np.ndarray, f: Fiel
             return "0x" + hex_digits(vals.astype(np.uint64))
         return pl.Series(vals).cast(pl.String)
     if f.kind == "str":
-        return strings_from_matrix(gather(buf, starts, f.offset, f.size))
+        return cstrings(buf, starts + f.offset, np.full(len(starts), f.size, np.int64))
     if f.kind == "array" and f.elem in (1, 2, 4, 8) and f.size % f.elem == 0:
         n = f.size // f.elem
         mat = np.ascontiguousarray(gather(buf, starts, f.offset, f.size))
@@ -346,10 +365,11 @@ _IOPRIO_CLASS = ("none", "rt", "be", "idle", "invalid", "0x5", "0x6", "0x7")  # 
 
 def _spelled(vals: np.ndarray, spell) -> pl.Series:
     """Integer codes -> their text, spelled once per distinct value (a device, an I/O priority):
-    a few Python calls however many events, then one hash lookup per event."""
-    codes = pl.Series(vals)
-    names = {int(v): spell(int(v)) for v in codes.unique().to_list()}
-    return codes.replace_strict(names, return_dtype=pl.String)
+    a few Python calls however many events, then one gather per event."""
+    vals = np.ascontiguousarray(vals if vals.dtype.itemsize == 8 else vals.astype(np.int64))
+    codes, uniq = _native().intern_ints(vals.tobytes())
+    names = pl.Series([spell(int(v)) for v in np.frombuffer(uniq, vals.dtype).tolist()], dtype=pl.String)
+    return names.gather(np.frombuffer(codes, np.uint32))
 
 
 _SUBMIT = ("block:block_rq_insert", "block:block_rq_issue")
@@ -386,17 +406,44 @@ class FrameBuilder:
 
                 raise TraceParseError(f"corrupt trace.dat: the event formats' {f.name} field is {f.size} bytes")
 
-    def frames(self, buf: np.ndarray, rec, cpu: int, unknown) -> dict[str, pl.DataFrame]:
+    def frames(self, buf, rec, cpu, unknown) -> dict[str, pl.DataFrame]:
+        """One schema frame per event kind of the records ``rec`` (start, length, ts) of ``buf``.
+
+        Args:
+            buf: the records' bytes (or a uint8 array): ring-buffer pages, or payloads end to end.
+            rec: a ``Records`` (only ``start``, ``length`` and ``ts``, raw clock units, are read).
+            cpu: the CPU of every record, or an int16 array of one per record.
+            unknown: Counter of records per event id without a format file (updated).
+        """
         from .schema import conform
 
         if not len(rec.start):
             return {}
-        ids = int_column(buf, rec.start, self.type_field, self.e).astype(np.int64)
-        order = np.argsort(ids, kind="stable")  # stable: each kind keeps its time order
-        kinds, first = np.unique(ids[order], return_index=True)
-        bounds = list(first) + [len(order)]
+        buf = raw_bytes(buf)
         ts = self._ns(rec.ts)
         out = {}
+        for fmt, idx in self._kinds(buf, rec, unknown):
+            where = cpu if np.isscalar(cpu) else cpu[idx]
+            frame = self._frame(fmt, buf, rec.start[idx], rec.length[idx], ts[idx], where)
+            out[fmt.key] = conform(frame, fmt.key)
+        return out
+
+    def usable(self, buf: bytes, rec, unknown) -> tuple[np.ndarray, np.ndarray]:
+        """(indices of the records that make events, in record order; their event ids): records of an
+        unknown event, of a damaged format or shorter than their fields are counted and left out."""
+        ids = self._ids(buf, rec)
+        parts = [idx for _, idx in self._kinds(buf, rec, unknown, ids)]
+        keep = np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+        return keep, ids[keep]
+
+    def _ids(self, buf: bytes, rec) -> np.ndarray:
+        return int_column(buf, rec.start, self.type_field, self.e).astype(np.int64)
+
+    def _kinds(self, buf: bytes, rec, unknown, ids=None):
+        """Yield (format, indices of its records in record order) per event kind, in id order."""
+        ids = self._ids(buf, rec) if ids is None else ids
+        order, kinds, first = (np.frombuffer(c, np.int64) for c in _native().group_by(_i64(ids)))
+        bounds = first.tolist() + [len(order)]  # each kind keeps its time order
         for i, kind_id in enumerate(kinds.tolist()):
             idx = order[bounds[i] : bounds[i + 1]]
             fmt = self.formats.get(kind_id)
@@ -412,9 +459,7 @@ class FrameBuilder:
                 idx = idx[~short]
                 if not len(idx):
                     continue
-            frame = self._frame(fmt, buf, rec.start[idx], rec.length[idx], ts[idx], cpu)
-            out[fmt.key] = conform(frame, fmt.key)
-        return out
+            yield fmt, idx
 
     def _ns(self, raw: np.ndarray) -> np.ndarray:
         """Clock units -> ns as trace-cmd report shows them: TSC2NSEC scaling, then the OFFSET option."""
@@ -431,7 +476,7 @@ class FrameBuilder:
         pid_s = pl.Series("pid", pid, dtype=pl.Int32)
         cols = {
             "ts_ns": pl.Series(ts, dtype=pl.Int64),
-            "cpu": pl.Series(np.full(n, cpu, dtype=np.int16)),
+            "cpu": pl.Series(np.full(n, cpu, dtype=np.int16) if np.isscalar(cpu) else cpu.astype(np.int16)),
             "pid": pid_s,
             "comm": self._comms(pid),
             "event": pl.Series([fmt.key], dtype=pl.Categorical).new_from_index(0, n),

@@ -17,7 +17,7 @@ What is read: header_page (page layout; ``commit``'s size is the kernel's long s
 differ from the header byte on 32-bit kernels), the event format files (field layouts, print fmts),
 kallsyms (symbols for ``%pS`` fields), saved cmdlines (comm of each pid), options (clock, uname,
 trace-cmd version, CPUSTAT, OFFSET, TSC2NSEC, BUFFER instances) and every CPU's ring-buffer pages
-of every buffer. Pages are decoded in batches with numpy (``ring_buffer.py``), fields a column at a
+of every buffer. Pages are decoded in batches natively (``ring_buffer.py``), fields a column at a
 time (``event_format.py``).
 
 Random access is needed (v7 keeps its buffer table at the end): a real file is mmapped, anything
@@ -32,6 +32,7 @@ import re
 import shutil
 import stat
 import tempfile
+import threading
 import zlib
 from collections import Counter
 from collections.abc import Iterator
@@ -39,11 +40,10 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 import numpy as np
-import polars as pl
 
 from .errors import TraceParseError, UnknownFormatError
 from .event_format import FormatTable, FrameBuilder, parse_header_page
-from .ring_buffer import PageLayout, decode_pages
+from .ring_buffer import PageLayout, Records, decode_pages
 from .schema import Chunk
 from .source import Source
 
@@ -623,6 +623,20 @@ def _cpus_with_data(cpustat: list[str], cpu_count: int) -> list[int]:
 _BLOCK_MAX = 1 << 28  # a section or a block of CPU data decompresses to far less (trace-cmd: a few pages)
 
 
+_LOCAL = threading.local()
+
+
+def _zstd():
+    """This thread's zstd decompressor: making one per block (a capture has thousands) costs more than
+    the decompression; one per thread, as a decompressor must not be shared between threads."""
+    d = getattr(_LOCAL, "zstd", None)
+    if d is None:
+        import zstandard
+
+        d = _LOCAL.zstd = zstandard.ZstdDecompressor()
+    return d
+
+
 def _decompress(kind: str, blob: bytes, usize: int) -> bytes:
     """The block's ``usize`` bytes, never more: a damaged size or frame header cannot make it allocate
     more than what the block says it holds, nor more than _BLOCK_MAX."""
@@ -637,7 +651,7 @@ def _decompress(kind: str, blob: bytes, usize: int) -> bytes:
             declared = zstandard.get_frame_parameters(blob).content_size
             if declared > usize and declared != zstandard.CONTENTSIZE_UNKNOWN:
                 raise ValueError(f"its frame claims {declared:,} bytes")
-            out = zstandard.ZstdDecompressor().decompress(blob, max_output_size=usize)
+            out = _zstd().decompress(blob, max_output_size=usize)
         else:
             d = zlib.decompressobj()
             out = d.decompress(blob, usize + 1)
@@ -679,8 +693,8 @@ def _v7_buffer(d: _Bytes, val: bytes, head: Header) -> Buffer:
 
 
 def _page_batches(d: _Bytes, mem, buf: Buffer, cpu: CpuData, head: Header, batch_bytes: int, source: Source):
-    """Yield (uint8 numpy array of whole pages of one CPU, ``batch_bytes`` at most (at least one page),
-    file offset read up to)."""
+    """Yield (bytes of whole pages of one CPU, ``batch_bytes`` at most (at least one page), file offset
+    read up to)."""
     ps = buf.page_size
     per_batch = max(ps, batch_bytes // ps * ps)
     if not buf.compressed:
@@ -688,7 +702,7 @@ def _page_batches(d: _Bytes, mem, buf: Buffer, cpu: CpuData, head: Header, batch
         whole = avail // ps * ps
         for at in range(0, whole, per_batch):
             n = min(per_batch, whole - at)
-            yield np.frombuffer(mem, dtype=np.uint8, count=n, offset=cpu.offset + at), cpu.offset + at + n
+            yield mem[cpu.offset + at : cpu.offset + at + n], cpu.offset + at + n
         if avail < cpu.size and not buf.recovered:
             _report_cut(source, buf, cpu, cpu.offset + whole, cpu.offset + cpu.size, d.size)
         return
@@ -708,7 +722,7 @@ def _page_batches(d: _Bytes, mem, buf: Buffer, cpu: CpuData, head: Header, batch
             blob = d.take(at + 8, csize, "chunk")
         except _Cut:
             if pending:
-                yield np.frombuffer(b"".join(pending), dtype=np.uint8), at
+                yield b"".join(pending), at
             if not buf.recovered:
                 _report_cut(source, buf, cpu, at, cpu.offset + cpu.size, d.size)
             return
@@ -716,7 +730,7 @@ def _page_batches(d: _Bytes, mem, buf: Buffer, cpu: CpuData, head: Header, batch
             raw = _decompress(head.compression, blob, usize)
         except TraceParseError as exc:
             if pending:
-                yield np.frombuffer(b"".join(pending), dtype=np.uint8), at
+                yield b"".join(pending), at
             inst = f" (instance {buf.name})" if buf.name else ""
             source.skip(1, None, f"trace.dat: CPU {cpu.cpu}{inst} data has a {exc} at byte {at:,}; read up to it")
             return
@@ -724,10 +738,10 @@ def _page_batches(d: _Bytes, mem, buf: Buffer, cpu: CpuData, head: Header, batch
         pending.append(raw[: len(raw) // ps * ps])
         pending_len += len(pending[-1])
         if pending_len >= per_batch:
-            yield np.frombuffer(b"".join(pending), dtype=np.uint8), at
+            yield b"".join(pending), at
             pending, pending_len = [], 0
     if pending:
-        yield np.frombuffer(b"".join(pending), dtype=np.uint8), at
+        yield b"".join(pending), at
 
 
 def _report_v7_cut(source: Source, cut: dict) -> None:
@@ -754,48 +768,68 @@ def _report_cut(source: Source, buf: Buffer, cpu: CpuData, whole_end: int, want_
     )
 
 
+@dataclass
+class _Run:
+    """A CPU's decoded records not handed out yet: those that make events, in the CPU's order."""
+
+    buf: bytes
+    rec: Records  # start, length, ts (raw clock units)
+    ids: np.ndarray  # event id of each record
+    ns: np.ndarray  # ts_ns of each record
+    cpu: int
+
+    def take(self, mask: np.ndarray) -> _Run:
+        r = self.rec
+        rec = Records(r.start[mask], r.length[mask], r.ts[mask], r.page[mask], r.lost, 0)
+        return _Run(self.buf, rec, self.ids[mask], self.ns[mask], self.cpu)
+
+
 def _chunks(d: _Bytes, mem, head: Header, source: Source, chunk_bytes: int, payload: bool = True) -> Iterator[Chunk]:
     """Merge the CPUs' (and instances') page streams in time order, so chunks follow each other in time.
 
     Each CPU's ring buffer is stored whole, one CPU after another; reports carry state from chunk
     to chunk (an issue on CPU 0, its complete on CPU 1), so a chunk must never hold events later
     than the next chunk's. Every stream decodes one batch ahead; all events up to the earliest
-    "last decoded timestamp" among the streams still running are safe to hand out.
+    "last decoded timestamp" among the streams still running are safe to hand out. The chunk's
+    records are ordered natively (``merge_order``) and become frames in one pass.
     """
     builder = FrameBuilder(head.formats, head.cmdlines, head.endian, head.ts_offset, head.tsc2nsec, head.kallsyms, payload)
     unknown, bad = Counter(), [0]
     cpus = [(buf, cpu) for buf in head.buffers for cpu in buf.cpus]
     per_stream = max(1, chunk_bytes // max(1, len(cpus)))  # memory bound for 2 CPUs or 256
     streams = [_cpu_batches(d, mem, head, buf, cpu, builder, unknown, bad, source, per_stream) for buf, cpu in cpus]
-    pending: list[dict[str, pl.DataFrame]] = [{} for _ in streams]
+    pending: list[_Run | None] = [None] * len(streams)
     running = [True] * len(streams)
     lost = Counter()
     read, total = [0] * len(streams), max(1, sum(cpu.size for _, cpu in cpus))  # for progress bars
     while True:
         for i, stream in enumerate(streams):
-            while running[i] and not pending[i]:
+            while running[i] and pending[i] is None:
                 batch = next(stream, None)
                 if batch is None:
                     running[i] = False
                 else:
                     pending[i], batch_lost, read[i] = batch
                     lost.update(batch_lost)
-        if not any(pending) and not any(running):
+        if not any(p is not None for p in pending) and not any(running):
             break
-        ends = [_last_ts(pending[i]) for i in range(len(streams)) if running[i]]
+        ends = [int(pending[i].ns.max()) for i in range(len(streams)) if running[i]]
         horizon = min(ends) if ends else None
-        parts: dict[str, list[pl.DataFrame]] = {}
-        for i, frames in enumerate(pending):
-            pending[i] = {}
-            for kind, frame in frames.items():
-                now = frame if horizon is None else frame.filter(pl.col("ts_ns") <= horizon)
-                later = None if horizon is None else frame.filter(pl.col("ts_ns") > horizon)
-                if now.height:
-                    parts.setdefault(kind, []).append(now)
-                if later is not None and later.height:
-                    pending[i][kind] = later
-        if parts or lost:
-            yield _chunk(parts, lost, min(1.0, sum(read) / total))
+        now: list[_Run] = []
+        for i, run in enumerate(pending):
+            if run is None:
+                continue
+            pending[i] = None
+            if horizon is not None:
+                early = run.ns <= horizon
+                if not early.all():
+                    later = run.take(~early)
+                    pending[i] = later
+                    run = run.take(early)
+            if len(run.ids):
+                now.append(run)
+        if now or lost:
+            yield _chunk(builder, now, unknown, lost, min(1.0, sum(read) / total))
             lost = Counter()
     if unknown:
         ids = ", ".join(str(i) for i in sorted(unknown)[:5])
@@ -807,8 +841,8 @@ def _chunks(d: _Bytes, mem, head: Header, source: Source, chunk_bytes: int, payl
 
 
 def _cpu_batches(d, mem, head: Header, buf: Buffer, cpu: CpuData, builder, unknown, bad, source, chunk_bytes):
-    """One CPU's events, a batch of pages at a time: (frames by kind, lost events by CPU, bytes of the
-    CPU's data read so far)."""
+    """One CPU's records, a batch of pages at a time: (a _Run of those that make events, or None,
+    lost events by CPU, bytes of the CPU's data read so far)."""
     layout = PageLayout(
         buf.page_size, head.layout.ts_offset, head.layout.commit_offset, head.layout.commit_size,
         head.layout.data_offset, head.endian,
@@ -821,18 +855,36 @@ def _cpu_batches(d, mem, head: Header, buf: Buffer, cpu: CpuData, builder, unkno
         if len(dropped):
             # a page flagged without a stored count lost at least one event: count 1
             lost[cpu.cpu] += int(np.where(dropped < 0, 1, dropped).sum())
-        yield builder.frames(pages, rec, cpu.cpu, unknown), lost, end - cpu.offset
+        keep, ids = builder.usable(pages, rec, unknown) if len(rec.start) else (None, ())
+        run = None
+        if len(ids):
+            rec = Records(rec.start[keep], rec.length[keep], rec.ts[keep], rec.page[keep], rec.lost, rec.bad_pages)
+            run = _Run(pages, rec, ids, builder._ns(rec.ts), cpu.cpu)
+        yield run, lost, end - cpu.offset
 
 
-def _last_ts(frames: dict[str, pl.DataFrame]) -> int:
-    return max(int(f["ts_ns"].max()) for f in frames.values())
-
-
-def _chunk(parts: dict[str, list[pl.DataFrame]], lost: Counter, fraction: float) -> Chunk:
+def _chunk(builder: FrameBuilder, runs: list[_Run], unknown: Counter, lost: Counter, fraction: float) -> Chunk:
+    """The frames of the runs' records, merged in time order; kinds in the order the old per-CPU
+    frames met them (CPU after CPU, ids ascending within one)."""
     frames = {}
-    for kind, frs in parts.items():
-        frame = pl.concat(frs, how="vertical") if len(frs) > 1 else frs[0]
-        if len(frs) > 1:
-            frame = frame.sort("ts_ns", maintain_order=True)
-        frames[kind] = frame
+    if runs:
+        base = np.cumsum([0, *(len(r.buf) for r in runs[:-1])])
+        start = np.concatenate([r.rec.start + b for r, b in zip(runs, base)])
+        ids = np.concatenate([r.ids for r in runs])
+        ns = np.concatenate([r.ns for r in runs])
+        from . import _native
+
+        order = np.frombuffer(_native.merge_order(ids.tobytes(), ns.tobytes(), [len(r.ids) for r in runs]), np.int64)
+        rec = Records(
+            start[order], np.concatenate([r.rec.length for r in runs])[order],
+            np.concatenate([r.rec.ts for r in runs])[order], np.zeros(0, np.int64), np.zeros(0, np.int64), 0,
+        )
+        cpu = np.concatenate([np.full(len(r.ids), r.cpu, np.int16) for r in runs])[order]
+        buf = runs[0].buf if len(runs) == 1 else b"".join(r.buf for r in runs)
+        built = builder.frames(buf, rec, cpu, unknown)
+        for r in runs:
+            for kind_id in np.unique(r.ids).tolist():
+                key = builder.formats.get(kind_id).key
+                if key in built and key not in frames:
+                    frames[key] = built[key]
     return Chunk(frames=frames, lost_events=sum(lost.values()), lost_by_cpu=dict(lost), read_fraction=fraction)

@@ -5,3 +5,7 @@
 
 #[cfg(feature = "python")]
 mod py;
+pub mod fields;
+pub mod ring_buffer;
+#[cfg(feature = "python")]
+mod py_dat;

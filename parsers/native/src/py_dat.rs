@@ -1,0 +1,119 @@
+//! The trace.dat scanners' Python face: ring-buffer pages -> record columns, and field gathers.
+//!
+//! Columns cross as `bytes` in this machine's byte order (numpy views them with `frombuffer`):
+//! one copy per column, no Python object per record.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use crate::fields::{gather_bytes, gather_cstrings, gather_int, group_by, intern_ints};
+use crate::ring_buffer::{decode_pages, merge_order, Layout};
+
+/// A column of fixed-width numbers -> bytes, in native byte order.
+fn column<'py, const N: usize, T: Copy>(py: Python<'py>, v: &[T], ne: fn(T) -> [u8; N]) -> PyResult<Bound<'py, PyBytes>> {
+    PyBytes::new_with(py, v.len() * N, |out| {
+        for (dst, x) in out.chunks_exact_mut(N).zip(v) {
+            dst.copy_from_slice(&ne(*x));
+        }
+        Ok(())
+    })
+}
+
+/// An int64 numpy array's bytes (`arr.tobytes()`) -> its values.
+fn int64s(raw: &[u8]) -> PyResult<Vec<i64>> {
+    if !raw.len().is_multiple_of(8) {
+        return Err(PyValueError::new_err("an int64 column's length is not a multiple of 8"));
+    }
+    Ok(raw.chunks_exact(8).map(|c| i64::from_ne_bytes(c.try_into().unwrap_or([0; 8]))).collect())
+}
+
+type RecordColumns<'py> = (Bound<'py, PyBytes>, Bound<'py, PyBytes>, Bound<'py, PyBytes>, Bound<'py, PyBytes>, Bound<'py, PyBytes>, u64);
+
+/// (start, length, ts, page, lost, bad_pages) of the data records of `buf`'s whole pages.
+#[pyfunction(name = "decode_pages")]
+#[allow(clippy::too_many_arguments)]
+fn py_decode_pages<'py>(
+    py: Python<'py>, buf: &[u8], page_size: usize, ts_offset: usize, commit_offset: usize,
+    commit_size: usize, data_offset: usize, big_endian: bool,
+) -> PyResult<RecordColumns<'py>> {
+    let layout = Layout { page_size, ts_offset, commit_offset, commit_size, data_offset, big_endian };
+    let rec = py.detach(|| decode_pages(buf, &layout)).map_err(PyValueError::new_err)?;
+    Ok((
+        column(py, &rec.start, i64::to_ne_bytes)?,
+        column(py, &rec.length, i64::to_ne_bytes)?,
+        column(py, &rec.ts, u64::to_ne_bytes)?,
+        column(py, &rec.page, i64::to_ne_bytes)?,
+        column(py, &rec.lost, i64::to_ne_bytes)?,
+        rec.bad_pages,
+    ))
+}
+
+/// The integer field `size` bytes at `offset` of each record: bytes of `size`-byte native ints.
+#[pyfunction(name = "gather_int")]
+fn py_gather_int<'py>(py: Python<'py>, buf: &[u8], starts: &[u8], offset: i64, size: usize, big_endian: bool) -> PyResult<Bound<'py, PyBytes>> {
+    if !matches!(size, 1 | 2 | 4 | 8) {
+        return Err(PyValueError::new_err(format!("an integer of {size} bytes")));
+    }
+    let starts = int64s(starts)?;
+    let out = py.detach(|| gather_int(buf, &starts, offset, size, big_endian));
+    Ok(PyBytes::new(py, &out))
+}
+
+/// The (records x width) matrix of bytes at `offset` of each record.
+#[pyfunction(name = "gather_bytes")]
+fn py_gather_bytes<'py>(py: Python<'py>, buf: &[u8], starts: &[u8], offset: i64, width: usize) -> PyResult<Bound<'py, PyBytes>> {
+    let starts = int64s(starts)?;
+    if width > (1 << 24) || starts.len().saturating_mul(width) > (1 << 34) {
+        return Err(PyValueError::new_err(format!("a field of {width} bytes in {} records", starts.len())));
+    }
+    let out = py.detach(|| gather_bytes(buf, &starts, offset, width));
+    Ok(PyBytes::new(py, &out))
+}
+
+/// (uint32 codes, table of the distinct strings NUL-padded to `width`, width) of the C strings
+/// at `at[i]` of at most `len[i]` bytes.
+#[pyfunction(name = "gather_cstrings")]
+fn py_gather_cstrings<'py>(py: Python<'py>, buf: &[u8], at: &[u8], len: &[u8]) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>, usize)> {
+    let (at, len) = (int64s(at)?, int64s(len)?);
+    if at.len() != len.len() {
+        return Err(PyValueError::new_err("string offsets and lengths differ in count"));
+    }
+    let got = py.detach(|| gather_cstrings(buf, &at, &len));
+    Ok((column(py, &got.codes, u32::to_ne_bytes)?, PyBytes::new(py, &got.table), got.width))
+}
+
+/// (uint32 codes, uint64 distinct values) of a uint64 column's bytes.
+#[pyfunction(name = "intern_ints")]
+fn py_intern_ints<'py>(py: Python<'py>, vals: &[u8]) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+    let vals: Vec<u64> = int64s(vals)?.into_iter().map(|v| v as u64).collect();
+    let (codes, uniques) = py.detach(|| intern_ints(&vals));
+    Ok((column(py, &codes, u32::to_ne_bytes)?, column(py, &uniques, u64::to_ne_bytes)?))
+}
+
+/// The int64 permutation that merges CPU runs (see `ring_buffer::merge_order`).
+#[pyfunction(name = "merge_order")]
+fn py_merge_order<'py>(py: Python<'py>, kinds: &[u8], ts_ns: &[u8], run_lens: Vec<usize>) -> PyResult<Bound<'py, PyBytes>> {
+    let (kinds, ts) = (int64s(kinds)?, int64s(ts_ns)?);
+    let order = py.detach(|| merge_order(&kinds, &ts, &run_lens)).map_err(PyValueError::new_err)?;
+    column(py, &order, i64::to_ne_bytes)
+}
+
+/// (int64 order, int64 distinct ids ascending, int64 group starts) of an int64 id column's bytes.
+#[pyfunction(name = "group_by")]
+fn py_group_by<'py>(py: Python<'py>, ids: &[u8]) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+    let ids = int64s(ids)?;
+    let (order, kinds, first) = py.detach(|| group_by(&ids));
+    Ok((column(py, &order, i64::to_ne_bytes)?, column(py, &kinds, i64::to_ne_bytes)?, column(py, &first, i64::to_ne_bytes)?))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(py_decode_pages, m)?)?;
+    m.add_function(wrap_pyfunction!(py_gather_int, m)?)?;
+    m.add_function(wrap_pyfunction!(py_gather_bytes, m)?)?;
+    m.add_function(wrap_pyfunction!(py_gather_cstrings, m)?)?;
+    m.add_function(wrap_pyfunction!(py_intern_ints, m)?)?;
+    m.add_function(wrap_pyfunction!(py_merge_order, m)?)?;
+    m.add_function(wrap_pyfunction!(py_group_by, m)?)?;
+    Ok(())
+}
