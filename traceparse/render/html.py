@@ -37,17 +37,16 @@ def render(report) -> str:
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{escape(report.title)}</title><style>{STYLE}</style></head><body>",
         f"<h1>{escape(report.title)}</h1>",
-        _metadata(report),
-        *_warnings(report),
     ]
-    if report.kind == "diff":
-        out += diff_sections(report, charts)
-    elif headline(report):
+    sections = diff_sections(report, charts) if report.kind == "diff" else []
+    out += sections[:1]  # the diff opens with its verdict; every report then with its warnings, its capture
+    out += [*_warnings(report), _metadata(report), *sections[1:]]
+    if report.kind != "diff" and headline(report):
         out.append('<div class="headline">' + "".join(f"<p>{escape(line)}</p>" for line in headline(report)) + "</div>")
     lats = latencies(report)
     for lat in lats:
         out += _latency_section(lat, report, charts)
-    out += _series_section(charts["series"])
+    out += _series_section(charts["series"], strips=report.kind == "info")
     out += _flamegraph(report)
     for t in report.tables:
         if t.rows:
@@ -135,12 +134,17 @@ def _latency_section(lat, report, charts) -> list[str]:
     return out
 
 
-def _series_section(series) -> list[str]:
+def _series_section(series, strips: bool = False) -> list[str]:
+    """The series per interval; ``strips``: also one row per line, each coloured by its own peak (info's
+    kinds of events differ by orders of magnitude: on one axis the rare ones are flat at 0)."""
     if not series or not series.get("charts"):
         return []
     out = ["<h2>Over time</h2>"]
     for i, c in enumerate(series["charts"]):
         out += [f"<h3>{escape(c['title'])}</h3>", f'<div class="chart" data-chart="series" data-ref="{i}"></div>']
+        if strips:
+            out += ['<p class="hint">Each kind on its own row, coloured by its own peak rate:</p>',
+                    f'<div class="chart" data-chart="strip" data-ref="{i}"></div>']
     return out
 
 

@@ -213,6 +213,27 @@ SCRIPT = r"""
     host.appendChild(legend);
   }
 
+  // one row per line of a series, coloured by the row's own peak: when each kind of event happens
+  function strip(host, sd, chart) {
+    var keys = Object.keys(chart.lines), cols = sd.columns, L = 230, T = 4, B = 22, RH = 14;
+    var cw = Math.max(3, Math.min(16, Math.floor(860 / cols))), W = L + cols * cw + 10, H = T + keys.length * RH + B;
+    var s = svg(host, W, H, "strip"), d = sd.bin_ns / 1e9;
+    keys.forEach(function (k, i) {
+      var vals = chart.lines[k], peak = Math.max.apply(null, vals) || 1, y = T + i * RH;
+      el("text", {x: L - 6, y: y + RH - 3, "text-anchor": "end"}, s, k);
+      vals.forEach(function (v, j) {
+        if (!v) return;
+        var r = el("rect", {x: L + j * cw, y: y + 1, width: cw, height: RH - 2, fill: colour(v, peak), "class": "cell"}, s);
+        r.addEventListener("mousemove", function (ev) {
+          showTip(ev, (k + "\n" + fmtSec(j * d, d) + "-" + fmtSec((j + 1) * d, d) + " s\n" + fmtNum(v) + " " + chart.unit).replace(/</g, "&lt;"));
+        });
+        r.addEventListener("mouseleave", hideTip);
+      });
+    });
+    var span = cols * d, step = niceStep(span / 8);
+    for (var t = 0; t <= span + 1e-12; t += step) el("text", {x: L + t / span * cols * cw, y: H - 6, "text-anchor": "middle"}, s, fmtSec(t, step));
+  }
+
   // diff: base and new distributions overlaid (shares of each side's requests)
   function overlay(host, g) {
     var W = 900, H = 190, L = 50, R = 20, T = 12, B = 32;
@@ -294,6 +315,7 @@ SCRIPT = r"""
     if (kind === "dist") dist(host, DATA.dists[ref]);
     else if (kind === "heat") heat(host, DATA.heatmaps[ref]);
     else if (kind === "series") series(host, DATA.series, DATA.series.charts[ref]);
+    else if (kind === "strip") strip(host, DATA.series, DATA.series.charts[ref]);
     else if (kind === "overlay") overlay(host, DATA.overlays[ref]);
     else if (kind === "change") change(host, DATA.changes[ref]);
   });

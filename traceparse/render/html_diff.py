@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from html import escape
 
+from ..reports.result import UNIT_NS
+from .cells import TIME_DECIMALS
+
 CHANGE_STATS = (("p50", "p50"), ("p99", "p99"), ("mean", "mean"))
 MAX_ROWS = 30  # groups per change chart: the totals, then the largest changes
 
@@ -25,7 +28,7 @@ def diff_sections(report, charts) -> list[str]:
         marks = [{"side": s, "ns": c.get(s)} for c in (p50, p99) for s in ("base", "new")]
         charts["overlays"].append({"buckets": g["log2_ns"], "marks": marks})
         out += [f"<h3>{escape(g['phase'].upper())} (share of each side's requests; dashed: p50 and p99)</h3>",
-                _pair_strip(g), f'<div class="chart" data-chart="overlay" data-ref="{len(charts["overlays"]) - 1}"></div>']
+                _pair_strip(g, report.unit), f'<div class="chart" data-chart="overlay" data-ref="{len(charts["overlays"]) - 1}"></div>']
     for stat, label in CHANGE_STATS:
         rows = _change_rows(groups, stat)
         if rows:
@@ -64,13 +67,13 @@ def _rel(v) -> str:
     return "-" if v is None else f"{v * 100:+.1f}%"
 
 
-def _pair_strip(g: dict) -> str:
+def _pair_strip(g: dict, unit: str) -> str:
     st = g.get("stats") or {}
     parts = []
     for stat in ("count", "p50", "p99"):
         c = st.get(stat) or {}
         parts.append(f'<span class="stat" data-group="{escape(g["path"])}" data-stat="{stat}" data-base="{_raw(c.get("base"))}" '
-                     f'data-new="{_raw(c.get("new"))}"><b>{stat}</b> {_num(c.get("base"), stat)} -&gt; {_num(c.get("new"), stat)} '
+                     f'data-new="{_raw(c.get("new"))}"><b>{stat}</b> {_num(c.get("base"), stat, unit)} -&gt; {_num(c.get("new"), stat, unit)} '
                      f"({_rel(c.get('rel'))}{', significant' if c.get('significant') else ''})</span>")
     return '<div class="stats">' + "".join(parts) + "</div>"
 
@@ -79,12 +82,12 @@ def _raw(v) -> str:
     return "" if v is None else str(v)
 
 
-def _num(v, stat: str) -> str:
+def _num(v, stat: str, unit: str) -> str:
     if v is None:
         return "-"
     if stat == "count":
         return f"{int(v)}"
-    return f"{v / 1000:.1f}us"
+    return f"{v / UNIT_NS[unit]:.{TIME_DECIMALS[unit]}f}{unit}"
 
 
 def _label(g: dict) -> str:
