@@ -25,7 +25,7 @@ import polars as pl
 
 MAX_COLUMNS = 120  # time buckets drawn: a heat map is read at a glance, not scrolled
 KEEP_PER_CELL = 5  # slowest requests kept per cell
-MAX_KEPT = 2_000  # and per heat map (the file stays small: a 4M-event capture's page under 2 MB)
+MAX_KEPT = 4_000  # and per heat map (the file stays small: a 4M-event capture's page ~1 MB)
 LADDER = [m * 10**e for e in range(3, 13) for m in (1, 2)]  # 1 us .. 2000 s, each a multiple of the last
 
 
@@ -112,18 +112,22 @@ class HeatMap:
         self.kept = cand if self.kept is None else pl.concat([self.kept, cand], how="vertical_relaxed")
         self._cut()
 
-    def _cut(self) -> None:
+    def _cut(self, final: bool = False) -> None:
+        """At most KEEP_PER_CELL per cell (while streaming: bounded by the cells, 4x the columns drawn);
+        ``final``: at most MAX_KEPT in all, every cell's slowest first, then every cell's second, ...
+        so that a click on any cell finds someone (the slowest of all alone would leave the fast,
+        busy cells empty)."""
         k = self.kept.with_columns(col=self.cells.col(pl.col("ts_ns")))
-        rank = pl.col("value_ns").rank("ordinal", descending=True).over("col", "row")
-        k = k.filter(rank <= KEEP_PER_CELL)
-        if k.height > MAX_KEPT:
-            k = k.top_k(MAX_KEPT, by=["value_ns", "ts_ns"], reverse=[False, True])
-        self.kept = k.drop("col")
+        k = k.with_columns(rank=pl.col("value_ns").rank("ordinal", descending=True).over("col", "row"))
+        k = k.filter(pl.col("rank") <= KEEP_PER_CELL)
+        if final and k.height > MAX_KEPT:
+            k = k.sort(["rank", "value_ns", "ts_ns"], descending=[False, True, False]).head(MAX_KEPT)
+        self.kept = k.drop("col", "rank")
 
     def set_width(self, w: int) -> None:
         self.cells.set_width(w)
         if self.kept is not None:
-            self._cut()
+            self._cut(final=True)
 
     def data(self, metric: str, columns: int) -> dict:
         c = self.cells.frame
@@ -132,6 +136,7 @@ class HeatMap:
                "slowest": {"keys": ["col", "row", "ts_ns", "value_ns", *self.keep], "rows": []}}
         if c is None or not c.height:
             return out
+        self._cut(final=True)
         lo, hi = int(c["row"].min()), int(c["row"].max())
         out["rows"] = [dict(zip(("lo", "hi"), bucket_range(i))) for i in range(lo, hi + 1)]
         c = c.sort("col", "row")

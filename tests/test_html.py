@@ -86,6 +86,9 @@ def test_block_heat_map_cells_equal_an_independent_bucketing(reference_d2c):
     theirs = {(c, r): n for c, r, n in h["cells"]}
     assert theirs == dict(mine)
     assert h["columns"] <= 120 and max(c for c, _ in mine) < h["columns"]
+    # every cell keeps its slowest requests (up to 5), so a click on any cell lists someone
+    kept = Counter((r[0], r[1]) for r in h["slowest"]["rows"])
+    assert kept == {cell: min(n, h["kept_per_cell"]) for cell, n in mine.items()}
 
 
 def test_block_page_in_chromium(tmp_path, reference_d2c):
@@ -219,4 +222,4 @@ def test_heat_map_stays_bounded_however_many_requests():
     assert len(d["slowest"]["rows"]) <= MAX_KEPT
     per_cell = Counter((r[0], r[1]) for r in d["slowest"]["rows"])
     assert max(per_cell.values()) <= KEEP_PER_CELL
-    assert len(json.dumps(d)) < 200_000
+    assert len(d["cells"]) <= MAX_COLUMNS * len(d["rows"]) and len(json.dumps(d)) < 400_000
