@@ -223,3 +223,21 @@ def test_heat_map_stays_bounded_however_many_requests():
     per_cell = Counter((r[0], r[1]) for r in d["slowest"]["rows"])
     assert max(per_cell.values()) <= KEEP_PER_CELL
     assert len(d["cells"]) <= MAX_COLUMNS * len(d["rows"]) and len(json.dumps(d)) < 400_000
+
+
+def test_stacks_page_embeds_the_flame_graph(monkeypatch):
+    """The hook the stacks renderer plugs into: render/flamegraph.py's svg(report[, diff=True])."""
+    import sys
+    import types
+
+    from traceparse.reports.result import Report
+
+    seen = []
+    fake = types.ModuleType("traceparse.render.flamegraph")
+    fake.svg = lambda report, diff=False: seen.append(diff) or '<?xml version="1.0"?><svg id="fg"><rect/></svg>'
+    monkeypatch.setitem(sys.modules, "traceparse.render.flamegraph", fake)
+    monkeypatch.setattr(traceparse.render, "flamegraph", fake, raising=False)
+    page = traceparse.render_report(Report("stacks", "traceparse stacks: x", "us", data={"report": "stacks"}), "html")
+    assert '<div class="flamegraph"><svg id="fg"><rect/></svg></div>' in page
+    page = traceparse.render_report(Report("diff", "d", "us", data={"report": "diff", "kind": "stacks"}), "html")
+    assert '<svg id="fg">' in page and "Differential" in page and seen == [False, True]

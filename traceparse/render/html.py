@@ -17,6 +17,7 @@ so that a heat map of thousands of cells costs its numbers, not thousands of ele
 from __future__ import annotations
 
 import json
+import re
 from html import escape
 
 from ..reports.result import UNIT_NS
@@ -149,21 +150,26 @@ def _series_section(series, strips: bool = False) -> list[str]:
 
 
 def _flamegraph(report) -> list[str]:
-    """`stacks` embeds its flame graph: ``report.data["flamegraph_svg"]`` if the report holds one, else
-    ``traceparse.render.flamegraph.svg(report)`` (render/flamegraph*.py, the stacks renderer)."""
-    if report.kind != "stacks":
+    """`stacks` embeds its flame graph (a stacks diff its differential one): ``report.data["flamegraph_svg"]``
+    if the report holds one, else ``traceparse.render.flamegraph.svg(report, diff=...)``, the stacks
+    renderer's (render/flamegraph*.py); its SVG brings its own script (hover, zoom, search)."""
+    data = report.data or {}
+    diff = report.kind == "diff" and data.get("kind") == "stacks"
+    if report.kind != "stacks" and not diff:
         return []
-    svg = (report.data or {}).get("flamegraph_svg")
+    svg = data.get("flamegraph_svg")
     if svg is None:
         try:
             from . import flamegraph
         except ImportError:
             flamegraph = None
         draw = getattr(flamegraph, "svg", None)
-        svg = draw(report) if draw is not None else None
+        svg = (draw(report, diff=True) if diff else draw(report)) if draw is not None else None
+    title = "Differential flame graph (red: grew, blue: shrank)" if diff else "Flame graph"
     if not svg:
-        return ["<h2>Flame graph</h2>", '<p class="hint">(this traceparse has no flame-graph renderer)</p>']
-    return ["<h2>Flame graph</h2>", f'<div class="flamegraph">{svg}</div>']
+        return [f"<h2>{title}</h2>", '<p class="hint">(this traceparse has no flame-graph renderer)</p>']
+    svg = re.sub(r"^\s*<\?xml[^>]*\?>\s*(<!DOCTYPE[^>]*>\s*)?", "", svg)  # inline in HTML: no XML prolog
+    return [f"<h2>{title}</h2>", f'<div class="flamegraph">{svg}</div>']
 
 
 def _table(t, report) -> str:
