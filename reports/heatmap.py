@@ -108,21 +108,23 @@ class HeatMap:
             return
         rows = rows.with_columns(row=lat_bucket(pl.col("value_ns")))
         self.cells.add(rows.select("ts_ns", "row"))
-        cand = rows.select("ts_ns", "value_ns", "row", *self.keep)
-        self.kept = cand if self.kept is None else pl.concat([self.kept, cand], how="vertical_relaxed")
-        self._cut()
+        cand = self._slowest(rows.select("ts_ns", "value_ns", "row", *self.keep))  # the chunk's few first
+        self.kept = cand if self.kept is None else self._slowest(pl.concat([self.kept, cand], how="vertical_relaxed"))
+
+    def _slowest(self, rows: pl.DataFrame) -> pl.DataFrame:
+        """At most KEEP_PER_CELL per cell, the slowest (ties: the earliest): one sort and a head per group."""
+        order = rows.sort(["value_ns", "ts_ns"], descending=[True, False])
+        return order.group_by(self.cells.col(pl.col("ts_ns")), "row", maintain_order=True).head(KEEP_PER_CELL).drop("col")
 
     def _cut(self, final: bool = False) -> None:
-        """At most KEEP_PER_CELL per cell (while streaming: bounded by the cells, 4x the columns drawn);
-        ``final``: at most MAX_KEPT in all, every cell's slowest first, then every cell's second, ...
-        so that a click on any cell finds someone (the slowest of all alone would leave the fast,
-        busy cells empty)."""
-        k = self.kept.with_columns(col=self.cells.col(pl.col("ts_ns")))
-        k = k.with_columns(rank=pl.col("value_ns").rank("ordinal", descending=True).over("col", "row"))
-        k = k.filter(pl.col("rank") <= KEEP_PER_CELL)
+        """Per cell, as _slowest; ``final``: at most MAX_KEPT in all, every cell's slowest first, then
+        every cell's second, ... so that a click on any cell finds someone (the slowest of all alone
+        would leave the fast, busy cells empty)."""
+        k = self._slowest(self.kept).with_columns(col=self.cells.col(pl.col("ts_ns")))
         if final and k.height > MAX_KEPT:
-            k = k.sort(["rank", "value_ns", "ts_ns"], descending=[False, True, False]).head(MAX_KEPT)
-        self.kept = k.drop("col", "rank")
+            k = k.with_columns(rank=pl.int_range(pl.len()).over("col", "row"))  # _slowest left each cell in order
+            k = k.sort(["rank", "value_ns", "ts_ns"], descending=[False, True, False]).head(MAX_KEPT).drop("rank")
+        self.kept = k.drop("col")
 
     def set_width(self, w: int) -> None:
         self.cells.set_width(w)
