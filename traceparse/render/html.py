@@ -80,8 +80,9 @@ def _metadata(report) -> str:
         items += [(f"{side}capture", s.get("path")), (f"{side}format", f"{s.get('format')} ({s.get('compression') or 'uncompressed'})"),
                   (f"{side}events", f"{s.get('events', 0):,}"), (f"{side}time span", span),
                   (f"{side}lost events", f"{s.get('lost_events', 0):,}"), (f"{side}skipped lines", f"{s.get('skipped_lines', 0):,}")]
-    if data.get("filters"):
-        items.append(("filters", ", ".join(f"{k}={v}" for k, v in data["filters"].items())))
+    given = {k: v for k, v in (data.get("filters") or {}).items() if v not in (None, [], (), "", False)}
+    if given:
+        items.append(("filters", ", ".join(f"{k}={v}" for k, v in given.items())))
     from .. import __version__
 
     items.append(("written by", f"traceparse {__version__}"))
