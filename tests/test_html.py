@@ -124,12 +124,12 @@ def test_block_page_in_chromium(tmp_path, reference_d2c):
 def test_tables_sort_by_any_column(tmp_path):
     path, data = _page(tmp_path, traceparse.block(BLOCK_TEXT), "sort")
     with opened(path) as o:
-        head = 'table[data-key="by_op"] thead th'
+        head = 'div[data-key="by_op"] thead th'
         col = o.page.locator(head).all_inner_texts().index("COUNT") + 1
         o.page.locator(head).nth(col - 1).click()
-        up = [int(t) for t in o.page.locator(f'table[data-key="by_op"] tbody td:nth-child({col})').all_inner_texts()]
+        up = [int(t) for t in o.page.locator(f'div[data-key="by_op"] tbody td:nth-child({col})').all_inner_texts()]
         o.page.locator(head).nth(col - 1).click()
-        down = [int(t) for t in o.page.locator(f'table[data-key="by_op"] tbody td:nth-child({col})').all_inner_texts()]
+        down = [int(t) for t in o.page.locator(f'div[data-key="by_op"] tbody td:nth-child({col})').all_inner_texts()]
         assert up == sorted(v["count"] for v in data["latency"]["d2c"]["by_op"].values()) and down == up[::-1]
         _clean(o)
 

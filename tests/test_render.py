@@ -45,7 +45,7 @@ def test_html_is_self_contained_and_holds_every_table():
     report = traceparse.block(CASES["perf-block"])
     page = traceparse.render_report(report, "html")
     assert not re.search(r"(src|href)\s*=", page) and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
-    assert page.count('<table class="sortable"') == sum(1 for t in report.tables if t.rows)
+    assert page.count("<table>") == sum(1 for t in report.tables if t.rows)
     assert page.count('data-chart="dist"') == sum(1 for p in ("d2c", "i2c", "i2d") if report.data["latency"][p]["total"]["count"])
 
 

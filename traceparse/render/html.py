@@ -24,6 +24,7 @@ from ..reports.result import UNIT_NS
 from .cells import TIME_DECIMALS, grid, headline, numeric
 from .html_assets import SCRIPT, STYLE
 from .html_diff import diff_sections
+from .histogram import label
 from .html_latency import latencies
 
 TIME_UNITS = ("ns", "us", "ms")
@@ -187,7 +188,7 @@ def _table(t, report) -> str:
             else:
                 cells.append(f"<td{NUM if is_num else ''}>{escape(text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<table class="sortable" data-key="{escape(t.key)}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    return f'<div class="table" data-key="{escape(t.key)}"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
 
 
 def _other_histograms(report, charts, drawn: bool) -> list[str]:
@@ -204,4 +205,12 @@ def _other_histograms(report, charts, drawn: bool) -> list[str]:
         out += [f"<h2>{escape(h.title)}, {escape(h.unit)}</h2>", f'<div class="chart" data-chart="dist" data-ref="{len(charts["dists"]) - 1}"></div>']
         if h.stats:
             out.append("<p>" + escape(", ".join(f"{k} {v}" for k, v in h.stats.items())) + "</p>")
+        out.append(_bucket_table(h))
     return out
+
+
+def _bucket_table(h) -> str:
+    """The buckets as bpftrace labels them, folded away: the numbers behind the bars, script or not."""
+    rows = "".join(f'<tr><td>{escape(label(b["lo"], b["hi"], h.unit))}</td><td class="n" data-v="{b["count"]}">{b["count"]}</td></tr>'
+                   for b in h.buckets)
+    return f"<details><summary>buckets</summary><div class=\"table\" data-key=\"hist:{escape(h.key)}\"><table><thead><tr><th>RANGE</th><th>COUNT</th></tr></thead><tbody>{rows}</tbody></table></div></details>"

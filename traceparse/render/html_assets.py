@@ -319,7 +319,7 @@ SCRIPT = r"""
     else if (kind === "overlay") overlay(host, DATA.overlays[ref]);
     else if (kind === "change") change(host, DATA.changes[ref]);
   });
-  document.querySelectorAll("table.sortable").forEach(sortable);
+  document.querySelectorAll("div.table > table").forEach(sortable);
   document.body.setAttribute("data-drawn", "yes");
 })();
 """
