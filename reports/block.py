@@ -14,6 +14,7 @@ from ..parsers.schema import Chunk
 from ..parsers.source import Source
 from .block_pairing import op_of
 from .block_tables import build_report
+from .heatmap import BLOCK_KEEP, Timeline, add_block, block_data as timeline_data
 from .histogram import GroupedDistributions
 from .open_requests import OpenRequests
 from .result import UNIT_NS, Report
@@ -95,6 +96,7 @@ class BlockAnalysis:
         # a hook for exporters: called with each chunk's finished requests, as the report counts
         # them (filters applied), before any is recorded; it sees the rows, never changes them
         self.on_requests = None
+        self.timeline: Timeline | None = None  # heat maps and per-interval series (reports/heatmap.py)
 
     def feed(self, chunk: Chunk, source: Source) -> None:
         frames = chunk.frames
@@ -147,6 +149,9 @@ class BlockAnalysis:
         if self.on_requests is not None and req.height:
             self.on_requests(req.select(REQUEST_COLUMNS))
         self.matched += req.height
+        if self.timeline is None:
+            self.timeline = Timeline(self.t0 or 0, BLOCK_KEEP)
+        add_block(self.timeline, req)
         dims = {
             "total": pl.lit(""),
             "dev": pl.col("dev"),
@@ -189,7 +194,9 @@ class BlockAnalysis:
         self.counts["issue_without_complete"] = st.filter(pl.col("iss_ts").is_not_null()).height + dropped_iss
         self.counts["insert_without_complete"] = st.filter(pl.col("iss_ts").is_null() & pl.col("ins_ts").is_not_null()).height + dropped_ins
         self.counts["open_dropped"] = dropped_iss + dropped_ins
-        return build_report(self, source)
+        report = build_report(self, source)
+        report.data.update(timeline_data(self.timeline, self.window_ns(source)[1]))  # added keys: heatmaps, series
+        return report
 
     def window_ns(self, source: Source) -> tuple[int, int]:
         """The [start, end) the rates are over: the capture's span, narrowed by --since/--until."""

@@ -23,6 +23,7 @@ from .engine.select import event_matcher
 from .engine.spec import event_match
 from .engine.where import parse_where
 from .event_tables import build_count_report, build_hist_report, build_pair_report
+from .heatmap import Timeline, add_pairs, pairs_data
 from .histogram import buckets
 from .presets import PRESETS, Preset, funclatency_spec
 from .result import UNIT_NS, Report
@@ -90,14 +91,19 @@ def pair_report(name: str, source: Source, chunks, opts: EventOptions) -> Report
     popts = PairOptions(where=where, by=opts.by, slower_than_ns=opts.slower_than_ns, limit=opts.limit, unit=opts.unit)
     unit_ns = UNIT_NS[opts.unit]
     specs = preset.alternatives if opts.raw and preset.alternatives else preset.specs
-    runs = [PairRun(s, popts, unit_ns) for s in specs]
+    runs = [TimedRun(s, popts, unit_ns) for s in specs]
     if opts.raw:
         preset = Preset(preset.name, preset.title, specs, preset.counts, preset.record_hint)
-    alts = [] if opts.raw else [PairRun(s, popts, unit_ns) for s in preset.alternatives]
+    alts = [] if opts.raw else [TimedRun(s, popts, unit_ns) for s in preset.alternatives]
     # --where filters the counts too, unless it reads what only a pair has (latency_ns, start_ts_ns)
     cw = where if where is not None and not set(where.names) & {"latency_ns", "start_ts_ns"} else None
     counts = [(c, FieldCount(list(c[3]), cw)) for c in preset.counts]
     for chunk in chunks:
+        if runs and runs[0].timeline is None:  # one time axis per set of runs, from the capture's first event
+            for group in (runs, alts):
+                tl = Timeline(source.first_ts_ns or 0, ["comm", "pid"])
+                for r in group:
+                    r.timeline = tl
         if not popts.tables:
             popts.tables["id"] = TABLES[opts.arch or arch_of(source.meta.get("uname"))]
         for r in (*runs, *alts):
@@ -116,7 +122,20 @@ def pair_report(name: str, source: Source, chunks, opts: EventOptions) -> Report
     if not any(r.seen_start or r.seen_end for r in runs):
         have = ", ".join(sorted(source.events)[:8])
         raise MissingEventsError(f"{source.path}: no events for {preset.name} (the capture has {have}); record with: {preset.record_hint}")
-    return build_pair_report(preset, source, runs, counts, opts, warnings)
+    report = build_pair_report(preset, source, runs, counts, opts, warnings)
+    report.data.update(pairs_data(runs[0].timeline, source.last_ts_ns or 0))  # added keys: heatmaps, series
+    return report
+
+
+class TimedRun(PairRun):
+    """A PairRun whose pairs also go into a heat map and a per-interval series (reports/heatmap.py)."""
+
+    timeline: Timeline | None = None
+
+    def _record(self, pairs: pl.DataFrame) -> None:
+        super()._record(pairs)
+        if self.timeline is not None and pairs.height:
+            add_pairs(self.timeline, self.spec.metric, pairs)
 
 
 def _short_match(pattern: str, event: str) -> bool:

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 from ..parsers.errors import EmptyCaptureError
 from ..parsers.source import Source
+from .heatmap import Timeline, add_events, events_data
 from .result import Column, Report, Table
 
 
 def info_report(source: Source, chunks) -> Report:
-    for _ in chunks:  # Source counts as the chunks stream past
-        pass
+    timeline = None  # events per kind over time (reports/heatmap.py)
+    for chunk in chunks:  # Source counts as the chunks stream past
+        timeline = timeline or Timeline(source.first_ts_ns or 0)
+        add_events(timeline, chunk.frames)
     if not source.events:
         raise EmptyCaptureError(f"{source.path}: no events in this capture ({source.skipped.describe()})")
     span = source.duration_ns
@@ -54,6 +57,7 @@ def info_report(source: Source, chunks) -> Report:
         "stacks": len(source.stacks.frames),
         "meta": source.meta,
         "warnings": report.warnings,
+        **events_data(timeline, source.last_ts_ns or 0),  # an added key: series
     }
     return report
 

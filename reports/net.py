@@ -31,6 +31,7 @@ import polars as pl
 from ..parsers.errors import EmptyCaptureError, MissingEventsError, TraceParseError
 from ..parsers.schema import Chunk
 from ..parsers.source import Source
+from .heatmap import Timeline, add_handshakes, add_packets, net_data
 from .histogram import GroupedDistributions
 from .result import UNIT_NS, Report
 from .shared import DEFAULT_TOP, Tally, check_threshold, check_top, check_unit, listing_limit
@@ -173,11 +174,13 @@ class NetAnalysis:
         self.seq = 0
         self.keyed_by_skaddr = False  # trace.dat prints skaddr; text output does not
         self.t0: int | None = None
+        self.timeline: Timeline | None = None  # heat maps and per-interval series (reports/heatmap.py)
 
     # --- streaming -----------------------------------------------------------------------------
     def feed(self, chunk: Chunk, source: Source) -> None:
         if self.t0 is None:
             self.t0 = source.first_ts_ns or 0
+            self.timeline = Timeline(self.t0, ["comm", "pid", "flow"])
         by_short: dict[str, pl.DataFrame] = {}
         for name, frame in chunk.frames.items():
             short = report_event(name)
@@ -208,6 +211,7 @@ class NetAnalysis:
         self.devices.add(pk.group_by("event", "dev").agg(n=pl.len()))
         if self.opts.dev is not None:
             pk = pk.filter(pl.col("dev") == self.opts.dev)
+        add_packets(self.timeline, pk, TX_EVENTS, RX_EVENTS)
         self.sizes.add(pk.group_by("event", "dev", "len").agg(n=pl.len()))
         self.procs.add(pk.group_by("event", "pid", "comm", "dev").agg(packets=pl.len(), bytes=pl.col("len").sum()))
         bucket = (pl.col("ts_ns") - self.t0).floordiv(self.opts.interval_ns)
@@ -287,6 +291,7 @@ class NetAnalysis:
              ok.select(phase="kind", dim=pl.lit("peer"), key="peer", value_ns="lat_ns")]
         )
         self.latency.add(long)
+        add_handshakes(self.timeline, ok)
         cand = ok if self.opts.slower_than_ns is None else ok.filter(pl.col("lat_ns") >= self.opts.slower_than_ns)
         self.slow_total += cand.height
         both = pl.concat([self.slow, cand]) if self.slow.height else cand
@@ -305,7 +310,10 @@ class NetAnalysis:
         _check_events(source, self.seen)
         from .net_tables import build_report
 
-        return build_report(self, source)
+        report = build_report(self, source)
+        chosen = (self.chosen(TX_EVENTS), self.chosen(RX_EVENTS))
+        report.data.update(net_data(self.timeline, self.window_ns(source)[1], chosen))  # added keys: heatmaps, series
+        return report
 
     def chosen(self, candidates: tuple[str, ...]) -> str | None:
         """The tracepoint a direction is counted from: the first candidate the capture has."""
