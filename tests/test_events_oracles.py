@@ -291,3 +291,21 @@ def test_on_cpu_time_minus_steal_in_its_slices_is_schedstat(form):
         assert g["total_ns"] - deficit == pytest.approx(ns, rel=0.003)
     for cpu, d in deficit_per_cpu.items():
         assert 0 <= d <= steal[cpu] + USER_HZ_NS, cpu
+
+
+# perf alone ------------------------------------------------------------------------------------------------------
+
+def test_without_bpf_perf_is_ftrace_less_the_blind_threads():
+    """nobpf.* (record-nobpf.sh): perf and ftrace alone, no bpf program loaded anywhere. perf still has
+    none of the irqs and softirqs that interrupted the blind threads, and every other one, per key."""
+    assert json.loads((EV / "nobpf.bpfprogs.json").read_text()) == []
+    assert "LOST" not in (EV / "nobpf.perf-stats.txt").read_text()
+    perf, ftrace = "nobpf.perf.txt.xz", "nobpf.tracefs.txt.xz"
+    seen = set(pl.concat([inside(ftrace, e).select("pid") for e in IRQ_EVENTS])["pid"].to_list())
+    blind = seen - set(pl.concat([frames(perf)[e].select("pid") for e in IRQ_EVENTS])["pid"].to_list())
+    assert blind
+    for e, key in zip(IRQ_EVENTS, ["irq", "irq", "vec", "vec"]):
+        f = inside(ftrace, e)
+        want = per_key(f.filter(~pl.col("pid").is_in(list(blind))), key)
+        assert per_key(inside(perf, e), key) == want, e
+        assert f.filter(pl.col("pid").is_in(list(blind))).height > 0 or e.startswith("irq:irq"), e
