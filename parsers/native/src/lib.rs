@@ -5,3 +5,6 @@
 
 #[cfg(feature = "python")]
 mod py;
+#[cfg(feature = "python")]
+mod py_text;
+pub mod text;
