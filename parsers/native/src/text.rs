@@ -111,7 +111,11 @@ fn text(l: &[u8]) -> &[u8] {
 }
 
 fn lossy(b: &[u8]) -> Cow<'_, str> {
-    String::from_utf8_lossy(b)
+    // the check alone is faster than the lossy walk, and nearly every line is valid
+    match std::str::from_utf8(b) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
+    }
 }
 
 impl Scanner {
@@ -290,7 +294,9 @@ impl Scanner {
             // the line is an event line whose numbers do not fit their columns
             return p.out.skip(no, || lossy(l).into_owned());
         };
-        p.last_on_cpu.insert(cpu, p.seq);
+        if self.cfg.dialect == Dialect::Ftrace {
+            p.last_on_cpu.insert(cpu, p.seq); // whose stack marker is whose
+        }
         let kind = self.kind(&h.event);
         let (name, class) = &self.names[kind];
         let body = lossy(h.payload);
@@ -338,7 +344,11 @@ impl Scanner {
             ids.push(id);
         }
         for k in &mut p.out.kinds {
-            k.stack_id = k.seq.iter().map(|s| p.group_of.get(s).map_or(-1, |&g| ids[g])).collect();
+            k.stack_id = if ids.is_empty() {
+                vec![-1; k.len()]
+            } else {
+                k.seq.iter().map(|s| p.group_of.get(s).map_or(-1, |&g| ids[g])).collect()
+            };
             k.finish();
         }
         p.out
@@ -451,7 +461,7 @@ impl Typed<'_> {
         match self {
             Typed::Block { b, major, minor, sector, nr, bytes, error, submit } => {
                 let c = &mut k.block;
-                c.dev.push(Some(&[b.major, b",", b.minor].concat()));
+                c.dev.push_joined(b.major, b',', b.minor);
                 c.dev_major.push(major);
                 c.dev_minor.push(minor);
                 c.rwbs.push(Some(b.rwbs));
@@ -480,3 +490,7 @@ impl Typed<'_> {
 pub fn count_heads(data: &[u8], dialect: Dialect) -> usize {
     split(data).filter(|l| line::head(text(l), dialect).is_some()).count()
 }
+
+#[cfg(test)]
+#[path = "text_tests.rs"]
+mod tests;

@@ -42,6 +42,18 @@ impl Codes {
         self.last = self.spans.get(code as usize).map(|&(a, z)| (a, z, code));
     }
 
+    /// `a` + `sep` + `b` ("254,0"), without building it where it repeats the previous value.
+    pub fn push_joined(&mut self, a: &[u8], sep: u8, b: &[u8]) {
+        if let Some((s, z, lc)) = self.last {
+            let prev = self.table.get(s..z).unwrap_or_default();
+            if prev.len() == a.len() + 1 + b.len() && prev.starts_with(a) && prev.ends_with(b) && prev.get(a.len()) == Some(&sep) {
+                self.codes.push(lc);
+                return;
+            }
+        }
+        self.push(Some(&[a, &[sep], b].concat()));
+    }
+
     pub fn finish(&mut self) {
         let n = self.n;
         self.codes.iter_mut().filter(|c| **c == u32::MAX).for_each(|c| *c = n);

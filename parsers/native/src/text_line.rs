@@ -167,6 +167,11 @@ pub struct Head<'a> {
     pub payload: &'a [u8],    // untrimmed; empty where the line has none
 }
 
+/// The first ": " in `s` (a searcher built per call costs more than this on short lines).
+fn colon_space(s: &[u8]) -> Option<usize> {
+    memchr::memchr_iter(b':', s).find(|&k| s.get(k + 1) == Some(&b' '))
+}
+
 /// Where ``.frac: `` starts: the first '.' followed by digits and ": ".
 fn find_dot(l: &[u8]) -> Option<(usize, usize)> {
     for d in memchr::memchr_iter(b'.', l) {
@@ -193,7 +198,7 @@ pub fn head(l: &[u8], dialect: Dialect) -> Option<Head<'_>> {
             return Some(Head { comm, pre, frac, event: Cow::Owned(event), payload });
         }
     }
-    let (name, payload) = match memmem::find(after, b": ") {
+    let (name, payload) = match colon_space(after) {
         Some(k) => (&after[..k], Some(&after[k + 2..])),
         None => (after, None),
     };
