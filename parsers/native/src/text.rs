@@ -174,16 +174,19 @@ impl Scanner {
         }
     }
 
-    fn head<'a>(&self, l: &'a [u8]) -> Option<Head<'a>> {
-        // a -g capture's lines are 97% frames, which perf indents with a TAB (no comm starts so)
-        if self.cfg.dialect == Dialect::Perf && l.first() == Some(&b'\t') && line::frame(l, Dialect::Perf).is_some() {
-            return None;
+    /// The line as an event line, or (perf) as the TAB-led frame it plainly is: a -g capture's
+    /// lines are 97% frames, and no comm starts with a TAB.
+    fn classify<'a>(&self, l: &'a [u8]) -> Result<Head<'a>, Option<&'a [u8]>> {
+        if self.cfg.dialect == Dialect::Perf && l.first() == Some(&b'\t') {
+            if let Some(sym) = line::frame(l, Dialect::Perf) {
+                return Err(Some(sym));
+            }
         }
-        line::head(l, self.cfg.dialect)
+        line::head(l, self.cfg.dialect).ok_or(None)
     }
 
     fn is_head(&self, l: Line) -> bool {
-        matches!(l, Line::Text(t) if text(t).len() <= MAX_LINE_BYTES && self.head(text(t)).is_some())
+        matches!(l, Line::Text(t) if text(t).len() <= MAX_LINE_BYTES && self.classify(text(t)).is_ok())
     }
 
     fn pass(&mut self, lines: &[Line]) -> ChunkOut {
@@ -212,11 +215,14 @@ impl Scanner {
             let shown: String = lossy(l).chars().take(CUT_SHOWN).collect();
             return p.out.skip(no, || format!("{CUT_NOTE}{shown}"));
         }
-        if let Some(h) = self.head(l) {
-            p.seq += 1;
-            p.owner = Owner::Head(p.seq);
-            return self.event(p, no, l, h);
-        }
+        let frame = match self.classify(l) {
+            Ok(h) => {
+                p.seq += 1;
+                p.owner = Owner::Head(p.seq);
+                return self.event(p, no, l, h);
+            }
+            Err(frame) => frame,
+        };
         if d == Dialect::Ftrace {
             if let Some(cpu) = line::marker(l) {
                 if let Some(cpu) = signed::<i16>(cpu) {
@@ -225,7 +231,7 @@ impl Scanner {
                 }
             }
         }
-        let sym = if p.owner == Owner::Nobody { None } else { line::frame(l, d) };
+        let sym = if p.owner == Owner::Nobody { None } else { frame.or_else(|| line::frame(l, d)) };
         if let (Some(sym), true) = (sym, self.cfg.stacks) {
             let owner = match (d, p.owner) {
                 (Dialect::Perf, Owner::Head(s)) | (Dialect::Ftrace, Owner::Marker(Some(s))) => Some(s),
@@ -250,7 +256,12 @@ impl Scanner {
 
     /// The kind of an event name as printed, registered on first sight.
     fn kind(&mut self, raw: &[u8]) -> usize {
-        if let Some(&k) = self.kinds.get(raw) {
+        // a capture has a handful of kinds: comparing them beats hashing the name per event
+        if self.names.len() <= 16 {
+            if let Some((_, &k)) = self.kinds.iter().find(|(name, _)| name.as_slice() == raw) {
+                return k;
+            }
+        } else if let Some(&k) = self.kinds.get(raw) {
             return k;
         }
         let name = lossy(raw).into_owned();
