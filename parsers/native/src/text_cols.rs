@@ -26,8 +26,10 @@ impl Codes {
                 return;
             }
         }
-        let code = match self.map.get(v) {
-            Some(&c) => c,
+        // most columns hold a few values (devices, flags, comms): comparing beats hashing
+        let few = self.spans.iter().take(8).position(|&(a, z)| self.table.get(a..z) == Some(v));
+        let code = match few.map(|c| c as u32).or_else(|| self.map.get(v).copied()) {
+            Some(c) => c,
             None => {
                 let c = self.n;
                 self.map.insert(v.to_vec(), c);
