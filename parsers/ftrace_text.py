@@ -23,8 +23,6 @@ their system; the ones reports know are given it back (``block_rq_issue`` -> ``b
 """
 from __future__ import annotations
 
-import polars as pl
-
 from .text import Dialect
 
 # system of the tracepoints reports know, for text that prints names alone
@@ -48,51 +46,13 @@ _SYSTEM_PREFIX = (
 _SYSTEM_EXACT = {"print": "ftrace", "bprint": "ftrace", "function": "ftrace", "funcgraph_entry": "ftrace", "funcgraph_exit": "ftrace"}
 
 
-def _with_system(e: pl.Expr) -> pl.Expr:
-    out = e.replace_strict({k: f"{v}:{k}" for k, v in _SYSTEM_EXACT.items()}, default=e)
-    for prefix, system in reversed(_SYSTEM_PREFIX):
-        out = pl.when(e.str.starts_with(prefix) & ~e.str.contains(":")).then(pl.lit(system + ":") + e).otherwise(out)
-    return out
-
-
-def _syscall(after: pl.Expr) -> pl.Expr:
-    """The kernel prints its syscall events itself, with no "name: " (trace_syscalls.c):
-
-        dd-27040   [001] .....   667.743482: sys_write(fd: 1, buf: 0x564938d53000, count: 0x200)
-        dd-27040   [001] .....   667.743485: sys_write -> 0x200
-
-    They are the events perf and trace-cmd call syscalls:sys_enter_write and syscalls:sys_exit_write.
-    """
-    enter = after.str.extract_groups(r"^sys_(?P<name>\w+)\((?P<args>.*)\)\s*$")
-    exit_ = after.str.extract_groups(r"^sys_(?P<name>\w+) -> (?P<ret>\S+)\s*$")
-    return pl.struct(
-        event=pl.coalesce(
-            pl.lit("syscalls:sys_enter_") + enter.struct.field("name"), pl.lit("syscalls:sys_exit_") + exit_.struct.field("name")
-        ),
-        payload=pl.coalesce(enter.struct.field("args"), exit_.struct.field("ret")),
-    )
-
-
-FTRACE = Dialect(
-    name="ftrace-text",
-    prefix=(
-        r"-(?P<pid>\d+)\s+(?:\(\s*(?P<tgid>\d+|-+)\)\s+)?"
-        r"(?:\[(?P<cpu>\d+)\]\s+(?:[^\s\[\]:]{4,7}\s+)?|(?P<cpu_l>\d+)[dX.][^\s:]{3,5}\s+)(?P<sec>\d+)$"
-    ),
-    # " => blk_mq_start_request" (kernel) and " => <00007f...>" (user stack)
-    frame=r"^\s*=>\s+\S",
-    frame_sym=lambda line: line.str.strip_chars().str.strip_prefix("=>").str.strip_chars(),
-    # headers ("# tracer: nop", "cpus=2", "version = 6"), stack markers, empty CPUs, blank lines
-    quiet=(
-        r"^\s*(?:#.*|cpus=\d+|version\s*=\s*\d+.*|CPU \d+ is empty|CPU\d+ data recorded at offset=.*"
-        r"|.*: <(?:user )?stack trace>|)\s*$"
-    ),
-    # tracefs "CPU:1 [LOST 1204 EVENTS]"; trace-cmd "CPU:1 [1204 EVENTS DROPPED]"
-    lost=r"^(?:[\w.-]+:\s)?\s*CPU:\s*(?P<cpu>\d+)\s+\[(?:LOST\s+)?(?P<n>\d+)\s+EVENTS(?:\s+DROPPED)?\]",
-    lost_hint="EVENTS",
-    event_name=_with_system,
-    comm_strip=r"^[\w.-]+:\s+",
-    own_hint="sys_",
-    own_form=_syscall,
-    marker=r"^\s*.*?-\d+\s+(?:\(\s*(?:\d+|-+)\)\s+)?\[(\d+)\].*:\s+<(?:user )?stack trace>\s*$",
-)
+# The grammar lives in the scanner (parsers/native/src/text_line.rs): the prefix is read from its
+# end ("-PID [(TGID)] [CPU] [FLAGS] SEC" or "-PID CPUFLAGS SEC"), an instance name ("tpfix: ") is cut
+# from the comm, frames are " => sym" lines under a "<stack trace>" marker (they belong to the last
+# event on the marker's CPU), and the kernel's own syscall lines are read too:
+#
+#     dd-27040   [001] .....   667.743482: sys_write(fd: 1, buf: 0x564938d53000, count: 0x200)
+#     dd-27040   [001] .....   667.743485: sys_write -> 0x200
+#
+# they are the events perf and trace-cmd call syscalls:sys_enter_write and syscalls:sys_exit_write.
+FTRACE = Dialect(name="ftrace-text", systems=_SYSTEM_PREFIX, exact=tuple((k, f"{v}:{k}") for k, v in _SYSTEM_EXACT.items()))

@@ -16,19 +16,8 @@ from __future__ import annotations
 
 from .text import Dialect
 
-PERF_SCRIPT = Dialect(
-    name="perf-script",
-    prefix=r"\s(?:(?P<tgid>-?\d+)/)?(?P<pid>-?\d+)\s+\[(?P<cpu>\d+)\]\s+(?P<sec>\d+)$",
-    # "	ffffffffa8a4d4a2 blk_mq_start_request+0xc2 ([kernel.kallsyms])", "	       0 [unknown] ([unknown])";
-    # the "(dso)" at the end tells a frame from a cut event line whose comm looks like hex ("dd  3388 ...")
-    frame=r"^\s+[0-9a-fA-F]+\s+.*\(.*\)\s*$",
-    frame_sym=lambda line: line.str.strip_chars().str.replace(r"^[0-9a-fA-F]+\s+", ""),
-    # blank separators after call chains, "# ========" header blocks
-    quiet=r"^\s*(?:#.*)?$",
-    # perf script --show-lost-events: "... PERF_RECORD_LOST lost 12" (also LOST_SAMPLES)
-    lost=r"^(?:.*?\[(?P<cpu>\d+)\])?.*PERF_RECORD_LOST(?:_SAMPLES)?\b.*?lost:?\s+(?P<n>\d+)",
-    lost_hint="PERF_RECORD_LOST",
-    frame_lead="\t",  # perf prints "\t%16lx %s (%s)" per frame; comms are padded with spaces
-    event_name=lambda e: e,  # perf always prints "system:name"
-    name_has=":",
-)
+# The grammar lives in the scanner (parsers/native/src/text_line.rs): the prefix is read from its
+# end ("[TGID/]PID [CPU] SEC"), frames are TAB-led "ADDR SYM (DSO)" lines (the "(dso)" tells a frame
+# from a cut event line whose comm looks like hex), "# ====" headers and blank lines carry nothing,
+# and "perf script --show-lost-events" prints "... PERF_RECORD_LOST lost 12" (also LOST_SAMPLES).
+PERF_SCRIPT = Dialect(name="perf-script")  # perf always prints "system:name"

@@ -67,7 +67,7 @@ def _parse(stream, source: Source, chunk_bytes: int | None, payload: bool = True
     from .text import dialects, parse_text
 
     dialect = next(d for d in dialects() if d.name == source.format)
-    return parse_text(stream, source, dialect, stacks=stacks, **kwargs)
+    return parse_text(stream, source, dialect, stacks=stacks, payload=payload, **kwargs)
 
 
 def _track(source: Source, chunks: Iterator[Chunk]) -> Iterator[Chunk]:

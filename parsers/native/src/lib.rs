@@ -9,3 +9,6 @@ pub mod fields;
 pub mod ring_buffer;
 #[cfg(feature = "python")]
 mod py_dat;
+#[cfg(feature = "python")]
+mod py_text;
+pub mod text;

@@ -6,5 +6,6 @@ use pyo3::prelude::*;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     crate::py_dat::register(m)?;
+    crate::py_text::register(m)?;
     Ok(())
 }

@@ -1,0 +1,51 @@
+//! The text scanner over any bytes, in both dialects, cut into chunks at the fuzzer's choice:
+//! it must not panic, and what it reports must add up (every line is one thing, numbered once).
+#![no_main]
+
+use _native::text::line::Dialect;
+use _native::text::{Config, Scanner};
+use libfuzzer_sys::fuzz_target;
+
+fn cfg(dialect: Dialect, flags: u8) -> Config {
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect();
+    Config {
+        dialect,
+        stacks: flags & 1 == 0,
+        payload: flags & 2 == 0,
+        block_events: s(&["block:block_rq_insert", "block:block_rq_issue", "block:block_rq_complete", "block:block_rq_requeue"]),
+        net_events: s(&["net:net_dev_xmit", "net:netif_receive_skb"]),
+        systems: vec![("block_".into(), "block".into()), ("net_dev_".into(), "net".into())],
+        exact: vec![("print".into(), "ftrace:print".into())],
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&flags, data)) = data.split_first() else { return };
+    let dialect = if flags & 4 == 0 { Dialect::Perf } else { Dialect::Ftrace };
+    let mut s = Scanner::new(cfg(dialect, flags));
+    // chunks end on line boundaries, as parsers/text.py cuts them; the fuzzer picks how many lines each holds
+    let step = usize::from(flags >> 4) + 1;
+    let lines: Vec<&[u8]> = data.split_inclusive(|&b| b == b'\n').collect();
+    let mut events = 0;
+    let mut skipped = 0;
+    for (i, group) in lines.chunks(step).enumerate() {
+        let chunk = group.concat();
+        let last = (i + 1) * step >= lines.len();
+        let cuts = if flags & 8 != 0 && i == 0 { vec![b"cut".to_vec()] } else { Vec::new() };
+        if let Some(out) = s.scan(&chunk, &cuts, last) {
+            events += out.kinds.iter().map(|k| k.len()).sum::<usize>();
+            skipped += out.skipped as usize;
+            for k in &out.kinds {
+                assert!(k.comm.codes.iter().all(|&c| c <= k.comm.n));
+                assert_eq!(k.stack_id.len(), k.len());
+            }
+        }
+        if last {
+            break;
+        }
+    }
+    if lines.is_empty() {
+        assert!(s.scan(b"", &[], true).is_some());
+    }
+    assert!(events + skipped <= lines.len() + 1);
+});

@@ -1,0 +1,148 @@
+//! Python bindings of the text scanner: `TextScanner` and `count_heads`.
+//!
+//! Columns leave as little-endian bytes (numpy reads them without a Python object per event);
+//! strings as one '\n'-separated blob per table or column (no value holds a newline: they come
+//! from lines), which polars splits once.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList};
+
+use crate::text::cols::{Codes, Strings};
+use crate::text::line::Dialect;
+use crate::text::{ChunkOut, Class, Config, KindCols, Scanner};
+
+fn dialect(name: &str) -> PyResult<Dialect> {
+    match name {
+        "perf-script" => Ok(Dialect::Perf),
+        "ftrace-text" => Ok(Dialect::Ftrace),
+        _ => Err(PyValueError::new_err(format!("no text dialect {name:?}"))),
+    }
+}
+
+/// A column as bytes, each value written by `f` (little-endian).
+fn le<'py, T: Copy, const N: usize>(py: Python<'py>, v: &[T], f: fn(T) -> [u8; N]) -> PyResult<Bound<'py, PyBytes>> {
+    PyBytes::new_with(py, v.len() * N, |buf| {
+        for (out, &x) in buf.chunks_exact_mut(N).zip(v) {
+            out.copy_from_slice(&f(x));
+        }
+        Ok(())
+    })
+}
+
+fn codes<'py>(py: Python<'py>, c: &Codes) -> PyResult<Bound<'py, PyAny>> {
+    Ok((le(py, &c.codes, u32::to_le_bytes)?, PyBytes::new(py, &c.table), c.n).into_pyobject(py)?.into_any())
+}
+
+fn strings<'py>(py: Python<'py>, s: &Strings) -> PyResult<Bound<'py, PyAny>> {
+    Ok((PyBytes::new(py, &s.blob), s.n).into_pyobject(py)?.into_any())
+}
+
+fn kind<'py>(py: Python<'py>, k: &KindCols) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("name", &k.name)?;
+    d.set_item("n", k.len())?;
+    d.set_item("ts_ns", le(py, &k.ts_ns, i64::to_le_bytes)?)?;
+    d.set_item("cpu", le(py, &k.cpu, i16::to_le_bytes)?)?;
+    d.set_item("pid", le(py, &k.pid, i32::to_le_bytes)?)?;
+    d.set_item("tgid", le(py, &k.tgid, i32::to_le_bytes)?)?;
+    d.set_item("tgid_ok", PyBytes::new(py, &k.tgid_ok))?;
+    d.set_item("comm", codes(py, &k.comm)?)?;
+    d.set_item("stack_id", le(py, &k.stack_id, i32::to_le_bytes)?)?;
+    match &k.payload {
+        Some(s) => d.set_item("payload", strings(py, s)?)?,
+        None => d.set_item("payload", py.None())?,
+    }
+    match k.class {
+        Class::Block => {
+            let b = &k.block;
+            d.set_item("class", "block")?;
+            d.set_item("dev", codes(py, &b.dev)?)?;
+            d.set_item("dev_major", le(py, &b.dev_major, u32::to_le_bytes)?)?;
+            d.set_item("dev_minor", le(py, &b.dev_minor, u32::to_le_bytes)?)?;
+            d.set_item("rwbs", codes(py, &b.rwbs)?)?;
+            d.set_item("sector", le(py, &b.sector, u64::to_le_bytes)?)?;
+            d.set_item("nr_sector", le(py, &b.nr_sector, u32::to_le_bytes)?)?;
+            d.set_item("bytes", le(py, &b.bytes, u64::to_le_bytes)?)?;
+            d.set_item("bytes_ok", PyBytes::new(py, &b.bytes_ok))?;
+            d.set_item("ioprio", codes(py, &b.ioprio)?)?;
+            d.set_item("rq_comm", codes(py, &b.rq_comm)?)?;
+            d.set_item("error", le(py, &b.error, i32::to_le_bytes)?)?;
+            d.set_item("error_ok", PyBytes::new(py, &b.error_ok))?;
+        }
+        Class::Net => {
+            let n = &k.net;
+            d.set_item("class", "net")?;
+            d.set_item("dev_name", codes(py, &n.dev_name)?)?;
+            d.set_item("skbaddr", codes(py, &n.skbaddr)?)?;
+            d.set_item("len", le(py, &n.len, u32::to_le_bytes)?)?;
+            d.set_item("len_ok", PyBytes::new(py, &n.len_ok))?;
+        }
+        Class::Other => d.set_item("class", "other")?,
+    }
+    Ok(d)
+}
+
+fn chunk<'py>(py: Python<'py>, c: &ChunkOut) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    let kinds = PyList::empty(py);
+    for k in &c.kinds {
+        kinds.append(kind(py, k)?)?;
+    }
+    d.set_item("kinds", kinds)?;
+    d.set_item("skipped", c.skipped)?;
+    d.set_item("first_skip", c.first_skip.clone())?;
+    d.set_item("lost_events", c.lost_events)?;
+    d.set_item("lost_by_cpu", c.lost_by_cpu.clone())?;
+    d.set_item("stacks_before", c.stacks_before)?;
+    d.set_item("new_frames", PyBytes::new(py, &c.new_frames))?;
+    d.set_item("new_counts", c.new_counts.clone())?;
+    Ok(d)
+}
+
+/// Scans one text capture chunk by chunk; its state (carried lines, line numbers, call chains
+/// interned so far) lives between calls.
+#[pyclass(module = "traceparse.parsers._native")]
+struct TextScanner {
+    inner: Scanner,
+}
+
+#[pymethods]
+impl TextScanner {
+    #[new]
+    #[pyo3(signature = (dialect_name, stacks, payload, block_events, net_events, systems, exact))]
+    fn new(
+        dialect_name: &str,
+        stacks: bool,
+        payload: bool,
+        block_events: Vec<String>,
+        net_events: Vec<String>,
+        systems: Vec<(String, String)>,
+        exact: Vec<(String, String)>,
+    ) -> PyResult<Self> {
+        let cfg = Config { dialect: dialect(dialect_name)?, stacks, payload, block_events, net_events, systems, exact };
+        Ok(TextScanner { inner: Scanner::new(cfg) })
+    }
+
+    /// Scan `data` (whole lines) after the lines `cuts` (first bytes of lines cut since the last
+    /// call); `last`: the input ends with `data`. None while no event line has ended.
+    fn scan<'py>(&mut self, py: Python<'py>, data: &[u8], cuts: Vec<Vec<u8>>, last: bool) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let inner = &mut self.inner;
+        // the scan touches no Python object: let the report thread run meanwhile
+        let out = py.detach(|| inner.scan(data, &cuts, last));
+        out.map(|c| chunk(py, &c)).transpose()
+    }
+}
+
+/// How many of `data`'s lines are event lines of the dialect `dialect_name`.
+#[pyfunction]
+fn count_heads(py: Python<'_>, data: &[u8], dialect_name: &str) -> PyResult<usize> {
+    let d = dialect(dialect_name)?;
+    Ok(py.detach(|| crate::text::count_heads(data, d)))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<TextScanner>()?;
+    m.add_function(wrap_pyfunction!(count_heads, m)?)?;
+    Ok(())
+}

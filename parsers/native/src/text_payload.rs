@@ -1,0 +1,160 @@
+//! Tracepoint payload text -> typed fields, for the events reports know (block, net).
+//!
+//! The block payload has changed shape over the years; one reader takes them all:
+//!
+//! ```text
+//! 3.10 - 6.10 issue/insert   8,0 W 4096 () 1050624 + 8 [dd]
+//! 3.10 - 6.10 complete       8,0 W () 1050624 + 8 [0]
+//! 6.11+ issue                254,0 WS 4096 () 2048 + 8 be,0,4 [kworker/1:1H]
+//! 6.11+ complete             254,0 WS () 2048 + 8 be,0,4 [0]
+//! flush                      254,0 FF 0 () 0 + 0 none,0,0 [fio]
+//! no sector (some flushes)   8,0 FF () 18446744073709551615 + 0 [0]
+//! ```
+//!
+//! Inside `[...]` insert and issue print the task's comm, complete prints the error code.
+
+use super::line::is_ws;
+
+/// A block payload's fields, as text (each kind decides which it types).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Block<'a> {
+    pub major: &'a [u8],
+    pub minor: &'a [u8],
+    pub rwbs: &'a [u8],
+    pub bytes: Option<&'a [u8]>,
+    pub sector: &'a [u8],
+    pub nr: &'a [u8],
+    pub ioprio: Option<&'a [u8]>,
+    pub tail: &'a [u8],
+}
+
+/// A cursor over a payload: each step takes one lexical piece or fails.
+struct Cur<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Cur<'a> {
+    fn take(&mut self, f: impl Fn(u8) -> bool) -> &'a [u8] {
+        let n = self.s.get(self.i..).unwrap_or_default().iter().take_while(|&&b| f(b)).count();
+        let out = &self.s[self.i..self.i + n];
+        self.i += n;
+        out
+    }
+    fn some(&mut self, f: impl Fn(u8) -> bool) -> Option<&'a [u8]> {
+        let t = self.take(f);
+        (!t.is_empty()).then_some(t)
+    }
+    fn byte(&mut self, b: u8) -> Option<()> {
+        (self.s.get(self.i) == Some(&b)).then(|| self.i += 1)
+    }
+    fn digits(&mut self) -> Option<&'a [u8]> {
+        self.some(|b| b.is_ascii_digit())
+    }
+    fn ws(&mut self) -> Option<()> {
+        self.some(is_ws).map(|_| ())
+    }
+}
+
+/// "be,0,4", "none,0,0": class, level, hint.
+fn ioprio(t: &[u8]) -> bool {
+    let mut c = Cur { s: t, i: 0 };
+    let ok = c.some(|b| b.is_ascii_digit() || b.is_ascii_lowercase()).is_some()
+        && c.byte(b',').is_some()
+        && c.digits().is_some()
+        && c.byte(b',').is_some()
+        && c.digits().is_some();
+    ok && c.i == t.len()
+}
+
+/// The fields of a block payload (trimmed), or None where it is of no known shape.
+pub fn block(p: &[u8]) -> Option<Block<'_>> {
+    let mut c = Cur { s: p, i: 0 };
+    let major = c.digits()?;
+    c.byte(b',')?;
+    let minor = c.digits()?;
+    c.ws()?;
+    let rwbs = c.some(|b| b.is_ascii_uppercase())?;
+    c.ws()?;
+    let mut bytes = None;
+    if p.get(c.i) != Some(&b'(') {
+        bytes = Some(c.digits()?);
+        c.ws()?;
+    }
+    c.byte(b'(')?;
+    c.take(|b| b != b')');
+    c.byte(b')')?;
+    c.ws()?;
+    let sector = c.digits()?;
+    c.ws()?;
+    c.byte(b'+')?;
+    c.ws()?;
+    let nr = c.digits()?;
+    c.ws()?;
+    let mut io = None;
+    if p.get(c.i) != Some(&b'[') {
+        let t = c.take(|b| !is_ws(b));
+        if !ioprio(t) {
+            return None;
+        }
+        io = Some(t);
+        c.ws()?;
+    }
+    c.byte(b'[')?;
+    let tail = p.get(c.i..)?.strip_suffix(b"]")?;
+    Some(Block { major, minor, rwbs, bytes, sector, nr, ioprio: io, tail })
+}
+
+/// The value of the first `key=` that starts the payload or follows whitespace and is followed by
+/// at least one byte that `f` takes.
+fn keyed<'a>(p: &'a [u8], key: &[u8], f: impl Fn(&'a [u8]) -> Option<&'a [u8]>) -> Option<&'a [u8]> {
+    memchr::memmem::find_iter(p, key)
+        .filter(|&k| k == 0 || is_ws(p[k - 1]))
+        .find_map(|k| f(&p[k + key.len()..]))
+}
+
+fn run(s: &[u8], f: impl Fn(u8) -> bool) -> Option<&[u8]> {
+    let n = s.iter().take_while(|&&b| f(b)).count();
+    (n > 0).then(|| &s[..n])
+}
+
+/// A net payload's fields: dev=, skbaddr= (hex, without its 0x), len=.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Net<'a> {
+    pub dev_name: Option<&'a [u8]>,
+    pub skbaddr: Option<&'a [u8]>,
+    pub len: Option<&'a [u8]>,
+}
+
+pub fn net(p: &[u8]) -> Net<'_> {
+    let hex = |s: &[u8]| -> Option<usize> { Some(s.iter().take_while(|b| b.is_ascii_hexdigit()).count()).filter(|&n| n > 0) };
+    Net {
+        dev_name: keyed(p, b"dev=", |s| run(s, |b| !is_ws(b))),
+        skbaddr: keyed(p, b"skbaddr=", |s| match s.strip_prefix(b"0x").and_then(|h| hex(h).map(|n| &h[..n])) {
+            Some(h) => Some(h),
+            None => hex(s).map(|n| &s[..n]),
+        }),
+        len: keyed(p, b"len=", |s| run(s, |b| b.is_ascii_digit())),
+    }
+}
+
+/// An unsigned number that fits `T` (u32/u64), from ASCII digits.
+pub fn unsigned<T: TryFrom<u64>>(d: &[u8]) -> Option<T> {
+    if d.is_empty() {
+        return None;
+    }
+    let v = d.iter().try_fold(0u64, |a, &b| a.checked_mul(10)?.checked_add(u64::from(b.checked_sub(b'0').filter(|&v| v < 10)?)))?;
+    T::try_from(v).ok()
+}
+
+/// A signed number as a string cast reads it: an optional sign, then ASCII digits.
+pub fn signed<T: TryFrom<i64>>(t: &[u8]) -> Option<T> {
+    let (neg, d) = match t.first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let v: u64 = unsigned(d)?;
+    let v = if neg { 0i64.checked_sub_unsigned(v)? } else { i64::try_from(v).ok()? };
+    T::try_from(v).ok()
+}

@@ -1,0 +1,223 @@
+//! Edge cases of the text scanner; each expected value is read off the input line by hand.
+
+use super::line::{self, Dialect};
+use super::payload;
+use super::*;
+
+fn cfg(dialect: Dialect) -> Config {
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect();
+    Config {
+        dialect,
+        stacks: true,
+        payload: true,
+        block_events: s(&["block:block_rq_insert", "block:block_rq_issue", "block:block_rq_complete", "block:block_rq_requeue"]),
+        net_events: s(&["net:net_dev_xmit", "net:netif_receive_skb"]),
+        systems: vec![("block_".into(), "block".into()), ("sched_".into(), "sched".into())],
+        exact: vec![("print".into(), "ftrace:print".into())],
+    }
+}
+
+/// The whole input at once (the last chunk).
+fn scan(d: Dialect, text: &[u8]) -> (Scanner, ChunkOut) {
+    let mut s = Scanner::new(cfg(d));
+    let out = s.scan(text, &[], true).expect("the last chunk always gives an output");
+    (s, out)
+}
+
+fn kind<'a>(out: &'a ChunkOut, name: &str) -> &'a KindCols {
+    out.kinds.iter().find(|k| k.name == name).unwrap_or_else(|| panic!("no {name} in {:?}", out.kinds.iter().map(|k| &k.name).collect::<Vec<_>>()))
+}
+
+fn table(c: &cols::Codes) -> Vec<String> {
+    let t = String::from_utf8(c.table.clone()).unwrap();
+    let all: Vec<String> = t.split('\n').map(String::from).collect();
+    c.codes.iter().map(|&i| all.get(i as usize).filter(|_| i < c.n).cloned().unwrap_or_else(|| "<null>".into())).collect()
+}
+
+const ISSUE: &[u8] = b"              dd  4116 [001]  2406.385071:     block:block_rq_issue: 254,0 WS 4096 () 2048 + 8 be,0,4 [dd]\n";
+
+#[test]
+fn perf_event_line_fields() {
+    let (_, out) = scan(Dialect::Perf, ISSUE);
+    let k = kind(&out, "block:block_rq_issue");
+    assert_eq!((k.ts_ns[0], k.cpu[0], k.pid[0], k.tgid_ok[0]), (2_406_385_071_000, 1, 4116, 0));
+    assert_eq!(table(&k.comm), ["dd"]);
+    assert_eq!((k.block.dev_major[0], k.block.dev_minor[0], k.block.sector[0], k.block.nr_sector[0]), (254, 0, 2048, 8));
+    assert_eq!((k.block.bytes[0], k.block.bytes_ok[0], k.block.error_ok[0]), (4096, 1, 0));
+    assert_eq!((table(&k.block.dev), table(&k.block.rwbs)), (vec!["254,0".to_string()], vec!["WS".to_string()]));
+    assert_eq!((table(&k.block.ioprio), table(&k.block.rq_comm)), (vec!["be,0,4".to_string()], vec!["dd".to_string()]));
+    assert_eq!(String::from_utf8_lossy(&k.payload.as_ref().unwrap().blob), "254,0 WS 4096 () 2048 + 8 be,0,4 [dd]\n");
+    assert_eq!(out.skipped, 0);
+}
+
+#[test]
+fn crlf_and_no_trailing_newline() {
+    let text = b"  dd 1 [000] 5.000001: block:block_rq_complete: 8,0 W () 16 + 8 [0]\r\n  dd 1 [000] 5.000002: block:block_rq_complete: 8,0 W () 24 + 8 [-5]";
+    let (_, out) = scan(Dialect::Perf, text);
+    let k = kind(&out, "block:block_rq_complete");
+    assert_eq!(k.ts_ns, [5_000_001_000, 5_000_002_000]);
+    assert_eq!((k.block.error.clone(), k.block.error_ok.clone()), (vec![0, -5], vec![1, 1]));
+    assert_eq!(table(&k.block.rq_comm), ["<null>", "<null>"]);
+}
+
+#[test]
+fn comm_with_spaces_brackets_and_pid_forms() {
+    let text = b"Web Content [x] 1234/1240 [003] 2406.385071123: 1 block:block_rq_issue: 8,0 R 512 () 1 + 1 [a] [b]\n\
+                 swapper -1/-1 [000] 1.5: block:block_rq_issue: 8,0 R 512 () 2 + 1 [swapper]\n";
+    let (_, out) = scan(Dialect::Perf, text);
+    let k = kind(&out, "block:block_rq_issue");
+    assert_eq!(table(&k.comm), ["Web Content [x]", "swapper"]);
+    assert_eq!((k.pid.clone(), k.tgid.clone(), k.tgid_ok.clone()), (vec![1240, -1], vec![1234, -1], vec![1, 1]));
+    assert_eq!(k.ts_ns, [2_406_385_071_123, 1_500_000_000]);
+    assert_eq!(table(&k.block.rq_comm), ["a] [b", "swapper"]); // the tail runs to the last ']'
+}
+
+#[test]
+fn ftrace_cpu_forms_tgid_and_instance() {
+    let text = b"cpus=2\n\
+        kworker/u8:2-77   (   77) [000] ..... 2406.385324: block_rq_insert: 254,0 W 4096 () 88 + 8 be,0,4 [kworker/u8:2]\n\
+        sh-6702    0...1.  3143.990501: block_rq_insert:      254,0 RA 4096 () 29946528 + 8 0x2,0,4 [sh]\n\
+        tpfix:          python3-6547  [001]  3134.186146: sched_switch: prev_comm=python3 prev_pid=6547\n\
+        dd-9 (-----) [002] d.h2. 1.000000: print: hello\n";
+    let (_, out) = scan(Dialect::Ftrace, text);
+    let k = kind(&out, "block:block_rq_insert");
+    assert_eq!((k.cpu.clone(), k.pid.clone(), k.tgid_ok.clone(), k.tgid[0]), (vec![0, 0], vec![77, 6702], vec![1, 0], 77));
+    assert_eq!(table(&k.comm), ["kworker/u8:2", "sh"]);
+    let s = kind(&out, "sched:sched_switch");
+    assert_eq!((table(&s.comm), s.cpu[0]), (vec!["python3".to_string()], 1));
+    let p = kind(&out, "ftrace:print");
+    assert_eq!((p.cpu[0], p.tgid_ok[0]), (2, 0));
+    assert_eq!(out.skipped, 0);
+}
+
+#[test]
+fn numbers_that_overflow_are_skipped_lines() {
+    let text = b"  dd 99999999999 [000] 5.1: block:block_rq_issue: 8,0 R 512 () 1 + 1 [dd]\n\
+                 dd 1 [99999] 5.1: block:block_rq_issue: 8,0 R 512 () 1 + 1 [dd]\n\
+                 dd 1 [000] 9223372037.1: block:block_rq_issue: 8,0 R 512 () 1 + 1 [dd]\n\
+                 dd 1 [000] 5.1: block:block_rq_issue: 8,0 R 512 () 18446744073709551616 + 1 [dd]\n\
+                 dd 1 [000] 5.1: block:block_rq_complete: 8,0 R () 1 + 1 [99999999999]\n\
+                 dd 1 [000] 9223372036.854775807: block:block_rq_complete: 8,0 FF () 18446744073709551615 + 0 [0]\n";
+    let (_, out) = scan(Dialect::Perf, text);
+    assert_eq!(out.skipped, 5);
+    assert_eq!(out.first_skip.as_ref().unwrap().0, 1);
+    let k = kind(&out, "block:block_rq_complete");
+    assert_eq!((k.ts_ns[0], k.block.sector[0]), (i64::MAX, u64::MAX)); // the very last ns and sector that fit
+}
+
+#[test]
+fn bad_payload_is_named_by_its_event() {
+    let (_, out) = scan(Dialect::Perf, b"  dd 1 [000] 5.1: block:block_rq_issue: nonsense  \n");
+    assert_eq!(out.first_skip, Some((1, "block:block_rq_issue: nonsense".to_string())));
+}
+
+#[test]
+fn non_utf8_bytes_are_replaced_not_fatal() {
+    let (_, out) = scan(Dialect::Perf, b"  d\xffd 1 [000] 5.1: block:block_rq_issue: 8,0 R 512 () 1 + 1 [\xfe]\n\x80\x81\n");
+    let k = kind(&out, "block:block_rq_issue");
+    assert_eq!((table(&k.comm), table(&k.block.rq_comm)), (vec!["d\u{fffd}d".to_string()], vec!["\u{fffd}".to_string()]));
+    assert_eq!(out.first_skip, Some((2, "\u{fffd}\u{fffd}".to_string())));
+}
+
+#[test]
+fn empty_payloads() {
+    // "name:" ending the line is an event with an empty payload; a perf name cut before its ':' is not
+    let (_, out) = scan(Dialect::Perf, b"  dd 1 [000] 5.1: sched:sched_foo:\n  dd 1 [000] 5.1:   block:\n");
+    let k = kind(&out, "sched:sched_foo");
+    assert_eq!(k.payload.as_ref().map(|p| p.n), Some(1));
+    assert_eq!((out.kinds.len(), out.skipped), (1, 1));
+}
+
+#[test]
+fn lost_records() {
+    let (_, out) = scan(Dialect::Perf, b"perf 0 [002] 0.0: PERF_RECORD_LOST lost 12\nx PERF_RECORD_LOST_SAMPLES lost: 3\n");
+    assert_eq!((out.lost_events, out.lost_by_cpu.get(&2).copied(), out.skipped), (15, Some(12), 0));
+    let (_, out) = scan(Dialect::Ftrace, b"CPU:1 [LOST 1204 EVENTS]\ntpfix: CPU:0 [8828 EVENTS DROPPED]\nCPU:3 [7 EVENTS]\n");
+    assert_eq!(out.lost_events, 1204 + 8828 + 7);
+    assert_eq!(out.lost_by_cpu.into_iter().collect::<Vec<_>>(), [(0, 8828), (1, 1204), (3, 7)]);
+}
+
+#[test]
+fn cut_lines_count_once_and_show_their_start() {
+    let mut text = vec![b'x'; MAX_LINE_BYTES + 1];
+    text.extend_from_slice(b"\n");
+    text.extend_from_slice(ISSUE);
+    let mut s = Scanner::new(cfg(Dialect::Perf));
+    let out = s.scan(&text, &[b"abc".to_vec()], true).unwrap();
+    assert_eq!(out.skipped, 2);
+    assert_eq!(out.first_skip, Some((1, "[a line over 1 MB, cut] abc".to_string())));
+    assert_eq!(kind(&out, "block:block_rq_issue").len(), 1);
+}
+
+#[test]
+fn frames_without_events_are_skipped_and_chains_are_interned() {
+    let text = b"\tffffffffa8a4d4a2 blk_mq_start_request+0xc2 ([kernel.kallsyms])\n\
+        dd 1 [000] 5.1: block:block_rq_issue: 8,0 R 512 () 1 + 1 [dd]\n\
+        \tffffffffa8a4d4a2 blk_mq_start_request+0xc2 ([kernel.kallsyms])\n\
+        \t       0 [unknown] ([unknown])\n\n\
+        dd 1 [000] 5.2: block:block_rq_issue: 8,0 R 512 () 2 + 1 [dd]\n\
+        \tffffffffa8a4d4a2 blk_mq_start_request+0xc2 ([kernel.kallsyms])\n\
+        \t       0 [unknown] ([unknown])\n\
+        dd 1 [000] 5.3: block:block_rq_issue: 8,0 R 512 () 3 + 1 [dd]\n";
+    let (s, out) = scan(Dialect::Perf, text);
+    assert_eq!((out.skipped, out.first_skip.as_ref().unwrap().0), (1, 1));
+    assert_eq!(kind(&out, "block:block_rq_issue").stack_id, [0, 0, -1]);
+    assert_eq!(s.stack_count(), 1);
+    assert_eq!(String::from_utf8_lossy(&out.new_frames), "blk_mq_start_request+0xc2 ([kernel.kallsyms])\n[unknown] ([unknown])\n");
+}
+
+#[test]
+fn ftrace_stack_belongs_to_the_last_event_on_the_markers_cpu() {
+    let text = b"dd-1 [001] 5.000001: block_rq_issue: 8,0 R 512 () 1 + 1 [dd]\n\
+        sh-2 [000] 5.000002: block_rq_issue: 8,0 R 512 () 9 + 1 [sh]\n\
+        dd-1 [001] 5.000003: <stack trace>\n => blk_mq_start_request\n => <00007f00>\n";
+    let (_, out) = scan(Dialect::Ftrace, text);
+    assert_eq!(kind(&out, "block:block_rq_issue").stack_id, [0, -1]);
+    assert_eq!(String::from_utf8_lossy(&out.new_frames), "blk_mq_start_request\n<00007f00>\n");
+    assert_eq!(out.skipped, 0);
+}
+
+#[test]
+fn a_call_chain_across_chunks_stays_with_its_event() {
+    let first = b"dd 1 [000] 5.1: block:block_rq_issue: 8,0 R 512 () 1 + 1 [dd]\n\tffff a (k)\n";
+    let second = b"\tffff b (k)\ndd 1 [000] 5.2: block:block_rq_issue: 8,0 R 512 () 2 + 1 [dd]\n";
+    let mut s = Scanner::new(cfg(Dialect::Perf));
+    assert!(s.scan(first, &[], false).is_none(), "one event and its chain so far: carried");
+    let out = s.scan(second, &[], false).unwrap();
+    assert_eq!(kind(&out, "block:block_rq_issue").stack_id, [0]);
+    assert_eq!(String::from_utf8_lossy(&out.new_frames), "a (k)\nb (k)\n");
+    let out = s.scan(b"", &[], true).unwrap();
+    assert_eq!(kind(&out, "block:block_rq_issue").ts_ns, [5_200_000_000]);
+    assert_eq!(s.next_no, 5);
+}
+
+#[test]
+fn syscalls_print_their_own_names() {
+    let text = b"dd-27040   [001] .....   667.743482: sys_write(fd: 1, buf: 0x5649, count: 0x200)\n\
+        dd-27040   [001] .....   667.743485: sys_write -> 0x200\n";
+    let (_, out) = scan(Dialect::Ftrace, text);
+    let e = kind(&out, "syscalls:sys_enter_write");
+    assert_eq!(String::from_utf8_lossy(&e.payload.as_ref().unwrap().blob), "fd: 1, buf: 0x5649, count: 0x200\n");
+    let x = kind(&out, "syscalls:sys_exit_write");
+    assert_eq!(String::from_utf8_lossy(&x.payload.as_ref().unwrap().blob), "0x200\n");
+}
+
+#[test]
+fn net_fields() {
+    let n = payload::net(b"dev=eth0 skbaddr=0xffff8881 len=1514 xdev=no");
+    assert_eq!((n.dev_name, n.skbaddr, n.len), (Some(&b"eth0"[..]), Some(&b"ffff8881"[..]), Some(&b"1514"[..])));
+    let n = payload::net(b"skbaddr=0xZZ xlen=5");
+    assert_eq!((n.skbaddr, n.len), (Some(&b"0"[..]), None));
+}
+
+#[test]
+fn line_grammar_rejects_near_misses() {
+    assert!(line::perf_prefix(b"dd 1/2/3 [000] 5").is_none());
+    assert!(line::perf_prefix(b"1 [000] 5").is_none()); // no whitespace before the pid
+    assert!(line::ftrace_prefix(b"dd-x [000] 5").is_none());
+    assert!(line::head(b"dd-1 [000] 5.1: <stack trace>", Dialect::Ftrace).is_none());
+    assert!(line::frame(b"dd  3388 [000] 5.1: x", Dialect::Perf).is_none());
+    assert!(line::quiet(b"  # ========", Dialect::Perf) && !line::quiet(b"cpus=x", Dialect::Ftrace));
+    assert_eq!(count_heads(ISSUE, Dialect::Perf), 1);
+    assert_eq!(count_heads(ISSUE, Dialect::Ftrace), 0);
+}
