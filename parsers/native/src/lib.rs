@@ -5,3 +5,4 @@
 
 #[cfg(feature = "python")]
 mod py;
+pub mod perf_data;
