@@ -64,6 +64,10 @@ def _parse(stream, source: Source, chunk_bytes: int | None, payload: bool = True
         from .trace_dat import parse_trace_dat
 
         return parse_trace_dat(stream, source, payload=payload, **kwargs)
+    if source.format == "perf-data":
+        from .perf_data import parse_perf_data
+
+        return parse_perf_data(stream, source, payload=payload, stacks=stacks, **kwargs)
     from .text import dialects, parse_text
 
     dialect = next(d for d in dialects() if d.name == source.format)
