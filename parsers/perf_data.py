@@ -98,13 +98,14 @@ def header_meta(meta: dict) -> dict:
         "nr_cpus_available": meta["nr_cpus_available"],
         "cmdline": " ".join(meta["cmdline"]) if meta["cmdline"] is not None else None,
         "total_mem_kb": meta["total_mem_kb"],
+        "cpu_id": meta["cpu_id"],
+        "clock": meta["clock"],
         "clockid": meta["clockid"],
         "endianness": meta["endianness"],
         "simpleperf": meta["simpleperf"],
         "features": meta["features"],
         "perf_events": [name for name, _, _ in meta["attrs"]],
         "cpus": meta["nr_cpus_online"],
-        "uname": meta["os_release"],
     }
     return out
 

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use linux_perf_data::{Feature, PerfFile, PerfFileReader, PerfFileRecord, PerfRecordIter};
-use linux_perf_event_reader::{EventRecord, PerfEventType, RawEventRecord, RecordType};
+use linux_perf_event_reader::{ClockId, EventRecord, PerfClock, PerfEventType, RawEventRecord, RecordType};
 
 /// The input: a real file (seekable) or a stream (pipe mode needs only `Read`).
 pub trait Input: Read + Seek + Send {}
@@ -177,6 +177,9 @@ pub struct Meta {
     pub cmdline: Option<Vec<String>>,
     pub total_mem_kb: Option<u64>,
     pub clockid: Option<u32>,
+    pub cpu_id: Option<String>,
+    /// the clock of the samples' timestamps, as `perf record -k` names it ("perf": its default, local_clock)
+    pub clock: Option<String>,
     pub big_endian: bool,
     pub simpleperf: bool,
     pub features: Vec<String>,
@@ -478,6 +481,21 @@ fn take_event(
     }
 }
 
+fn clock_name(c: PerfClock) -> &'static str {
+    match c {
+        PerfClock::Default => "perf",
+        PerfClock::ClockId(id) => match id {
+            ClockId::Realtime => "realtime",
+            ClockId::Monotonic => "monotonic",
+            ClockId::MonotonicRaw => "monotonic_raw",
+            ClockId::Boottime => "boottime",
+            ClockId::RealtimeCoarse => "realtime_coarse",
+            ClockId::MonotonicCoarse => "monotonic_coarse",
+            _ => "other",
+        },
+    }
+}
+
 fn read_meta(f: &PerfFile) -> Meta {
     let s = |r: Result<Option<&str>, linux_perf_data::Error>| r.ok().flatten().map(str::to_owned);
     let nr = f.nr_cpus().ok().flatten();
@@ -504,6 +522,8 @@ fn read_meta(f: &PerfFile) -> Meta {
         cmdline: f.cmdline().ok().flatten().map(|v| v.into_iter().map(str::to_owned).collect()),
         total_mem_kb: f.total_mem().ok().flatten(),
         clockid: f.clock_data().ok().flatten().map(|c| c.clockid),
+        cpu_id: s(f.cpu_id()),
+        clock: f.event_attributes().first().map(|a| clock_name(a.attributes().clock).to_owned()),
         big_endian: f.endian() == linux_perf_data::Endianness::BigEndian,
         simpleperf: f.simpleperf_meta_info().ok().flatten().is_some(),
         features: f.features().iter().map(|x| x.to_string()).collect(),

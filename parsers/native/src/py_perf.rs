@@ -145,6 +145,8 @@ impl PerfScanner {
         d.set_item("cmdline", &m.cmdline)?;
         d.set_item("total_mem_kb", m.total_mem_kb)?;
         d.set_item("clockid", m.clockid)?;
+        d.set_item("cpu_id", &m.cpu_id)?;
+        d.set_item("clock", &m.clock)?;
         d.set_item("endianness", if m.big_endian { "big" } else { "little" })?;
         d.set_item("simpleperf", m.simpleperf)?;
         d.set_item("features", &m.features)?;
