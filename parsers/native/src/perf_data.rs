@@ -383,7 +383,7 @@ impl Scanner {
                     let kind = u.record_type.record_type().0;
                     let data = u.data.as_slice();
                     if let Some(t) = user_record(kind, &data, &mut self.split, self.meta.big_endian) {
-                        if self.tracing.is_none() {
+                        if self.tracing_data().is_none() {
                             self.tracing = Some(t);
                         }
                     }
@@ -403,8 +403,9 @@ fn user_record(kind: u32, data: &[u8], split: &mut Vec<u8>, big: bool) -> Option
     };
     match kind {
         HEADER_TRACING_DATA => {
+            // perf's pipe mode writes the data after the record (PipeTracing took it): not in here
             let len = u32_of(data)? as usize;
-            data.get(4..4 + len.min(data.len().saturating_sub(4))).map(<[u8]>::to_vec).filter(|d| !d.is_empty())
+            data.get(4..4usize.checked_add(len)?).map(<[u8]>::to_vec).filter(|d| !d.is_empty())
         }
         SIMPLEPERF_SPLIT => {
             split.extend_from_slice(data);
@@ -582,10 +583,11 @@ mod tests {
         let mut split = Vec::new();
         assert!(user_record(SIMPLEPERF_SPLIT, &whole[..6], &mut split, false).is_none());
         assert_eq!(user_record(SIMPLEPERF_SPLIT_END, &whole[6..], &mut split, false).as_deref(), Some(&b"abcde"[..]));
-        // a size past the record is cut to the record, never read past it
+        // a size past the record: the data is not in it (perf's pipe mode), never read past it
         let mut bad = 1000u32.to_le_bytes().to_vec();
         bad.extend_from_slice(b"xy");
-        assert_eq!(user_record(HEADER_TRACING_DATA, &bad, &mut Vec::new(), false).as_deref(), Some(&b"xy"[..]));
+        assert_eq!(user_record(HEADER_TRACING_DATA, &bad, &mut Vec::new(), false), None);
+        assert_eq!(user_record(HEADER_TRACING_DATA, &u32::MAX.to_le_bytes(), &mut Vec::new(), false), None);
     }
 
     #[test]
