@@ -362,35 +362,46 @@ impl Scanner {
     pub fn next_batch(&mut self, max_samples: usize, max_raw: usize) -> Batch {
         let mut b = Batch::default();
         while !self.done && b.len() < max_samples.max(1) && b.raw.len() < max_raw.max(1) {
-            let rec = match self.iter.next_record(&mut self.file) {
-                Ok(Some(r)) => r,
-                Ok(None) => {
-                    self.done = true;
-                    break;
-                }
-                Err(e) => {
-                    self.done = true;
-                    self.damage = Some(Damage { offset: self.pos.load(Ordering::Relaxed), what: e.to_string() });
-                    break;
-                }
+            // bad bytes are the crate's errors; a panic inside it would be its bug and must not reach
+            // Python: it ends the reading like damage (AssertUnwindSafe: the reader is not used after it)
+            let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.step(&mut b)));
+            let failed = match step {
+                Ok(Ok(true)) => continue,
+                Ok(Ok(false)) => None,
+                Ok(Err(e)) => Some(e),
+                Err(_) => Some("the perf.data reader failed on this record".to_owned()),
             };
-            self.records += 1;
-            match rec {
-                PerfFileRecord::EventRecord { attr_index, record } => {
-                    take_event(&mut b, attr_index, &record, &mut self.thread_comm, &mut self.comms, &mut self.stacks, self.stacks_wanted);
-                }
-                PerfFileRecord::UserRecord(u) => {
-                    let kind = u.record_type.record_type().0;
-                    let data = u.data.as_slice();
-                    if let Some(t) = user_record(kind, &data, &mut self.split, self.meta.big_endian) {
-                        if self.tracing_data().is_none() {
-                            self.tracing = Some(t);
-                        }
+            self.done = true;
+            if let Some(what) = failed {
+                self.damage = Some(Damage { offset: self.pos.load(Ordering::Relaxed), what });
+            }
+        }
+        b
+    }
+
+    /// One record into `b`: Ok(false) at the end of the data.
+    fn step(&mut self, b: &mut Batch) -> Result<bool, String> {
+        let rec = match self.iter.next_record(&mut self.file) {
+            Ok(Some(r)) => r,
+            Ok(None) => return Ok(false),
+            Err(e) => return Err(e.to_string()),
+        };
+        self.records += 1;
+        match rec {
+            PerfFileRecord::EventRecord { attr_index, record } => {
+                take_event(b, attr_index, &record, &mut self.thread_comm, &mut self.comms, &mut self.stacks, self.stacks_wanted);
+            }
+            PerfFileRecord::UserRecord(u) => {
+                let kind = u.record_type.record_type().0;
+                let data = u.data.as_slice();
+                if let Some(t) = user_record(kind, &data, &mut self.split, self.meta.big_endian) {
+                    if self.tracing_data().is_none() {
+                        self.tracing = Some(t);
                     }
                 }
             }
         }
-        b
+        Ok(true)
     }
 }
 
@@ -597,5 +608,87 @@ mod tests {
         assert_eq!(s.id(vec![4]), 1);
         assert_eq!(s.id(vec![1, 2, 3]), 0);
         assert_eq!(s.offsets, vec![0, 3, 4]);
+    }
+}
+
+/// Damaged copies of a real perf.data (cut anywhere, bytes overwritten): each reads to an end, a
+/// `Damage` or an `OpenError`, never a panic or an endless loop. cargo fuzz does the same at random
+/// (fuzz/fuzz_targets/perf_data.rs).
+#[cfg(test)]
+mod damaged {
+    use super::*;
+    use std::io::Cursor;
+
+    fn drain(bytes: Vec<u8>, pipe: bool) -> (usize, Option<Damage>) {
+        let Ok(mut s) = Scanner::open(Box::new(Cursor::new(bytes)), pipe) else { return (0, None) };
+        let mut n = 0;
+        for _ in 0..100_000 {
+            let b = s.next_batch(1 << 12, 1 << 20);
+            if b.is_empty() && b.lost.is_empty() {
+                return (n, s.damage.clone());
+            }
+            n += b.len();
+        }
+        panic!("the scanner never ended");
+    }
+
+    fn fixture() -> Vec<u8> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/perf-block.perf.data");
+        std::fs::read(path).expect("fixtures/perf-block.perf.data")
+    }
+
+    #[test]
+    fn the_whole_fixture_has_perf_scripts_count() {
+        // `perf script -i fixtures/perf-block.perf.data | wc -l` = 5356
+        let (n, damage) = drain(fixture(), false);
+        assert_eq!(n, 5356);
+        assert!(damage.is_none());
+    }
+
+    #[test]
+    fn cut_files_are_an_error_with_the_offset() {
+        // file mode keeps the features (format files included) after the data: a cut file cannot
+        // be opened, and says where it stopped
+        let data = fixture();
+        for cut in (0..data.len()).step_by(72_500).chain([7, 8, 743, data.len() - 1]) {
+            match Scanner::open(Box::new(Cursor::new(data[..cut].to_vec())), false) {
+                Ok(_) => panic!("cut at {cut} opened"),
+                Err(e) => assert!(e.offset <= data.len() as u64 && !e.what.is_empty(), "{cut}: {e:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_garbage_record_size_stops_there_and_says_where() {
+        // walk the data section's record headers (u32 type, u16 misc, u16 size) from its start
+        // (byte 744, `perf report --header-only`) to the 4000th record; give it a size below a header's
+        let mut data = fixture();
+        let mut at = 744usize;
+        for _ in 0..4000 {
+            at += usize::from(u16::from_le_bytes([data[at + 6], data[at + 7]]));
+        }
+        data[at + 6..at + 8].copy_from_slice(&3u16.to_le_bytes());
+        let (n, damage) = drain(data, false);
+        let d = damage.expect("damage reported");
+        assert!(n > 1000 && n < 5356, "{n} samples");
+        assert!(d.offset >= at as u64 && d.offset <= at as u64 + (1 << 16), "{d:?} vs record at {at}");
+    }
+
+    #[test]
+    fn overwritten_bytes_never_panic() {
+        let data = fixture();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..40 {
+            let mut d = data.clone();
+            for _ in 0..4 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let at = (seed % d.len() as u64) as usize;
+                d[at] = (seed >> 32) as u8;
+            }
+            drain(d.clone(), false);
+            drain(d, true);
+        }
     }
 }
