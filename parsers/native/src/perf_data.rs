@@ -312,6 +312,8 @@ impl Scanner {
             };
             (PerfFileReader::parse_pipe(Box::new(split) as Box<dyn Input>), Some(t))
         } else {
+            let mut counted = counted;
+            check_sections(&mut counted).map_err(|(offset, what)| OpenError { offset, what })?;
             (PerfFileReader::parse_file(Box::new(counted) as Box<dyn Input>), None)
         };
         let PerfFileReader { perf_file, record_iter } = reader.map_err(|e| OpenError {
@@ -403,6 +405,48 @@ impl Scanner {
         }
         Ok(true)
     }
+}
+
+/// File mode: every section the header points at (attrs, data, event types, and each feature
+/// section in the table after the data) must lie inside the file. The crate allocates a feature
+/// section's claimed size before reading it, so a garbage size would be a huge allocation, not an
+/// error; and a cut file is best named here, by the section the cut took.
+/// Layout (perf's `perf_file_header`): magic, size, attr_size, then (offset, size) of attrs, data
+/// and event types, then 256 feature bits; the feature table holds one (offset, size) per bit set.
+fn check_sections<R: Read + Seek>(r: &mut R) -> Result<(), (u64, String)> {
+    let io = |e: io::Error| (0u64, e.to_string());
+    let len = r.seek(SeekFrom::End(0)).map_err(io)?;
+    r.seek(SeekFrom::Start(0)).map_err(io)?;
+    let mut head = [0u8; 104];
+    if !read_full(r, &mut head).map_err(io)? {
+        return Err((len, format!("the file is {len} bytes, shorter than a perf.data header (104)")));
+    }
+    let big = &head[..8] == b"2ELIFREP";
+    let u64_at = |b: &[u8], at: usize| -> u64 {
+        let w = b.get(at..at + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()).unwrap_or([0; 8]);
+        if big { u64::from_be_bytes(w) } else { u64::from_le_bytes(w) }
+    };
+    let within = |what: &str, off: u64, size: u64| -> Result<(), (u64, String)> {
+        match off.checked_add(size) {
+            Some(end) if end <= len => Ok(()),
+            _ => Err((off, format!("its {what} (byte {off}, {size} bytes) lies past the end of the file ({len} bytes): cut or damaged"))),
+        }
+    };
+    within("attrs section", u64_at(&head, 24), u64_at(&head, 32))?;
+    let (data_off, data_size) = (u64_at(&head, 40), u64_at(&head, 48));
+    within("data section", data_off, data_size)?;
+    within("event types section", u64_at(&head, 56), u64_at(&head, 64))?;
+    let bits: u32 = (0..4).map(|i| u64_at(&head, 72 + 8 * i).count_ones()).sum();
+    let table = data_off.saturating_add(data_size);
+    within("feature table", table, 16 * u64::from(bits))?;
+    r.seek(SeekFrom::Start(table)).map_err(io)?;
+    let mut entries = vec![0u8; 16 * bits as usize];
+    read_full(r, &mut entries).map_err(io)?;
+    for e in entries.chunks_exact(16) {
+        within("feature section", u64_at(e, 0), u64_at(e, 8))?;
+    }
+    r.seek(SeekFrom::Start(0)).map_err(io)?;
+    Ok(())
 }
 
 /// Simpleperf keeps the tracing data in a record of the data section (type 66, its size counting
@@ -672,6 +716,17 @@ mod damaged {
         let d = damage.expect("damage reported");
         assert!(n > 1000 && n < 5356, "{n} samples");
         assert!(d.offset >= at as u64 && d.offset <= at as u64 + (1 << 16), "{d:?} vs record at {at}");
+    }
+
+    #[test]
+    fn a_feature_size_past_the_file_is_an_error_not_an_allocation() {
+        // the feature table follows the data section (744 + 725944, `perf report --header-only`);
+        // its first entry's size: make it 2^62
+        let mut data = fixture();
+        let at = 744 + 725_944 + 8;
+        data[at..at + 8].copy_from_slice(&(1u64 << 62).to_le_bytes());
+        let e = Scanner::open(Box::new(Cursor::new(data)), false).err().expect("refused");
+        assert!(e.what.contains("feature section"), "{e:?}");
     }
 
     #[test]
