@@ -30,6 +30,7 @@ pub trait Input: Read + Seek + Send {}
 impl<T: Read + Seek + Send> Input for T {}
 
 const HEADER_TRACING_DATA: u32 = 66;
+const HEADER_FEATURE: u32 = 80;
 const SIMPLEPERF_SPLIT: u32 = 32772;
 const SIMPLEPERF_SPLIT_END: u32 = 32773;
 /// The CPU of a record that does not say (no PERF_SAMPLE_CPU).
@@ -123,6 +124,11 @@ impl<R: Read> PipeTracing<R> {
                 *t = data;
             }
             self.framing = false;
+        } else if kind == HEADER_FEATURE && body.len() >= 8 {
+            let bit = usize::try_from(self.u32_at(&body[..4])).unwrap_or(usize::MAX);
+            if bit == FEATURE_CMDLINE || bit == FEATURE_EVENT_DESC {
+                check_counts(bit, &body[8..], self.big_endian).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            }
         } else if kind < 64 {
             self.framing = false; // a kernel record: the synthesized metadata is over
         }
@@ -310,16 +316,13 @@ impl Scanner {
             let split = PipeTracing {
                 inner: counted, out: Vec::new(), at: 0, framing: true, big_endian: false, started: false, tracing: t.clone(),
             };
-            (PerfFileReader::parse_pipe(Box::new(split) as Box<dyn Input>), Some(t))
+            (guarded(|| PerfFileReader::parse_pipe(Box::new(split) as Box<dyn Input>)), Some(t))
         } else {
             let mut counted = counted;
             check_sections(&mut counted).map_err(|(offset, what)| OpenError { offset, what })?;
-            (PerfFileReader::parse_file(Box::new(counted) as Box<dyn Input>), None)
+            (guarded(|| PerfFileReader::parse_file(Box::new(counted) as Box<dyn Input>)), None)
         };
-        let PerfFileReader { perf_file, record_iter } = reader.map_err(|e| OpenError {
-            offset: pos.load(Ordering::Relaxed),
-            what: e.to_string(),
-        })?;
+        let PerfFileReader { perf_file, record_iter } = reader.map_err(|what| OpenError { offset: pos.load(Ordering::Relaxed), what })?;
         let meta = read_meta(&perf_file);
         let tracing = perf_file.feature_section_data(Feature::TRACING_DATA).map(<[u8]>::to_vec);
         let mut comms = Interner::default();
@@ -407,6 +410,14 @@ impl Scanner {
     }
 }
 
+/// The crate's header reading, its errors as text; a panic in it (its bug) becomes an error too.
+fn guarded<T>(f: impl FnOnce() -> Result<T, linux_perf_data::Error>) -> Result<T, String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(_) => Err("the perf.data reader failed on its header".to_owned()),
+    }
+}
+
 /// File mode: every section the header points at (attrs, data, event types, and each feature
 /// section in the table after the data) must lie inside the file. The crate allocates a feature
 /// section's claimed size before reading it, so a garbage size would be a huge allocation, not an
@@ -436,16 +447,79 @@ fn check_sections<R: Read + Seek>(r: &mut R) -> Result<(), (u64, String)> {
     let (data_off, data_size) = (u64_at(&head, 40), u64_at(&head, 48));
     within("data section", data_off, data_size)?;
     within("event types section", u64_at(&head, 56), u64_at(&head, 64))?;
-    let bits: u32 = (0..4).map(|i| u64_at(&head, 72 + 8 * i).count_ones()).sum();
+    let attr_size = u64_at(&head, 16);
+    if !(64..=4096).contains(&attr_size) {
+        return Err((16, format!("its attr size {attr_size} is no perf_event_attr's (64 to 4096 bytes)")));
+    }
+    // each attr entry ends in the (offset, size) of its ids; the legacy event types entry is followed by it
+    for (what, off, size, entry, ids_at) in [
+        ("attr", u64_at(&head, 24), u64_at(&head, 32), attr_size, attr_size - 16),
+        ("event type", u64_at(&head, 56), u64_at(&head, 64), attr_size + 16, attr_size),
+    ] {
+        let table = read_at(r, off, size.min(1 << 24)).map_err(io)?;
+        for e in table.chunks_exact(entry as usize) {
+            within(&format!("{what} ids"), u64_at(e, ids_at as usize), u64_at(e, ids_at as usize + 8))?;
+        }
+    }
+    let mut bits = Vec::new();
+    for i in 0..256usize {
+        if u64_at(&head, 72 + 8 * (i / 64)) >> (i % 64) & 1 == 1 {
+            bits.push(i);
+        }
+    }
     let table = data_off.saturating_add(data_size);
-    within("feature table", table, 16 * u64::from(bits))?;
-    r.seek(SeekFrom::Start(table)).map_err(io)?;
-    let mut entries = vec![0u8; 16 * bits as usize];
-    read_full(r, &mut entries).map_err(io)?;
-    for e in entries.chunks_exact(16) {
-        within("feature section", u64_at(e, 0), u64_at(e, 8))?;
+    within("feature table", table, 16 * bits.len() as u64)?;
+    let entries = read_at(r, table, 16 * bits.len() as u64).map_err(io)?;
+    for (bit, e) in bits.iter().zip(entries.chunks_exact(16)) {
+        let (off, size) = (u64_at(e, 0), u64_at(e, 8));
+        within("feature section", off, size)?;
+        if *bit == FEATURE_CMDLINE || *bit == FEATURE_EVENT_DESC {
+            let body = read_at(r, off, size).map_err(io)?;
+            check_counts(*bit, &body, big).map_err(|what| (off, what))?;
+        }
     }
     r.seek(SeekFrom::Start(0)).map_err(io)?;
+    Ok(())
+}
+
+const FEATURE_CMDLINE: usize = 11;
+const FEATURE_EVENT_DESC: usize = 12;
+
+fn read_at<R: Read + Seek>(r: &mut R, off: u64, size: u64) -> io::Result<Vec<u8>> {
+    r.seek(SeekFrom::Start(off))?;
+    let mut out = Vec::new();
+    r.take(size).read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// The counts in CMDLINE (strings) and EVENT_DESC (attrs, ids) must fit in their section: the
+/// crate reserves room for the claimed count before reading a single item.
+fn check_counts(bit: usize, b: &[u8], big: bool) -> Result<(), String> {
+    let u32_at = |at: usize| -> Option<u64> {
+        let w = <[u8; 4]>::try_from(b.get(at..at.checked_add(4)?)?).ok()?;
+        Some(u64::from(if big { u32::from_be_bytes(w) } else { u32::from_le_bytes(w) }))
+    };
+    let bad = |what: &str| format!("its {what} claims more than its {} bytes hold", b.len());
+    let len = b.len() as u64;
+    let n = u32_at(0).ok_or_else(|| bad("count"))?;
+    if bit == FEATURE_CMDLINE {
+        return if n.saturating_mul(4) <= len { Ok(()) } else { Err(bad("cmdline")) };
+    }
+    // EVENT_DESC: nr, attr_size, then per attr: attr, nr_ids, string (u32 length, bytes), ids
+    let attr_size = u32_at(4).ok_or_else(|| bad("event desc"))?;
+    if n.saturating_mul(attr_size.saturating_add(8)) > len {
+        return Err(bad("event desc"));
+    }
+    let mut at = 8u64;
+    for _ in 0..n {
+        at = at.saturating_add(attr_size);
+        let ids = u32_at(at as usize).ok_or_else(|| bad("event desc"))?;
+        let name = u32_at(at as usize + 4).ok_or_else(|| bad("event desc"))?;
+        at = at.saturating_add(8).saturating_add(name).saturating_add(ids.saturating_mul(8));
+        if at > len {
+            return Err(bad("event desc"));
+        }
+    }
     Ok(())
 }
 
@@ -643,6 +717,24 @@ mod tests {
         bad.extend_from_slice(b"xy");
         assert_eq!(user_record(HEADER_TRACING_DATA, &bad, &mut Vec::new(), false), None);
         assert_eq!(user_record(HEADER_TRACING_DATA, &u32::MAX.to_le_bytes(), &mut Vec::new(), false), None);
+    }
+
+    #[test]
+    fn counts_past_their_section_are_refused() {
+        // CMDLINE: u32 count, then strings of at least 4 bytes each
+        let mut cmd = 2u32.to_le_bytes().to_vec();
+        cmd.extend_from_slice(&[0; 8]);
+        assert!(check_counts(FEATURE_CMDLINE, &cmd, false).is_ok());
+        assert!(check_counts(FEATURE_CMDLINE, &u32::MAX.to_le_bytes(), false).is_err());
+        // EVENT_DESC: one attr of 8 bytes, 2 ids, a 4-byte name: 8 + 8 + 8 + 4 + 16 bytes
+        let mut d = [1u32, 8].iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
+        d.extend_from_slice(&[0; 8]);
+        d.extend([2u32, 4].iter().flat_map(|v| v.to_le_bytes()));
+        d.extend_from_slice(&[0; 4 + 16]);
+        assert!(check_counts(FEATURE_EVENT_DESC, &d, false).is_ok());
+        assert!(check_counts(FEATURE_EVENT_DESC, &d[..d.len() - 1], false).is_err());
+        d[16..20].copy_from_slice(&u32::MAX.to_le_bytes()); // nr_ids
+        assert!(check_counts(FEATURE_EVENT_DESC, &d, false).is_err());
     }
 
     #[test]
