@@ -80,7 +80,8 @@ impl PerfScanner {
     /// A file that cannot be read is ValueError("at byte N: why").
     #[new]
     fn new(file: Py<PyAny>, pipe: bool) -> PyResult<Self> {
-        let scanner = Scanner::open(Box::new(PyFile(file)), pipe)
+        // buffered: the crate reads each record's header and body with their own small reads
+        let scanner = Scanner::open(Box::new(io::BufReader::with_capacity(1 << 20, PyFile(file))), pipe)
             .map_err(|e| PyValueError::new_err(format!("at byte {}: {}", e.offset, e.what)))?;
         Ok(PerfScanner { inner: Mutex::new(scanner) })
     }
