@@ -185,7 +185,11 @@ class _Reader:
         damage = self.s.damage()
         if damage is not None:
             at, why = damage
-            src.note(f"perf.data is damaged or cut near byte {at:,} ({why}); the records before it were read")
+            if "Compression support is not enabled" in why:
+                src.note(f"perf.data holds zstd-compressed records from byte {at:,} on (perf record -z), which traceparse "
+                         "does not read; record without -z. The records before them were read")
+            else:
+                src.note(f"perf.data is damaged or cut near byte {at:,} ({why}); the records before it were read")
         if self.unknown:
             ids = ", ".join(str(i) for i in sorted(self.unknown)[:5])
             src.skip(sum(self.unknown.values()), None, f"perf.data samples of event ids without a format file: {ids}")

@@ -196,3 +196,11 @@ def test_perfile2_magic_on_garbage_is_one_line(tmp_path):
     junk.write_bytes(b"PERFILE2" + bytes(range(256)) * 4)
     out = run_cli("info", junk)
     assert out.returncode == 2 and out.stderr.decode().startswith("traceparse: ") and out.stderr.count(b"\n") == 1
+
+
+def test_compressed_records_are_named_not_called_damage():
+    # fixtures/perfdata/zstd-block.perf.data.xz: `perf record -z` (PERF_RECORD_COMPRESSED, zstd)
+    out = run_cli("info", FIXTURES / "perfdata" / "zstd-block.perf.data.xz")
+    err = out.stderr.decode()
+    assert out.returncode == 2 and err.startswith("traceparse: ") and err.count("\n") == 1
+    assert "perf record -z" in err
