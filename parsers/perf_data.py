@@ -33,6 +33,7 @@ import polars as pl
 
 from .errors import TraceParseError
 from .event_format import FrameBuilder, int_column
+from .print_fmt import Kallsyms
 from .schema import Chunk, conform
 from .source import Source
 from .trace_dat import Header, _Bytes, _Cut, _parse_cmdlines, _read_event_formats, _read_ftrace_formats, _read_headers_section, _spool
@@ -140,15 +141,17 @@ def read_tracing_data(data: bytes, path: str) -> Header:
 
 
 def parse_perf_data(
-    stream: BinaryIO, source: Source, chunk_bytes: int = CHUNK_BYTES, payload: bool = True, stacks: bool = True
+    stream: BinaryIO, source: Source, chunk_bytes: int = CHUNK_BYTES, payload: bool = True, stacks: bool = True,
+    kallsyms: bytes | None = None,
 ) -> Iterator[Chunk]:
-    """Stream the samples of a perf.data as Chunks in time order; header features go to ``source.meta``."""
+    """Stream the samples of a perf.data as Chunks in time order; header features go to ``source.meta``.
+    ``kallsyms``: a /proc/kallsyms of the recording kernel, to name kernel frames of call chains."""
     scanner, closer = open_scanner(stream, source)
     try:
         meta = scanner.meta()
         source.meta.update(header_meta(meta))
         scanner.set_stacks(stacks)
-        yield from _Reader(scanner, source, meta, payload, stacks).chunks(max(chunk_bytes, 1))
+        yield from _Reader(scanner, source, meta, payload, stacks, kallsyms).chunks(max(chunk_bytes, 1))
     finally:
         closer()
 
@@ -156,7 +159,7 @@ def parse_perf_data(
 class _Reader:
     """Batches from the scanner -> Chunks of schema frames."""
 
-    def __init__(self, scanner, source: Source, meta: dict, payload: bool, stacks: bool):
+    def __init__(self, scanner, source: Source, meta: dict, payload: bool, stacks: bool, kallsyms: bytes | None = None):
         self.s, self.source, self.payload, self.want_stacks = scanner, source, payload, stacks
         self.attrs = meta["attrs"]
         self.builder: FrameBuilder | None = None
@@ -164,6 +167,7 @@ class _Reader:
         self.comm_names: list[str] = []
         self.comm_series = pl.Series([], dtype=pl.Categorical)
         self.stack_map = np.zeros(0, np.int64)  # scanner stack id -> source.stacks id
+        self.kallsyms = Kallsyms.parse(kallsyms) if kallsyms else None
         self.unknown: Counter = Counter()
         self.throttled = 0
 
@@ -226,11 +230,31 @@ class _Reader:
         if n > len(self.stack_map):
             addrs = np.frombuffer(frames, np.uint64).tolist()
             offs = np.frombuffer(offsets, np.uint64).astype(np.int64).tolist()
-            texts = ["\n".join(f"{a:x}" for a in addrs[lo:hi]) for lo, hi in zip(offs, offs[1:])]
+            names = self._frame_names(np.array(addrs, dtype=np.uint64))
+            texts = ["\n".join(names[lo:hi]) for lo, hi in zip(offs, offs[1:])]
             ids = self.source.stacks.intern(pl.Series(texts, dtype=pl.String)).to_numpy()
             self.stack_map = np.concatenate([self.stack_map, ids.astype(np.int64)])
         ids = np.where(stack >= 0, self.stack_map[stack.clip(0)], -1)
         return pl.Series("stack_id", ids, dtype=pl.Int32).replace(-1, None)
+
+    def _frame_names(self, addrs: np.ndarray) -> list[str]:
+        """Frames as perf script's lines read without their address: kernel ones named from the
+        kallsyms given (``sym+0xoff ([kernel.kallsyms])``), the rest ``[unknown]``; no kallsyms: hex."""
+        if self.kallsyms is None:
+            return [f"{a:x}" for a in addrs.tolist()]
+        at = self.kallsyms.find(addrs)
+        kernel = addrs >= np.uint64(0xFFFF800000000000)
+        names = self.kallsyms.names.to_list()
+        base = self.kallsyms.addrs
+        out = []
+        for a, i, k in zip(addrs.tolist(), at.tolist(), kernel.tolist()):  # once per new distinct frame
+            if not k:
+                out.append("[unknown] ([unknown])")
+            elif i < 0:
+                out.append("[unknown] ([kernel.kallsyms])")
+            else:
+                out.append(f"{names[i]}+0x{a - int(base[i]):x} ([kernel.kallsyms])")
+        return out
 
     def _frames(self, c: dict, raw: bytes) -> dict[str, pl.DataFrame]:
         n = len(c["ts"])

@@ -204,3 +204,34 @@ def test_compressed_records_are_named_not_called_damage():
     err = out.stderr.decode()
     assert out.returncode == 2 and err.startswith("traceparse: ") and err.count("\n") == 1
     assert "perf record -z" in err
+
+
+def _stacks(src, **kw):
+    source, fr = frames(src, **kw)
+    return {k: [source.stacks.frames[i] for i in f["stack_id"].to_list()] for k, f in fr.items()}
+
+
+def test_call_chains_kernel_frames_named_from_kallsyms_as_perf_script_names_them(tmp_path):
+    # g-block: `perf record -g`; its text is `perf script` on the recording box; g-block.kallsyms holds
+    # the lines of that box's /proc/kallsyms around each kernel frame (each symbol and the next)
+    d = FIXTURES / "perfdata"
+    text = _stacks(d / "g-block.txt.xz")
+    kallsyms = lzma.decompress((d / "g-block.kallsyms.xz").read_bytes())
+    named = _stacks(d / "g-block.perf.data.xz", kallsyms=kallsyms)
+    assert named.keys() == text.keys()
+    kernel = 0
+    for kind in text:
+        assert len(named[kind]) == len(text[kind])
+        for mine, theirs in zip(named[kind], text[kind]):
+            assert len(mine) == len(theirs)
+            for m, t in zip(mine, theirs):
+                if t.endswith("([kernel.kallsyms])"):
+                    assert m == t
+                    kernel += 1
+                else:  # user frames need the binaries' symbols (--symfs): not read yet
+                    assert m == "[unknown] ([unknown])"
+    assert kernel > 1000
+    # without kallsyms a frame is its address, as perf script prints it before the name
+    raw = lzma.decompress((d / "g-block.txt.xz").read_bytes()).decode()
+    first = [line.split()[0] for line in raw.split("\n\n")[0].splitlines()[1:]]
+    assert _stacks(d / "g-block.perf.data.xz")["block:block_rq_issue"][0] == tuple(first)
