@@ -72,12 +72,25 @@ def open_scanner(stream: BinaryIO, source: Source):
         _spool(stream, spool, source)
         spool.seek(0)
         stream, closer = io.BufferedReader(spool, 1 << 20), spool.close
+    path = getattr(stream, "name", None)
+    plain = isinstance(path, str) and getattr(stream, "decoded", None) is None and _regular(stream)
     try:
-        scanner = PerfScanner(stream, pipe)
+        scanner = PerfScanner.open_path(path, pipe) if plain else PerfScanner(stream, pipe)
     except ValueError as exc:
         closer()
         raise TraceParseError(f"{source.path}: not a readable perf.data ({exc})") from None
     return scanner, closer
+
+
+def _regular(stream) -> bool:
+    """A plain file on disk, read from its start: the scanner opens it itself."""
+    import os
+    import stat
+
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode) and stream.tell() == 0
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return False
 
 
 def _seekable(stream) -> bool:

@@ -86,10 +86,20 @@ impl PerfScanner {
         Ok(PerfScanner { inner: Mutex::new(scanner) })
     }
 
-    /// Up to `max_samples` samples (or `max_raw` payload bytes) as a dict of column buffers.
+    /// Opens the file at `path` itself: no Python call per read, and no GIL while it scans.
+    #[staticmethod]
+    fn open_path(path: &str, pipe: bool) -> PyResult<Self> {
+        let file = std::fs::File::open(path).map_err(|e| PyValueError::new_err(format!("at byte 0: {e}")))?;
+        let scanner = Scanner::open(Box::new(io::BufReader::with_capacity(1 << 20, file)), pipe)
+            .map_err(|e| PyValueError::new_err(format!("at byte {}: {}", e.offset, e.what)))?;
+        Ok(PerfScanner { inner: Mutex::new(scanner) })
+    }
+
+    /// Up to `max_samples` samples (or `max_raw` payload bytes) as a dict of column buffers. The GIL
+    /// is released while it scans (a Python file object's reads take it back for each 1 MiB).
     fn next_batch<'py>(&self, py: Python<'py>, max_samples: usize, max_raw: usize) -> PyResult<Bound<'py, PyDict>> {
-        let mut s = self.lock()?;
-        let b = s.next_batch(max_samples, max_raw);
+        let b = py.detach(|| self.inner.lock().ok().map(|mut s| s.next_batch(max_samples, max_raw)));
+        let b = b.ok_or_else(|| PyValueError::new_err("perf.data scanner poisoned"))?;
         batch_dict(py, &b)
     }
 
