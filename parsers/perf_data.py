@@ -183,19 +183,37 @@ class _Reader:
         self.kallsyms = Kallsyms.parse(kallsyms) if kallsyms else None
         self.unknown: Counter = Counter()
         self.throttled = 0
+        self.lost_records = self.lost_samples = 0
 
     def chunks(self, chunk_bytes: int) -> Iterator[Chunk]:
         while True:
             b = self.s.next_batch(_MAX_SAMPLES, chunk_bytes)
             cols = _columns(b)
-            lost = Counter()
-            for cpu, n in b["lost"]:
-                lost[cpu if cpu != 0xFFFFFFFF else -1] += n
+            lost = self._lost(b["lost"])
             self.throttled += b["throttled"]
             if not len(cols["ts"]) and not lost:
                 break
-            yield Chunk(frames=self._frames(cols, b["raw"]), lost_events=sum(lost.values()), lost_by_cpu=dict(lost))
+            by_cpu = {cpu: n for cpu, n in lost.items() if cpu >= 0}
+            yield Chunk(frames=self._frames(cols, b["raw"]), lost_events=sum(lost.values()), lost_by_cpu=by_cpu)
+        if self._more_lost():  # LOST_SAMPLES beyond the LOST records: their CPU is not known
+            yield Chunk(frames={}, lost_events=self._more_lost())
         self._finish()
+
+    def _lost(self, records) -> Counter:
+        """This batch's LOST records per CPU. LOST_SAMPLES are only summed: perf record ends with them,
+        read from the counters, counting the same samples again (`perf report --stats` shows each sum,
+        not their total); what they hold beyond the LOST records is told at the end (``_more_lost``)."""
+        out = Counter()
+        for cpu, n, samples in records:
+            if samples:
+                self.lost_samples += n
+            else:
+                out[cpu if cpu != 0xFFFFFFFF else -1] += n
+                self.lost_records += n
+        return out
+
+    def _more_lost(self) -> int:
+        return max(0, self.lost_samples - self.lost_records)
 
     def _finish(self) -> None:
         src = self.source

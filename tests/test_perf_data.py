@@ -235,3 +235,12 @@ def test_call_chains_kernel_frames_named_from_kallsyms_as_perf_script_names_them
     raw = lzma.decompress((d / "g-block.txt.xz").read_bytes()).decode()
     first = [line.split()[0] for line in raw.split("\n\n")[0].splitlines()[1:]]
     assert _stacks(d / "g-block.perf.data.xz")["block:block_rq_issue"][0] == tuple(first)
+
+
+def test_lost_events_as_perf_report_stats_counts_them():
+    # `perf report --stats -i lost-syscalls.perf.data`: SAMPLE 19568; LOST_SAMPLES 67163 + 58 (two
+    # events). perf record's closing LOST_SAMPLES repeat what the LOST records said: not added twice
+    out = report_json("info", FIXTURES / "perfdata" / "lost-syscalls.perf.data.xz")
+    assert out["events"] == {"raw_syscalls:sys_enter": 19568}
+    assert out["lost_events"] == 67163 + 58
+    assert sum(out["lost_by_cpu"].values()) <= out["lost_events"] and set(out["lost_by_cpu"]) <= {"0", "1"}

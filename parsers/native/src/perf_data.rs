@@ -208,8 +208,10 @@ pub struct Batch {
     pub raw: Vec<u8>,
     pub raw_off: Vec<u64>,
     pub raw_len: Vec<u32>,
-    /// events lost per CPU (`u32::MAX`: the record did not say which CPU)
-    pub lost: Vec<(u32, u64)>,
+    /// events lost per CPU (`u32::MAX`: the record did not say which CPU), and whether the record
+    /// was LOST_SAMPLES (perf record writes those at its end from the counters' own lost counts,
+    /// repeating what the LOST records said: the two are not to be added up)
+    pub lost: Vec<(u32, u64, bool)>,
     pub throttled: u64,
 }
 
@@ -595,7 +597,7 @@ fn take_event(
         }
         EventRecord::Lost(l) => {
             let cpu = record.common_data().ok().and_then(|d| d.cpu).unwrap_or(TID_UNKNOWN_CPU);
-            b.lost.push((cpu, l.count));
+            b.lost.push((cpu, l.count, false));
         }
         EventRecord::Throttle(_) => b.throttled += 1,
         EventRecord::Raw(r) if r.record_type == RecordType::LOST_SAMPLES => {
@@ -605,7 +607,7 @@ fn take_event(
                 linux_perf_event_reader::Endianness::LittleEndian => u64::from_le_bytes(w),
             });
             let cpu = r.common_data().ok().and_then(|d| d.cpu).unwrap_or(TID_UNKNOWN_CPU);
-            b.lost.push((cpu, n.unwrap_or(0)));
+            b.lost.push((cpu, n.unwrap_or(0), true));
         }
         _ => {}
     }
