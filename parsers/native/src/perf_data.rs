@@ -557,6 +557,11 @@ fn take_event(
     b: &mut Batch, attr: usize, record: &RawEventRecord, threads: &mut HashMap<i32, u32>, comms: &mut Interner,
     stacks: &mut Stacks, stacks_wanted: bool,
 ) {
+    // only the kinds kept here are parsed: the crate asserts on a damaged MMAP2 build id (a panic)
+    let wanted = [RecordType::SAMPLE, RecordType::COMM, RecordType::FORK, RecordType::LOST, RecordType::THROTTLE, RecordType::LOST_SAMPLES];
+    if !wanted.contains(&record.record_type) {
+        return;
+    }
     let Ok(parsed) = record.parse() else { return };
     match parsed {
         EventRecord::Sample(s) => {
