@@ -13,7 +13,8 @@ from .source import Source
 
 
 def read_capture(
-    src, strict: bool = False, chunk_bytes: int | None = None, progress=None, payload: bool = True, stacks: bool = True
+    src, strict: bool = False, chunk_bytes: int | None = None, progress=None, payload: bool = True, stacks: bool = True,
+    kallsyms: bytes | None = None,
 ) -> tuple[Source, Iterator[Chunk]]:
     """Open ``src`` (path, ``-`` or binary file) and return its Source and a lazy iterator of Chunks.
 
@@ -23,6 +24,7 @@ def read_capture(
     events then come without the payload text, which costs more to build than the rest of the
     event (text inputs have their payload anyway). ``stacks=False`` leaves call chains out (no
     ``stack_id``, an empty ``source.stacks``): most of a -g text capture's time goes to them.
+    ``kallsyms`` (a /proc/kallsyms text) names the kernel frames of a perf.data's call chains.
     """
     stream, name, compression = open_input(src)
     fmt = detect(stream, name)
@@ -30,7 +32,7 @@ def read_capture(
     decoded = getattr(stream, "decoded", None)
     if decoded is not None:  # a cut or damaged compressed stream is said where the damage is met
         decoded.on_note(source.note)
-    chunks = _read_ahead(_track(source, _parse(stream, source, chunk_bytes, payload, stacks)))
+    chunks = _read_ahead(_track(source, _parse(stream, source, chunk_bytes, payload, stacks, kallsyms)))
     if progress is not None:
         chunks = _report_progress(chunks, getattr(stream, "raw_file", None), progress)
     return source, chunks
@@ -58,12 +60,17 @@ def _report_progress(chunks: Iterator[Chunk], raw, progress) -> Iterator[Chunk]:
         yield chunk
 
 
-def _parse(stream, source: Source, chunk_bytes: int | None, payload: bool = True, stacks: bool = True) -> Iterator[Chunk]:
+def _parse(stream, source: Source, chunk_bytes: int | None, payload: bool = True, stacks: bool = True,
+           kallsyms: bytes | None = None) -> Iterator[Chunk]:
     kwargs = {"chunk_bytes": chunk_bytes} if chunk_bytes else {}
     if source.format == "trace-dat":
         from .trace_dat import parse_trace_dat
 
         return parse_trace_dat(stream, source, payload=payload, **kwargs)
+    if source.format == "perf-data":
+        from .perf_data import parse_perf_data
+
+        return parse_perf_data(stream, source, payload=payload, stacks=stacks, kallsyms=kallsyms, **kwargs)
     from .text import dialects, parse_text
 
     dialect = next(d for d in dialects() if d.name == source.format)

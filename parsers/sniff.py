@@ -299,9 +299,7 @@ def detect(stream: BinaryIO, name: str) -> str:
     if head.startswith(TRACE_DAT_MAGIC):
         return "trace-dat"
     if head[:8] in PERF_DATA_MAGICS:
-        raise UnknownFormatError(
-            f"{name}: is a perf.data file; convert it on the machine that recorded it: perf script -i {name} > perf.txt"
-        )
+        return "perf-data"
     from .text import sniff_text  # text dialects live with the text engine
 
     fmt = sniff_text(head)

@@ -138,6 +138,8 @@ def check_labels(inputs: Inputs, labels: list[str]) -> list[str | None]:
 
 def hostname(meta: dict) -> str | None:
     """The recording host where the capture says it: trace.dat's uname option is 'Linux HOST release machine'."""
+    if meta.get("hostname"):  # perf.data's HEADER_HOSTNAME
+        return str(meta["hostname"])
     parts = str(meta.get("uname") or "").split()
     return parts[1] if len(parts) >= 2 else None
 

@@ -12,3 +12,4 @@ mod py_dat;
 #[cfg(feature = "python")]
 mod py_text;
 pub mod text;
+pub mod perf_data;

@@ -7,5 +7,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     crate::py_dat::register(m)?;
     crate::py_text::register(m)?;
+    crate::perf_data::py::register(m)?;
     Ok(())
 }

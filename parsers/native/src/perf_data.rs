@@ -1,0 +1,848 @@
+//! perf.data (file and pipe mode) -> columns of samples, in the order `perf script` prints them.
+//!
+//! The format is read by mstange's `linux-perf-data` (what samply uses): the header, the feature
+//! sections, the attrs, the records, and their time order (its sorter keeps perf's FINISHED_ROUND
+//! rule: a round is handed out only once the next round has been read). This module keeps what a
+//! report needs: per sample the time, CPU, pid/tid, period, attr, the comm the thread had at that
+//! time (COMM/EXEC/FORK records replayed in time order), the interned call chain, and the RAW
+//! payload (a tracepoint's record, decoded later by the capture's own format files); per CPU the
+//! events the kernel said it lost (LOST, LOST_SAMPLES).
+//!
+//! One thing the crate does not do (0.13): in pipe mode, `perf record -o -` writes the tracing data
+//! (the format files) *after* a PERF_RECORD_HEADER_TRACING_DATA record whose size does not count
+//! it. [`PipeTracing`] takes those bytes out of the stream before the crate sees it.
+
+// The Python bindings, kept in their own file (feature `python`).
+#[cfg(feature = "python")]
+#[path = "py_perf.rs"]
+pub mod py;
+
+use std::collections::HashMap;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use linux_perf_data::{Feature, PerfFile, PerfFileReader, PerfFileRecord, PerfRecordIter};
+use linux_perf_event_reader::{ClockId, EventRecord, PerfClock, PerfEventType, RawEventRecord, RecordType};
+
+/// The input: a real file (seekable) or a stream (pipe mode needs only `Read`).
+pub trait Input: Read + Seek + Send {}
+impl<T: Read + Seek + Send> Input for T {}
+
+const HEADER_TRACING_DATA: u32 = 66;
+const HEADER_FEATURE: u32 = 80;
+const SIMPLEPERF_SPLIT: u32 = 32772;
+const SIMPLEPERF_SPLIT_END: u32 = 32773;
+/// The CPU of a record that does not say (no PERF_SAMPLE_CPU).
+const TID_UNKNOWN_CPU: u32 = u32::MAX;
+/// Call chain entries above this are context markers (PERF_CONTEXT_KERNEL, _USER, ...), not frames.
+const PERF_CONTEXT_MAX: u64 = u64::MAX - 4095;
+
+/// A reader that counts where it is, so a damaged record can be named by its file offset.
+struct Counted<R> {
+    inner: R,
+    pos: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.pos.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl<R: Seek> Seek for Counted<R> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let at = self.inner.seek(to)?;
+        self.pos.store(at, Ordering::Relaxed);
+        Ok(at)
+    }
+}
+
+/// Pipe mode: passes the stream on record by record until the tracing data has gone by (or the
+/// first kernel record: then there is none), keeping the tracing data for us; then passes it on
+/// untouched.
+struct PipeTracing<R> {
+    inner: R,
+    out: Vec<u8>,
+    at: usize,
+    framing: bool,
+    big_endian: bool,
+    started: bool,
+    tracing: Arc<Mutex<Vec<u8>>>,
+}
+
+impl<R: Read> PipeTracing<R> {
+    fn u32_at(&self, b: &[u8]) -> u32 {
+        let w = [b[0], b[1], b[2], b[3]];
+        if self.big_endian { u32::from_be_bytes(w) } else { u32::from_le_bytes(w) }
+    }
+
+    /// Moves the next piece of the stream into `out`; false at the end of the input.
+    fn refill(&mut self) -> io::Result<bool> {
+        self.out.clear();
+        self.at = 0;
+        if !self.framing {
+            self.out.resize(1 << 16, 0);
+            let n = self.inner.read(&mut self.out)?;
+            self.out.truncate(n);
+            return Ok(n > 0);
+        }
+        if !self.started {
+            self.started = true;
+            let mut head = [0u8; 16];
+            if !read_full(&mut self.inner, &mut head)? {
+                self.framing = false;
+                self.out.extend_from_slice(&head);
+                return Ok(true);
+            }
+            self.big_endian = &head[..8] == b"2ELIFREP";
+            self.out.extend_from_slice(&head);
+            return Ok(true);
+        }
+        let mut head = [0u8; 8];
+        if !read_full(&mut self.inner, &mut head)? {
+            self.framing = false;
+            self.out.extend_from_slice(&head);
+            return Ok(!self.out.is_empty());
+        }
+        let kind = self.u32_at(&head[..4]);
+        let size = usize::from(if self.big_endian { u16::from_be_bytes([head[6], head[7]]) } else { u16::from_le_bytes([head[6], head[7]]) });
+        let mut body = vec![0u8; size.saturating_sub(8)];
+        let whole = read_full(&mut self.inner, &mut body)?;
+        self.out.extend_from_slice(&head);
+        self.out.extend_from_slice(&body);
+        if !whole {
+            self.framing = false;
+        } else if kind == HEADER_TRACING_DATA && body.len() >= 4 {
+            // the record says how many bytes follow it (already padded to 8 by perf)
+            let len = self.u32_at(&body[..4]) as usize;
+            let mut data = Vec::new();
+            (&mut self.inner).take(len as u64).read_to_end(&mut data)?;
+            if let Ok(mut t) = self.tracing.lock() {
+                *t = data;
+            }
+            self.framing = false;
+        } else if kind == HEADER_FEATURE && body.len() >= 8 {
+            let bit = usize::try_from(self.u32_at(&body[..4])).unwrap_or(usize::MAX);
+            if bit == FEATURE_CMDLINE || bit == FEATURE_EVENT_DESC {
+                check_counts(bit, &body[8..], self.big_endian).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            }
+        } else if kind < 64 {
+            self.framing = false; // a kernel record: the synthesized metadata is over
+        }
+        Ok(true)
+    }
+}
+
+/// Fills `buf` from `r`; false when the input ended first (what was read stays in `buf`).
+fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<bool> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => return Ok(false),
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+impl<R: Read> Read for PipeTracing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.at >= self.out.len() {
+            if !self.refill()? {
+                return Ok(0);
+            }
+        }
+        let n = buf.len().min(self.out.len() - self.at);
+        buf[..n].copy_from_slice(&self.out[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+impl<R> Seek for PipeTracing<R> {
+    fn seek(&mut self, _: SeekFrom) -> io::Result<u64> {
+        Err(io::Error::new(io::ErrorKind::Unsupported, "a pipe cannot seek"))
+    }
+}
+
+/// What the file says about itself (its header features and attrs), for `info` and for naming events.
+#[derive(Debug, Default, Clone)]
+pub struct Meta {
+    pub hostname: Option<String>,
+    pub os_release: Option<String>,
+    pub perf_version: Option<String>,
+    pub arch: Option<String>,
+    pub cpu_desc: Option<String>,
+    pub nr_cpus_online: Option<u32>,
+    pub nr_cpus_available: Option<u32>,
+    pub cmdline: Option<Vec<String>>,
+    pub total_mem_kb: Option<u64>,
+    pub clockid: Option<u32>,
+    pub cpu_id: Option<String>,
+    /// the clock of the samples' timestamps, as `perf record -k` names it ("perf": its default, local_clock)
+    pub clock: Option<String>,
+    pub big_endian: bool,
+    pub simpleperf: bool,
+    pub features: Vec<String>,
+    /// per attr: (name as perf names it, tracepoint id or None, sample_type bits)
+    pub attrs: Vec<(String, Option<u64>, u64)>,
+}
+
+/// One batch of samples, as columns.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub ts: Vec<u64>,
+    pub cpu: Vec<u32>,
+    pub pid: Vec<i32>,
+    pub tid: Vec<i32>,
+    pub period: Vec<u64>,
+    pub attr: Vec<u32>,
+    pub comm: Vec<u32>,
+    /// index into the stack table, -1 without a call chain
+    pub stack: Vec<i32>,
+    pub raw: Vec<u8>,
+    pub raw_off: Vec<u64>,
+    pub raw_len: Vec<u32>,
+    /// events lost per CPU (`u32::MAX`: the record did not say which CPU), and whether the record
+    /// was LOST_SAMPLES (perf record writes those at its end from the counters' own lost counts,
+    /// repeating what the LOST records said: the two are not to be added up)
+    pub lost: Vec<(u32, u64, bool)>,
+    pub throttled: u64,
+}
+
+impl Batch {
+    pub fn len(&self) -> usize {
+        self.ts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
+}
+
+/// Strings interned once; a column holds their index.
+#[derive(Debug, Default)]
+pub struct Interner {
+    pub names: Vec<String>,
+    ids: HashMap<String, u32>,
+}
+
+impl Interner {
+    pub fn id(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.ids.get(name) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(name.to_owned());
+        self.ids.insert(name.to_owned(), i);
+        i
+    }
+}
+
+/// Call chains interned once: `frames[offsets[i]..offsets[i+1]]` are stack i's addresses, leaf first.
+#[derive(Debug, Default)]
+pub struct Stacks {
+    pub frames: Vec<u64>,
+    pub offsets: Vec<u64>,
+    ids: HashMap<Vec<u64>, i32>,
+}
+
+impl Stacks {
+    fn id(&mut self, chain: Vec<u64>) -> i32 {
+        if let Some(&i) = self.ids.get(&chain) {
+            return i;
+        }
+        if self.offsets.is_empty() {
+            self.offsets.push(0);
+        }
+        let i = (self.offsets.len() - 1) as i32;
+        self.frames.extend_from_slice(&chain);
+        self.offsets.push(self.frames.len() as u64);
+        self.ids.insert(chain, i);
+        i
+    }
+
+    pub fn len(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Where reading stopped early: the offset the reader had reached, and why.
+#[derive(Debug, Clone)]
+pub struct Damage {
+    pub offset: u64,
+    pub what: String,
+}
+
+/// Streams a perf.data's samples in time order.
+pub struct Scanner {
+    file: PerfFile,
+    iter: PerfRecordIter<Box<dyn Input>>,
+    pos: Arc<AtomicU64>,
+    pipe_tracing: Option<Arc<Mutex<Vec<u8>>>>,
+    tracing: Option<Vec<u8>>,
+    meta: Meta,
+    thread_comm: HashMap<i32, u32>,
+    pub comms: Interner,
+    pub stacks: Stacks,
+    pub stacks_wanted: bool,
+    split: Vec<u8>,
+    pub damage: Option<Damage>,
+    done: bool,
+    pub records: u64,
+}
+
+/// An error that stops reading before any record: the offset reached and the crate's reason.
+#[derive(Debug)]
+pub struct OpenError {
+    pub offset: u64,
+    pub what: String,
+}
+
+impl Scanner {
+    /// Reads the header (file mode: header, attrs, features; pipe mode: the synthesized records).
+    pub fn open(input: Box<dyn Input>, pipe: bool) -> Result<Self, OpenError> {
+        let pos = Arc::new(AtomicU64::new(0));
+        let counted = Counted { inner: input, pos: pos.clone() };
+        let (reader, pipe_tracing) = if pipe {
+            let t = Arc::new(Mutex::new(Vec::new()));
+            let split = PipeTracing {
+                inner: counted, out: Vec::new(), at: 0, framing: true, big_endian: false, started: false, tracing: t.clone(),
+            };
+            (guarded(|| PerfFileReader::parse_pipe(Box::new(split) as Box<dyn Input>)), Some(t))
+        } else {
+            let mut counted = counted;
+            check_sections(&mut counted).map_err(|(offset, what)| OpenError { offset, what })?;
+            (guarded(|| PerfFileReader::parse_file(Box::new(counted) as Box<dyn Input>)), None)
+        };
+        let PerfFileReader { perf_file, record_iter } = reader.map_err(|what| OpenError { offset: pos.load(Ordering::Relaxed), what })?;
+        let meta = read_meta(&perf_file);
+        let tracing = perf_file.feature_section_data(Feature::TRACING_DATA).map(<[u8]>::to_vec);
+        let mut comms = Interner::default();
+        comms.id("swapper"); // tid 0, the idle task: perf names it so without any COMM record
+        Ok(Scanner {
+            file: perf_file,
+            iter: record_iter,
+            pos,
+            pipe_tracing,
+            tracing,
+            meta,
+            thread_comm: HashMap::from([(0, 0)]),
+            comms,
+            stacks: Stacks::default(),
+            stacks_wanted: true,
+            split: Vec::new(),
+            damage: None,
+            done: false,
+            records: 0,
+        })
+    }
+
+    pub fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    /// The capture's tracing data (the format files), once it has been seen.
+    pub fn tracing_data(&mut self) -> Option<&[u8]> {
+        if self.tracing.is_none() {
+            if let Some(t) = &self.pipe_tracing {
+                if let Ok(mut data) = t.lock() {
+                    if !data.is_empty() {
+                        self.tracing = Some(std::mem::take(&mut *data));
+                    }
+                }
+            }
+        }
+        self.tracing.as_deref()
+    }
+
+    /// Up to `max_samples` samples (and the lost counts met on the way); an empty batch at the end.
+    pub fn next_batch(&mut self, max_samples: usize, max_raw: usize) -> Batch {
+        let mut b = Batch::default();
+        while !self.done && b.len() < max_samples.max(1) && b.raw.len() < max_raw.max(1) {
+            // bad bytes are the crate's errors; a panic inside it would be its bug and must not reach
+            // Python: it ends the reading like damage (AssertUnwindSafe: the reader is not used after it)
+            let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.step(&mut b)));
+            let failed = match step {
+                Ok(Ok(true)) => continue,
+                Ok(Ok(false)) => None,
+                Ok(Err(e)) => Some(e),
+                Err(_) => Some("the perf.data reader failed on this record".to_owned()),
+            };
+            self.done = true;
+            if let Some(what) = failed {
+                self.damage = Some(Damage { offset: self.pos.load(Ordering::Relaxed), what });
+            }
+        }
+        b
+    }
+
+    /// One record into `b`: Ok(false) at the end of the data.
+    fn step(&mut self, b: &mut Batch) -> Result<bool, String> {
+        let rec = match self.iter.next_record(&mut self.file) {
+            Ok(Some(r)) => r,
+            Ok(None) => return Ok(false),
+            Err(e) => return Err(e.to_string()),
+        };
+        self.records += 1;
+        match rec {
+            PerfFileRecord::EventRecord { attr_index, record } => {
+                take_event(b, attr_index, &record, &mut self.thread_comm, &mut self.comms, &mut self.stacks, self.stacks_wanted);
+            }
+            PerfFileRecord::UserRecord(u) => {
+                let kind = u.record_type.record_type().0;
+                let data = u.data.as_slice();
+                if let Some(t) = user_record(kind, &data, &mut self.split, self.meta.big_endian) {
+                    if self.tracing_data().is_none() {
+                        self.tracing = Some(t);
+                    }
+                }
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// The crate's header reading, its errors as text; a panic in it (its bug) becomes an error too.
+fn guarded<T>(f: impl FnOnce() -> Result<T, linux_perf_data::Error>) -> Result<T, String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(_) => Err("the perf.data reader failed on its header".to_owned()),
+    }
+}
+
+/// File mode: every section the header points at (attrs, data, event types, and each feature
+/// section in the table after the data) must lie inside the file. The crate allocates a feature
+/// section's claimed size before reading it, so a garbage size would be a huge allocation, not an
+/// error; and a cut file is best named here, by the section the cut took.
+/// Layout (perf's `perf_file_header`): magic, size, attr_size, then (offset, size) of attrs, data
+/// and event types, then 256 feature bits; the feature table holds one (offset, size) per bit set.
+fn check_sections<R: Read + Seek>(r: &mut R) -> Result<(), (u64, String)> {
+    let io = |e: io::Error| (0u64, e.to_string());
+    let len = r.seek(SeekFrom::End(0)).map_err(io)?;
+    r.seek(SeekFrom::Start(0)).map_err(io)?;
+    let mut head = [0u8; 104];
+    if !read_full(r, &mut head).map_err(io)? {
+        return Err((len, format!("the file is {len} bytes, shorter than a perf.data header (104)")));
+    }
+    let big = &head[..8] == b"2ELIFREP";
+    let u64_at = |b: &[u8], at: usize| -> u64 {
+        let w = b.get(at..at + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()).unwrap_or([0; 8]);
+        if big { u64::from_be_bytes(w) } else { u64::from_le_bytes(w) }
+    };
+    let within = |what: &str, off: u64, size: u64| -> Result<(), (u64, String)> {
+        match off.checked_add(size) {
+            Some(end) if end <= len => Ok(()),
+            _ => Err((off, format!("its {what} (byte {off}, {size} bytes) lies past the end of the file ({len} bytes): cut or damaged"))),
+        }
+    };
+    within("attrs section", u64_at(&head, 24), u64_at(&head, 32))?;
+    let (data_off, data_size) = (u64_at(&head, 40), u64_at(&head, 48));
+    within("data section", data_off, data_size)?;
+    within("event types section", u64_at(&head, 56), u64_at(&head, 64))?;
+    let attr_size = u64_at(&head, 16);
+    if !(64..=4096).contains(&attr_size) {
+        return Err((16, format!("its attr size {attr_size} is no perf_event_attr's (64 to 4096 bytes)")));
+    }
+    // each attr entry ends in the (offset, size) of its ids; the legacy event types entry is followed by it
+    for (what, off, size, entry, ids_at) in [
+        ("attr", u64_at(&head, 24), u64_at(&head, 32), attr_size, attr_size - 16),
+        ("event type", u64_at(&head, 56), u64_at(&head, 64), attr_size + 16, attr_size),
+    ] {
+        let table = read_at(r, off, size.min(1 << 24)).map_err(io)?;
+        for e in table.chunks_exact(entry as usize) {
+            within(&format!("{what} ids"), u64_at(e, ids_at as usize), u64_at(e, ids_at as usize + 8))?;
+        }
+    }
+    let mut bits = Vec::new();
+    for i in 0..256usize {
+        if u64_at(&head, 72 + 8 * (i / 64)) >> (i % 64) & 1 == 1 {
+            bits.push(i);
+        }
+    }
+    let table = data_off.saturating_add(data_size);
+    within("feature table", table, 16 * bits.len() as u64)?;
+    let entries = read_at(r, table, 16 * bits.len() as u64).map_err(io)?;
+    for (bit, e) in bits.iter().zip(entries.chunks_exact(16)) {
+        let (off, size) = (u64_at(e, 0), u64_at(e, 8));
+        within("feature section", off, size)?;
+        if *bit == FEATURE_CMDLINE || *bit == FEATURE_EVENT_DESC {
+            let body = read_at(r, off, size).map_err(io)?;
+            check_counts(*bit, &body, big).map_err(|what| (off, what))?;
+        }
+    }
+    r.seek(SeekFrom::Start(0)).map_err(io)?;
+    Ok(())
+}
+
+const FEATURE_CMDLINE: usize = 11;
+const FEATURE_EVENT_DESC: usize = 12;
+
+fn read_at<R: Read + Seek>(r: &mut R, off: u64, size: u64) -> io::Result<Vec<u8>> {
+    r.seek(SeekFrom::Start(off))?;
+    let mut out = Vec::new();
+    r.take(size).read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// The counts in CMDLINE (strings) and EVENT_DESC (attrs, ids) must fit in their section: the
+/// crate reserves room for the claimed count before reading a single item.
+fn check_counts(bit: usize, b: &[u8], big: bool) -> Result<(), String> {
+    let u32_at = |at: usize| -> Option<u64> {
+        let w = <[u8; 4]>::try_from(b.get(at..at.checked_add(4)?)?).ok()?;
+        Some(u64::from(if big { u32::from_be_bytes(w) } else { u32::from_le_bytes(w) }))
+    };
+    let bad = |what: &str| format!("its {what} claims more than its {} bytes hold", b.len());
+    let len = b.len() as u64;
+    let n = u32_at(0).ok_or_else(|| bad("count"))?;
+    if bit == FEATURE_CMDLINE {
+        return if n.saturating_mul(4) <= len { Ok(()) } else { Err(bad("cmdline")) };
+    }
+    // EVENT_DESC: nr, attr_size, then per attr: attr, nr_ids, string (u32 length, bytes), ids
+    let attr_size = u32_at(4).ok_or_else(|| bad("event desc"))?;
+    if n.saturating_mul(attr_size.saturating_add(8)) > len {
+        return Err(bad("event desc"));
+    }
+    let mut at = 8u64;
+    for _ in 0..n {
+        at = at.saturating_add(attr_size);
+        let ids = u32_at(at as usize).ok_or_else(|| bad("event desc"))?;
+        let name = u32_at(at as usize + 4).ok_or_else(|| bad("event desc"))?;
+        at = at.saturating_add(8).saturating_add(name).saturating_add(ids.saturating_mul(8));
+        if at > len {
+            return Err(bad("event desc"));
+        }
+    }
+    Ok(())
+}
+
+/// Simpleperf keeps the tracing data in a record of the data section (type 66, its size counting
+/// the data), split in SPLIT/SPLIT_END records when over 64 KiB: returns the tracing data met.
+fn user_record(kind: u32, data: &[u8], split: &mut Vec<u8>, big: bool) -> Option<Vec<u8>> {
+    let u32_of = |b: &[u8]| -> Option<u32> {
+        let w: [u8; 4] = b.get(..4)?.try_into().ok()?;
+        Some(if big { u32::from_be_bytes(w) } else { u32::from_le_bytes(w) })
+    };
+    match kind {
+        HEADER_TRACING_DATA => {
+            // perf's pipe mode writes the data after the record (PipeTracing took it): not in here
+            let len = u32_of(data)? as usize;
+            data.get(4..4usize.checked_add(len)?).map(<[u8]>::to_vec).filter(|d| !d.is_empty())
+        }
+        SIMPLEPERF_SPLIT => {
+            split.extend_from_slice(data);
+            None
+        }
+        SIMPLEPERF_SPLIT_END => {
+            split.extend_from_slice(data);
+            let whole = std::mem::take(split);
+            // the pieces make up one whole record, its header included
+            let inner = u32_of(&whole)?;
+            user_record(inner, whole.get(8..)?, &mut Vec::new(), big)
+        }
+        _ => None,
+    }
+}
+
+fn take_event(
+    b: &mut Batch, attr: usize, record: &RawEventRecord, threads: &mut HashMap<i32, u32>, comms: &mut Interner,
+    stacks: &mut Stacks, stacks_wanted: bool,
+) {
+    // only the kinds kept here are parsed: the crate asserts on a damaged MMAP2 build id (a panic)
+    let wanted = [RecordType::SAMPLE, RecordType::COMM, RecordType::FORK, RecordType::LOST, RecordType::THROTTLE, RecordType::LOST_SAMPLES];
+    if !wanted.contains(&record.record_type) {
+        return;
+    }
+    let Ok(parsed) = record.parse() else { return };
+    match parsed {
+        EventRecord::Sample(s) => {
+            let tid = s.tid.unwrap_or(-1);
+            b.ts.push(s.timestamp.unwrap_or(0));
+            b.cpu.push(s.cpu.unwrap_or(TID_UNKNOWN_CPU));
+            b.pid.push(s.pid.unwrap_or(-1));
+            b.tid.push(tid);
+            b.period.push(s.period.unwrap_or(1));
+            b.attr.push(attr as u32);
+            let comm = match threads.get(&tid) {
+                Some(&c) => c,
+                None => comms.id(&format!(":{tid}")), // perf's name for a thread it never saw named
+            };
+            b.comm.push(comm);
+            let stack = match (&s.callchain, stacks_wanted) {
+                (Some(chain), true) => {
+                    let frames: Vec<u64> = (0..chain.len()).filter_map(|i| chain.get(i)).filter(|&a| a < PERF_CONTEXT_MAX).collect();
+                    stacks.id(frames)
+                }
+                _ => -1,
+            };
+            b.stack.push(stack);
+            let raw = s.raw.map(|r| r.as_slice()).unwrap_or_default();
+            b.raw_off.push(b.raw.len() as u64);
+            b.raw_len.push(raw.len() as u32);
+            b.raw.extend_from_slice(&raw);
+        }
+        EventRecord::Comm(c) => {
+            let name = String::from_utf8_lossy(&c.name.as_slice()).into_owned();
+            threads.insert(c.tid, comms.id(&name));
+        }
+        EventRecord::Fork(f) => {
+            // the child starts with its parent's name; one never named keeps perf's ":tid"
+            if let Some(&c) = threads.get(&f.ptid) {
+                threads.insert(f.tid, c);
+            }
+        }
+        EventRecord::Lost(l) => {
+            let cpu = record.common_data().ok().and_then(|d| d.cpu).unwrap_or(TID_UNKNOWN_CPU);
+            b.lost.push((cpu, l.count, false));
+        }
+        EventRecord::Throttle(_) => b.throttled += 1,
+        EventRecord::Raw(r) if r.record_type == RecordType::LOST_SAMPLES => {
+            let data = r.data.as_slice();
+            let n = data.get(..8).and_then(|w| w.try_into().ok()).map(|w: [u8; 8]| match r.parse_info.endian {
+                linux_perf_event_reader::Endianness::BigEndian => u64::from_be_bytes(w),
+                linux_perf_event_reader::Endianness::LittleEndian => u64::from_le_bytes(w),
+            });
+            let cpu = r.common_data().ok().and_then(|d| d.cpu).unwrap_or(TID_UNKNOWN_CPU);
+            b.lost.push((cpu, n.unwrap_or(0), true));
+        }
+        _ => {}
+    }
+}
+
+fn clock_name(c: PerfClock) -> &'static str {
+    match c {
+        PerfClock::Default => "perf",
+        PerfClock::ClockId(id) => match id {
+            ClockId::Realtime => "realtime",
+            ClockId::Monotonic => "monotonic",
+            ClockId::MonotonicRaw => "monotonic_raw",
+            ClockId::Boottime => "boottime",
+            ClockId::RealtimeCoarse => "realtime_coarse",
+            ClockId::MonotonicCoarse => "monotonic_coarse",
+            _ => "other",
+        },
+    }
+}
+
+fn read_meta(f: &PerfFile) -> Meta {
+    let s = |r: Result<Option<&str>, linux_perf_data::Error>| r.ok().flatten().map(str::to_owned);
+    let nr = f.nr_cpus().ok().flatten();
+    let attrs = f
+        .event_attributes()
+        .iter()
+        .map(|a| {
+            let attr = a.attributes();
+            let tp = match attr.type_ {
+                PerfEventType::Tracepoint(id) => Some(id),
+                _ => None,
+            };
+            (a.name().unwrap_or("").to_owned(), tp, attr.sample_format.bits())
+        })
+        .collect();
+    Meta {
+        hostname: s(f.hostname()),
+        os_release: s(f.os_release()),
+        perf_version: s(f.perf_version()),
+        arch: s(f.arch()),
+        cpu_desc: s(f.cpu_desc()),
+        nr_cpus_online: nr.as_ref().map(|n| n.nr_cpus_online),
+        nr_cpus_available: nr.map(|n| n.nr_cpus_available),
+        cmdline: f.cmdline().ok().flatten().map(|v| v.into_iter().map(str::to_owned).collect()),
+        total_mem_kb: f.total_mem().ok().flatten(),
+        clockid: f.clock_data().ok().flatten().map(|c| c.clockid),
+        cpu_id: s(f.cpu_id()),
+        clock: f.event_attributes().first().map(|a| clock_name(a.attributes().clock).to_owned()),
+        big_endian: f.endian() == linux_perf_data::Endianness::BigEndian,
+        simpleperf: f.simpleperf_meta_info().ok().flatten().is_some(),
+        features: f.features().iter().map(|x| x.to_string()).collect(),
+        attrs,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    fn open(bytes: Vec<u8>, pipe: bool) -> Result<Scanner, OpenError> {
+        Scanner::open(Box::new(Cursor::new(bytes)), pipe)
+    }
+
+    #[test]
+    fn not_perf_data_is_an_error_not_a_panic() {
+        assert!(open(b"hello world, this is no perf.data at all....".to_vec(), false).is_err());
+        assert!(open(Vec::new(), true).is_err());
+        assert!(open(b"PERFILE2".to_vec(), false).is_err());
+    }
+
+    #[test]
+    fn pipe_tracing_data_is_taken_out_of_the_stream() {
+        // pipe header, one HEADER_TRACING_DATA record (12 bytes + 4 pad) announcing 8 bytes, the 8
+        // bytes, then a FINISHED_ROUND record: what passes on is the records without the 8 bytes
+        let mut s = b"PERFILE2".to_vec();
+        s.extend_from_slice(&16u64.to_le_bytes());
+        s.extend_from_slice(&66u32.to_le_bytes());
+        s.extend_from_slice(&0u16.to_le_bytes());
+        s.extend_from_slice(&16u16.to_le_bytes());
+        s.extend_from_slice(&8u32.to_le_bytes());
+        s.extend_from_slice(&[0; 4]);
+        s.extend_from_slice(b"formats!");
+        s.extend_from_slice(&68u32.to_le_bytes());
+        s.extend_from_slice(&0u16.to_le_bytes());
+        s.extend_from_slice(&8u16.to_le_bytes());
+        let t = Arc::new(Mutex::new(Vec::new()));
+        let mut p = PipeTracing { inner: Cursor::new(s.clone()), out: Vec::new(), at: 0, framing: true, big_endian: false, started: false, tracing: t.clone() };
+        let mut out = Vec::new();
+        p.read_to_end(&mut out).unwrap();
+        let mut want = s[..32].to_vec();
+        want.extend_from_slice(&s[40..]);
+        assert_eq!(out, want);
+        assert_eq!(&*t.lock().unwrap(), b"formats!");
+    }
+
+    #[test]
+    fn split_records_join_into_the_tracing_data() {
+        let mut whole = Vec::new();
+        whole.extend_from_slice(&66u32.to_le_bytes());
+        whole.extend_from_slice(&[0, 0, 0, 0]);
+        whole.extend_from_slice(&5u32.to_le_bytes());
+        whole.extend_from_slice(b"abcde");
+        let mut split = Vec::new();
+        assert!(user_record(SIMPLEPERF_SPLIT, &whole[..6], &mut split, false).is_none());
+        assert_eq!(user_record(SIMPLEPERF_SPLIT_END, &whole[6..], &mut split, false).as_deref(), Some(&b"abcde"[..]));
+        // a size past the record: the data is not in it (perf's pipe mode), never read past it
+        let mut bad = 1000u32.to_le_bytes().to_vec();
+        bad.extend_from_slice(b"xy");
+        assert_eq!(user_record(HEADER_TRACING_DATA, &bad, &mut Vec::new(), false), None);
+        assert_eq!(user_record(HEADER_TRACING_DATA, &u32::MAX.to_le_bytes(), &mut Vec::new(), false), None);
+    }
+
+    #[test]
+    fn counts_past_their_section_are_refused() {
+        // CMDLINE: u32 count, then strings of at least 4 bytes each
+        let mut cmd = 2u32.to_le_bytes().to_vec();
+        cmd.extend_from_slice(&[0; 8]);
+        assert!(check_counts(FEATURE_CMDLINE, &cmd, false).is_ok());
+        assert!(check_counts(FEATURE_CMDLINE, &u32::MAX.to_le_bytes(), false).is_err());
+        // EVENT_DESC: one attr of 8 bytes, 2 ids, a 4-byte name: 8 + 8 + 8 + 4 + 16 bytes
+        let mut d = [1u32, 8].iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
+        d.extend_from_slice(&[0; 8]);
+        d.extend([2u32, 4].iter().flat_map(|v| v.to_le_bytes()));
+        d.extend_from_slice(&[0; 4 + 16]);
+        assert!(check_counts(FEATURE_EVENT_DESC, &d, false).is_ok());
+        assert!(check_counts(FEATURE_EVENT_DESC, &d[..d.len() - 1], false).is_err());
+        d[16..20].copy_from_slice(&u32::MAX.to_le_bytes()); // nr_ids
+        assert!(check_counts(FEATURE_EVENT_DESC, &d, false).is_err());
+    }
+
+    #[test]
+    fn stacks_are_interned_once() {
+        let mut s = Stacks::default();
+        assert_eq!(s.id(vec![1, 2, 3]), 0);
+        assert_eq!(s.id(vec![4]), 1);
+        assert_eq!(s.id(vec![1, 2, 3]), 0);
+        assert_eq!(s.offsets, vec![0, 3, 4]);
+    }
+}
+
+/// Damaged copies of a real perf.data (cut anywhere, bytes overwritten): each reads to an end, a
+/// `Damage` or an `OpenError`, never a panic or an endless loop. cargo fuzz does the same at random
+/// (fuzz/fuzz_targets/perf_data.rs).
+#[cfg(test)]
+mod damaged {
+    use super::*;
+    use std::io::Cursor;
+
+    fn drain(bytes: Vec<u8>, pipe: bool) -> (usize, Option<Damage>) {
+        let Ok(mut s) = Scanner::open(Box::new(Cursor::new(bytes)), pipe) else { return (0, None) };
+        let mut n = 0;
+        for _ in 0..100_000 {
+            let b = s.next_batch(1 << 12, 1 << 20);
+            if b.is_empty() && b.lost.is_empty() {
+                return (n, s.damage.clone());
+            }
+            n += b.len();
+        }
+        panic!("the scanner never ended");
+    }
+
+    fn fixture() -> Vec<u8> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/perf-block.perf.data");
+        std::fs::read(path).expect("fixtures/perf-block.perf.data")
+    }
+
+    #[test]
+    fn the_whole_fixture_has_perf_scripts_count() {
+        // `perf script -i fixtures/perf-block.perf.data | wc -l` = 5356
+        let (n, damage) = drain(fixture(), false);
+        assert_eq!(n, 5356);
+        assert!(damage.is_none());
+    }
+
+    #[test]
+    fn cut_files_are_an_error_with_the_offset() {
+        // file mode keeps the features (format files included) after the data: a cut file cannot
+        // be opened, and says where it stopped
+        let data = fixture();
+        for cut in (0..data.len()).step_by(72_500).chain([7, 8, 743, data.len() - 1]) {
+            match Scanner::open(Box::new(Cursor::new(data[..cut].to_vec())), false) {
+                Ok(_) => panic!("cut at {cut} opened"),
+                Err(e) => assert!(e.offset <= data.len() as u64 && !e.what.is_empty(), "{cut}: {e:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_garbage_record_size_stops_there_and_says_where() {
+        // walk the data section's record headers (u32 type, u16 misc, u16 size) from its start
+        // (byte 744, `perf report --header-only`) to the 4000th record; give it a size below a header's
+        let mut data = fixture();
+        let mut at = 744usize;
+        for _ in 0..4000 {
+            at += usize::from(u16::from_le_bytes([data[at + 6], data[at + 7]]));
+        }
+        data[at + 6..at + 8].copy_from_slice(&3u16.to_le_bytes());
+        let (n, damage) = drain(data, false);
+        let d = damage.expect("damage reported");
+        assert!(n > 1000 && n < 5356, "{n} samples");
+        assert!(d.offset >= at as u64 && d.offset <= at as u64 + (1 << 16), "{d:?} vs record at {at}");
+    }
+
+    #[test]
+    fn a_feature_size_past_the_file_is_an_error_not_an_allocation() {
+        // the feature table follows the data section (744 + 725944, `perf report --header-only`);
+        // its first entry's size: make it 2^62
+        let mut data = fixture();
+        let at = 744 + 725_944 + 8;
+        data[at..at + 8].copy_from_slice(&(1u64 << 62).to_le_bytes());
+        let e = Scanner::open(Box::new(Cursor::new(data)), false).err().expect("refused");
+        assert!(e.what.contains("feature section"), "{e:?}");
+    }
+
+    #[test]
+    fn overwritten_bytes_never_panic() {
+        let data = fixture();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..40 {
+            let mut d = data.clone();
+            for _ in 0..4 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let at = (seed % d.len() as u64) as usize;
+                d[at] = (seed >> 32) as u8;
+            }
+            drain(d.clone(), false);
+            drain(d, true);
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! `_native.PerfScanner`: perf.data samples handed to Python as column buffers (perf_data.rs).
+
+use std::io::{self, Read, Seek, SeekFrom};
+use std::sync::Mutex;
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList};
+
+use super::{Batch, Scanner};
+
+/// A Python binary file object read from Rust: `read(n)`, `seek(pos, whence)`.
+struct PyFile(Py<PyAny>);
+
+fn io_err(e: PyErr) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+impl Read for PyFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Python::attach(|py| {
+            let got = self.0.bind(py).call_method1("read", (buf.len(),)).map_err(io_err)?;
+            let bytes = got.cast::<PyBytes>().map_err(|e| io::Error::other(e.to_string()))?.as_bytes();
+            let n = bytes.len().min(buf.len());
+            buf[..n].copy_from_slice(&bytes[..n]);
+            Ok(n)
+        })
+    }
+}
+
+impl Seek for PyFile {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let (pos, whence) = match to {
+            SeekFrom::Start(n) => (n as i64, 0),
+            SeekFrom::Current(n) => (n, 1),
+            SeekFrom::End(n) => (n, 2),
+        };
+        Python::attach(|py| self.0.bind(py).call_method1("seek", (pos, whence)).and_then(|r| r.extract::<u64>()).map_err(io_err))
+    }
+}
+
+/// The scanner behind a lock: Python may hand the object to the reading thread.
+#[pyclass(module = "traceparse.parsers._native")]
+struct PerfScanner {
+    inner: Mutex<Scanner>,
+}
+
+fn bytes_of<T: Copy, const N: usize>(py: Python<'_>, v: &[T], f: impl Fn(T) -> [u8; N]) -> Py<PyBytes> {
+    let out: Vec<u8> = v.iter().flat_map(|&x| f(x)).collect();
+    PyBytes::new(py, &out).unbind()
+}
+
+impl PerfScanner {
+    fn lock(&self) -> PyResult<std::sync::MutexGuard<'_, Scanner>> {
+        self.inner.lock().map_err(|_| PyValueError::new_err("perf.data scanner poisoned"))
+    }
+}
+
+fn batch_dict<'py>(py: Python<'py>, b: &Batch) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("ts", bytes_of(py, &b.ts, u64::to_ne_bytes))?;
+    d.set_item("cpu", bytes_of(py, &b.cpu, u32::to_ne_bytes))?;
+    d.set_item("pid", bytes_of(py, &b.pid, i32::to_ne_bytes))?;
+    d.set_item("tid", bytes_of(py, &b.tid, i32::to_ne_bytes))?;
+    d.set_item("period", bytes_of(py, &b.period, u64::to_ne_bytes))?;
+    d.set_item("attr", bytes_of(py, &b.attr, u32::to_ne_bytes))?;
+    d.set_item("comm", bytes_of(py, &b.comm, u32::to_ne_bytes))?;
+    d.set_item("stack", bytes_of(py, &b.stack, i32::to_ne_bytes))?;
+    d.set_item("raw", PyBytes::new(py, &b.raw))?;
+    d.set_item("raw_off", bytes_of(py, &b.raw_off, u64::to_ne_bytes))?;
+    d.set_item("raw_len", bytes_of(py, &b.raw_len, u32::to_ne_bytes))?;
+    d.set_item("lost", PyList::new(py, b.lost.iter().copied())?)?;
+    d.set_item("throttled", b.throttled)?;
+    Ok(d)
+}
+
+#[pymethods]
+impl PerfScanner {
+    /// Opens `file` (a binary file object); `pipe`: the stream is perf's pipe mode (header size 16).
+    /// A file that cannot be read is ValueError("at byte N: why").
+    #[new]
+    fn new(file: Py<PyAny>, pipe: bool) -> PyResult<Self> {
+        // buffered: the crate reads each record's header and body with their own small reads
+        let scanner = Scanner::open(Box::new(io::BufReader::with_capacity(1 << 20, PyFile(file))), pipe)
+            .map_err(|e| PyValueError::new_err(format!("at byte {}: {}", e.offset, e.what)))?;
+        Ok(PerfScanner { inner: Mutex::new(scanner) })
+    }
+
+    /// Opens the file at `path` itself: no Python call per read, and no GIL while it scans.
+    #[staticmethod]
+    fn open_path(path: &str, pipe: bool) -> PyResult<Self> {
+        let file = std::fs::File::open(path).map_err(|e| PyValueError::new_err(format!("at byte 0: {e}")))?;
+        let scanner = Scanner::open(Box::new(io::BufReader::with_capacity(1 << 20, file)), pipe)
+            .map_err(|e| PyValueError::new_err(format!("at byte {}: {}", e.offset, e.what)))?;
+        Ok(PerfScanner { inner: Mutex::new(scanner) })
+    }
+
+    /// Up to `max_samples` samples (or `max_raw` payload bytes) as a dict of column buffers. The GIL
+    /// is released while it scans (a Python file object's reads take it back for each 1 MiB).
+    fn next_batch<'py>(&self, py: Python<'py>, max_samples: usize, max_raw: usize) -> PyResult<Bound<'py, PyDict>> {
+        let b = py.detach(|| self.inner.lock().ok().map(|mut s| s.next_batch(max_samples, max_raw)));
+        let b = b.ok_or_else(|| PyValueError::new_err("perf.data scanner poisoned"))?;
+        batch_dict(py, &b)
+    }
+
+    fn set_stacks(&self, wanted: bool) -> PyResult<()> {
+        self.lock()?.stacks_wanted = wanted;
+        Ok(())
+    }
+
+    /// Interned comm names from index `start` on.
+    fn comms(&self, start: usize) -> PyResult<Vec<String>> {
+        Ok(self.lock()?.comms.names.get(start..).unwrap_or_default().to_vec())
+    }
+
+    /// (number of stacks, frame addresses u64 buffer, offsets u64 buffer) of stacks `start..`.
+    fn stacks<'py>(&self, py: Python<'py>, start: usize) -> PyResult<(usize, Py<PyBytes>, Py<PyBytes>)> {
+        let s = self.lock()?;
+        let st = &s.stacks;
+        let n = st.len();
+        if start >= n {
+            return Ok((n, PyBytes::new(py, b"").unbind(), PyBytes::new(py, b"").unbind()));
+        }
+        let offs = &st.offsets[start..];
+        let lo = offs.first().copied().unwrap_or(0) as usize;
+        let frames = st.frames.get(lo..).unwrap_or_default();
+        let rebased: Vec<u64> = offs.iter().map(|o| o - lo as u64).collect();
+        Ok((n, bytes_of(py, frames, u64::to_ne_bytes), bytes_of(py, &rebased, u64::to_ne_bytes)))
+    }
+
+    fn tracing_data<'py>(&self, py: Python<'py>) -> PyResult<Option<Py<PyBytes>>> {
+        let mut s = self.lock()?;
+        Ok(s.tracing_data().map(|t| PyBytes::new(py, t).unbind()))
+    }
+
+    /// (offset, what) where reading stopped early, or None.
+    fn damage(&self) -> PyResult<Option<(u64, String)>> {
+        Ok(self.lock()?.damage.as_ref().map(|d| (d.offset, d.what.clone())))
+    }
+
+    fn records(&self) -> PyResult<u64> {
+        Ok(self.lock()?.records)
+    }
+
+    fn meta<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.lock()?;
+        let m = s.meta();
+        let d = PyDict::new(py);
+        d.set_item("hostname", &m.hostname)?;
+        d.set_item("os_release", &m.os_release)?;
+        d.set_item("perf_version", &m.perf_version)?;
+        d.set_item("arch", &m.arch)?;
+        d.set_item("cpu_desc", &m.cpu_desc)?;
+        d.set_item("nr_cpus_online", m.nr_cpus_online)?;
+        d.set_item("nr_cpus_available", m.nr_cpus_available)?;
+        d.set_item("cmdline", &m.cmdline)?;
+        d.set_item("total_mem_kb", m.total_mem_kb)?;
+        d.set_item("clockid", m.clockid)?;
+        d.set_item("cpu_id", &m.cpu_id)?;
+        d.set_item("clock", &m.clock)?;
+        d.set_item("endianness", if m.big_endian { "big" } else { "little" })?;
+        d.set_item("simpleperf", m.simpleperf)?;
+        d.set_item("features", &m.features)?;
+        d.set_item("attrs", m.attrs.clone())?;
+        Ok(d)
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PerfScanner>()
+}

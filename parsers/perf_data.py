@@ -1,0 +1,364 @@
+"""perf's binary perf.data (file mode and pipe mode), read without perf.
+
+The file made by ``perf record -e block:block_rq_issue -a -- dd ...`` starts like this:
+
+    00000000: 5045 5246 494c 4532 6800 0000 0000 0000  PERFILE2h.......
+    00000010: 8800 0000 0000 0000 a800 0000 0000 0000  ................
+
+magic ``PERFILE2`` (``2ELIFREP`` when written big-endian), the header size (104; 16 in pipe mode,
+``perf record -o -``), then the attrs, the data section and the feature sections (hostname, os
+release, perf version, cmdline, and HEADER_TRACING_DATA: the format files of the events). The
+same events as ``perf script -i perf.data`` prints them:
+
+              dd  3386 [000]  2856.934943:    block:block_rq_issue: 254,0 WS 4096 () 45787448 + 8 0x2,0,4 [dd]
+
+The records are read by the native core (``_native.PerfScanner``, over the ``linux-perf-data``
+crate): samples come out in perf's time order as columns (time, CPU, pid/tid, period, attr, the
+comm the thread had then, the call chain, and the RAW payload). The RAW payloads are tracepoint
+records laid out by the capture's own format files, which have the layout of trace.dat's opening
+sections: they are read by trace_dat.py's section readers and gathered into the same frames as a
+trace.dat by ``event_format.FrameBuilder``.
+"""
+from __future__ import annotations
+
+import io
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import numpy as np
+import polars as pl
+
+from .errors import TraceParseError
+from .event_format import FrameBuilder, int_column
+from .print_fmt import Kallsyms
+from .schema import Chunk, conform
+from .source import Source
+from .trace_dat import Header, _Bytes, _Cut, _parse_cmdlines, _read_event_formats, _read_ftrace_formats, _read_headers_section, _spool
+
+TRACING_MAGIC = b"\x17\x08\x44tracing"
+PIPE_HEADER_SIZE = 16
+CHUNK_BYTES = 4 << 20  # RAW payload bytes per chunk (the frames built from them are a few times that)
+_MAX_SAMPLES = 1 << 18
+
+
+@dataclass
+class _Records:
+    """The ``ring_buffer.Records`` that FrameBuilder reads: payload spans in one buffer, and times."""
+
+    start: np.ndarray  # int64 offset of each payload (its common_type) in the buffer
+    length: np.ndarray  # int64
+    ts: np.ndarray  # uint64 ns
+
+
+def is_pipe(head: bytes) -> bool:
+    """perf's pipe mode writes a 16-byte header (magic, size 16), the file mode its full header."""
+    if len(head) < 16:
+        return False
+    return int.from_bytes(head[8:16], "big" if head[:8] == b"2ELIFREP" else "little") == PIPE_HEADER_SIZE
+
+
+def open_scanner(stream: BinaryIO, source: Source):
+    """The native scanner over ``stream``, and a function that closes what it opened."""
+    from ._native import PerfScanner
+
+    head = stream.peek(16)[:16] if hasattr(stream, "peek") else b""
+    pipe = is_pipe(head)
+    closer = lambda: None  # noqa: E731
+    if not pipe and not _seekable(stream):  # file mode needs to seek (features follow the data)
+        spool = tempfile.TemporaryFile(prefix="traceparse-", suffix=".perf.data")
+        _spool(stream, spool, source)
+        spool.seek(0)
+        stream, closer = io.BufferedReader(spool, 1 << 20), spool.close
+    path = getattr(stream, "name", None)
+    plain = isinstance(path, str) and getattr(stream, "decoded", None) is None and _regular(stream)
+    try:
+        scanner = PerfScanner.open_path(path, pipe) if plain else PerfScanner(stream, pipe)
+    except ValueError as exc:
+        closer()
+        raise TraceParseError(f"{source.path}: not a readable perf.data ({exc})") from None
+    return scanner, closer
+
+
+def _regular(stream) -> bool:
+    """A plain file on disk, read from its start: the scanner opens it itself."""
+    import os
+    import stat
+
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode) and stream.tell() == 0
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return False
+
+
+def _seekable(stream) -> bool:
+    try:
+        return stream.seekable() and stream.tell() == 0
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def header_meta(meta: dict) -> dict:
+    """The scanner's header features, named as ``info`` shows them."""
+    out = {
+        "hostname": meta["hostname"],
+        "os_release": meta["os_release"],
+        "perf_version": meta["perf_version"],
+        "arch": meta["arch"],
+        "cpu_desc": meta["cpu_desc"],
+        "nr_cpus_online": meta["nr_cpus_online"],
+        "nr_cpus_available": meta["nr_cpus_available"],
+        "cmdline": " ".join(meta["cmdline"]) if meta["cmdline"] is not None else None,
+        "total_mem_kb": meta["total_mem_kb"],
+        "cpu_id": meta["cpu_id"],
+        "clock": meta["clock"],
+        "clockid": meta["clockid"],
+        "endianness": meta["endianness"],
+        "simpleperf": meta["simpleperf"],
+        "features": meta["features"],
+        "perf_events": [name for name, _, _ in meta["attrs"]],
+        "cpus": meta["nr_cpus_online"],
+    }
+    return out
+
+
+def read_tracing_data(data: bytes, path: str) -> Header:
+    """HEADER_TRACING_DATA (``tracing0.6``; simpleperf writes 0.5): trace.dat v6's opening sections
+    (header_page, header_event, ftrace and event formats, kallsyms, printk, saved cmdlines)."""
+    d = _Bytes(data)
+    if not data.startswith(TRACING_MAGIC):
+        raise TraceParseError(f"{path}: the perf.data tracing data does not start with its magic; events are not decoded")
+    try:
+        version, at = d.cstr(len(TRACING_MAGIC), "tracing data version")
+        endian_byte, long_size = d.take(at, 2, "tracing data header")
+        d.e = ">" if endian_byte else "<"
+        head = Header(0, d.e, long_size, d.int(at + 2, 4, "page size"))
+        at = _read_headers_section(d, at + 6, head)
+        at = _read_ftrace_formats(d, at, head)
+        at = _read_event_formats(d, at, head)
+        n = d.int(at, 4, "kallsyms")
+        head.kallsyms = d.take(at + 4, n, "kallsyms")
+        at += 4 + n
+        at += 4 + d.int(at, 4, "printk formats")
+        if version >= "0.6" and at + 8 <= d.size:
+            n = d.int(at, 8, "saved cmdlines")
+            _parse_cmdlines(d.take(at + 8, n, "saved cmdlines").decode("utf-8", "replace"), head)
+    except _Cut as cut:
+        raise TraceParseError(
+            f"{path}: the perf.data tracing data is cut: its {cut.what} at byte {cut.at:,} lies past its end ({d.size:,} bytes)"
+        ) from None
+    head.meta["tracing_data_version"] = version
+    return head
+
+
+def parse_perf_data(
+    stream: BinaryIO, source: Source, chunk_bytes: int = CHUNK_BYTES, payload: bool = True, stacks: bool = True,
+    kallsyms: bytes | None = None,
+) -> Iterator[Chunk]:
+    """Stream the samples of a perf.data as Chunks in time order; header features go to ``source.meta``.
+    ``kallsyms``: a /proc/kallsyms of the recording kernel, to name kernel frames of call chains."""
+    scanner, closer = open_scanner(stream, source)
+    try:
+        meta = scanner.meta()
+        source.meta.update(header_meta(meta))
+        scanner.set_stacks(stacks)
+        yield from _Reader(scanner, source, meta, payload, stacks, kallsyms).chunks(max(chunk_bytes, 1))
+    finally:
+        closer()
+
+
+class _Reader:
+    """Batches from the scanner -> Chunks of schema frames."""
+
+    def __init__(self, scanner, source: Source, meta: dict, payload: bool, stacks: bool, kallsyms: bytes | None = None):
+        self.s, self.source, self.payload, self.want_stacks = scanner, source, payload, stacks
+        self.attrs = meta["attrs"]
+        self.builder: FrameBuilder | None = None
+        self.no_formats = False
+        self.comm_names: list[str] = []
+        self.comm_series = pl.Series([], dtype=pl.Categorical)
+        self.stack_map = np.zeros(0, np.int64)  # scanner stack id -> source.stacks id
+        self.kallsyms = Kallsyms.parse(kallsyms) if kallsyms else None
+        self.unknown: Counter = Counter()
+        self.throttled = 0
+        self.lost_records = self.lost_samples = 0
+
+    def chunks(self, chunk_bytes: int) -> Iterator[Chunk]:
+        while True:
+            b = self.s.next_batch(_MAX_SAMPLES, chunk_bytes)
+            cols = _columns(b)
+            lost = self._lost(b["lost"])
+            self.throttled += b["throttled"]
+            if not len(cols["ts"]) and not lost:
+                break
+            by_cpu = {cpu: n for cpu, n in lost.items() if cpu >= 0}
+            yield Chunk(frames=self._frames(cols, b["raw"]), lost_events=sum(lost.values()), lost_by_cpu=by_cpu)
+        if self._more_lost():  # LOST_SAMPLES beyond the LOST records: their CPU is not known
+            yield Chunk(frames={}, lost_events=self._more_lost())
+        self._finish()
+
+    def _lost(self, records) -> Counter:
+        """This batch's LOST records per CPU. LOST_SAMPLES are only summed: perf record ends with them,
+        read from the counters, counting the same samples again (`perf report --stats` shows each sum,
+        not their total); what they hold beyond the LOST records is told at the end (``_more_lost``)."""
+        out = Counter()
+        for cpu, n, samples in records:
+            if samples:
+                self.lost_samples += n
+            else:
+                out[cpu if cpu != 0xFFFFFFFF else -1] += n
+                self.lost_records += n
+        return out
+
+    def _more_lost(self) -> int:
+        return max(0, self.lost_samples - self.lost_records)
+
+    def _finish(self) -> None:
+        src = self.source
+        damage = self.s.damage()
+        if damage is not None:
+            at, why = damage
+            if "Compression support is not enabled" in why:
+                src.note(f"perf.data holds zstd-compressed records from byte {at:,} on (perf record -z), which traceparse "
+                         "does not read; record without -z. The records before them were read")
+            else:
+                src.note(f"perf.data is damaged or cut near byte {at:,} ({why}); the records before it were read")
+        if self.unknown:
+            ids = ", ".join(str(i) for i in sorted(self.unknown)[:5])
+            src.skip(sum(self.unknown.values()), None, f"perf.data samples of event ids without a format file: {ids}")
+        if self.no_formats:
+            src.skip(1, None, "perf.data: tracepoint samples but no tracing data (format files); their payloads are not decoded")
+        if self.builder is not None:
+            for (kind, why), n in sorted(self.builder.damaged.items()):
+                src.skip(n, None, f"perf.data: {n:,} samples of {kind} left out, {why}")
+        if self.throttled:
+            src.meta["throttled"] = self.throttled  # the kernel slowed sampling down: rates are biased
+
+    def _builder(self) -> FrameBuilder | None:
+        if self.builder is None:
+            data = self.s.tracing_data()
+            if data is None:
+                return None
+            head = read_tracing_data(data, self.source.path)
+            self.source.meta["tracing_data_version"] = head.meta["tracing_data_version"]
+            self.builder = FrameBuilder(head.formats, {}, head.endian, 0, None, head.kallsyms, self.payload)
+        return self.builder
+
+    def _comms(self) -> pl.Series:
+        new = self.s.comms(len(self.comm_names))
+        if new:
+            self.comm_names += new
+            self.comm_series = pl.Series(self.comm_names, dtype=pl.Categorical)
+        return self.comm_series
+
+    def _stack_ids(self, stack: np.ndarray) -> pl.Series:
+        """Scanner stack ids -> ``source.stacks`` ids; each new chain is interned once, as its addresses."""
+        if not self.want_stacks or not (stack >= 0).any():
+            return pl.Series("stack_id", [None] * len(stack), dtype=pl.Int32)
+        n, frames, offsets = self.s.stacks(len(self.stack_map))
+        if n > len(self.stack_map):
+            addrs = np.frombuffer(frames, np.uint64).tolist()
+            offs = np.frombuffer(offsets, np.uint64).astype(np.int64).tolist()
+            names = self._frame_names(np.array(addrs, dtype=np.uint64))
+            texts = ["\n".join(names[lo:hi]) for lo, hi in zip(offs, offs[1:])]
+            ids = self.source.stacks.intern(pl.Series(texts, dtype=pl.String)).to_numpy()
+            self.stack_map = np.concatenate([self.stack_map, ids.astype(np.int64)])
+        ids = np.where(stack >= 0, self.stack_map[stack.clip(0)], -1)
+        return pl.Series("stack_id", ids, dtype=pl.Int32).replace(-1, None)
+
+    def _frame_names(self, addrs: np.ndarray) -> list[str]:
+        """Frames as perf script's lines read without their address: kernel ones named from the
+        kallsyms given (``sym+0xoff ([kernel.kallsyms])``), the rest ``[unknown]``; no kallsyms: hex."""
+        if self.kallsyms is None:
+            return [f"{a:x}" for a in addrs.tolist()]
+        at = self.kallsyms.find(addrs)
+        kernel = addrs >= np.uint64(0xFFFF800000000000)
+        names = self.kallsyms.names.to_list()
+        base = self.kallsyms.addrs
+        out = []
+        for a, i, k in zip(addrs.tolist(), at.tolist(), kernel.tolist()):  # once per new distinct frame
+            if not k:
+                out.append("[unknown] ([unknown])")
+            elif i < 0:
+                out.append("[unknown] ([kernel.kallsyms])")
+            else:
+                out.append(f"{names[i]}+0x{a - int(base[i]):x} ([kernel.kallsyms])")
+        return out
+
+    def _frames(self, c: dict, raw: bytes) -> dict[str, pl.DataFrame]:
+        n = len(c["ts"])
+        if not n:
+            return {}
+        comms = self._comms().gather(c["comm"].astype(np.int64))
+        common = pl.DataFrame(
+            {
+                "ts_ns": pl.Series(c["ts"].view(np.int64), dtype=pl.Int64),
+                "cpu": pl.Series(c["cpu"].astype(np.int16), dtype=pl.Int16),
+                "pid": pl.Series(c["tid"], dtype=pl.Int32),
+                "tgid": pl.Series(c["pid"], dtype=pl.Int32),
+                "comm": comms,
+                "stack_id": self._stack_ids(c["stack"]),
+            }
+        )
+        out: dict[str, list[pl.DataFrame]] = {}
+        # a RAW payload is a tracepoint record only for a tracepoint attr (simpleperf adds RAW to every attr)
+        tracepoint = np.array([tp is not None for _, tp, _ in self.attrs] + [False], dtype=bool)
+        has_raw = (c["raw_len"] > 0) & tracepoint[np.minimum(c["attr"], len(self.attrs))]
+        if has_raw.any():
+            self._tracepoints(np.flatnonzero(has_raw), c, raw, common, out)
+        plain = np.flatnonzero(~has_raw)
+        if len(plain):
+            self._plain(plain, c, common, out)
+        return {k: v[0] if len(v) == 1 else pl.concat(v).sort("ts_ns", maintain_order=True) for k, v in out.items()}
+
+    def _tracepoints(self, rows: np.ndarray, c: dict, raw: bytes, common: pl.DataFrame, out: dict) -> None:
+        builder = self._builder()
+        if builder is None:
+            self.no_formats = True
+            return
+        buf = np.frombuffer(raw, np.uint8)
+        rec = _Records(c["raw_off"][rows].astype(np.int64), c["raw_len"][rows].astype(np.int64), c["ts"][rows])
+        frames = builder.frames(buf, rec, 0, self.unknown)
+        if not frames:
+            return
+        ids = int_column(buf, rec.start, builder.type_field, builder.e).astype(np.int64)
+        for kind_id in np.unique(ids).tolist():
+            fmt = builder.formats.get(kind_id)
+            if fmt is None or fmt.key not in frames:
+                continue
+            sel = rows[(ids == kind_id) & (rec.length >= fmt.fixed_end)]
+            frame = frames[fmt.key]
+            if frame.height != len(sel):  # pragma: no cover - FrameBuilder dropped rows we cannot name
+                raise TraceParseError(f"{self.source.path}: internal: {fmt.key} frame of {frame.height} rows for {len(sel)} samples")
+            # the sample's own tid/pid/cpu/comm, as perf script prints them (the payload's common_pid is the same tid)
+            mine = common[sel]
+            frame = frame.with_columns(mine.select("cpu", "pid", "tgid", "comm", "stack_id"))
+            out.setdefault(fmt.key, []).append(conform(frame, fmt.key))
+
+    def _plain(self, rows: np.ndarray, c: dict, common: pl.DataFrame, out: dict) -> None:
+        """Samples without a RAW payload (cycles, cpu-clock, ...): common columns, named as perf names them."""
+        attr = c["attr"][rows]
+        for a in np.unique(attr).tolist():
+            sel = rows[attr == a]
+            name = self.attrs[a][0] if a < len(self.attrs) and self.attrs[a][0] else f"attr{a}"
+            frame = common[sel].with_columns(
+                event=pl.lit(name, dtype=pl.Categorical), payload=pl.lit("")
+            )
+            out.setdefault(name, []).append(conform(frame, name))
+
+
+def _columns(b: dict) -> dict[str, np.ndarray]:
+    return {
+        "ts": np.frombuffer(b["ts"], np.uint64),
+        "cpu": np.frombuffer(b["cpu"], np.uint32),
+        "pid": np.frombuffer(b["pid"], np.int32),
+        "tid": np.frombuffer(b["tid"], np.int32),
+        "period": np.frombuffer(b["period"], np.uint64),
+        "attr": np.frombuffer(b["attr"], np.uint32),
+        "comm": np.frombuffer(b["comm"], np.uint32),
+        "stack": np.frombuffer(b["stack"], np.int32),
+        "raw_off": np.frombuffer(b["raw_off"], np.uint64),
+        "raw_len": np.frombuffer(b["raw_len"], np.uint32),
+    }
