@@ -318,7 +318,7 @@ class _Reader:
         if builder is None:
             self.no_formats = True
             return
-        buf = np.frombuffer(raw, np.uint8)
+        buf = raw  # bytes: what the native gathers read, with no copy
         rec = _Records(c["raw_off"][rows].astype(np.int64), c["raw_len"][rows].astype(np.int64), c["ts"][rows])
         frames = builder.frames(buf, rec, 0, self.unknown)
         if not frames:

@@ -18,8 +18,9 @@ import traceparse
 from conftest import FIXTURES, run_cli
 
 EV = FIXTURES / "events"
-FORMS = ["events.perf.txt.xz", "events.dat", "events.report.txt.xz", "events.tracefs.txt.xz"]
-PERF_FORMS = FORMS[:1]  # bpftrace and perf see the same events; see test_irq_counts for ftrace
+# perf's capture as text and as the perf.data it was converted from (read directly), then ftrace's
+FORMS = ["events.perf.txt.xz", "events.perf.data.xz", "events.dat", "events.report.txt.xz", "events.tracefs.txt.xz"]
+PERF_FORMS = FORMS[:2]  # bpftrace and perf see the same events; see test_irq_counts for ftrace
 
 
 def bpftrace_calls(name: str) -> dict[str, list[int]]:

@@ -4,7 +4,7 @@
 //!     cd reports/native && RUSTC_BOOTSTRAP=1 cargo fuzz run pairing -- -max_total_time=300
 #![no_main]
 
-use _native::pairing::{pair_chunk, Bounds, Event, OpenTable, Ops, NULL};
+use traceparse_kernels::pairing::{pair_chunk, Bounds, Event, OpenTable, Ops, NULL};
 use libfuzzer_sys::fuzz_target;
 
 /// 12 bytes per event: kind, key, time step, rwbs, sector count, nulls, chunk cut.
