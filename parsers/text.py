@@ -121,6 +121,23 @@ def line_chunks(stream: BinaryIO, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tu
         size = max(chunk_bytes // 8, min(chunk_bytes, (cut + 1) * MAX_CHUNK_LINES // max(lines, 1)))
 
 
+def line_frames(stream: BinaryIO, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[pl.DataFrame, bool]]:
+    """The text as (a column ``line`` of whole lines, is_last), for a report that must read perf
+    script's lines as they are (stacks' stackcollapse-perf compatibility: periods, addresses, old
+    formats the event scanner does not keep). A line cut at MAX_LINE_BYTES stands as a NUL and its
+    first bytes: no sample line starts so."""
+    for data, cuts, last in line_chunks(stream, chunk_bytes):
+        text = data.decode("utf-8", "replace")
+        line = pl.Series("line", [text]).str.split("\n").explode()
+        if data.endswith(b"\n") or not data:
+            line = line.head(-1)
+        df = line.str.strip_suffix("\r").to_frame()
+        if cuts:
+            shown = ["\x00" + c.decode("utf-8", "replace") for c in cuts]
+            df = pl.concat([pl.DataFrame({"line": shown}, schema={"line": pl.String}), df])
+        yield df, last
+
+
 def parse_text(
     stream: BinaryIO, source: Source, dialect: Dialect, chunk_bytes: int = CHUNK_BYTES, stacks: bool = True,
     payload: bool = True,

@@ -113,7 +113,10 @@ class HeatMap:
 
     def _slowest(self, rows: pl.DataFrame) -> pl.DataFrame:
         """At most KEEP_PER_CELL per cell, the slowest (ties: the earliest): one sort and a head per group."""
-        order = rows.sort(["value_ns", "ts_ns"], descending=[True, False])
+        # ties of value and time (two CPUs' events in one µs of perf text) broken by the kept fields:
+        # the same requests are kept whatever order the chunks held them in
+        order = rows.sort(["value_ns", "ts_ns", *self.keep], descending=[True, False, *[False] * len(self.keep)],
+                          nulls_last=True)
         return order.group_by(self.cells.col(pl.col("ts_ns")), "row", maintain_order=True).head(KEEP_PER_CELL).drop("col")
 
     def _cut(self, final: bool = False) -> None:
@@ -144,7 +147,8 @@ class HeatMap:
         c = c.sort("col", "row")
         out["cells"] = [[a, b - lo, n] for a, b, n in zip(c["col"].to_list(), c["row"].to_list(), c["n"].to_list())]
         k = self.kept.with_columns(col=self.cells.col(pl.col("ts_ns")), row=pl.col("row") - lo)
-        k = k.sort(["col", "row", "value_ns", "ts_ns"], descending=[False, False, True, False])
+        k = k.sort(["col", "row", "value_ns", "ts_ns", *self.keep], descending=[False, False, True, False, *[False] * len(self.keep)],
+                   nulls_last=True)
         k = k.with_columns(pl.col(c).cast(pl.String) for c, t in k.schema.items() if t == pl.Categorical)
         out["slowest"]["rows"] = k.select(out["slowest"]["keys"]).rows()
         return out

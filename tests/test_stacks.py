@@ -158,13 +158,13 @@ def test_samples_cut_by_chunk_ends_fold_the_same():
     """A sample whose call chain runs past a chunk's end is carried to the next chunk, not cut."""
     import io
 
-    from traceparse.parsers.text import line_chunks
+    from traceparse.parsers.text import line_frames
     from traceparse.reports.folded import LineFolder
 
     text = lzma.decompress(CPU.read_bytes())
     folder = LineFolder(FoldOptions())
     chunks = 0
-    for lines, last in line_chunks(io.BytesIO(text), chunk_bytes=4096):
+    for lines, last in line_frames(io.BytesIO(text), chunk_bytes=4096):
         folder.feed(lines, last)
         chunks += 1
     assert chunks > 100

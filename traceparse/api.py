@@ -407,7 +407,7 @@ def stacks(src, strict: bool = False, progress=None, **options) -> Report:
     """
     from .parsers.errors import MissingEventsError, UnknownFormatError
     from .parsers.sniff import detect, open_input
-    from .parsers.text import line_chunks
+    from .parsers.text import line_frames
     from .reports.stacks import StacksOptions, stacks_from_lines, stacks_report
 
     opts = StacksOptions(**options)  # bad options fail before any read
@@ -421,7 +421,7 @@ def stacks(src, strict: bool = False, progress=None, **options) -> Report:
         if fmt in (None, "perf-script"):
             try:
                 with stream:
-                    return stacks_from_lines(name, line_chunks(stream), opts)
+                    return stacks_from_lines(name, line_frames(stream), opts)
             except MissingEventsError:
                 if err is not None:
                     raise err from None
