@@ -64,12 +64,17 @@ def merge_block(datas: list[dict]) -> dict:
     _same(datas, "filters", "were made with different filters")
     _same(datas, "unit", "were made with different --unit (histograms are drawn in it); use one --unit")
     _same(datas, "slow_limit", "were made with different --top/--slower-than")
+    return by_host(datas, _combine)
+
+
+def by_host(datas: list[dict], combine) -> dict:
+    """``combine(datas, per_host)`` on one clock within each label, then across labels (hosts)."""
     hosts: dict[tuple, list[dict]] = {}
     for d in datas:
         hosts.setdefault(_labels(d), []).append(d)
     if len(hosts) == 1:
-        return _combine(datas, per_host=False)
-    return _combine([g[0] if len(g) == 1 else _combine(g, per_host=False) for g in hosts.values()], per_host=True)
+        return combine(datas, per_host=False)
+    return combine([g[0] if len(g) == 1 else combine(g, per_host=False) for g in hosts.values()], per_host=True)
 
 
 def check_block(d: dict) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import polars as pl
 
 from ..parsers.errors import TraceParseError
-from .merge import _add_counts, _label, _labels, _same, _union, _window, add_buckets, merge_source, merge_stats
+from .merge import _add_counts, _label, _labels, _same, _union, _window, add_buckets, by_host, merge_source, merge_stats
 from .net_tables import KIND_TITLES, LISTING_KEYS, _by_state, _empty_size, _rates, size_stats
 
 NET_KEYS = ("source", "window", "filters", "events_seen", "tx", "rx", "by_process", "rates", "xmit_rc", "retransmits",
@@ -29,12 +29,7 @@ def merge_net(datas: list[dict]) -> dict:
     _same(datas, "filters", "were made with different --dev")
     _same(datas, "unit", "were made with different --unit; use one --unit")
     _same(datas, "limits", "were made with different --top/--slower-than")
-    hosts: dict[tuple, list[dict]] = {}
-    for d in datas:
-        hosts.setdefault(_labels(d), []).append(d)
-    if len(hosts) == 1:
-        return _combine(datas, per_host=False)
-    return _combine([g[0] if len(g) == 1 else _combine(g, per_host=False) for g in hosts.values()], per_host=True)
+    return by_host(datas, _combine)
 
 
 def _check(d: dict) -> None:
