@@ -36,7 +36,7 @@ from .event_format import FrameBuilder, int_column
 from .print_fmt import Kallsyms
 from .schema import Chunk, conform
 from .source import Source
-from .trace_dat import Header, _Bytes, _Cut, _parse_cmdlines, _read_event_formats, _read_ftrace_formats, _read_headers_section, _spool
+from .trace_dat import Header, _Bytes, _Cut, _parse_cmdlines, _spool, read_tracing_sections
 
 TRACING_MAGIC = b"\x17\x08\x44tracing"
 PIPE_HEADER_SIZE = 16
@@ -135,13 +135,7 @@ def read_tracing_data(data: bytes, path: str) -> Header:
         endian_byte, long_size = d.take(at, 2, "tracing data header")
         d.e = ">" if endian_byte else "<"
         head = Header(0, d.e, long_size, d.int(at + 2, 4, "page size"))
-        at = _read_headers_section(d, at + 6, head)
-        at = _read_ftrace_formats(d, at, head)
-        at = _read_event_formats(d, at, head)
-        n = d.int(at, 4, "kallsyms")
-        head.kallsyms = d.take(at + 4, n, "kallsyms")
-        at += 4 + n
-        at += 4 + d.int(at, 4, "printk formats")
+        at = read_tracing_sections(d, at + 6, head)
         if version >= "0.6" and at + 8 <= d.size:
             n = d.int(at, 8, "saved cmdlines")
             _parse_cmdlines(d.take(at + 8, n, "saved cmdlines").decode("utf-8", "replace"), head)

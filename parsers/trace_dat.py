@@ -366,14 +366,20 @@ def _parse_cmdlines(text: str, head: Header) -> None:
             head.cmdlines[int(pid)] = comm
 
 
-def _read_v6(d: _Bytes, at: int, head: Header) -> None:
+def read_tracing_sections(d: _Bytes, at: int, head: Header) -> int:
+    """The sections a v6 file and perf.data's HEADER_TRACING_DATA share, from header_page to the
+    printk formats: into ``head``; returns where the saved cmdlines start."""
     at = _read_headers_section(d, at, head)
     at = _read_ftrace_formats(d, at, head)
     at = _read_event_formats(d, at, head)
     n = d.int(at, 4, "kallsyms")
     head.kallsyms = d.take(at + 4, n, "kallsyms")
     at += 4 + n
-    at += 4 + d.int(at, 4, "printk formats")
+    return at + 4 + d.int(at, 4, "printk formats")
+
+
+def _read_v6(d: _Bytes, at: int, head: Header) -> None:
+    at = read_tracing_sections(d, at, head)
     n = d.int(at, 8, "saved cmdlines")
     _parse_cmdlines(d.take(at + 8, n, "saved cmdlines").decode("utf-8", "replace"), head)
     at += 8 + n

@@ -40,3 +40,17 @@ def run_cli(*args, stdin: bytes | None = None, cwd=ROOT):
     return subprocess.run(
         [sys.executable, "-m", "traceparse", *map(str, args)], input=stdin, capture_output=True, cwd=cwd, timeout=120
     )
+
+
+def read_frames(src, **kw):
+    """(source, {kind: all its events in one frame}) of a capture read through the parsers."""
+    import polars as pl
+
+    from traceparse.parsers.reader import read_capture
+
+    source, chunks = read_capture(src, **kw)
+    parts: dict[str, list[pl.DataFrame]] = {}
+    for c in chunks:
+        for k, f in c.frames.items():
+            parts.setdefault(k, []).append(f)
+    return source, {k: pl.concat(v) for k, v in parts.items()}

@@ -17,9 +17,8 @@ import sys
 
 import polars as pl
 import pytest
-from conftest import FIXTURES, run_cli
+from conftest import FIXTURES, read_frames, run_cli
 from traceparse.parsers.errors import StrictError, TraceParseError
-from traceparse.parsers.reader import read_capture
 
 PERF = (FIXTURES / "perf-block.txt").read_text().splitlines()
 FTRACE = [l for l in lzma.open(FIXTURES / "tracefs-block.txt.xz").read().decode().splitlines() if not l.startswith("#")]
@@ -30,13 +29,7 @@ assert PERF_ISSUE in PERF and FTRACE_ISSUE in FTRACE  # real lines, not made up
 MAX_TS = 2**63 - 1
 
 
-def read(src, **kw):
-    source, chunks = read_capture(src, **kw)
-    parts: dict[str, list[pl.DataFrame]] = {}
-    for c in chunks:
-        for k, f in c.frames.items():
-            parts.setdefault(k, []).append(f)
-    return source, {k: pl.concat(v) for k, v in parts.items()}
+read = read_frames
 
 
 def text(lines: list[str]) -> io.BytesIO:

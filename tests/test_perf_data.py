@@ -13,25 +13,17 @@ import shutil
 import subprocess
 from collections import Counter
 
-import polars as pl
 import pytest
-from conftest import FIXTURES, SAMPLES, run_cli
+from conftest import FIXTURES, SAMPLES, read_frames, run_cli
 from polars.testing import assert_frame_equal
 from traceparse.fleet import hostname
 from traceparse.parsers.errors import TraceParseError
-from traceparse.parsers.reader import read_capture
 
 PERF_DATA = FIXTURES / "perf-block.perf.data"
 PIPE = FIXTURES / "perfdata" / "pipe-block.perf.data.xz"
 
 
-def frames(src, **kw):
-    source, chunks = read_capture(src, **kw)
-    parts: dict[str, list[pl.DataFrame]] = {}
-    for c in chunks:
-        for k, f in c.frames.items():
-            parts.setdefault(k, []).append(f)
-    return source, {k: pl.concat(v) for k, v in parts.items()}
+frames = read_frames
 
 
 def report_json(*args, stdin: bytes | None = None) -> dict:
