@@ -13,6 +13,8 @@ use std::collections::{BTreeMap, HashMap};
 
 #[path = "text_cols.rs"]
 pub mod cols;
+#[path = "text_lane.rs"]
+pub mod lane;
 #[path = "text_line.rs"]
 pub mod line;
 #[path = "text_payload.rs"]
@@ -38,6 +40,7 @@ pub struct Config {
     pub dialect: Dialect,
     pub stacks: bool,  // false: call chains are recognised (not skipped) but not interned
     pub payload: bool, // false: block events come without their payload text
+    pub lane: bool,    // true: insert/issue/complete go to the block lane only, not to frames
     pub block_events: Vec<String>,
     pub net_events: Vec<String>,
     // ftrace prints event names without their system: (prefix, system) and (name, full name)
@@ -65,6 +68,10 @@ pub struct ChunkOut {
     pub stacks_before: usize,
     pub new_frames: Vec<u8>,
     pub new_counts: Vec<u32>,
+    // the block lane (Config::lane), and the lane strings first seen in this chunk
+    pub lane: lane::Lane,
+    pub lane_new: (Vec<u8>, u32),
+    pub lane_strings_before: usize,
 }
 
 impl ChunkOut {
@@ -83,6 +90,8 @@ pub struct Scanner {
     carry_cuts: Vec<(usize, Vec<u8>)>, // cut lines among them: (index among the carried lines, first bytes)
     kinds: HashMap<Vec<u8>, usize>,    // event name as printed -> index in `names`
     names: Vec<(String, Class)>,
+    lane_kinds: Vec<u8>, // per kind: its lane kind code, 0 where it goes to frames
+    lane_strings: lane::Interner,
     stacks: HashMap<Vec<u8>, i32>,
 }
 
@@ -127,6 +136,8 @@ impl Scanner {
             carry_cuts: Vec::new(),
             kinds: HashMap::new(),
             names: Vec::new(),
+            lane_kinds: Vec::new(),
+            lane_strings: lane::Interner::default(),
             stacks: HashMap::new(),
         }
     }
@@ -191,7 +202,7 @@ impl Scanner {
 
     fn pass(&mut self, lines: &[Line]) -> ChunkOut {
         let mut p = Pass {
-            out: ChunkOut { stacks_before: self.stacks.len(), ..ChunkOut::default() },
+            out: ChunkOut { stacks_before: self.stacks.len(), lane_strings_before: self.lane_strings.len(), ..ChunkOut::default() },
             by_kind: Vec::new(),
             seq: 0,
             owner: Owner::Nobody,
@@ -274,6 +285,7 @@ impl Scanner {
             Class::Other
         };
         let k = self.names.len();
+        self.lane_kinds.push(if self.cfg.lane { lane::kind_of(&name) } else { 0 });
         self.names.push((name, class));
         self.kinds.insert(raw.to_vec(), k);
         k
@@ -320,6 +332,26 @@ impl Scanner {
         let Some(typed) = typed else {
             return p.out.skip(no, || format!("{name}: {body}"));
         };
+        let comm = &h.comm[if self.cfg.dialect == Dialect::Ftrace { line::instance_len(h.comm) } else { 0 }..];
+        let lane_kind = self.lane_kinds.get(kind).copied().unwrap_or(0);
+        if let (Typed::Block { b, major, minor, sector, nr, bytes, .. }, true) = (&typed, lane_kind != 0) {
+            let comm = lossy(comm);
+            let ev = lane::LaneEvent {
+                kind: lane_kind,
+                ts: sec * 1_000_000_000 + frac,
+                cpu,
+                pid,
+                comm: comm.trim().as_bytes(),
+                major: *major,
+                minor: *minor,
+                dev: (b.major, b.minor),
+                rwbs: b.rwbs,
+                sector: *sector,
+                nr: *nr,
+                bytes: *bytes,
+            };
+            return p.out.lane.push(&ev, &mut self.lane_strings);
+        }
         if kind >= p.by_kind.len() {
             p.by_kind.resize(kind + 1, None);
         }
@@ -334,7 +366,6 @@ impl Scanner {
         k.pid.push(pid);
         k.tgid.push(tgid.unwrap_or(0));
         k.tgid_ok.push(u8::from(tgid.is_some()));
-        let comm = &h.comm[if self.cfg.dialect == Dialect::Ftrace { line::instance_len(h.comm) } else { 0 }..];
         k.comm.push(Some(lossy(comm).trim().as_bytes()));
         k.seq.push(p.seq);
         if let Some(s) = &mut k.payload {
@@ -362,6 +393,7 @@ impl Scanner {
             };
             k.finish();
         }
+        p.out.lane_new = self.lane_strings.take_new();
         p.out
     }
 }
