@@ -118,7 +118,8 @@ def line_chunks(stream: BinaryIO, chunk_bytes: int = CHUNK_BYTES, max_lines: int
         if cut < 0:
             continue
         whole = data[: cut + 1]
-        lines = whole.count(b"\n") + len(cuts)
+        # a bound no chunk can reach (lines of 16 bytes and more) needs no count
+        lines = whole.count(b"\n") + len(cuts) if max_lines * 16 < chunk_bytes else 0
         yield whole, cuts, False
         cuts = []
         # memory follows the number of lines more than their bytes (call chains are short lines):

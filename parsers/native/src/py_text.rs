@@ -126,7 +126,7 @@ fn lane<'py>(py: Python<'py>, c: &ChunkOut) -> PyResult<Option<Bound<'py, PyDict
     d.set_item("new_strings", (PyBytes::new(py, &c.lane_new.0), c.lane_new.1))?;
     let stats = PyList::empty(py);
     for s in &l.stats {
-        stats.append((&s.name, s.n, s.lo, s.hi, s.cpus.iter().copied().collect::<Vec<i16>>()))?;
+        stats.append((&s.name, s.n, s.lo, s.hi, s.all_cpus()))?;
     }
     d.set_item("stats", stats)?;
     Ok(Some(d))

@@ -119,6 +119,22 @@ fn text(l: &[u8]) -> &[u8] {
     l.strip_suffix(b"\r").unwrap_or(l)
 }
 
+/// `str::trim`, with ASCII whitespace stripped bytewise first: nearly every line's ends are ASCII,
+/// and the char-by-char walk cost more than parsing the payload. Where an end is not ASCII, the
+/// full trim decides (Unicode whitespace such as U+00A0 is trimmed as `str::trim` trims it).
+fn trim_str(s: &str) -> &str {
+    // char::is_whitespace over ASCII: space, \t, \n, \x0B, \x0C, \r
+    let ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r');
+    let b = s.as_bytes();
+    let a = b.iter().position(|c| !ws(c)).unwrap_or(b.len());
+    let z = b.iter().rposition(|c| !ws(c)).map_or(a, |i| i + 1);
+    match (b.get(a), z.checked_sub(1).and_then(|i| b.get(i))) {
+        (Some(&x), Some(&y)) if x < 0x80 && y < 0x80 => s.get(a..z).unwrap_or_default(),
+        (None, _) => "",
+        _ => s.trim(),
+    }
+}
+
 fn lossy(b: &[u8]) -> Cow<'_, str> {
     // the check alone is faster than the lossy walk, and nearly every line is valid
     match std::str::from_utf8(b) {
@@ -249,7 +265,7 @@ impl Scanner {
                 _ => None, // ftrace's frames belong to a marker; one whose CPU had no event is dropped
             };
             if let Some(s) = owner {
-                p.add_frame(s, lossy(sym).trim());
+                p.add_frame(s, trim_str(&lossy(sym)));
             }
         }
         let lost = line::lost(l, d);
@@ -323,7 +339,7 @@ impl Scanner {
         let kind = self.kind(&h.event);
         let (name, class) = &self.names[kind];
         let body = lossy(h.payload);
-        let body = body.trim();
+        let body = trim_str(&body);
         let typed = match class {
             Class::Block => block_fields(body.as_bytes(), name),
             Class::Net => net_fields(body.as_bytes()),
@@ -341,7 +357,7 @@ impl Scanner {
                 ts: sec * 1_000_000_000 + frac,
                 cpu,
                 pid,
-                comm: comm.trim().as_bytes(),
+                comm: trim_str(&comm).as_bytes(),
                 major: *major,
                 minor: *minor,
                 dev: (b.major, b.minor),
@@ -366,7 +382,7 @@ impl Scanner {
         k.pid.push(pid);
         k.tgid.push(tgid.unwrap_or(0));
         k.tgid_ok.push(u8::from(tgid.is_some()));
-        k.comm.push(Some(lossy(comm).trim().as_bytes()));
+        k.comm.push(Some(trim_str(&lossy(comm)).as_bytes()));
         k.seq.push(p.seq);
         if let Some(s) = &mut k.payload {
             s.push(body.as_bytes());

@@ -7,6 +7,7 @@
 //! chunk to chunk; a chunk hands over only the strings it saw first.
 
 use std::collections::{BTreeSet, HashMap};
+use std::hash::BuildHasherDefault;
 
 /// The lane's kind codes (reports/block_pairing.py INSERT, ISSUE, COMPLETE; pairing.rs Kind).
 pub const INSERT: u8 = 1;
@@ -25,7 +26,8 @@ const NAMES: [&str; 3] = ["block:block_rq_insert", "block:block_rq_issue", "bloc
 /// Strings interned for the whole run: code -> the order they were first seen.
 #[derive(Default, Debug)]
 pub struct Interner {
-    map: HashMap<Vec<u8>, u32>,
+    map: HashMap<Vec<u8>, u32, BuildHasherDefault<Fnv>>,
+    devs: HashMap<(u32, u32), u32, BuildHasherDefault<Fnv>>, // (major, minor) -> the code of "major,minor"
     // the previous value of each column: a column mostly repeats itself (one device, a few comms)
     last: [Option<(Vec<u8>, u32)>; 3],
     pub new_blob: Vec<u8>, // strings first seen in this chunk, each followed by '\n'
@@ -47,16 +49,47 @@ impl Interner {
                 return *c;
             }
         }
-        let next = self.map.len() as u32;
-        let (blob, n) = (&mut self.new_blob, &mut self.new_n);
-        let c = *self.map.entry(v.to_vec()).or_insert_with(|| {
-            blob.extend_from_slice(v);
-            blob.push(b'\n');
-            *n += 1;
-            next
-        });
-        if let Some(slot) = self.last.get_mut(col) {
+        let c = match self.map.get(v) {
+            Some(&c) => c,
+            None => self.add(v),
+        };
+        if let Some(Some((s, lc))) = self.last.get_mut(col) {
+            s.clear();
+            s.extend_from_slice(v);
+            *lc = c;
+        } else if let Some(slot) = self.last.get_mut(col) {
             *slot = Some((v.to_vec(), c));
+        }
+        c
+    }
+
+    fn add(&mut self, v: &[u8]) -> u32 {
+        let c = self.map.len() as u32;
+        self.map.insert(v.to_vec(), c);
+        self.new_blob.extend_from_slice(v);
+        self.new_blob.push(b'\n');
+        self.new_n += 1;
+        c
+    }
+
+    /// The code of the device "major,minor" as printed (digits as the line has them).
+    fn dev(&mut self, major: u32, minor: u32, printed: (&[u8], &[u8])) -> u32 {
+        // "08,1" and "8,1" are one device but two strings (the frames keep the spelling): only the
+        // plain spelling, without leading zeros, is looked up by number
+        let plain = |d: &[u8]| d.len() == 1 || d.first() != Some(&b'0');
+        let canonical = plain(printed.0) && plain(printed.1);
+        if canonical {
+            if let Some(&c) = self.devs.get(&(major, minor)) {
+                return c;
+            }
+        }
+        let text = [printed.0, b",", printed.1].concat();
+        let c = match self.map.get(text.as_slice()) {
+            Some(&c) => c,
+            None => self.add(&text),
+        };
+        if canonical {
+            self.devs.insert((major, minor), c);
         }
         c
     }
@@ -68,9 +101,26 @@ impl Interner {
 }
 
 /// Column indexes of `Interner::last`.
-const DEV: usize = 0;
 const COMM: usize = 1;
 const RWBS: usize = 2;
+
+/// FNV-1a: short keys (comms, rwbs, device pairs) probed once per event; SipHash cost more than
+/// the rest of the lane. Keys come from the file, but a colliding capture only slows the scan.
+#[derive(Default, Debug, Clone, Copy)]
+pub struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
 
 /// Per event kind: how many, the time span and the CPUs (what `Source.track` reads of a frame).
 #[derive(Debug, Clone)]
@@ -80,7 +130,18 @@ pub struct KindStats {
     pub n: u64,
     pub lo: i64,
     pub hi: i64,
-    pub cpus: BTreeSet<i16>,
+    pub cpus: BTreeSet<i16>, // those not in low_cpus
+    pub low_cpus: u64,       // CPUs 0..64 as bits
+}
+
+impl KindStats {
+    /// Every CPU seen, ascending.
+    pub fn all_cpus(&self) -> Vec<i16> {
+        let low = (0..64).filter(|c| self.low_cpus & (1 << c) != 0).map(|c| c as i16);
+        let mut all: Vec<i16> = low.chain(self.cpus.iter().copied()).collect();
+        all.sort_unstable();
+        all
+    }
 }
 
 /// One chunk's lane.
@@ -135,18 +196,14 @@ impl Lane {
         self.nr.push(e.nr);
         self.bytes.push(e.bytes.unwrap_or(0));
         self.nulls.push(if e.bytes.is_some() { 0 } else { BYTES_NULL });
-        let mut dev = Vec::with_capacity(e.dev.0.len() + 1 + e.dev.1.len());
-        dev.extend_from_slice(e.dev.0);
-        dev.push(b',');
-        dev.extend_from_slice(e.dev.1);
-        self.dev.push(strings.code(DEV, &dev));
+        self.dev.push(strings.dev(e.major, e.minor, e.dev));
         self.comm.push(strings.code(COMM, e.comm));
         self.rwbs.push(strings.code(RWBS, e.rwbs));
         let st = match self.stats.iter().position(|s| s.kind == e.kind) {
             Some(i) => &mut self.stats[i],
             None => {
                 let name = NAMES.get(usize::from(e.kind).wrapping_sub(1)).copied().unwrap_or("?").to_string();
-                self.stats.push(KindStats { kind: e.kind, name, n: 0, lo: e.ts, hi: e.ts, cpus: BTreeSet::new() });
+                self.stats.push(KindStats { kind: e.kind, name, n: 0, lo: e.ts, hi: e.ts, cpus: BTreeSet::new(), low_cpus: 0 });
                 let last = self.stats.len() - 1;
                 &mut self.stats[last]
             }
@@ -154,7 +211,12 @@ impl Lane {
         st.n += 1;
         st.lo = st.lo.min(e.ts);
         st.hi = st.hi.max(e.ts);
-        st.cpus.insert(e.cpu);
+        match u32::try_from(e.cpu) {
+            Ok(c) if c < 64 => st.low_cpus |= 1 << c, // a set insert per event cost more than the rest of the stats
+            _ => {
+                st.cpus.insert(e.cpu);
+            }
+        }
     }
 }
 
@@ -195,6 +257,18 @@ mod tests {
     }
 
     #[test]
+    fn a_device_spelled_two_ways_keeps_each_spelling() {
+        let (mut s, mut lane) = (Interner::default(), Lane::default());
+        let mut e = ev(ISSUE, 1, b"dd", b"1");
+        lane.push(&e, &mut s);
+        e.dev = (b"08", b"1"); // the same numbers, printed otherwise: its own string, as the frames have it
+        lane.push(&e, &mut s);
+        lane.push(&ev(ISSUE, 2, b"dd", b"1"), &mut s);
+        assert_eq!(lane.dev, [0, 3, 0]);
+        assert_eq!(String::from_utf8_lossy(&s.take_new().0), "8,1\ndd\nWS\n08,1\n");
+    }
+
+    #[test]
     fn a_complete_has_no_bytes_and_stats_follow_each_kind() {
         let (mut s, mut lane) = (Interner::default(), Lane::default());
         lane.push(&ev(ISSUE, 5, b"dd", b"0"), &mut s);
@@ -202,7 +276,11 @@ mod tests {
         lane.push(&ev(ISSUE, 2, b"dd", b"0"), &mut s);
         assert_eq!(lane.nulls, vec![0, BYTES_NULL, 0]);
         let issue = &lane.stats[0];
-        assert_eq!((issue.n, issue.lo, issue.hi, issue.cpus.len()), (2, 2, 5, 2));
+        assert_eq!((issue.n, issue.lo, issue.hi, issue.all_cpus()), (2, 2, 5, vec![0, 1]));
+        let mut big = ev(ISSUE, 1, b"dd", b"0");
+        big.cpu = 300;
+        lane.push(&big, &mut s);
+        assert_eq!(lane.stats[0].all_cpus(), [0, 1, 300]);
         assert_eq!((lane.stats[1].n, lane.stats[1].name.as_str()), (1, "block:block_rq_complete"));
         assert_eq!((kind_of("block:block_rq_insert"), kind_of("block:block_rq_requeue")), (INSERT, 0));
     }

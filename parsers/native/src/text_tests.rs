@@ -246,3 +246,10 @@ fn the_lane_takes_insert_issue_complete_with_the_values_their_frames_have() {
     let names: Vec<_> = l.stats.iter().map(|s| (s.name.as_str(), s.n)).collect();
     assert_eq!(names, [("block:block_rq_issue", 1), ("block:block_rq_complete", 1), ("block:block_rq_insert", 1)]);
 }
+
+#[test]
+fn trim_is_str_trim_at_ascii_and_unicode_ends() {
+    for s in ["", " ", "\t\x0b\x0c\r\n", " dd ", "\u{a0}dd\u{a0}", " \u{2003} x \u{85}", "é", " é ", "a\u{a0}", "\u{1680}"] {
+        assert_eq!(trim_str(s), s.trim(), "{s:?}");
+    }
+}
