@@ -87,7 +87,16 @@ def sniff_window(stream: BinaryIO, want: int = 1 << 16, limit: int = 256 << 20) 
 
 def line_chunks(stream: BinaryIO, chunk_bytes: int = CHUNK_BYTES, max_lines: int | None = None) -> Iterator[tuple[bytes, list[bytes], bool]]:
     """Yield (whole lines, lines cut before them, is_last), every chunk ending on a line boundary
-    (the last one may end without a newline).
+    (the last one may end without a newline)."""
+    for head, data, end, cuts, last in reads(stream, chunk_bytes, max_lines):
+        yield (head + data[:end] if head else data[:end]), cuts, last
+
+
+def reads(stream: BinaryIO, chunk_bytes: int = CHUNK_BYTES, max_lines: int | None = None) -> Iterator[tuple[bytes, bytes, int, list[bytes], bool]]:
+    """Yield the reads of ``stream`` as (head, data, end, cuts, is_last): the chunk's lines are
+    ``head + data[:end]`` (``head``: the line the previous read ended inside; the rest of ``data``
+    is the next chunk's head), after the lines ``cuts``. The scanner takes them so, with no copy
+    of a read; the last chunk may end without a newline.
 
     A line over MAX_LINE_BYTES is cut: while its end is looked for, only its first bytes are kept
     (they are handed over in ``cuts``), so a 2 GB line costs a read, not 2 GB.
@@ -102,7 +111,7 @@ def line_chunks(stream: BinaryIO, chunk_bytes: int = CHUNK_BYTES, max_lines: int
         if not block:
             if cut_head is not None:
                 cuts.append(cut_head)
-            yield tail, cuts, True
+            yield tail, b"", 0, cuts, True
             return
         if cut_head is not None:
             nl = block.find(b"\n")
@@ -110,21 +119,22 @@ def line_chunks(stream: BinaryIO, chunk_bytes: int = CHUNK_BYTES, max_lines: int
                 continue
             cuts.append(cut_head)
             cut_head, block = None, block[nl + 1 :]
-        data = tail + block if tail else block
-        cut = data.rfind(b"\n")
-        tail = data[cut + 1 :]
+        cut = block.rfind(b"\n")
+        if cut < 0:  # the read holds no line end: all of it continues the unfinished line
+            tail += block
+            if len(tail) > MAX_LINE_BYTES:
+                cut_head, tail = tail[:_CUT_SHOWN], b""
+            continue
+        head, tail = tail, block[cut + 1 :]
         if len(tail) > MAX_LINE_BYTES:
             cut_head, tail = tail[:_CUT_SHOWN], b""
-        if cut < 0:
-            continue
-        whole = data[: cut + 1]
         # a bound no chunk can reach (lines of 16 bytes and more) needs no count
-        lines = whole.count(b"\n") + len(cuts) if max_lines * 16 < chunk_bytes else 0
-        yield whole, cuts, False
+        lines = block.count(b"\n", 0, cut + 1) + len(cuts) if max_lines * 16 < chunk_bytes else 0
+        yield head, block, cut + 1, cuts, False
         cuts = []
         # memory follows the number of lines more than their bytes (call chains are short lines):
         # the next read aims at max_lines lines, within [chunk_bytes / 8, chunk_bytes]
-        size = max(chunk_bytes // 8, min(chunk_bytes, (cut + 1) * max_lines // max(lines, 1)))
+        size = max(chunk_bytes // 8, min(chunk_bytes, (len(head) + cut + 1) * max_lines // max(lines, 1)))
 
 
 def line_frames(stream: BinaryIO, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[pl.DataFrame, bool]]:
@@ -162,8 +172,8 @@ def parse_text(
     strings = LaneStrings()
     lean = block_lane and not stacks  # a chunk's lines go to the lane or are counted: few bytes each
     size = chunk_bytes or (LANE_CHUNK_BYTES if lean else CHUNK_BYTES)
-    for data, cuts, last in line_chunks(stream, size, LANE_CHUNK_LINES if lean and not chunk_bytes else None):
-        out = scanner.scan(data, cuts, last)
+    for head, data, end, cuts, last in reads(stream, size, LANE_CHUNK_LINES if lean and not chunk_bytes else None):
+        out = scanner.scan(data, cuts, last, head, end)
         if out is not None:
             yield _chunk(out, source, strings)
 

@@ -49,13 +49,15 @@ class OpenRequests:
             if self._lane is not lane.strings:
                 raise AssertionError("one run's chunks came with block lanes of different string tables")
             self.strings.sync()
-            cols = lane.cols if len(lane) else None
+            if not len(lane):
+                return None
+            cols = lane.cols
         else:
-            if self.strings is None:
-                self.strings = Strings()
-            cols = columns(frames, self.strings)
-        if cols is None:
-            return None
+            strings = self.strings if self.strings is not None else Strings()
+            cols = columns(frames, strings)
+            if cols is None:  # a chunk without block rows decides nothing (the next may bring a lane)
+                return None
+            self.strings = strings
         out = self._table.pair(cols, bytes(self.strings.ops), hot_rows(), self.max_open, self.sides)
         if out["dropped.dev"]:
             self._drop(requests(out, "dropped", self.strings))

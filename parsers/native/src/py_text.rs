@@ -160,10 +160,14 @@ impl TextScanner {
 
     /// Scan `data` (whole lines) after the lines `cuts` (first bytes of lines cut since the last
     /// call); `last`: the input ends with `data`. None while no event line has ended.
-    fn scan<'py>(&mut self, py: Python<'py>, data: &[u8], cuts: Vec<Vec<u8>>, last: bool) -> PyResult<Option<Bound<'py, PyDict>>> {
+    /// `head`: the start of the chunk's first line, which the previous read ended inside; `end`:
+    /// where `data`'s whole lines end (the rest is the next chunk's head).
+    #[pyo3(signature = (data, cuts, last, head=b"".as_slice(), end=None))]
+    fn scan<'py>(&mut self, py: Python<'py>, data: &[u8], cuts: Vec<Vec<u8>>, last: bool, head: &[u8], end: Option<usize>) -> PyResult<Option<Bound<'py, PyDict>>> {
         let inner = &mut self.inner;
+        let data = data.get(..end.unwrap_or(data.len()).min(data.len())).unwrap_or_default();
         // the scan touches no Python object: let the report thread run meanwhile
-        let out = py.detach(|| inner.scan(data, &cuts, last));
+        let out = py.detach(|| inner.scan_after(head, data, &cuts, last));
         out.map(|c| chunk(py, &c)).transpose()
     }
 }

@@ -166,9 +166,23 @@ impl Scanner {
     /// Scan `data` (whole lines; the last chunk's may end without a newline), after the lines
     /// `cuts` (the first bytes of lines cut before it). None: no event line ended yet, all is carried.
     pub fn scan(&mut self, data: &[u8], cuts: &[Vec<u8>], last: bool) -> Option<ChunkOut> {
+        self.scan_after(b"", data, cuts, last)
+    }
+
+    /// As `scan`, where the chunk's first line starts with `head` (the unfinished last line of the
+    /// previous read): the reader hands its reads over as they are, and only that line is copied.
+    pub fn scan_after(&mut self, head: &[u8], data: &[u8], cuts: &[Vec<u8>], last: bool) -> Option<ChunkOut> {
+        let joined: Vec<u8>;
+        let (first, data) = if head.is_empty() {
+            (None, data)
+        } else {
+            let nl = memchr::memchr(b'\n', data).unwrap_or(data.len());
+            joined = [head, data.get(..nl).unwrap_or_default()].concat();
+            (Some(joined.as_slice()), data.get(nl + 1..).unwrap_or_default())
+        };
         let carry = std::mem::take(&mut self.carry);
         let carry_cuts = std::mem::take(&mut self.carry_cuts);
-        let lines = gather(&carry, &carry_cuts, cuts, data);
+        let lines = gather(&carry, &carry_cuts, cuts, first, data);
         let keep = if last {
             lines.len()
         } else {
@@ -429,8 +443,8 @@ impl Pass {
 }
 
 /// The lines of a chunk in order: carried lines (with the cut ones among them), the lines cut
-/// since, then `data`'s lines.
-fn gather<'a>(carry: &'a [u8], carry_cuts: &'a [(usize, Vec<u8>)], cuts: &'a [Vec<u8>], data: &'a [u8]) -> Vec<Line<'a>> {
+/// since, the line the last read ended inside (`first`), then `data`'s lines.
+fn gather<'a>(carry: &'a [u8], carry_cuts: &'a [(usize, Vec<u8>)], cuts: &'a [Vec<u8>], first: Option<&'a [u8]>, data: &'a [u8]) -> Vec<Line<'a>> {
     let mut lines = Vec::with_capacity(memchr::memchr_iter(b'\n', data).count() + cuts.len() + 1);
     let mut cc = carry_cuts.iter().peekable();
     let mut take_cuts = |lines: &mut Vec<Line<'a>>| {
@@ -447,6 +461,7 @@ fn gather<'a>(carry: &'a [u8], carry_cuts: &'a [(usize, Vec<u8>)], cuts: &'a [Ve
         lines.push(Line::Cut(c));
     }
     lines.extend(cuts.iter().map(|c| Line::Cut(c)));
+    lines.extend(first.map(Line::Text));
     lines.extend(split(data).map(Line::Text));
     lines
 }

@@ -591,19 +591,33 @@ impl OpenTable {
         if self.slots.len() < 4096 || self.slots.len() < 2 * self.alive {
             return;
         }
-        let mut slots = Vec::with_capacity(self.alive);
-        let mut parts = Vec::with_capacity(self.parts.len());
-        for p in &self.parts {
-            let start = slots.len();
-            slots.extend(self.slots.get(p.clone()).unwrap_or(&[]).iter().filter(|s| s.is_some()).cloned());
-            if slots.len() > start {
-                parts.push(start..slots.len());
+        // in place: a second table of the open requests was the run's peak of memory (bench/README.md)
+        let hot = self.hot_start();
+        let mut spans: Vec<std::ops::Range<usize>> = std::mem::take(&mut self.parts);
+        spans.push(hot..self.slots.len());
+        let mut parts = Vec::with_capacity(spans.len());
+        let mut w = 0;
+        for span in spans {
+            let start = w;
+            for r in span {
+                if self.slots.get(r).is_some_and(Option::is_some) {
+                    self.slots.swap(w, r); // w <= r: what stands at w was taken or already moved
+                    w += 1;
+                }
+            }
+            parts.push(start..w);
+        }
+        parts.pop(); // the hot part: it runs to the end
+        parts.retain(|p: &std::ops::Range<usize>| !p.is_empty());
+        self.slots.truncate(w);
+        self.slots.shrink_to(w.max(self.slots.capacity() / 2));
+        self.parts = parts;
+        self.at.clear();
+        for (i, s) in self.slots.iter().enumerate() {
+            if let Some(k) = s.as_ref().and_then(|o| o.key) {
+                self.at.insert(k, i);
             }
         }
-        let hot = self.hot_start();
-        slots.extend(self.slots.get(hot..).unwrap_or(&[]).iter().filter(|s| s.is_some()).cloned());
-        self.at = slots.iter().enumerate().filter_map(|(i, s)| Some((s.as_ref()?.key?, i))).collect();
-        (self.slots, self.parts) = (slots, parts);
     }
 }
 
