@@ -22,9 +22,10 @@ from .source import Source
 
 CHUNK_BYTES = 6 << 20  # measured: with the parser running a chunk ahead, 6 MB keeps peak RSS ~360 MB on 1.3 GB; 8 MB went past 400 MB
 MAX_CHUNK_LINES = 64_000  # measured: a -g capture's 6 MB chunk holds 135k lines and peaks near 400 MB RSS
-# With the block lane (the block report) a line costs a few dozen bytes of columns, not a frame row:
-# chunks this large make the report's fixed work per chunk (a few ms of polars calls) vanish
-LANE_CHUNK_BYTES = 12 << 20
+# With the block lane (the block report) a line costs a few dozen bytes of columns, not a frame row,
+# so chunks can hold more lines. Measured (bench/README.md): 12 MB halved the report's fixed work per
+# chunk but pushed the capture that lost its completes to 351 MB RSS; 8 MB keeps it at 285 MB.
+LANE_CHUNK_BYTES = 8 << 20
 LANE_CHUNK_LINES = 1 << 20
 # No trace line comes near this (a -g frame or a payload is a few hundred bytes): a longer one is
 # damage (a file glued to binary data, a copy cut inside a line). It is cut: one skipped line, and

@@ -63,6 +63,10 @@ class OpenRequests:
             self._drop(requests(out, "dropped", self.strings))
         return paired(out, self.strings)
 
+    def counts(self) -> tuple[int, int]:
+        """(issued, inserted and never issued) of the open requests, none of them handed over."""
+        return self._table.open_counts()
+
     def all(self) -> pl.DataFrame:
         """Every open request: dev, rwbs, ins_comm, iss_comm, ins_ts, iss_ts, ..."""
         return requests(self._table.open(), "open", self.strings or Strings())

@@ -581,6 +581,16 @@ impl OpenTable {
         self.alive
     }
 
+    /// Open requests that were issued, and those only inserted.
+    pub fn counts(&self) -> (usize, usize) {
+        let open = self.slots.iter().flatten();
+        open.fold((0, 0), |(iss, ins), o| match (o.req.iss_ts, o.req.ins_ts) {
+            (Some(_), _) => (iss + 1, ins),
+            (None, Some(_)) => (iss, ins + 1),
+            (None, None) => (iss, ins),
+        })
+    }
+
     pub fn is_empty(&self) -> bool {
         self.alive == 0
     }
@@ -750,6 +760,13 @@ mod tests {
         complete.key = None;
         let (p, t) = run(&[issue, complete]);
         assert!(p.done.is_empty() && p.without_issue.len() == 1 && t.len() == 1);
+    }
+
+    #[test]
+    fn open_counts_split_issued_from_only_inserted() {
+        let mut t = OpenTable::default();
+        pair_chunk(&mut t, &[ev(Ins, 1, 8, 8, W), ev(Iss, 2, 16, 8, W), ev(Ins, 3, 24, 8, W), ev(Iss, 4, 24, 8, W)], &Ops(OPS), BIG, &mut Scratch::default());
+        assert_eq!(t.counts(), (2, 1));
     }
 
     #[test]

@@ -188,6 +188,12 @@ impl Pairing {
         Ok(out.dict)
     }
 
+    /// (issued, inserted and never issued) of the open requests: what the report counts of them
+    /// without filters, without handing them all over.
+    fn open_counts(&self) -> (usize, usize) {
+        self.table.counts()
+    }
+
     fn __len__(&self) -> usize {
         self.table.len()
     }
