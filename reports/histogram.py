@@ -41,7 +41,6 @@ def log2_floor(v: pl.Expr) -> pl.Expr:
 class Distribution:
     """One latency distribution, accumulated chunk by chunk."""
 
-    hdr: HdrHistogram = field(default_factory=lambda: HdrHistogram(1, HIGHEST_NS, SIG_DIGITS))
     count: int = 0
     sum_ns: int = 0
     min_ns: int | None = None
@@ -49,6 +48,19 @@ class Distribution:
     log2: dict[int, int] = field(default_factory=dict)  # bucket k -> count, values in ns
     log2_unit: dict[int, int] = field(default_factory=dict)  # same, values in the display unit
     bytes_total: int = 0  # I/O size behind the values, for MB/s
+    # made when first used: its counts array is 330 KB to allocate and zero, and a report asks
+    # for many distributions that stay empty (a phase no request has, a process with no I2C)
+    _hdr: HdrHistogram | None = field(default=None, repr=False)
+
+    @property
+    def hdr(self) -> HdrHistogram:
+        if self._hdr is None:
+            self._hdr = HdrHistogram(1, HIGHEST_NS, SIG_DIGITS)
+        return self._hdr
+
+    @hdr.setter
+    def hdr(self, h: HdrHistogram) -> None:
+        self._hdr = h
 
     def stats(self, duration_ns: int | None = None) -> dict:
         """The STATS object of the JSON contract; ``duration_ns`` (block: the window) adds bytes, iops and MB/s."""
@@ -77,12 +89,11 @@ def percentiles(hdr: HdrHistogram, pcts) -> dict[float, int]:
     Same answer as ``hdr.get_percentile_to_value_dict``, without its Python loop over 30k buckets.
     """
     cum = np.ctypeslib.as_array(hdr.counts).cumsum()
-    out = {}
-    for p in pcts:
-        target = hdr.get_target_count_at_percentile(p)
-        idx = int(np.searchsorted(cum, target, side="left"))
-        out[p] = hdr.get_highest_equivalent_value(hdr.get_value_from_index(idx))
-    return out
+    # the targets in the counts' own (unsigned) type: a Python int against uint64 counts would make
+    # numpy compare in float64, converting all 40k cumulative counts on every call
+    targets = np.array([hdr.get_target_count_at_percentile(p) for p in pcts], dtype=cum.dtype)
+    at = np.searchsorted(cum, targets, side="left").tolist()
+    return {p: hdr.get_highest_equivalent_value(hdr.get_value_from_index(i)) for p, i in zip(pcts, at)}
 
 
 def buckets(log2: dict[int, int]) -> list[dict]:
@@ -135,10 +146,11 @@ class GroupedDistributions:
     def _roll_up(self) -> None:
         cols = ["idx", "k", "ku", "n", "s", "lo", "hi", "size"]
         for phase, (cells, _, dims) in self._pending.items():
+            # one query for all the groupings: a small frame's cost is polars' per-call overhead
             self._add_cells(pl.concat([
-                cells.select(phase=pl.lit(phase), dim=pl.lit(dim), key=key.cast(pl.String).fill_null("?"), *cols)
+                cells.lazy().select(phase=pl.lit(phase), dim=pl.lit(dim), key=key.cast(pl.String).fill_null("?"), *cols)
                 for dim, key in dims.items()
-            ]))
+            ]).collect())
         self._pending.clear()
 
     def _cell_keys(self) -> dict[str, pl.Expr]:
@@ -158,8 +170,12 @@ class GroupedDistributions:
         HdrHistogram counts go in with one numpy ``add.at`` per group.
         """
         keys = ["phase", "dim", "key"]
-        groups = cells.group_by(keys).agg(*_MERGE_CELLS)
-        for phase, dim, key, n, s, lo, hi, b in zip(*(groups[c].to_list() for c in (*keys, "n", "s", "lo", "hi", "size"))):
+        # each group's cells ride along as lists: one group_by serves the totals and the counts arrays
+        groups = cells.group_by(keys).agg(*_MERGE_CELLS, idxs=pl.col("idx"), ns=pl.col("n"))
+        ends = groups["idxs"].list.len().cum_sum().to_list()
+        idxs, ns = groups["idxs"].explode().to_numpy(), groups["ns"].explode().to_numpy()
+        start = 0
+        for phase, dim, key, n, s, lo, hi, b, end in zip(*(groups[c].to_list() for c in (*keys, "n", "s", "lo", "hi", "size")), ends):
             d = self._groups.get((phase, dim, key))
             if d is None:
                 d = self._groups[(phase, dim, key)] = Distribution()
@@ -170,9 +186,9 @@ class GroupedDistributions:
             d.max_ns = hi if d.max_ns is None else max(d.max_ns, hi)
             d.hdr.total_count += n
             d.hdr.min_value, d.hdr.max_value = min(d.hdr.min_value, lo), max(d.hdr.max_value, min(hi, HIGHEST_NS))
-        for (phase, dim, key), f in cells.select(*keys, "idx", "n").partition_by(keys, as_dict=True).items():
-            counts = np.ctypeslib.as_array(self._groups[(phase, dim, key)].hdr.counts)
-            np.add.at(counts, f["idx"].to_numpy(), f["n"].to_numpy().astype(counts.dtype))
+            counts = np.ctypeslib.as_array(d.hdr.counts)
+            np.add.at(counts, idxs[start:end], ns[start:end].astype(counts.dtype))
+            start = end
         per_k = cells.group_by(*keys, "k", "ku").agg(pl.col("n").sum())
         for phase, dim, key, k, ku, n in zip(*(per_k[c].to_list() for c in (*keys, "k", "ku", "n"))):
             d = self._groups[(phase, dim, key)]
