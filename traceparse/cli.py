@@ -22,6 +22,9 @@ from typing import Optional
 # A young generation of 100k objects leaves start-up and a small run without a single collection;
 # a large run still collects (its cyclic garbage is a constant ~1k objects: measured on 224 MB).
 gc.set_threshold(100_000, 10, 10)
+# numpy's OpenBLAS starts a thread pool as it loads (~18 ms of CPU measured here); traceparse does
+# no linear algebra. A user's own setting wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import typer  # noqa: E402 - imported at the collector's new pace
 
