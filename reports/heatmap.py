@@ -108,9 +108,9 @@ class HeatMap:
         """``rows``: ts_ns (when the request ended), value_ns (>= 0) and the ``keep`` columns."""
         if not rows.height:
             return
-        rows = rows.with_columns(row=lat_bucket(pl.col("value_ns")))
-        self.cells.add(rows.select("ts_ns", "row"))
-        cand = self._slowest(rows.lazy().select("ts_ns", "value_ns", "row", *self.keep))  # the chunk's few first
+        row = lat_bucket(pl.col("value_ns")).alias("row")
+        self.cells.add(rows.select("ts_ns", row))
+        cand = self._slowest(rows.lazy().select("ts_ns", "value_ns", row, *self.keep))  # the chunk's few first
         if self.kept is not None:
             cand = self._slowest(pl.concat([self.kept.lazy(), cand], how="vertical_relaxed"))
         self.kept = cand.collect()  # one query for the lot: on small chunks polars' cost is per call
@@ -225,11 +225,12 @@ BLOCK_KEEP = ["comm", "pid", "dev", "rwbs", "sector", "bytes"]
 def add_block(tl: Timeline, req: pl.DataFrame) -> None:
     """Finished block requests (block.py's columns): each phase's heat map at the request's complete
     time, and requests and bytes per interval and device (those with a D2C, as the IOPS column counts)."""
+    lazy = req.lazy()  # each filter and its select in one query
     for phase in ("d2c", "i2c", "i2d"):
         v = pl.col(f"{phase}_ns")
-        tl.latency(phase, req.filter(v.is_not_null() & (v >= 0)).select("ts_ns", *BLOCK_KEEP, value_ns=v))
-    d2c = req.filter(pl.col("d2c_ns").is_not_null() & (pl.col("d2c_ns") >= 0))
-    tl.count("requests", d2c.select("ts_ns", key="dev", bytes=pl.col("bytes").cast(pl.Int64)), ("bytes",))
+        tl.latency(phase, lazy.filter(v.is_not_null() & (v >= 0)).select("ts_ns", *BLOCK_KEEP, value_ns=v).collect())
+    d2c = lazy.filter(pl.col("d2c_ns").is_not_null() & (pl.col("d2c_ns") >= 0))
+    tl.count("requests", d2c.select("ts_ns", key="dev", bytes=pl.col("bytes").cast(pl.Int64)).collect(), ("bytes",))
 
 
 def block_data(tl: Timeline | None, end_ns: int) -> dict:
