@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import threading
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 import numpy as np
 import polars as pl
@@ -219,9 +220,10 @@ class GroupedDistributions:
         """
         keys = ["phase", "dim", "key"]
         # each group's cells ride along as lists: one group_by serves the totals and the counts arrays
-        groups = cells.group_by(keys).agg(*_MERGE_CELLS, idxs=pl.col("idx"), ns=pl.col("n"))
-        ends = groups["idxs"].list.len().cum_sum().to_list()
-        idxs, ns = groups["idxs"].explode().to_numpy(), groups["ns"].explode().to_numpy()
+        groups = cells.group_by(keys).agg(*_MERGE_CELLS, idxs=pl.col("idx"), ns=pl.col("n"), cells=pl.len())
+        ends = list(accumulate(groups["cells"].to_list()))
+        flat = groups.select(pl.col("idxs").explode(), pl.col("ns").explode())
+        idxs, ns = flat["idxs"].to_numpy(), flat["ns"].to_numpy()
         start = 0
         for phase, dim, key, n, s, lo, hi, b, end in zip(*(groups[c].to_list() for c in (*keys, "n", "s", "lo", "hi", "size")), ends):
             d = self._groups.get((phase, dim, key))
