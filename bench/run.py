@@ -4,6 +4,7 @@
                                         # a capture that lost its completes, fixed cost, per-event cost
     python bench/run.py --quick         # a smoke run: small inputs, one run each, no 1.3 GB
     python bench/run.py --dat-dir DIR   # where the recorded trace.dats are (default bench/work)
+    python bench/run.py --fixed 11      # the fixed-cost rows alone, interleaved, medians of 11 rounds
 
 Inputs are built in bench/work/ from the real fixtures (a capture repeated with shifted
 timestamps, see make_inputs.py); bench/work/ is not committed. Peers, on the same input in the same run:
@@ -174,11 +175,36 @@ def per_event(b: Bench, sizes: list[int], start: float) -> str:
     return "\n".join(out)
 
 
+def fixed_costs(rounds: int) -> str:
+    """The fixed-cost rows alone, run round after round in turn (medians): on a shared machine the
+    load moves less between neighbours than between commands minutes apart."""
+    cmds = {
+        "`python -c 'import polars'`": [sys.executable, "-c", "import polars"],
+        "`traceparse block` on the 801-event trace.dat fixture": [*TP, "block", SMALL_DAT, "-f", "json"],
+        "`traceparse block` on an 18-event perf text": [*TP, "block", ROOT / "fixtures" / "handmade" / "comm-spaces.perf.txt", "-f", "json"],
+        "`traceparse --help`": [*TP, "--help"],
+    }
+    got: dict[str, list[dict]] = {k: [] for k in cmds}
+    for _ in range(rounds):
+        for k, cmd in cmds.items():
+            got[k].append(run(cmd, 1))
+    med = {k: (statistics.median(r["t"] for r in rs), statistics.median(r["cpu"] for r in rs)) for k, rs in got.items()}
+    t0, c0 = next(iter(med.values()))
+    out = [f"load average: {os.getloadavg()[0]:.1f}; medians of {rounds} interleaved rounds\n",
+           "| fixed cost | wall (s) | CPU (s) | x import polars (wall) | x import polars (CPU) |", "|---|---|---|---|---|"]
+    out += [f"| {k} | {t:.3f} | {c:.3f} | {t / t0:.2f}x | {c / c0:.2f}x |" for k, (t, c) in med.items()]
+    return "\n".join(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a smoke run: small inputs, one run each")
     ap.add_argument("--dat-dir", type=Path, default=WORK)
+    ap.add_argument("--fixed", type=int, metavar="ROUNDS", help="only the fixed-cost rows, interleaved, medians of ROUNDS")
     a = ap.parse_args()
+    if a.fixed:
+        print(fixed_costs(a.fixed))
+        return
     WORK.mkdir(exist_ok=True)
     b = Bench(1 if a.quick else 3)
     limit = limit_binary()

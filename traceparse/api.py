@@ -4,15 +4,19 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-import polars as pl
+from typing import TYPE_CHECKING
 
 from .parsers.reader import read_capture
-from .parsers.schema import Chunk
-from .parsers.source import Source
-from .reports.block import BlockOptions, block_report
-from .reports.info import info_report
-from .reports.net import NetOptions, net_report
 from .reports.result import Report
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from .parsers.schema import Chunk
+    from .parsers.source import Source
+
+# Each report is imported by the function that runs it: a run pays for its own report's modules
+# (block's pairing kernel, net's tables...), never for all of them.
 
 
 class Capture:
@@ -40,6 +44,8 @@ class Capture:
         for chunk in self.chunks():
             for name, frame in chunk.frames.items():
                 parts.setdefault(name, []).append(frame)
+        import polars as pl
+
         return {name: pl.concat(fs) for name, fs in sorted(parts.items())}
 
     @property
@@ -71,6 +77,8 @@ def block(src, strict: bool = False, progress=None, **options) -> Report:
     Returns:
         a Report; ``report.data`` is the JSON contract.
     """
+    from .reports.block import BlockOptions, block_report
+
     opts = BlockOptions(**options)  # bad options fail before the capture is opened (a pipe, 150 MB...)
     cap = _capture(src, strict, progress, lean=True)  # the block report reads typed columns only
     return block_report(cap.source, cap.chunks(), opts)
@@ -86,6 +94,8 @@ def net(src, strict: bool = False, progress=None, **options) -> Report:
     Returns:
         a Report; ``report.data`` is the JSON contract.
     """
+    from .reports.net import NetOptions, net_report
+
     opts = NetOptions(**options)  # bad options fail before the capture is opened
     cap = _capture(src, strict, progress)
     return net_report(cap.source, cap.chunks(), opts)
@@ -93,6 +103,8 @@ def net(src, strict: bool = False, progress=None, **options) -> Report:
 
 def info(src, strict: bool = False, progress=None) -> Report:
     """Format, events per kind, time span, CPUs, lost events and skipped lines of a capture."""
+    from .reports.info import info_report
+
     cap = _capture(src, strict, progress)
     return info_report(cap.source, cap.chunks())
 
@@ -121,8 +133,14 @@ def fleet_report(kind: str, inputs, labels=(), engine: str = "local", scheduler:
         raise TraceParseError(f"--engine must be one of {', '.join(_fleet.ENGINES)} (got {engine!r})")
     if scheduler and engine != "dask":
         raise TraceParseError("--scheduler goes with --engine dask")
-    if kind in ("block", "net"):  # bad options fail before any input is read
-        (BlockOptions if kind == "block" else NetOptions)(**options)
+    if kind == "block":  # bad options fail before any input is read
+        from .reports.block import BlockOptions
+
+        BlockOptions(**options)
+    elif kind == "net":
+        from .reports.net import NetOptions
+
+        NetOptions(**options)
     found = _fleet.expand(_fleet.as_list(inputs))
     names = _fleet.check_labels(found, _fleet.as_list(labels))
     return report_of(_fleet.run(kind, found, names, options, strict=strict, engine=engine, scheduler=scheduler))
