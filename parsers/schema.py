@@ -75,6 +75,8 @@ def schema_for(event: str) -> dict[str, pl.DataType]:
 def conform(frame: pl.DataFrame, event: str) -> pl.DataFrame:
     """Cast and order ``frame`` to the schema of ``event``, adding missing columns as nulls."""
     schema = schema_for(event)
+    if list(frame.schema.items()) == list(schema.items()):
+        return frame  # built to the schema already (trace.dat's block frames)
     return frame.select(
         [
             (pl.col(name) if name in frame.columns else pl.lit(None)).cast(dtype).alias(name)

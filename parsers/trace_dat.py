@@ -815,7 +815,7 @@ def _chunks(d: _Bytes, mem, head: Header, source: Source, chunk_bytes: int, payl
     to chunk (an issue on CPU 0, its complete on CPU 1), so a chunk must never hold events later
     than the next chunk's. Every stream decodes one batch ahead; all events up to the earliest
     "last decoded timestamp" among the streams still running are safe to hand out. The chunk's
-    records are ordered natively (``merge_order``) and become frames in one pass.
+    records are merged and grouped by kind natively (``merge_grouped``) and become frames in one pass.
     """
     builder = FrameBuilder(head.formats, head.cmdlines, head.endian, head.ts_offset, head.tsc2nsec, head.kallsyms, payload)
     unknown, bad = Counter(), [0]
@@ -889,26 +889,21 @@ def _cpu_batches(d, mem, head: Header, buf: Buffer, cpu: CpuData, builder, unkno
 
 def _chunk(builder: FrameBuilder, runs: list[_Run], unknown: Counter, lost: Counter, fraction: float) -> Chunk:
     """The frames of the runs' records, merged in time order; kinds in the order the old per-CPU
-    frames met them (CPU after CPU, ids ascending within one)."""
+    frames met them (CPU after CPU, ids ascending within one). The merge and the grouping by kind
+    are one native call (``merge_grouped``)."""
     frames = {}
     if runs:
+        from . import _native
+
         base = np.cumsum([0, *(len(r.buf) for r in runs[:-1])])
         start = np.concatenate([r.rec.start + b for r, b in zip(runs, base)])
         ids = np.concatenate([r.ids for r in runs])
         ns = np.concatenate([r.ns for r in runs])
-        from . import _native
-
-        order = np.frombuffer(_native.merge_order(ids.tobytes(), ns.tobytes(), [len(r.ids) for r in runs]), np.int64)
-        rec = Records(
-            start[order], np.concatenate([r.rec.length for r in runs])[order],
-            np.concatenate([r.rec.ts for r in runs])[order], np.zeros(0, np.int64), np.zeros(0, np.int64), 0,
+        order, kinds, first = (
+            np.frombuffer(c, np.int64) for c in _native.merge_grouped(ids.tobytes(), ns.tobytes(), [len(r.ids) for r in runs])
         )
-        cpu = np.concatenate([np.full(len(r.ids), r.cpu, np.int16) for r in runs])[order]
+        length = np.concatenate([r.rec.length for r in runs])
+        cpu = np.concatenate([np.full(len(r.ids), r.cpu, np.int16) for r in runs])
         buf = runs[0].buf if len(runs) == 1 else b"".join(r.buf for r in runs)
-        built = builder.frames(buf, rec, cpu, unknown)
-        for r in runs:
-            for kind_id in np.unique(r.ids).tolist():
-                key = builder.formats.get(kind_id).key
-                if key in built and key not in frames:
-                    frames[key] = built[key]
+        frames = builder.frames_grouped(buf, start, length, ns, cpu, order, kinds, first)
     return Chunk(frames=frames, lost_events=sum(lost.values()), lost_by_cpu=dict(lost), read_fraction=fraction)
