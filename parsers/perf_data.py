@@ -169,6 +169,7 @@ class _Reader:
     def __init__(self, scanner, source: Source, meta: dict, payload: bool, stacks: bool, kallsyms: bytes | None = None):
         self.s, self.source, self.payload, self.want_stacks = scanner, source, payload, stacks
         self.attrs = meta["attrs"]
+        self.big_endian = meta["endianness"] == "big"
         self.builder: FrameBuilder | None = None
         self.no_formats = False
         self.comm_names: list[str] = []
@@ -178,6 +179,7 @@ class _Reader:
         self.unknown: Counter = Counter()
         self.throttled = 0
         self.lost_records = self.lost_samples = 0
+        self.cut_tracepoints = 0  # tracepoint samples of a cut file, whose format files went with the cut
 
     def chunks(self, chunk_bytes: int) -> Iterator[Chunk]:
         while True:
@@ -211,18 +213,29 @@ class _Reader:
 
     def _finish(self) -> None:
         src = self.source
+        cut = self.s.cut()
+        if cut is not None:
+            at, end, claimed = cut
+            src.note(f"perf.data is cut at byte {at:,}, inside its data section (which the header says ends at byte "
+                     f"{claimed:,}): the records up to byte {end:,} were read; the sections after the data are lost")
+        if self.cut_tracepoints:
+            src.note(f"the cut took the event names and format files with it: {self.cut_tracepoints:,} tracepoint samples "
+                     "are named by their tracepoint id (tracepoint:ID, the id in /sys/kernel/tracing/events/*/*/id "
+                     "on the recording kernel), with times, CPUs, threads and comms but no payload fields")
         damage = self.s.damage()
         if damage is not None:
             at, why = damage
             if "Compression support is not enabled" in why:
                 src.note(f"perf.data holds zstd-compressed records from byte {at:,} on (perf record -z), which traceparse "
                          "does not read; record without -z. The records before them were read")
+            elif why.endswith(": cut"):
+                src.note(f"perf.data ends inside a record at byte {at:,} (the stream was cut); the records before it were read")
             else:
                 src.note(f"perf.data is damaged or cut near byte {at:,} ({why}); the records before it were read")
         if self.unknown:
             ids = ", ".join(str(i) for i in sorted(self.unknown)[:5])
             src.skip(sum(self.unknown.values()), None, f"perf.data samples of event ids without a format file: {ids}")
-        if self.no_formats:
+        if self.no_formats and not self.cut_tracepoints:
             src.skip(1, None, "perf.data: tracepoint samples but no tracing data (format files); their payloads are not decoded")
         if self.builder is not None:
             for (kind, why), n in sorted(self.builder.damaged.items()):
@@ -300,7 +313,9 @@ class _Reader:
         # a RAW payload is a tracepoint record only for a tracepoint attr (simpleperf adds RAW to every attr)
         tracepoint = np.array([tp is not None for _, tp, _ in self.attrs] + [False], dtype=bool)
         has_raw = (c["raw_len"] > 0) & tracepoint[np.minimum(c["attr"], len(self.attrs))]
-        if has_raw.any():
+        if has_raw.any() and self.s.cut() is not None and self._builder() is None:
+            self._cut_tracepoints(np.flatnonzero(has_raw), c, raw, common, out)
+        elif has_raw.any():
             self._tracepoints(np.flatnonzero(has_raw), c, raw, common, out)
         plain = np.flatnonzero(~has_raw)
         if len(plain):
@@ -331,12 +346,30 @@ class _Reader:
             frame = frame.with_columns(mine.select("cpu", "pid", "tgid", "comm", "stack_id"))
             out.setdefault(fmt.key, []).append(conform(frame, fmt.key))
 
+    def _cut_tracepoints(self, rows: np.ndarray, c: dict, raw: bytes, common: pl.DataFrame, out: dict) -> None:
+        """A cut file's tracepoint samples, their format files and names lost with the cut: the nearest
+        useful thing is the samples themselves, named by the tracepoint id their payload starts with
+        (its common_type; the attrs cannot say: without EVENT_DESC the crate maps every sample to the
+        first attr)."""
+        self.cut_tracepoints += len(rows)
+        b = np.frombuffer(raw, np.uint8)
+        at = c["raw_off"][rows].astype(np.int64)
+        lo, hi = b[at].astype(np.int64), b[np.minimum(at + 1, len(b) - 1)].astype(np.int64)
+        ids = (lo << 8 | hi) if self.big_endian else (hi << 8 | lo)
+        for tp in np.unique(ids).tolist():
+            name = f"tracepoint:{tp}"
+            frame = common[rows[ids == tp]].with_columns(event=pl.lit(name, dtype=pl.Categorical), payload=pl.lit(""))
+            out.setdefault(name, []).append(conform(frame, name))
+
     def _plain(self, rows: np.ndarray, c: dict, common: pl.DataFrame, out: dict) -> None:
         """Samples without a RAW payload (cycles, cpu-clock, ...): common columns, named as perf names them."""
         attr = c["attr"][rows]
         for a in np.unique(attr).tolist():
             sel = rows[attr == a]
-            name = self.attrs[a][0] if a < len(self.attrs) and self.attrs[a][0] else f"attr{a}"
+            name = self.attrs[a][0] if a < len(self.attrs) else ""
+            if not name and a < len(self.attrs) and self.attrs[a][1] is not None:
+                name = f"tracepoint:{self.attrs[a][1]}"  # a cut file: EVENT_DESC (the names) was after the data
+            name = name or f"attr{a}"
             frame = common[sel].with_columns(
                 event=pl.lit(name, dtype=pl.Categorical), payload=pl.lit("")
             )

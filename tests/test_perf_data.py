@@ -159,13 +159,65 @@ def test_lost_samples_are_counted_per_cpu():
     assert out["meta"]["throttled"] == 309  # SOURCES.md: 309 THROTTLE records
 
 
-def test_a_cut_perf_data_is_one_line_with_the_offset(tmp_path):
+def test_a_perf_data_cut_before_its_data_is_one_line_with_the_offset(tmp_path):
     cut = tmp_path / "cut.perf.data"
-    cut.write_bytes(PERF_DATA.read_bytes()[:300_000])
+    cut.write_bytes(PERF_DATA.read_bytes()[:500])  # inside the attrs (perf report --header-only: data offset 744)
     out = run_cli("block", cut)
     err = out.stderr.decode()
     assert out.returncode == 2 and err.startswith("traceparse: ") and err.count("\n") == 1
     assert "byte" in err and "past the end" in err
+
+
+def _samples_before(data: bytes, end: int) -> Counter:
+    """An independent walk of the data section (perf report --header-only: data offset 744), records up
+    to byte ``end``: SAMPLE (type 9) records per tracepoint id. sample_type IP|TID|TIME|CPU|PERIOD|RAW|
+    IDENTIFIER puts six u64 after the header, then RAW's u32 size, whose payload starts with common_type."""
+    at, kinds = 744, Counter()
+    while at + 8 <= end:
+        kind, size = int.from_bytes(data[at : at + 4], "little"), int.from_bytes(data[at + 6 : at + 8], "little")
+        if at + size > end:
+            break
+        if kind == 9:
+            kinds[int.from_bytes(data[at + 60 : at + 62], "little")] += 1
+        at += size
+    return kinds
+
+
+def test_a_perf_data_cut_inside_its_data_is_read_up_to_the_cut_and_says_so(tmp_path):
+    # perf itself refuses such a file: `perf script` says "incompatible file format" (perf 6.1)
+    data = PERF_DATA.read_bytes()
+    cut = tmp_path / "cut.perf.data"
+    cut.write_bytes(data[:400_000])
+    source, fr = frames(cut)
+    # the names went with EVENT_DESC; perf report --header-only of the whole file: config 0x838 is
+    # block_rq_issue, 0x839 block_rq_insert, 0x83b block_rq_complete
+    want = _samples_before(data, 400_000)
+    assert {k: f.height for k, f in fr.items()} == {f"tracepoint:{tp}": n for tp, n in want.items()}
+    assert set(want) == {0x838, 0x839, 0x83B} and sum(want.values()) > 2000
+    notes = source.skipped.describe()
+    assert "cut at byte 400,000" in notes and "tracepoint id" in notes
+    # each sample is one perf script printed, at the same time on the same CPU and thread
+    names = {"block:block_rq_issue": 0x838, "block:block_rq_insert": 0x839, "block:block_rq_complete": 0x83B}
+    text = frames(FIXTURES / "perf-block-ns.txt")[1]
+    for kind, tp in names.items():
+        mine = fr[f"tracepoint:{tp}"].select("ts_ns", "cpu", "pid", "comm")
+        theirs = text[kind].select("ts_ns", "cpu", "pid", "comm")
+        assert mine.join(theirs, on=["ts_ns", "cpu", "pid", "comm"], how="anti").height == 0
+    out = run_cli("info", cut)
+    assert out.returncode == 0 and b"cut at byte 400,000" in out.stdout + out.stderr
+
+
+def test_a_cut_pipe_is_read_up_to_the_cut_and_says_so():
+    data = lzma.decompress(PIPE.read_bytes())
+    out = run_cli("info", "-", "--format", "json", stdin=data[:400_000])
+    assert out.returncode == 0, out.stderr.decode()
+    info = json.loads(out.stdout)
+    # perf script -i - --ns on the same 400,000 bytes: 472 issues and 628 completes (1,100 lines), then
+    # "unexpected end of event stream"
+    assert info["events"] == {"block:block_rq_issue": 472, "block:block_rq_complete": 628}
+    assert "ends inside a record at byte 400,000" in (out.stdout + out.stderr).decode()
+    whole = run_cli("info", "-", stdin=data)
+    assert whole.returncode == 0 and b"cut" not in whole.stdout + whole.stderr
 
 
 def test_a_garbage_record_size_is_a_counted_skip_and_what_came_before_is_read(tmp_path):
