@@ -33,7 +33,9 @@ import polars as pl
 
 from .errors import TraceParseError
 from .event_format import FrameBuilder, int_column
-from .print_fmt import Kallsyms
+from .payloads import fields as payload_fields
+from .perf_print import render_args
+from .print_fmt import Kallsyms, Render
 from .schema import Chunk, conform
 from .source import Source
 from .trace_dat import Header, _Bytes, _Cut, _parse_cmdlines, _spool, read_tracing_sections
@@ -344,7 +346,33 @@ class _Reader:
             # the sample's own tid/pid/cpu/comm, as perf script prints them (the payload's common_pid is the same tid)
             mine = common[sel]
             frame = frame.with_columns(mine.select("cpu", "pid", "tgid", "comm", "stack_id"))
+            if "payload" in frame.columns:
+                frame = self._as_perf_prints(frame, fmt, buf, c["raw_off"][sel].astype(np.int64), c["raw_len"][sel].astype(np.int64))
             out.setdefault(fmt.key, []).append(conform(frame, fmt.key))
+
+    def _as_perf_prints(self, frame: pl.DataFrame, fmt, buf: bytes, starts: np.ndarray, lens: np.ndarray) -> pl.DataFrame:
+        """The payload as perf script prints it (its print fmt, libtraceevent's way: perf_print.py), so a
+        perf.data and its perf script text make the same frames: prev_state=S, not 1; ioprio 0x2,0,4,
+        not be,0,4 (libtraceevent cannot read the IOPRIO_CLASS_* names of the table); an event's
+        ``fields`` are the pairs of that text, as the text parser takes them."""
+        b = self.builder
+        kallsyms = b._kallsyms_for(Render("function")) if "%p" in fmt.print_fmt else None  # %pS names
+        got = render_args(fmt, buf, starts, lens, b.e, kallsyms)
+        if got is None:
+            return frame  # beyond perf_print: FrameBuilder's name=value text stays
+        pieces, cols, used = got
+        parts = [pl.lit(pieces[0])]
+        for piece, col in zip(pieces[1:], cols):
+            parts += [pl.lit(col), pl.lit(piece)]
+        payload = pl.select(pl.concat_str(parts)).to_series() if cols else pl.repeat(pieces[0], frame.height, eager=True)
+        out = frame.with_columns(payload=payload)
+        if "fields" in frame.columns:
+            out = out.with_columns(fields=payload_fields(pl.col("payload")))
+        if "ioprio" in frame.columns:
+            mine = [col for col, arg in zip(cols, used) if "REC -> ioprio" in arg]
+            if mine:
+                out = out.with_columns(ioprio=pl.concat_str([pl.lit(c) for c in mine], separator=","))
+        return out
 
     def _cut_tracepoints(self, rows: np.ndarray, c: dict, raw: bytes, common: pl.DataFrame, out: dict) -> None:
         """A cut file's tracepoint samples, their format files and names lost with the cut: the nearest
