@@ -356,7 +356,10 @@ class _Reader:
         not be,0,4 (libtraceevent cannot read the IOPRIO_CLASS_* names of the table); an event's
         ``fields`` are the pairs of that text, as the text parser takes them."""
         b = self.builder
-        kallsyms = b._kallsyms_for(Render("function")) if "%p" in fmt.print_fmt else None  # %pS names
+        kallsyms = None
+        if "%p" in fmt.print_fmt:  # %pS names: the tracing data's kallsyms (perf's has none), else --kallsyms
+            kallsyms = b._kallsyms_for(Render("function"))
+            kallsyms = kallsyms if kallsyms is not None and len(kallsyms) else self.kallsyms
         got = render_args(fmt, buf, starts, lens, b.e, kallsyms)
         if got is None:
             return frame  # beyond perf_print: FrameBuilder's name=value text stays

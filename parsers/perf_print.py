@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from .event_format import EventFormat, Field, hex_digits, int_column, render_column
+from .event_format import EventFormat, Field, gather, hex_digits, int_column, render_column
 from .print_fmt import _CONV, _KNOWN, _NO_MATCH, Kallsyms, Render, _const_expr, _leading_string, render
 
 _U64 = np.uint64
@@ -81,11 +81,10 @@ def render_args(fmt: EventFormat, buf: bytes, starts: np.ndarray, lens: np.ndarr
                 continue
             if m.group(1) == "*" or m.group(2) == "*" or i >= len(args):
                 raise Unsupported("a '*' width, or fewer arguments than conversions")
-            ext = literal[at : at + 1] if m.group(3) == "p" else ""
-            if ext in ("S", "s", "F", "f"):
-                at += 1
-            else:
-                ext = ""
+            ext = ""
+            if m.group(3) == "p":
+                ext = next((x for x in _P_EXT if literal.startswith(x, at)), "")
+                at += len(ext)
             val = _Parser(args[i], ctx).parse()
             cols.append(_convert(val, m.group(0), ext, ctx))
             used.append(" ".join(t for _, t in args[i]))
@@ -289,6 +288,8 @@ class _Parser:
             return _Val(ints=raw.view(f"u{f.size}").astype(np.uint64), field=f)
         if f.is_char:
             return _Val(text=render_column(c.buf, c.starts, c.lens, f, c.e), field=f)
+        if f.kind == "array":
+            return _Val(field=f)  # its bytes, for %pI4, %pI6c, %pM
         raise Unsupported(f"field {f.name} of kind {f.kind}")
 
 
@@ -378,6 +379,8 @@ def _convert(v: _Val, spec: str, ext: str, ctx: _Ctx) -> pl.Series:
             raise Unsupported("%s of a number")
         out = v.text if prec is None else v.text.str.slice(0, int(prec))
         return _pad(out, width, "-" in flags, False)
+    if conv == "p" and ext[:1] in ("I", "i", "M", "m"):
+        return _address(v, ext, ctx)
     x = _ints(v)
     if conv == "p":
         if ext in ("S", "s", "F", "f"):
@@ -408,6 +411,63 @@ def _convert(v: _Val, spec: str, ext: str, ctx: _Ctx) -> pl.Series:
     else:
         raise Unsupported(spec)
     return _pad(text, width, "-" in flags, "0" in flags and conv in "diuxX")
+
+
+_P_EXT = ("I6c", "I4", "i4", "I6", "i6", "S", "s", "F", "f", "M", "m")
+_ADDR_BYTES = {"4": 4, "6": 16, "M": 6, "m": 6}
+
+
+def _address(v: _Val, ext: str, ctx: _Ctx) -> pl.Series:
+    """%pI4 %pi4 %pI6 %pi6 %pI6c %pM %pm of a byte-array field, spelled once per distinct address."""
+    f = v.field
+    size = _ADDR_BYTES[ext[-1] if ext[0] in "Mm" else ext[1]]
+    if f is None or f.kind != "array" or f.elem != 1 or f.size != size:
+        raise Unsupported(f"%p{ext} of something that is not a {size}-byte array")
+    mat = np.ascontiguousarray(gather(ctx.buf, ctx.starts, f.offset, size))
+    uniq, inv = np.unique(mat, axis=0, return_inverse=True) if len(mat) else (mat, np.zeros(0, np.int64))
+    spell = {"I4": _ip4, "i4": lambda b: ".".join(f"{x:03d}" for x in b), "I6": lambda b: _ip6(b, ":"),
+             "i6": lambda b: _ip6(b, ""), "I6c": _ip6c, "M": lambda b: ":".join(f"{x:02x}" for x in b),
+             "m": lambda b: "".join(f"{x:02x}" for x in b)}[ext]
+    return pl.Series([spell(bytes(r)) for r in uniq.tolist()], dtype=pl.String).gather(inv.reshape(-1))
+
+
+def _ip4(b: bytes) -> str:
+    return ".".join(str(x) for x in b)
+
+
+def _ip6(b: bytes, sep: str) -> str:
+    return sep.join(b[i : i + 2].hex() for i in range(0, 16, 2))
+
+
+def _ip6c(b: bytes) -> str:
+    """libtraceevent's print_ip6c_addr (the kernel's ip6_compressed_string): the longest run of two or
+    more zero words is "::"; a v4-mapped or ISATAP address ends in its IPv4 dotted quad."""
+    words = [int.from_bytes(b[i : i + 2], "big") for i in range(0, 16, 2)]
+    mapped = words[:5] == [0] * 5 and words[5] == 0xFFFF
+    isatap = (int.from_bytes(b[8:12], "big") | 0x02000000) == 0x02005EFE
+    v4 = mapped or isatap
+    n = 6 if v4 else 8
+    runs = [next((j - i for j in range(i, n) if words[j]), n - i) for i in range(n)]
+    longest, at = 1, -1
+    for i, r in enumerate(runs):
+        if r > longest:
+            longest, at = r, i
+    out, colon, i = "", False, 0
+    while i < n:
+        if i == at:
+            out += ":" if (colon or i == 0) else ""
+            out += ":"
+            colon = False
+            i += longest
+            continue
+        if colon:
+            out += ":"
+        out += f"{words[i]:x}"
+        colon = True
+        i += 1
+    if v4:
+        out += (":" if colon else "") + _ip4(b[12:])
+    return out
 
 
 def _pad(text: pl.Series, width: int, left: bool, zeros: bool) -> pl.Series:

@@ -314,3 +314,44 @@ def test_any_event_reports_on_perf_data_equal_them_on_perf_scripts_text(report):
 def test_count_by_a_rendered_field_equals_perf_scripts():
     args = ("count", "--by", "prev_state")
     assert report_json(*args, EVENTS) == report_json(*args, EVENTS_NS)
+
+
+NET = FIXTURES / "perfdata" / "net-tcp.perf.data.xz"
+FUNC = FIXTURES / "perfdata" / "func.perf.data.xz"
+
+
+def _same_frames(binary: dict, text: dict) -> None:
+    assert {k: f.height for k, f in binary.items()} == {k: f.height for k, f in text.items()}
+    for kind, want in text.items():
+        want = want.drop("tgid", "stack_id")
+        assert_frame_equal(binary[kind].select(want.columns), want, check_dtypes=False)
+
+
+def test_net_frames_equal_perf_scripts_text_addresses_and_locations_included():
+    # inet_sock_set_state prints saddr=%pI4 saddrv6=%pI6c ("::ffff:127.0.0.1"); kfree_skb's
+    # location=%pS is named by perf from the recording box's kallsyms, here by the lines given
+    kallsyms = lzma.decompress((FIXTURES / "perfdata" / "net-tcp.kallsyms.xz").read_bytes())
+    _, binary = frames(NET, kallsyms=kallsyms)
+    _, text = frames(FIXTURES / "perfdata" / "net-tcp.ns.txt.xz")
+    _same_frames(binary, text)
+    assert "saddrv6=::ffff:127.0.0.1 " in binary["sock:inet_sock_set_state"]["payload"][0]
+    # without a kallsyms the location stays the address perf would have named
+    _, bare = frames(NET)
+    assert bare["skb:kfree_skb"]["payload"].str.contains("location=0xffffffff").all()
+
+
+def test_uprobe_pair_frames_and_funclatency_equal_perf_scripts_text():
+    _, binary = frames(FUNC)
+    text_path = FIXTURES / "perfdata" / "func.ns.txt.xz"
+    _, text = frames(text_path)
+    _same_frames(binary, text)
+    assert {k: f.height for k, f in binary.items()} == {"probe_tpfunc:work": 200, "probe_tpfunc:work__return": 200}
+    assert report_json("funclatency", FUNC, "--func", "work") == report_json("funclatency", text_path, "--func", "work")
+
+
+def test_block_with_call_chains_report_equals_perf_scripts_text():
+    g = FIXTURES / "perfdata" / "g-block.perf.data.xz"
+    text = FIXTURES / "perfdata" / "g-block.ns.txt.xz"
+    assert report_json("block", g) == report_json("block", text)
+    _, binary = frames(g)
+    _same_frames(binary, frames(text)[1])
