@@ -227,10 +227,7 @@ class _Reader:
         damage = self.s.damage()
         if damage is not None:
             at, why = damage
-            if "Compression support is not enabled" in why:
-                src.note(f"perf.data holds zstd-compressed records from byte {at:,} on (perf record -z), which traceparse "
-                         "does not read; record without -z. The records before them were read")
-            elif why.endswith(": cut"):
+            if why.endswith(": cut"):
                 src.note(f"perf.data ends inside a record at byte {at:,} (the stream was cut); the records before it were read")
             else:
                 src.note(f"perf.data is damaged or cut near byte {at:,} ({why}); the records before it were read")

@@ -239,12 +239,16 @@ def test_perfile2_magic_on_garbage_is_one_line(tmp_path):
     assert out.returncode == 2 and out.stderr.decode().startswith("traceparse: ") and out.stderr.count(b"\n") == 1
 
 
-def test_compressed_records_are_named_not_called_damage():
-    # fixtures/perfdata/zstd-block.perf.data.xz: `perf record -z` (PERF_RECORD_COMPRESSED, zstd)
-    out = run_cli("info", FIXTURES / "perfdata" / "zstd-block.perf.data.xz")
-    err = out.stderr.decode()
-    assert out.returncode == 2 and err.startswith("traceparse: ") and err.count("\n") == 1
-    assert "perf record -z" in err
+@pytest.mark.parametrize("name", ["zstd-block", "zstd-pipe"])
+def test_compressed_records_read_equal_perf_scripts_text(name):
+    # `perf record -z` (PERF_RECORD_COMPRESSED, zstd), file mode and pipe mode (stdin)
+    data = FIXTURES / "perfdata" / f"{name}.perf.data.xz"
+    text = FIXTURES / "perfdata" / f"{name}.ns.txt.xz"
+    source, binary = frames(data)
+    _same_frames(binary, frames(text)[1])
+    assert not source.skipped.count
+    piped = report_json("block", "-", stdin=lzma.decompress(data.read_bytes()))
+    assert piped == report_json("block", text)
 
 
 def _stacks(src, **kw):
