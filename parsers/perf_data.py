@@ -181,6 +181,7 @@ class _Reader:
         self.unknown: Counter = Counter()
         self.throttled = 0
         self.lost_records = self.lost_samples = 0
+        self._ioprio: dict[int, dict[int, str]] = {}  # per event id: I/O priority -> perf's spelling
         self.cut_tracepoints = 0  # tracepoint samples of a cut file, whose format files went with the cut
 
     def chunks(self, chunk_bytes: int) -> Iterator[Chunk]:
@@ -353,6 +354,8 @@ class _Reader:
         not be,0,4 (libtraceevent cannot read the IOPRIO_CLASS_* names of the table); an event's
         ``fields`` are the pairs of that text, as the text parser takes them."""
         b = self.builder
+        if "fields" not in frame.columns and not self.payload:
+            return self._ioprio_only(frame, fmt, buf, starts, lens)  # lean block frames: no payload text
         kallsyms = None
         if "%p" in fmt.print_fmt:  # %pS names: the tracing data's kallsyms (perf's has none), else --kallsyms
             kallsyms = b._kallsyms_for(Render("function"))
@@ -373,6 +376,25 @@ class _Reader:
             if mine:
                 out = out.with_columns(ioprio=pl.concat_str([pl.lit(c) for c in mine], separator=","))
         return out
+
+    def _ioprio_only(self, frame: pl.DataFrame, fmt, buf: bytes, starts: np.ndarray, lens: np.ndarray) -> pl.DataFrame:
+        """The I/O priority as perf prints it, rendered once per distinct value (from one record holding it)."""
+        field = fmt.get("ioprio")
+        if "ioprio" not in frame.columns or field is None or not len(starts):
+            return frame
+        vals = int_column(buf, starts, field, self.builder.e)
+        uniq, first, inv = np.unique(vals, return_index=True, return_inverse=True)
+        known = self._ioprio.setdefault(fmt.id, {})
+        new = [i for i, v in enumerate(uniq.tolist()) if v not in known]  # a few distinct values, once each
+        if new:
+            got = render_args(fmt, buf, starts[first[new]], lens[first[new]], self.builder.e)
+            mine = [col for col, arg in zip(got[1], got[2]) if "REC -> ioprio" in arg] if got else []
+            if not mine:
+                return frame
+            spelled = pl.select(pl.concat_str([pl.lit(c) for c in mine], separator=",")).to_series().to_list()
+            known.update(zip(uniq[new].tolist(), spelled))
+        names = pl.Series([known[v] for v in uniq.tolist()], dtype=pl.String)
+        return frame.with_columns(ioprio=names.gather(inv.reshape(-1)))
 
     def _cut_tracepoints(self, rows: np.ndarray, c: dict, raw: bytes, common: pl.DataFrame, out: dict) -> None:
         """A cut file's tracepoint samples, their format files and names lost with the cut: the nearest
