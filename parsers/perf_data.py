@@ -354,8 +354,8 @@ class _Reader:
         not be,0,4 (libtraceevent cannot read the IOPRIO_CLASS_* names of the table); an event's
         ``fields`` are the pairs of that text, as the text parser takes them."""
         b = self.builder
-        if "fields" not in frame.columns and not self.payload:
-            return self._ioprio_only(frame, fmt, buf, starts, lens)  # lean block frames: no payload text
+        if "fields" not in frame.columns and "ioprio" in frame.columns:
+            return self._ioprio_only(frame, fmt, buf, starts, lens)  # block: FrameBuilder's text, perf's ioprio
         kallsyms = None
         if "%p" in fmt.print_fmt:  # %pS names: the tracing data's kallsyms (perf's has none), else --kallsyms
             kallsyms = b._kallsyms_for(Render("function"))
@@ -394,7 +394,20 @@ class _Reader:
             spelled = pl.select(pl.concat_str([pl.lit(c) for c in mine], separator=",")).to_series().to_list()
             known.update(zip(uniq[new].tolist(), spelled))
         names = pl.Series([known[v] for v in uniq.tolist()], dtype=pl.String)
-        return frame.with_columns(ioprio=names.gather(inv.reshape(-1)))
+        out = frame.with_columns(ioprio=names.gather(inv.reshape(-1)))
+        if "payload" not in frame.columns or frame["payload"].is_null().all():
+            return out
+        # the block payload is the kernel's print fmt, which FrameBuilder spells as the kernel does
+        # except the priority ("... + 8 be,0,4 [dd]"): swap that, once per distinct spelling
+        text = pl.col("payload")
+        pairs = frame.select(pl.col("ioprio"), new=out["ioprio"]).unique()
+        for old, new in zip(pairs["ioprio"].to_list(), pairs["new"].to_list()):
+            if old is None or old == new:
+                continue
+            # (before the priority only the parenthesised cmd is free text: a SCSI command in hex, or empty)
+            swapped = text.str.replace(f" {old} [", f" {new} [", literal=True)
+            text = pl.when(pl.col("ioprio") == old).then(swapped).otherwise(text)
+        return out.with_columns(payload=frame.select(text).to_series())
 
     def _cut_tracepoints(self, rows: np.ndarray, c: dict, raw: bytes, common: pl.DataFrame, out: dict) -> None:
         """A cut file's tracepoint samples, their format files and names lost with the cut: the nearest
