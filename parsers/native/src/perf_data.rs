@@ -384,11 +384,12 @@ impl Scanner {
             (guarded(|| PerfFileReader::parse_pipe(Box::new(split) as Box<dyn Input>)), Some(t))
         } else {
             let mut counted = counted;
-            let found = check_sections(&mut counted).map_err(|(offset, what)| OpenError { offset, what })?;
-            let input: Box<dyn Input> = match &found {
-                Some(c) => Box::new(Patched { inner: counted, head: c.head, pos: 0 }),
-                None => Box::new(counted),
-            };
+            let mut patches = Vec::new();
+            let found = check_sections(&mut counted, &mut patches).map_err(|(offset, what)| OpenError { offset, what })?;
+            if let Some(c) = &found {
+                patches.push((0, c.head.to_vec()));
+            }
+            let input: Box<dyn Input> = if patches.is_empty() { Box::new(counted) } else { Box::new(Patched { inner: counted, patches, pos: 0 }) };
             cut = found.map(|c| CutAt { at: c.at, data_end: c.data_end, claimed_end: c.claimed_end });
             (guarded(|| PerfFileReader::parse_file(input)), None)
         };
@@ -504,7 +505,7 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, linux_perf_data::Error>) -> Result<T
 /// error; and a cut file is best named here, by the section the cut took.
 /// Layout (perf's `perf_file_header`): magic, size, attr_size, then (offset, size) of attrs, data
 /// and event types, then 256 feature bits; the feature table holds one (offset, size) per bit set.
-fn check_sections<R: Read + Seek>(r: &mut R) -> Result<Option<Cut>, (u64, String)> {
+fn check_sections<R: Read + Seek>(r: &mut R, patches: &mut Vec<(u64, Vec<u8>)>) -> Result<Option<Cut>, (u64, String)> {
     let io = |e: io::Error| (0u64, e.to_string());
     let len = r.seek(SeekFrom::End(0)).map_err(io)?;
     r.seek(SeekFrom::Start(0)).map_err(io)?;
@@ -540,8 +541,11 @@ fn check_sections<R: Read + Seek>(r: &mut R) -> Result<Option<Cut>, (u64, String
         ("event type", u64_at(&head, 56), u64_at(&head, 64), attr_size + 16, attr_size),
     ] {
         let table = read_at(r, off, size.min(1 << 24)).map_err(io)?;
-        for e in table.chunks_exact(entry as usize) {
+        for (i, e) in table.chunks_exact(entry as usize).enumerate() {
             within(&format!("{what} ids"), u64_at(e, ids_at as usize), u64_at(e, ids_at as usize + 8))?;
+            if big {
+                patches.extend(be_attr_flags(e, off + i as u64 * entry));
+            }
         }
     }
     if cut {
@@ -562,6 +566,9 @@ fn check_sections<R: Read + Seek>(r: &mut R) -> Result<Option<Cut>, (u64, String
         if *bit == FEATURE_CMDLINE || *bit == FEATURE_EVENT_DESC {
             let body = read_at(r, off, size).map_err(io)?;
             check_counts(*bit, &body, big).map_err(|what| (off, what))?;
+            if big && *bit == FEATURE_EVENT_DESC {
+                patches.extend(event_desc_attrs(&body).into_iter().filter_map(|at| be_attr_flags(&body[at..], off + at as u64)));
+            }
         }
     }
     r.seek(SeekFrom::Start(0)).map_err(io)?;
@@ -606,22 +613,48 @@ struct Cut {
     head: [u8; 104],
 }
 
-/// A file read through a patched header (the first 104 bytes served from `head`).
+/// A big-endian perf_event_attr's bitfield word (after read_format, at byte 40) as the crate must see
+/// it. C allocates bitfields from the most significant bit on a big-endian machine, so field k is
+/// bit 63 - k of the word; the crate (linux-perf-event-reader 0.10) reads the word as if bit k, as
+/// perf does after its swap_bitfield(). Patched: the same word with its bits reversed.
+fn be_attr_flags(attr: &[u8], at: u64) -> Option<(u64, Vec<u8>)> {
+    let w: [u8; 8] = attr.get(40..48)?.try_into().ok()?;
+    Some((at + 40, u64::from_be_bytes(w).reverse_bits().to_be_bytes().to_vec()))
+}
+
+/// Where each attr starts in an EVENT_DESC section (its counts already checked by check_counts).
+fn event_desc_attrs(b: &[u8]) -> Vec<usize> {
+    let u32_at = |at: usize| b.get(at..at + 4).map(|w| u32::from_be_bytes([w[0], w[1], w[2], w[3]]) as usize);
+    let (Some(n), Some(attr_size)) = (u32_at(0), u32_at(4)) else { return Vec::new() };
+    let mut out = Vec::new();
+    let mut at = 8usize;
+    for _ in 0..n {
+        out.push(at);
+        at = at.saturating_add(attr_size);
+        let (Some(ids), Some(name)) = (u32_at(at), u32_at(at + 4)) else { break };
+        at = at.saturating_add(8).saturating_add(name).saturating_add(ids.saturating_mul(8));
+    }
+    out
+}
+
+/// A file read with some of its bytes replaced: (offset, bytes) patches laid over what is read.
 struct Patched<R> {
     inner: R,
-    head: [u8; 104],
+    patches: Vec<(u64, Vec<u8>)>,
     pos: u64,
 }
 
 impl<R: Read + Seek> Read for Patched<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        if self.pos < 104 {
-            let lo = self.pos as usize;
-            let k = n.min(104 - lo);
-            buf[..k].copy_from_slice(&self.head[lo..lo + k]);
+        let (lo, hi) = (self.pos, self.pos + n as u64);
+        for (at, bytes) in &self.patches {
+            let (from, to) = ((*at).max(lo), (at + bytes.len() as u64).min(hi));
+            if from < to {
+                buf[(from - lo) as usize..(to - lo) as usize].copy_from_slice(&bytes[(from - at) as usize..(to - at) as usize]);
+            }
         }
-        self.pos += n as u64;
+        self.pos = hi;
         Ok(n)
     }
 }
@@ -891,6 +924,17 @@ mod tests {
         assert!(check_counts(FEATURE_EVENT_DESC, &d[..d.len() - 1], false).is_err());
         d[16..20].copy_from_slice(&u32::MAX.to_le_bytes()); // nr_ids
         assert!(check_counts(FEATURE_EVENT_DESC, &d, false).is_err());
+    }
+
+    #[test]
+    fn a_big_endian_attrs_bitfield_word_is_reversed_for_the_crate() {
+        // disabled (field 0) and use_clockid (field 25), as a big-endian perf lays them out: from bit 63 down
+        let mut attr = vec![0u8; 128];
+        attr[40..48].copy_from_slice(&((1u64 << 63) | (1u64 << (63 - 25))).to_be_bytes());
+        let (at, word) = be_attr_flags(&attr, 1000).expect("a patch");
+        assert_eq!(at, 1040);
+        assert_eq!(u64::from_be_bytes(word.try_into().unwrap()), 1 | (1 << 25));
+        assert!(be_attr_flags(&attr[..44], 0).is_none());
     }
 
     #[test]
