@@ -79,14 +79,19 @@ def render_args(fmt: EventFormat, buf: bytes, starts: np.ndarray, lens: np.ndarr
             if m.group(0) == "%%":
                 cur += "%"
                 continue
-            if m.group(1) == "*" or m.group(2) == "*" or i >= len(args):
-                raise Unsupported("a '*' width, or fewer arguments than conversions")
+            stars = []  # a '*' width or precision is an int argument before the value
+            for star in (m.group(1), m.group(2)):
+                if star == "*" and i < len(args):
+                    stars.append(_ints(_Parser(args[i], ctx).parse()).astype(np.uint32).view(np.int32))
+                    i += 1
+            if i >= len(args):
+                raise Unsupported("fewer arguments than conversions")
             ext = ""
             if m.group(3) == "p":
                 ext = next((x for x in _P_EXT if literal.startswith(x, at)), "")
                 at += len(ext)
             val = _Parser(args[i], ctx).parse()
-            cols.append(_convert(val, m.group(0), ext, ctx))
+            cols.append(_convert(val, _starred(m.group(0), m.group(1), m.group(2), stars), ext, ctx, stars))
             used.append(" ".join(t for _, t in args[i]))
             pieces.append(cur)
             cur = ""
@@ -365,10 +370,20 @@ def _choose(cond: _Val, a: _Val, b: _Val, n: int) -> _Val:
     return _Val(text=out)
 
 
-_SPEC = re.compile(r"%([-+ #0]*)(\d+)?(?:\.(\d+))?(hh|h|ll|l|L|z|Z|j|t|q)?([a-zA-Z])")
+def _starred(spec: str, width: str | None, prec: str | None, stars: list) -> str:
+    """The conversion with a constant '*' width put in its place ('*' precision is applied per row)."""
+    if width == "*":
+        w = stars[0]
+        if not len(w) or (w != w[0]).any() or w[0] < 0:
+            raise Unsupported("a '*' width that varies")
+        spec = spec.replace("*", str(int(w[0])), 1)
+    return spec
 
 
-def _convert(v: _Val, spec: str, ext: str, ctx: _Ctx) -> pl.Series:
+_SPEC = re.compile(r"%([-+ #0]*)(\d+)?(?:\.(\d+|\*))?(hh|h|ll|l|L|z|Z|j|t|q)?([a-zA-Z])")
+
+
+def _convert(v: _Val, spec: str, ext: str, ctx: _Ctx, stars: list | None = None) -> pl.Series:
     """One conversion of a column, as printf prints what libtraceevent hands it."""
     m = _SPEC.fullmatch(spec)
     if not m:
@@ -377,8 +392,14 @@ def _convert(v: _Val, spec: str, ext: str, ctx: _Ctx) -> pl.Series:
     if conv == "s":
         if v.text is None:
             raise Unsupported("%s of a number")
-        out = v.text if prec is None else v.text.str.slice(0, int(prec))
+        if prec == "*":  # "%.*s", len, str: at most len bytes of each
+            cut = pl.Series(np.maximum(stars[-1], 0).astype(np.int64))
+            out = pl.select(pl.lit(v.text).str.slice(0, pl.lit(cut))).to_series()
+        else:
+            out = v.text if prec is None else v.text.str.slice(0, int(prec))
         return _pad(out, width, "-" in flags, False)
+    if prec == "*":
+        raise Unsupported("a '*' precision of a number")
     if conv == "p" and ext[:1] in ("I", "i", "M", "m"):
         return _address(v, ext, ctx)
     x = _ints(v)
@@ -401,10 +422,13 @@ def _convert(v: _Val, spec: str, ext: str, ctx: _Ctx) -> pl.Series:
         text = hex_digits(x.astype(f"u{bits // 8}").astype(np.uint64))
         if conv == "X":
             text = text.str.to_uppercase()
-        if "#" in flags:
-            text = pl.select(pl.when(pl.Series(x.astype(f"u{bits // 8}") == 0)).then(pl.lit("0")).otherwise(pl.lit("0x") + pl.lit(text))).to_series()
-            if "0" in flags:
-                raise Unsupported(spec)
+        if "#" in flags:  # C: "0x" before a nonzero value, inside the width ("%#010x": 0x0000abcd)
+            zero = pl.Series(x.astype(f"u{bits // 8}") == 0)
+            if "0" in flags and width:
+                body = pl.lit(text).str.zfill(width)
+                text = pl.select(pl.when(zero).then(body).otherwise(pl.lit("0x") + pl.lit(text).str.zfill(max(width - 2, 0)))).to_series()
+                return _pad(text, width, "-" in flags, False)
+            text = pl.select(pl.when(zero).then(pl.lit("0")).otherwise(pl.lit("0x") + pl.lit(text))).to_series()
     elif conv == "c":
         uniq, inv = np.unique(x.astype(np.uint8), return_inverse=True)
         text = pl.Series([chr(c) for c in uniq.tolist()], dtype=pl.String).gather(inv.reshape(-1))
