@@ -100,6 +100,8 @@ def render_args(fmt: EventFormat, buf: bytes, starts: np.ndarray, lens: np.ndarr
         return pieces, cols, used
     except Unsupported:
         return None
+    except (ValueError, IndexError, OverflowError, RecursionError, pl.exceptions.PolarsError):
+        return None  # a damaged print fmt (a cut or overwritten format file): the caller's text stays
 
 
 def render_payload(fmt: EventFormat, buf: bytes, starts: np.ndarray, lens: np.ndarray, endian: str,
