@@ -1,0 +1,280 @@
+//! ELF symbol tables -> names of user-space frames, as `perf script` names them.
+//!
+//! A user frame arrives as a file offset in a mapped binary (maps.rs: `addr - map.start + pgoff`).
+//! The binary's PT_LOAD program headers turn that offset into the address its symbols are given at
+//! (`p_vaddr + (off - p_offset)`: the same for a PIE or .so whose segments start at their file
+//! offset, 0x400000 apart for a non-PIE executable). The symbols are `.symtab` where there is one
+//! (the binary's own, or a detached debug file's: `/usr/lib/debug/.build-id/xx/rest.debug`),
+//! else `.dynsym` (a stripped binary keeps only its exported functions).
+//!
+//! Which symbols, and which of several at one address, follow what perf reports, checked against
+//! `perf script` on this machine's glibc (six aliases at `write`'s address: perf prints
+//! `__GI___libc_write`):
+//! - functions (STT_FUNC, STT_GNU_IFUNC) and, in executable sections, named labels (STT_NOTYPE,
+//!   e.g. ld.so's `_dl_start_user`), defined in a section;
+//! - at one address one symbol: one with a size over one without, non-weak over weak, global over
+//!   local, fewer leading underscores, the longer name, else the first in the table;
+//! - a symbol of size 0 reaches to the next symbol (the last one to the end of its page and one
+//!   more), before the choice between aliases: of aliases without sizes the last one wins.
+
+use object::elf;
+use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, SectionFlags, SectionIndex, SymbolFlags};
+
+/// One named range of addresses.
+#[derive(Debug, Clone, PartialEq)]
+struct Sym {
+    start: u64,
+    end: u64,
+    name: String,
+}
+
+/// A binary's symbols, sorted by address, and its segments (file offset -> address).
+#[derive(Debug, Default)]
+pub struct ElfSymbols {
+    syms: Vec<Sym>,
+    /// (p_offset, p_filesz, p_vaddr) of each PT_LOAD
+    loads: Vec<(u64, u64, u64)>,
+    pub build_id: Option<Vec<u8>>,
+    /// which table the names came from: "symtab", "dynsym" or "" (none)
+    pub table: &'static str,
+}
+
+/// A candidate before the one-per-address choice: its place in the table breaks the last tie.
+struct Candidate {
+    sym: Sym,
+    size: u64,
+    weak: bool,
+    global: bool,
+}
+
+/// The build id of an ELF file (its .note.gnu.build-id), or None when it has none or is no ELF.
+pub fn build_id(data: &[u8]) -> Option<Vec<u8>> {
+    let file = object::File::parse(data).ok()?;
+    file.build_id().ok().flatten().map(<[u8]>::to_vec)
+}
+
+impl ElfSymbols {
+    /// `runtime`: the mapped binary (its program headers and build id); `debug`: a detached debug
+    /// file of the same build, whose `.symtab` is preferred. Bytes that are no ELF are an error.
+    pub fn parse(runtime: &[u8], debug: Option<&[u8]>) -> Result<Self, String> {
+        let file = object::File::parse(runtime).map_err(|e| format!("not an ELF file ({e})"))?;
+        let mut out = ElfSymbols { build_id: file.build_id().ok().flatten().map(<[u8]>::to_vec), ..Default::default() };
+        for seg in file.segments() {
+            // object's ELF segments are the PT_LOAD program headers
+            let (off, size) = seg.file_range();
+            out.loads.push((off, size, seg.address()));
+        }
+        let dbg = match debug {
+            Some(d) => Some(object::File::parse(d).map_err(|e| format!("the debug file is not an ELF file ({e})"))?),
+            None => None,
+        };
+        // the first table that has functions: the debug file's .symtab, the binary's, its .dynsym
+        let tables: [(&object::File, bool, &'static str); 3] = match &dbg {
+            Some(d) => [(d, false, "symtab"), (&file, false, "symtab"), (&file, true, "dynsym")],
+            None => [(&file, false, "symtab"), (&file, false, "symtab"), (&file, true, "dynsym")],
+        };
+        for (f, dynamic, name) in tables {
+            let found = candidates(f, dynamic);
+            if !found.is_empty() {
+                out.syms = choose(found);
+                out.table = name;
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The address a file offset is loaded at (the offset itself outside every PT_LOAD).
+    pub fn address_of(&self, file_off: u64) -> u64 {
+        for &(off, size, vaddr) in &self.loads {
+            if file_off >= off && file_off - off < size {
+                return vaddr.wrapping_add(file_off - off);
+            }
+        }
+        file_off
+    }
+
+    /// The symbol a file offset lies in, and how far into it: `("main", 0x3c)`.
+    pub fn lookup(&self, file_off: u64) -> Option<(&str, u64)> {
+        let addr = self.address_of(file_off);
+        let i = self.syms.partition_point(|s| s.start <= addr).checked_sub(1)?;
+        let s = &self.syms[i];
+        (addr < s.end).then(|| (s.name.as_str(), addr - s.start))
+    }
+
+    pub fn len(&self) -> usize {
+        self.syms.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.syms.is_empty()
+    }
+}
+
+/// The functions and text labels of one table, in table order.
+fn candidates(file: &object::File, dynamic: bool) -> Vec<Candidate> {
+    let exec = |idx: SectionIndex| -> bool {
+        file.section_by_index(idx)
+            .map(|s| matches!(s.flags(), SectionFlags::Elf { sh_flags } if sh_flags & u64::from(elf::SHF_EXECINSTR) != 0))
+            .unwrap_or(false)
+    };
+    let syms: Vec<object::Symbol> = if dynamic { file.dynamic_symbols().collect() } else { file.symbols().collect() };
+    let mut out = Vec::new();
+    for s in syms {
+        let SymbolFlags::Elf { st_info, .. } = s.flags() else { continue };
+        let (kind, bind) = (st_info & 0xf, st_info >> 4);
+        let Some(idx) = s.section_index() else { continue }; // undefined, absolute, common
+        let Ok(name) = s.name() else { continue };
+        if name.is_empty() || s.is_undefined() {
+            continue;
+        }
+        let func = kind == elf::STT_FUNC || kind == elf::STT_GNU_IFUNC;
+        let label = kind == elf::STT_NOTYPE && exec(idx) && !name.starts_with('$') && !name.starts_with(".L");
+        if !func && !label {
+            continue;
+        }
+        let start = s.address();
+        out.push(Candidate {
+            sym: Sym { start, end: start.saturating_add(s.size()), name: name.to_owned() },
+            size: s.size(),
+            weak: bind == elf::STB_WEAK,
+            global: bind == elf::STB_GLOBAL,
+        });
+    }
+    out
+}
+
+/// True when `a` is the better name for their shared address (see the module's rules).
+fn better(a: &Candidate, b: &Candidate) -> bool {
+    let under = |s: &str| s.bytes().take_while(|&c| c == b'_').count();
+    if (a.size > 0) != (b.size > 0) {
+        return a.size > 0;
+    }
+    if a.weak != b.weak {
+        return !a.weak;
+    }
+    if a.global != b.global {
+        return a.global;
+    }
+    if under(&a.sym.name) != under(&b.sym.name) {
+        return under(&a.sym.name) < under(&b.sym.name);
+    }
+    a.sym.name.len() >= b.sym.name.len() // equal: the first in the table (a) stays
+}
+
+/// The end perf gives the last symbol of a table that has no size: its page's end and one more page.
+fn last_end(start: u64) -> u64 {
+    start.saturating_add(0xfff) & !0xfff_u64
+}
+
+/// One symbol per address, sorted. A symbol of size 0 first reaches to the next one in address
+/// order, an alias at its own address included (which leaves it at size 0): so among aliases
+/// without sizes the last in the table is the one with a size, and it wins the first rule.
+fn choose(mut found: Vec<Candidate>) -> Vec<Sym> {
+    // stable: candidates at one address keep their table order
+    found.sort_by_key(|c| c.sym.start);
+    let starts: Vec<u64> = found.iter().map(|c| c.sym.start).collect();
+    for (i, c) in found.iter_mut().enumerate() {
+        if c.size == 0 {
+            c.sym.end = match starts.get(i + 1) {
+                Some(&next) => next,
+                None => last_end(c.sym.start).saturating_add(0x1000),
+            };
+            c.size = c.sym.end - c.sym.start;
+        }
+    }
+    let mut kept: Vec<Candidate> = Vec::with_capacity(found.len());
+    for c in found {
+        match kept.last_mut() {
+            Some(last) if last.sym.start == c.sym.start => {
+                if !better(last, &c) {
+                    *last = c;
+                }
+            }
+            _ => kept.push(c),
+        }
+    }
+    kept.into_iter().map(|c| c.sym).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cand(start: u64, size: u64, name: &str, weak: bool, global: bool) -> Candidate {
+        Candidate { sym: Sym { start, end: start + size, name: name.into() }, size, weak, global }
+    }
+
+    #[test]
+    fn one_name_per_address_as_perf_chooses() {
+        // glibc's write: local aliases beat the weak `write`/`__write`; among them the longest name
+        let syms = choose(vec![
+            cand(0x100, 157, "__GI___write", false, false),
+            cand(0x100, 157, "__GI___libc_write", false, false),
+            cand(0x100, 157, "__libc_write", false, false),
+            cand(0x100, 157, "write", true, false),
+            // equal in every rule: the first in the table stays
+            cand(0x300, 8, "clock_nanosleep@GLIBC_2.2.5", false, true),
+            cand(0x300, 8, "clock_nanosleep@@GLIBC_2.17", false, true),
+            // a size beats none, global beats local
+            cand(0x400, 0, "sized_not", false, true),
+            cand(0x400, 4, "sized", false, false),
+            // aliases without a size: the last one reaches to the next address, the others stay at 0
+            cand(0x480, 0, "first_alias", false, true),
+            cand(0x480, 0, "last_alias", false, true),
+            cand(0x500, 4, "local", false, false),
+            cand(0x500, 4, "globl", false, true),
+        ]);
+        let names: Vec<&str> = syms.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["__GI___libc_write", "clock_nanosleep@GLIBC_2.2.5", "sized", "last_alias", "globl"]);
+    }
+
+    #[test]
+    fn size_zero_reaches_the_next_symbol_and_the_last_its_page() {
+        let e = ElfSymbols { syms: choose(vec![cand(0x1000, 0, "a", false, true), cand(0x1040, 0, "b", false, true)]), ..Default::default() };
+        assert_eq!(e.lookup(0x103f), Some(("a", 0x3f)));
+        assert_eq!(e.lookup(0x1040), Some(("b", 0)));
+        assert_eq!(e.lookup(0x2fff), Some(("b", 0x1fbf)));
+        assert_eq!(e.lookup(0x3000), None);
+        // a last symbol on a page boundary: to that page's end
+        let e = ElfSymbols { syms: choose(vec![cand(0x2000, 0, "c", false, true)]), ..Default::default() };
+        assert_eq!(e.lookup(0x2fff), Some(("c", 0xfff)));
+        assert_eq!(e.lookup(0x3000), None);
+        assert_eq!(e.lookup(0xfff), None);
+    }
+
+    #[test]
+    fn a_gap_between_sized_symbols_is_no_symbol() {
+        let e = ElfSymbols { syms: choose(vec![cand(0x1000, 0x10, "a", false, true), cand(0x1040, 0x10, "b", false, true)]), ..Default::default() };
+        assert_eq!(e.lookup(0x100f), Some(("a", 0xf)));
+        assert_eq!(e.lookup(0x1010), None);
+    }
+
+    #[test]
+    fn file_offsets_become_addresses_through_the_load_segments() {
+        // non-PIE: text at file offset 0x1000 is loaded at 0x401000; PIE: offset = address
+        let mut e = ElfSymbols { syms: choose(vec![cand(0x401100, 0x20, "main", false, true)]), ..Default::default() };
+        e.loads = vec![(0, 0x5e8, 0x400000), (0x1000, 0x251, 0x401000)];
+        assert_eq!(e.lookup(0x1104), Some(("main", 4)));
+        assert_eq!(e.address_of(0x9000), 0x9000); // past every segment: taken as it is
+        let pie = ElfSymbols { syms: choose(vec![cand(0x1100, 0x20, "main", false, true)]), loads: vec![(0x1000, 0x300, 0x1000)], ..Default::default() };
+        assert_eq!(pie.lookup(0x1104), Some(("main", 4)));
+    }
+
+    #[test]
+    fn bytes_that_are_no_elf_are_an_error() {
+        assert!(ElfSymbols::parse(b"not an elf at all", None).is_err());
+        assert!(ElfSymbols::parse(&[], None).is_err());
+        assert_eq!(build_id(b"\x7fELF"), None);
+    }
+
+    #[test]
+    fn this_test_binary_names_its_own_functions() {
+        // the test executable itself is an ELF with a .symtab: its main is found at its own offset
+        let exe = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        let e = ElfSymbols::parse(&exe, None).unwrap();
+        assert_eq!(e.table, "symtab");
+        assert!(e.len() > 100);
+        assert!(e.syms.windows(2).all(|w| w[0].start < w[1].start));
+    }
+}
