@@ -9,6 +9,7 @@ import polars as pl
 from .parsers.reader import read_capture
 from .parsers.schema import Chunk
 from .parsers.source import Source
+from .parsers.symbols import SymbolOptions
 from .reports.block import BlockOptions, block_report
 from .reports.info import info_report
 from .reports.net import NetOptions, net_report
@@ -18,11 +19,12 @@ from .reports.result import Report
 class Capture:
     """One input, read lazily. Its chunks can be walked once; ``source`` fills in as they are."""
 
-    def __init__(self, src, strict: bool = False, chunk_bytes: int | None = None, progress=None, lean: bool = False):
+    def __init__(self, src, strict: bool = False, chunk_bytes: int | None = None, progress=None, lean: bool = False,
+                 symbols: SymbolOptions | None = None):
         self.source: Source
         # lean: without payload text of binary block events and without call chains, for reports that read neither
         self.source, self._chunks = read_capture(
-            src, strict=strict, chunk_bytes=chunk_bytes, progress=progress, payload=not lean, stacks=not lean
+            src, strict=strict, chunk_bytes=chunk_bytes, progress=progress, payload=not lean, stacks=not lean, symbols=symbols
         )
         self._used = False
 
@@ -47,16 +49,22 @@ class Capture:
         return self.source.stacks.frames
 
 
-def open(src, strict: bool = False) -> Capture:  # noqa: A001 - mirrors builtins.open on purpose
+def open(src, strict: bool = False, kallsyms=None, symfs=None, buildid_dir=None) -> Capture:  # noqa: A001 - mirrors builtins.open on purpose
     """Open a capture: a path (plain, .gz, .zst, .xz), ``"-"`` for stdin, or a binary file object.
+
+    Args:
+        kallsyms, symfs, buildid_dir: where a perf.data's call-chain frames get their names (perf's
+            options of the same names; see ``traceparse.parsers.symbols``): the recording box's
+            /proc/kallsyms (a path or its bytes), a copy of its root, a build-id cache or
+            ``perf archive``'s tarball. Without them a perf.data's frames are hex addresses.
 
     Raises TraceParseError (one line, naming the file) for input that is not a capture.
     """
-    return Capture(src, strict=strict)
+    return Capture(src, strict=strict, symbols=SymbolOptions(kallsyms, symfs, buildid_dir))
 
 
-def _capture(src, strict: bool, progress=None, lean: bool = False) -> Capture:
-    return src if isinstance(src, Capture) else Capture(src, strict=strict, progress=progress, lean=lean)
+def _capture(src, strict: bool, progress=None, lean: bool = False, symbols: SymbolOptions | None = None) -> Capture:
+    return src if isinstance(src, Capture) else Capture(src, strict=strict, progress=progress, lean=lean, symbols=symbols)
 
 
 def block(src, strict: bool = False, progress=None, **options) -> Report:
@@ -397,10 +405,12 @@ def count(src, strict: bool = False, progress=None, **options) -> Report:
     return count_report(cap.source, cap.chunks(), opts)
 
 
-def stacks(src, strict: bool = False, progress=None, **options) -> Report:
+def stacks(src, strict: bool = False, progress=None, kallsyms=None, symfs=None, buildid_dir=None, **options) -> Report:
     """Folded call chains weighted by samples, block latency (d2c, i2c), off-CPU time or any pair's
     duration; ``options`` as StacksOptions fields (weight, start, end, event, comm, pid, slower_than_ns,
-    since_s, until_s, where, top, display_unit, fold=FoldOptions(...)).
+    since_s, until_s, where, top, display_unit, fold=FoldOptions(...)). ``kallsyms``, ``symfs``,
+    ``buildid_dir`` name a perf.data's frames (as ``open`` says); a binary of another build than
+    the recording's is one of the report's warnings, and its frames stay ``[unknown]``.
 
     CPU samples of perf script text are folded from its lines as stackcollapse-perf.pl folds them
     (periods, addresses, perf's old formats); everything else from the parsed events' call chains.
@@ -411,6 +421,7 @@ def stacks(src, strict: bool = False, progress=None, **options) -> Report:
     from .reports.stacks import StacksOptions, stacks_from_lines, stacks_report
 
     opts = StacksOptions(**options)  # bad options fail before any read
+    symbols = SymbolOptions(kallsyms, symfs, buildid_dir)
     if opts.lines_exact and not isinstance(src, Capture):
         stream, name, _ = open_input(src)
         err = None
@@ -430,5 +441,7 @@ def stacks(src, strict: bool = False, progress=None, **options) -> Report:
             src = stream  # stdin or a file object: read on from where it was sniffed (a peek consumes nothing)
         else:
             stream.close()
-    cap = _capture(src, strict, progress)
-    return stacks_report(cap.source, cap.chunks(), opts)
+    cap = _capture(src, strict, progress, symbols=symbols)
+    report = stacks_report(cap.source, cap.chunks(), opts)
+    report.warnings += cap.source.meta.get("symbol_warnings", [])
+    return report

@@ -691,6 +691,11 @@ def count(
     _run_preset("count", file, fmt, output, strict, event=event, by=by, where=where, interval_ns=interval)
 
 
+# a perf.data's call chains: where frame names come from (perf's options of the same names; parsers/symbols.py)
+KALLSYMS = typer.Option(None, "--kallsyms", help="perf.data: the recording box's /proc/kallsyms, to name kernel frames")
+SYMFS = typer.Option(None, "--symfs", help="perf.data: a copy of the box's root; user frames named from the binaries (and debug files) under it")
+BUILDID_DIR = typer.Option(None, "--buildid-dir", help="perf.data: a build-id cache (~/.debug layout) or perf archive's perf.data.tar.bz2")
+
 STACKS_EPILOG = """Examples:
 
 \b
@@ -702,6 +707,8 @@ STACKS_EPILOG = """Examples:
   traceparse stacks perf.txt --weight d2c -o io.svg   # issuing stacks weighted by D2C: who waits on slow I/O
   traceparse stacks trace.dat --weight offcpu --only-pid 4242        # switch-out stacks by time off CPU
   traceparse stacks perf.txt --weight latency --start probe_app:begin --end probe_app:done
+  traceparse stacks perf.data --kallsyms kallsyms.txt --symfs /srv/box-root   # a perf.data's frames named
+  traceparse stacks perf.data --buildid-dir perf.data.tar.bz2                  # from what perf archive wrote
 """
 STACK_FORMATS = ("terminal", "markdown", "json", "html", "svg")
 
@@ -740,6 +747,9 @@ def stacks(
     top: Optional[int] = typer.Option(20, "--top", "-n", min=0, max=TOP_MAX, help="rows of the stacks and functions tables (0: all)"),
     unit: str = UNIT,
     strict: bool = STRICT,
+    kallsyms: Optional[Path] = KALLSYMS,
+    symfs: Optional[Path] = SYMFS,
+    buildid_dir: Optional[Path] = BUILDID_DIR,
 ) -> None:
     """Stacks: folded call chains and flame graphs, weighted by samples, block I/O latency or off-CPU time."""
     from . import api
@@ -752,7 +762,7 @@ def stacks(
     fold = FoldOptions.of(pid=pid, tid=tid, kernel=kernel or svg, jit=jit or svg, all=all_, addrs=addrs, inline=svg)
     report = api.stacks(file, strict=strict, progress=progress_for(file), weight=weight, start=start, end=end, event=event,
                         comm=comm, pid=only_pid, slower_than_ns=slower_than, since_s=since, until_s=until, where=where,
-                        top=top, display_unit=unit, fold=fold)
+                        top=top, display_unit=unit, fold=fold, kallsyms=kallsyms, symfs=symfs, buildid_dir=buildid_dir)
     _emit_stacks(report, "folded" if folded else "svg" if svg else fmt, output)
 
 
@@ -761,6 +771,8 @@ def _emit_stacks(report, fmt: str, output: Optional[Path]) -> None:
 
     if fmt in ("terminal", "markdown", "html"):
         return _emit(report, fmt, output)
+    for w in report.warnings:  # folded text, speedscope and svg have no place for them
+        print(f"traceparse: warning: {w}", file=sys.stderr)
     _write({"folded": flamegraph.folded, "svg": flamegraph.svg, "json": flamegraph.speedscope}[fmt](report), output)
 
 
