@@ -25,9 +25,10 @@ NOLIBC_ID = "25db88f828e22dd520998316d4712c26863ced36"  # readelf -n of the reco
 OTHER_ID = "4399608465d3ad80a63afc8f3dc2ec19c403e313"  # of src/nolibc-other.c's build
 
 
-def perf_script_stacks(name: str) -> dict[str, list[tuple[str, ...]]]:
-    """{event: [frames of each sample, leaf first]} of a saved `perf script` text."""
-    text = lzma.decompress((SYM / name).read_bytes()).decode()
+def perf_script_stacks(name: str, text: str | None = None) -> dict[str, list[tuple[str, ...]]]:
+    """{event: [frames of each sample, leaf first]} of a saved `perf script` text (or of ``text``)."""
+    if text is None:
+        text = lzma.decompress((SYM / name).read_bytes()).decode()
     out: dict[str, list[tuple[str, ...]]] = {}
     for block in text.strip("\n").split("\n\n"):
         head, *lines = block.splitlines()
@@ -168,3 +169,24 @@ def test_perf_itself_agrees_when_it_is_installed(roots, tmp_path):
         pytest.skip(f"perf script failed here: {run.stderr[:200]}")
     saved = lzma.decompress((SYM / "mmapid.other-build.script.txt.xz").read_bytes()).decode()
     assert run.stdout == saved
+
+
+def test_this_machines_libc_and_ld_so_named_as_perf_names_them(roots, tmp_path):
+    # --symfs /: traceparse and perf read the same local files (libc.so.6, ld.so and their detached
+    # debug files under /usr/lib/debug, whose .symtab holds aliases such as glibc's six names of write)
+    if shutil.which("perf") is None:
+        pytest.skip("perf is not installed")
+    import subprocess
+
+    data = tmp_path / "sym.perf.data"
+    data.write_bytes(lzma.decompress((SYM / "sym.perf.data.xz").read_bytes()))
+    run = subprocess.run(["perf", "script", "-i", data, "--kallsyms", roots / "kallsyms", "--symfs", "/"],
+                         capture_output=True, text=True, timeout=120)
+    if run.returncode != 0:
+        pytest.skip(f"perf script failed here: {run.stderr[:200]}")
+    theirs = perf_script_stacks("", run.stdout)
+    source, fr = read_frames(data, symbols=SymbolOptions(kallsyms=roots / "kallsyms", symfs="/"))
+    mine = {k: [source.stacks.frames[i] for i in f["stack_id"].to_list()] for k, f in fr.items()}
+    assert mine == theirs
+    libc = [f for k in theirs for c in theirs[k] for f in c if f.endswith("libc.so.6)")]
+    assert len(libc) > 1000
