@@ -190,3 +190,16 @@ def test_this_machines_libc_and_ld_so_named_as_perf_names_them(roots, tmp_path):
     assert mine == theirs
     libc = [f for k in theirs for c in theirs[k] for f in c if f.endswith("libc.so.6)")]
     assert len(libc) > 1000
+
+
+def test_export_writes_the_named_frames_and_the_warning(roots, tmp_path):
+    import polars as pl
+
+    out = run_cli("export", SYM / "mmapid.perf.data.xz", "-o", tmp_path / "ok", "--symfs", roots / "symfs",
+                  "--kallsyms", roots / "kallsyms")
+    assert out.returncode == 0, out.stderr
+    frames = pl.read_parquet(next((tmp_path / "ok").rglob("stacks.parquet")))["frames"].explode().to_list()
+    theirs = {f for chains in perf_script_stacks("mmapid.script.txt.xz").values() for c in chains for f in c}
+    assert set(frames) == theirs and any(f.startswith("nl_outer+") for f in frames)
+    out = run_cli("export", SYM / "mmapid.perf.data.xz", "-o", tmp_path / "other", "--symfs", roots / "symfs-other")
+    assert out.returncode == 0 and out.stderr.decode().count("warning:") == 1 and OTHER_ID in out.stderr.decode()

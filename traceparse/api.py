@@ -135,13 +135,15 @@ def fleet_report(kind: str, inputs, labels=(), engine: str = "local", scheduler:
     return report_of(_fleet.run(kind, found, names, options, strict=strict, engine=engine, scheduler=scheduler))
 
 
-def export(inputs, out_dir, report: str | None = None, labels=(), strict: bool = False) -> dict:
+def export(inputs, out_dir, report: str | None = None, labels=(), strict: bool = False,
+           kallsyms=None, symfs=None, buildid_dir=None) -> dict:
     """Write the captures' event frames as hive-partitioned Parquet under ``out_dir`` (``traceparse export``).
 
     Args:
         inputs: paths, glob patterns or directories.
         report: "block" also writes the paired requests (``requests/host=.../part-N.parquet``).
         labels: one ``host`` partition name per input; none: hostname, else file name.
+        kallsyms, symfs, buildid_dir: name perf.data call chains in stacks.parquet (as ``open`` says).
     Returns:
         what ``out_dir/_schema.json`` says: datasets, their columns and types, the inputs.
     """
@@ -155,8 +157,10 @@ def export(inputs, out_dir, report: str | None = None, labels=(), strict: bool =
         raise TraceParseError(f"--report must be one of {', '.join(parquet.REPORTS)} (got {report!r})")
     out = Path(out_dir)
     parquet.check_target(out)
+    symbols = SymbolOptions(kallsyms, symfs, buildid_dir)  # bad paths fail before anything is written
     found = _fleet.expand(_fleet.as_list(inputs))
-    return parquet.export(found, _fleet.check_labels(found, _fleet.as_list(labels)), out, report=report, strict=strict)
+    return parquet.export(found, _fleet.check_labels(found, _fleet.as_list(labels)), out, report=report, strict=strict,
+                          symbols=symbols)
 
 
 def report_of(data: dict) -> Report:

@@ -84,6 +84,11 @@ def _seconds(value: Optional[float]) -> Optional[float]:
 FORMAT = typer.Option("terminal", "--format", "-f", callback=_format, help="terminal | markdown | json | html")
 OUTPUT = typer.Option(None, "--output", "-o", callback=_output, help="write the report to this file instead of stdout")
 STRICT = typer.Option(False, "--strict", help="fail on the first line that does not parse, instead of counting it")
+# a perf.data's call chains: where frame names come from (perf's options of the same names; parsers/symbols.py)
+KALLSYMS = typer.Option(None, "--kallsyms", help="perf.data: the recording box's /proc/kallsyms, to name kernel frames")
+SYMFS = typer.Option(None, "--symfs", help="perf.data: a copy of the box's root; user frames named from the binaries (and debug files) under it")
+BUILDID_DIR = typer.Option(None, "--buildid-dir", help="perf.data: a build-id cache (~/.debug layout) or perf archive's perf.data.tar.bz2")
+
 TOP_MAX = 1_000_000_000  # beyond any capture's request count; polars' top_k takes no larger
 
 
@@ -470,13 +475,17 @@ def export(
     report_kind: Optional[str] = typer.Option(None, "--report", help="block: also write the paired requests (D2C, I2C, I2D per request)"),
     label: list[str] = LABEL,
     strict: bool = STRICT,
+    kallsyms: Optional[Path] = KALLSYMS,
+    symfs: Optional[Path] = SYMFS,
+    buildid_dir: Optional[Path] = BUILDID_DIR,
 ) -> None:
     """Event frames as Parquet, hive-partitioned host=.../event=.../part-N.parquet, with _schema.json."""
     from . import api
 
     if report_kind is not None and report_kind != "block":
         raise typer.BadParameter(f"must be block (got {report_kind!r})", param_hint="'--report'")
-    schema = api.export(files, output, report=report_kind, labels=label, strict=strict)
+    schema = api.export(files, output, report=report_kind, labels=label, strict=strict,
+                        kallsyms=kallsyms, symfs=symfs, buildid_dir=buildid_dir)
     for w in schema["warnings"]:
         print(f"traceparse: warning: {w}", file=sys.stderr)
     parts = sum(1 for _ in output.rglob("*.parquet"))
@@ -690,11 +699,6 @@ def count(
     """Event counts by any fields, over the capture and per --interval (bpftrace count())."""
     _run_preset("count", file, fmt, output, strict, event=event, by=by, where=where, interval_ns=interval)
 
-
-# a perf.data's call chains: where frame names come from (perf's options of the same names; parsers/symbols.py)
-KALLSYMS = typer.Option(None, "--kallsyms", help="perf.data: the recording box's /proc/kallsyms, to name kernel frames")
-SYMFS = typer.Option(None, "--symfs", help="perf.data: a copy of the box's root; user frames named from the binaries (and debug files) under it")
-BUILDID_DIR = typer.Option(None, "--buildid-dir", help="perf.data: a build-id cache (~/.debug layout) or perf archive's perf.data.tar.bz2")
 
 STACKS_EPILOG = """Examples:
 
