@@ -269,6 +269,31 @@ mod tests {
     }
 
     #[test]
+    fn damaged_copies_of_a_real_binary_are_errors_or_symbols_never_a_panic() {
+        // cut anywhere, bytes overwritten (cargo fuzz does the same at random: fuzz_targets/elf_syms.rs)
+        let exe = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        let head = &exe[..exe.len().min(1 << 16)];
+        for cut in (0..head.len()).step_by(997).chain([0, 1, 4, 16, 52, 63, 64]) {
+            let _ = ElfSymbols::parse(&head[..cut], None);
+            let _ = build_id(&head[..cut]);
+        }
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..40 {
+            let mut d = head.to_vec();
+            for _ in 0..8 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let at = (seed % d.len() as u64) as usize;
+                d[at] = (seed >> 40) as u8;
+            }
+            if let Ok(e) = ElfSymbols::parse(&d, Some(&d)) {
+                let _ = e.lookup(seed);
+            }
+        }
+    }
+
+    #[test]
     fn this_test_binary_names_its_own_functions() {
         // the test executable itself is an ELF with a .symtab: its main is found at its own offset
         let exe = std::fs::read(std::env::current_exe().unwrap()).unwrap();
