@@ -93,7 +93,8 @@ class BuildIdStore:
         if os.path.isfile(self.path):
             try:
                 self.tar = tarfile.open(self.path, "r:*")
-                self.members = {m.name.lstrip("./") if m.name.startswith("./") else m.name: m for m in self.tar.getmembers()}
+                # tar -C dir names members ".build-id/..."; a tarball made from "." names them "./.build-id/..."
+                self.members = {(m.name[2:] if m.name.startswith("./") else m.name): m for m in self.tar.getmembers()}
             except (tarfile.TarError, OSError, EOFError) as exc:
                 raise TraceParseError(f"--buildid-dir {self.path}: not a build-id directory nor a readable tarball ({exc})") from None
 
@@ -114,8 +115,11 @@ class BuildIdStore:
             return self.read(target, depth + 1)
         if not m.isfile():
             return None
-        f = self.tar.extractfile(m)
-        return f.read() if f is not None else None
+        try:
+            f = self.tar.extractfile(m)
+            return f.read() if f is not None else None
+        except (tarfile.TarError, OSError, EOFError):  # a damaged member: that file is missing
+            return None
 
     def _link_dir(self, bid: str) -> str | None:
         """Where ``.build-id/xx/rest`` points (a directory ``PATH/BUILDID``), inside the store."""
@@ -158,7 +162,10 @@ class Symbolizer:
     def _kallsyms(self) -> Kallsyms | None:
         k = self.opts.kallsyms
         if isinstance(k, (str, os.PathLike)):
-            k = Path(k).read_bytes()
+            try:
+                k = Path(k).read_bytes()
+            except OSError as exc:
+                raise TraceParseError(f"--kallsyms {k}: cannot be read ({exc.strerror or exc})") from None
         if k is None and self.store is not None and KERNEL_DSO in self.header_ids:
             got = self.store.file(KERNEL_DSO, self.header_ids[KERNEL_DSO], ("kallsyms",))
             k = got[0] if got else None

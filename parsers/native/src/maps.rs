@@ -37,6 +37,9 @@ pub struct Map {
 #[derive(Debug, Clone, Default)]
 pub struct Space {
     maps: Vec<Map>,
+    /// changes with every change of the mappings (never 0): a call chain already placed in this
+    /// version of the space is placed again the same way (perf_data.rs's Stacks skips the work)
+    pub version: u64,
 }
 
 impl Space {
@@ -88,6 +91,7 @@ pub struct Dso {
 #[derive(Debug, Default)]
 pub struct Maps {
     spaces: HashMap<i32, Space>,
+    versions: u64,
     pub dsos: Vec<Dso>,
     ids: HashMap<Dso, u32>,
 }
@@ -120,7 +124,10 @@ impl Maps {
         }
         let dso = self.dso(Dso { path: r.path, build_id: r.build_id });
         let end = r.start.saturating_add(r.len);
-        self.spaces.entry(r.pid).or_default().insert(Map { start: r.start, end, pgoff: r.pgoff, dso });
+        self.versions += 1;
+        let space = self.spaces.entry(r.pid).or_default();
+        space.insert(Map { start: r.start, end, pgoff: r.pgoff, dso });
+        space.version = self.versions;
     }
 
     /// A FORK: a new process starts as a copy of its parent (a new thread shares its process's).
@@ -128,7 +135,9 @@ impl Maps {
         if pid == ppid {
             return;
         }
-        let copy = self.spaces.get(&ppid).cloned().unwrap_or_default();
+        let mut copy = self.spaces.get(&ppid).cloned().unwrap_or_default();
+        self.versions += 1;
+        copy.version = self.versions;
         self.spaces.insert(pid, copy);
     }
 
@@ -139,14 +148,19 @@ impl Maps {
 
     /// (file, file offset) of a user address of process `pid`; (NO_MAP, addr) outside its maps.
     pub fn resolve(&self, pid: i32, addr: u64) -> (u32, u64) {
-        match self.spaces.get(&pid).and_then(|s| s.find(addr)) {
-            Some(m) => (m.dso, addr.wrapping_sub(m.start).wrapping_add(m.pgoff)),
-            None => (NO_MAP, addr),
-        }
+        place(self.spaces.get(&pid), addr)
     }
 
     pub fn space(&self, pid: i32) -> Option<&Space> {
         self.spaces.get(&pid)
+    }
+}
+
+/// (file, file offset) of a user address in `space`; (NO_MAP, addr) outside it (or without one).
+pub fn place(space: Option<&Space>, addr: u64) -> (u32, u64) {
+    match space.and_then(|s| s.find(addr)) {
+        Some(m) => (m.dso, addr.wrapping_sub(m.start).wrapping_add(m.pgoff)),
+        None => (NO_MAP, addr),
     }
 }
 
@@ -246,6 +260,20 @@ mod tests {
         // a fork into a pid seen before (reused) starts from the parent, not the old process
         m.fork(11, 10);
         assert_eq!(path_at(&m, 11, 0x1800), Some(("/bin/sh".into(), 0x800)));
+    }
+
+    #[test]
+    fn every_change_of_a_space_gives_it_a_new_version() {
+        let mut m = Maps::default();
+        assert!(m.space(1).is_none());
+        m.mmap(rec(1, 0x1000, 0x1000, 0, "/a"));
+        let v1 = m.space(1).unwrap().version;
+        m.fork(2, 1);
+        let v2 = m.space(2).unwrap().version;
+        m.mmap(rec(1, 0x3000, 0x1000, 0, "/b"));
+        let v3 = m.space(1).unwrap().version;
+        assert!(v1 > 0 && v2 != v1 && v3 != v1 && v3 != v2);
+        assert_eq!(m.space(2).unwrap().version, v2); // the child's did not change
     }
 
     #[test]

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use linux_perf_data::{Feature, PerfFile, PerfFileReader, PerfFileRecord, PerfRecordIter};
-use crate::maps::{parse_mmap, Maps, KERNEL, NO_MAP};
+use crate::maps::{parse_mmap, place, Maps, Space, KERNEL, NO_MAP};
 use linux_perf_event_reader::{ClockId, EventRecord, PerfClock, PerfEventType, RawEventRecord, RecordType};
 
 /// The input: a real file (seekable) or a stream (pipe mode needs only `Read`).
@@ -261,9 +261,26 @@ pub struct Stacks {
     pub frames: Vec<Frame>,
     pub offsets: Vec<u64>,
     ids: HashMap<Vec<Frame>, i32>,
+    /// (space version, chain as recorded) -> id: a chain met again in the same version of its
+    /// process's mappings is neither placed nor hashed as frames again (most samples)
+    seen: HashMap<(u64, Vec<u64>), i32>,
 }
 
 impl Stacks {
+    /// The id of a recorded chain of process `pid` (context markers included), placing its frames
+    /// in the process's mappings the first time it is met in this version of them.
+    fn chain_id(&mut self, chain: &linux_perf_event_reader::RawDataU64, pid: i32, maps: &Maps) -> i32 {
+        let space = maps.space(pid);
+        let raw: Vec<u64> = (0..chain.len()).filter_map(|i| chain.get(i)).collect();
+        let key = (space.map_or(0, |s| s.version), raw);
+        if let Some(&i) = self.seen.get(&key) {
+            return i;
+        }
+        let i = self.id(chain_frames(&key.1, space));
+        self.seen.insert(key, i);
+        i
+    }
+
     fn id(&mut self, chain: Vec<Frame>) -> i32 {
         if let Some(&i) = self.ids.get(&chain) {
             return i;
@@ -608,10 +625,10 @@ enum Context {
 
 /// A sample's call chain as frames: kernel addresses as they are, user ones placed in the
 /// process's mappings at this point of the replay.
-fn chain_frames(chain: &linux_perf_event_reader::RawDataU64, pid: i32, maps: &Maps) -> Vec<Frame> {
+fn chain_frames(chain: &[u64], space: Option<&Space>) -> Vec<Frame> {
     let mut ctx = Context::Unmarked;
     let mut out = Vec::with_capacity(chain.len());
-    for addr in (0..chain.len()).filter_map(|i| chain.get(i)) {
+    for &addr in chain {
         if addr >= PERF_CONTEXT_MAX {
             ctx = match addr {
                 CONTEXT_KERNEL | CONTEXT_HV => Context::Kernel,
@@ -629,7 +646,7 @@ fn chain_frames(chain: &linux_perf_event_reader::RawDataU64, pid: i32, maps: &Ma
                 continue;
             }
         };
-        let (dso, off) = if user { maps.resolve(pid, addr) } else { (KERNEL, addr) };
+        let (dso, off) = if user { place(space, addr) } else { (KERNEL, addr) };
         out.push(Frame { dso, off, addr });
     }
     out
@@ -665,7 +682,7 @@ fn take_event(b: &mut Batch, attr: usize, record: &RawEventRecord, st: &mut Stat
             };
             b.comm.push(comm);
             let stack = match (&s.callchain, stacks_wanted) {
-                (Some(chain), true) => st.stacks.id(chain_frames(chain, s.pid.unwrap_or(tid), st.maps)),
+                (Some(chain), true) => st.stacks.chain_id(chain, s.pid.unwrap_or(tid), st.maps),
                 _ => -1,
             };
             b.stack.push(stack);
