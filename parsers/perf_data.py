@@ -267,8 +267,9 @@ class _Reader:
             self.dsos += self.s.dsos(len(self.dsos))
             names = self._frame_names(np.frombuffer(dso, np.uint32), np.frombuffer(off, np.uint64), np.frombuffer(addr, np.uint64))
             offs = np.frombuffer(offsets, np.uint64).astype(np.int64).tolist()
-            texts = ["\n".join(names[lo:hi]) for lo, hi in zip(offs, offs[1:])]
-            ids = self.source.stacks.intern(pl.Series(texts, dtype=pl.String)).to_numpy()
+            # a chain the scanner dropped as corrupt (perf drops it too) is no call chain: a null id
+            texts = ["\n".join(names[lo:hi]) if hi > lo else None for lo, hi in zip(offs, offs[1:])]
+            ids = self.source.stacks.intern(pl.Series(texts, dtype=pl.String)).fill_null(-1).to_numpy()
             self.stack_map = np.concatenate([self.stack_map, ids.astype(np.int64)])
         ids = np.where(stack >= 0, self.stack_map[stack.clip(0)], -1)
         return pl.Series("stack_id", ids, dtype=pl.Int32).replace(-1, None)

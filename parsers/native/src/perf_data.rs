@@ -611,6 +611,9 @@ struct State<'a> {
 const CONTEXT_HV: u64 = -32i64 as u64;
 const CONTEXT_KERNEL: u64 = -128i64 as u64;
 const CONTEXT_USER: u64 = -512i64 as u64;
+const CONTEXT_GUEST: u64 = -2048i64 as u64;
+const CONTEXT_GUEST_KERNEL: u64 = -2176i64 as u64;
+const CONTEXT_GUEST_USER: u64 = -2560i64 as u64;
 /// Where a chain without markers changes from kernel to user addresses (x86-64, arm64).
 const KERNEL_HALF: u64 = 0xffff_8000_0000_0000;
 
@@ -619,12 +622,14 @@ enum Context {
     Unmarked,
     Kernel,
     User,
-    /// a guest's (or one perf does not know): no map of ours places it
-    Other,
+    /// a guest's: no map of ours places it
+    Guest,
 }
 
 /// A sample's call chain as frames: kernel addresses as they are, user ones placed in the
-/// process's mappings at this point of the replay.
+/// process's mappings at this point of the replay. A marker that is no context (a -1 where the
+/// kernel's user-stack walk read garbage) makes the chain corrupt: it is dropped whole, as perf
+/// drops it (`perf script` prints such a sample without frames).
 fn chain_frames(chain: &[u64], space: Option<&Space>) -> Vec<Frame> {
     let mut ctx = Context::Unmarked;
     let mut out = Vec::with_capacity(chain.len());
@@ -633,7 +638,8 @@ fn chain_frames(chain: &[u64], space: Option<&Space>) -> Vec<Frame> {
             ctx = match addr {
                 CONTEXT_KERNEL | CONTEXT_HV => Context::Kernel,
                 CONTEXT_USER => Context::User,
-                _ => Context::Other,
+                CONTEXT_GUEST | CONTEXT_GUEST_KERNEL | CONTEXT_GUEST_USER => Context::Guest,
+                _ => return Vec::new(),
             };
             continue;
         }
@@ -641,7 +647,7 @@ fn chain_frames(chain: &[u64], space: Option<&Space>) -> Vec<Frame> {
             Context::Unmarked => addr < KERNEL_HALF,
             Context::Kernel => false,
             Context::User => true,
-            Context::Other => {
+            Context::Guest => {
                 out.push(Frame { dso: NO_MAP, off: addr, addr });
                 continue;
             }
@@ -847,6 +853,28 @@ mod tests {
         assert!(check_counts(FEATURE_EVENT_DESC, &d[..d.len() - 1], false).is_err());
         d[16..20].copy_from_slice(&u32::MAX.to_le_bytes()); // nr_ids
         assert!(check_counts(FEATURE_EVENT_DESC, &d, false).is_err());
+    }
+
+    #[test]
+    fn chain_markers_say_kernel_or_user_and_a_bad_one_drops_the_chain() {
+        let mut maps = Maps::default();
+        maps.mmap(crate::maps::MmapRecord { pid: 7, start: 0x1000, len: 0x1000, pgoff: 0x2000, path: "/a".into(), build_id: None });
+        let space = maps.space(7);
+        // perf script -D of a real sample: kernel marker, 3 kernel frames, user marker, 1 user frame
+        let k = |a: u64| Frame { dso: KERNEL, off: a, addr: a };
+        let chain = [CONTEXT_KERNEL, 0xffffffff81424310, CONTEXT_USER, 0x1010, 0x9999];
+        assert_eq!(chain_frames(&chain, space), vec![
+            k(0xffffffff81424310),
+            Frame { dso: 0, off: 0x2010, addr: 0x1010 },
+            Frame { dso: NO_MAP, off: 0x9999, addr: 0x9999 },
+        ]);
+        // no markers: the address says which half it is in
+        assert_eq!(chain_frames(&[0xffffffff81000130, 0x1010], space)[0], k(0xffffffff81000130));
+        assert_eq!(chain_frames(&[0xffffffff81000130, 0x1010], space)[1].dso, 0);
+        // a -1 after the user frames (seen on this machine): perf discards the whole chain
+        assert!(chain_frames(&[CONTEXT_KERNEL, 0xffffffff81424310, CONTEXT_USER, 0x1010, u64::MAX], space).is_empty());
+        // a guest's frames are no frames of ours
+        assert_eq!(chain_frames(&[CONTEXT_GUEST_USER, 0x1010], space)[0].dso, NO_MAP);
     }
 
     #[test]
