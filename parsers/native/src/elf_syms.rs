@@ -135,13 +135,52 @@ fn candidates(file: &object::File, dynamic: bool) -> Vec<Candidate> {
         }
         let start = s.address();
         out.push(Candidate {
-            sym: Sym { start, end: start.saturating_add(s.size()), name: name.to_owned() },
+            sym: Sym { start, end: start.saturating_add(s.size()), name: demangled(name) },
             size: s.size(),
             weak: bind == elf::STB_WEAK,
             global: bind == elf::STB_GLOBAL,
         });
     }
     out
+}
+
+/// A name as perf prints it: C++ demangled without parameter lists or return types (perf's
+/// libiberty call without DMGL_PARAMS: `llvm::TargetMachine::getSymbol`), Rust's legacy and v0
+/// names without their hashes (`<&std::fs::File as std::io::Read>::read`); anything else as it is.
+/// perf demangles before it chooses among aliases, so the choice sees these names.
+pub fn demangled(name: &str) -> String {
+    // a Rust name's compiler suffix (`.2909`, `.llvm.123`, `.cold`) is not printed by perf
+    let rust = if name.starts_with("_R") { name.split('.').next().unwrap_or(name) } else { rust_legacy_part(name).unwrap_or("") };
+    if !rust.is_empty() {
+        if let Ok(d) = rustc_demangle::try_demangle(rust) {
+            return format!("{d:#}");
+        }
+    }
+    if name.starts_with("_Z") {
+        if let Ok(sym) = cpp_demangle::Symbol::new(name) {
+            let opts = cpp_demangle::DemangleOptions::new().no_params().no_return_type();
+            if let Ok(d) = sym.demangle(&opts) {
+                return d;
+            }
+        }
+    }
+    name.to_owned()
+}
+
+/// Rust's legacy mangling: a C++-like `_ZN...E` whose last element is `17h` and 16 hex digits,
+/// maybe followed by a compiler suffix (`.llvm.123`): the mangled part, without the suffix.
+fn rust_legacy_part(name: &str) -> Option<&str> {
+    if !name.starts_with("_ZN") {
+        return None;
+    }
+    name.match_indices("17h").find_map(|(at, _)| {
+        let hash = name.get(at + 3..at + 19)?;
+        let end = at + 20;
+        let ok = hash.bytes().all(|c| c.is_ascii_hexdigit())
+            && name.as_bytes().get(at + 19) == Some(&b'E')
+            && (end == name.len() || name.as_bytes()[end] == b'.');
+        ok.then(|| &name[..end])
+    })
 }
 
 /// True when `a` is the better name for their shared address (see the module's rules).
@@ -259,6 +298,26 @@ mod tests {
         assert_eq!(e.address_of(0x9000), 0x9000); // past every segment: taken as it is
         let pie = ElfSymbols { syms: choose(vec![cand(0x1100, 0x20, "main", false, true)]), loads: vec![(0x1000, 0x300, 0x1000)], ..Default::default() };
         assert_eq!(pie.lookup(0x1104), Some(("main", 4)));
+    }
+
+    #[test]
+    fn cpp_and_rust_names_are_demangled_as_perf_prints_them() {
+        // each pair: a name from this machine's libraries, and perf script's print of that frame
+        for (mangled, perf) in [
+            ("_ZNK4llvm13TargetMachine9getSymbolEPKNS_11GlobalValueE", "llvm::TargetMachine::getSymbol"),
+            ("_ZN51_$LT$$RF$std..fs..File$u20$as$u20$std..io..Read$GT$4read17h877ee550fee23c5cE", "<&std::fs::File as std::io::Read>::read"),
+            ("_ZN3std2rt10lang_start17h83d26864c5ec40d2E", "std::rt::lang_start"),
+            (
+                "_RNvXse_NtNtCsj1I0U2ZNviU_11polars_plan3dsl4exprNtB5_4ExprNtNtCsh61yYgEBR7J_4core5clone5Clone5clone.2909",
+                "<polars_plan::dsl::expr::Expr as core::clone::Clone>::clone",
+            ),
+            ("_ZN3std2rt10lang_start17h83d26864c5ec40d2E.llvm.99", "std::rt::lang_start"),
+            ("main", "main"),
+            ("__GI___libc_write", "__GI___libc_write"),
+            ("_Zfoo_not_valid", "_Zfoo_not_valid"),
+        ] {
+            assert_eq!(demangled(mangled), perf, "{mangled}");
+        }
     }
 
     #[test]
