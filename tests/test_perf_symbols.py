@@ -75,6 +75,15 @@ def test_pie_non_pie_stripped_and_shared_library_frames_equal_perf_script(roots)
     assert sum(f.endswith("([kernel.kallsyms])") and not f.startswith("[unknown]") for f in frames) > 3000
 
 
+def test_cpp_frames_are_demangled_as_perf_prints_them(roots):
+    # app-cxx: tp::run(int, int) and tp::run(int, long) print alike, without parameter lists
+    mine, warnings = our_stacks("cxx.perf.data.xz", kallsyms=roots / "kallsyms", symfs=roots / "symfs")
+    theirs = perf_script_stacks("cxx.script.txt.xz")
+    assert warnings == [] and mine == theirs
+    frames = [f for chain in theirs["raw_syscalls:sys_enter"] for f in chain]
+    assert sum(f.startswith("tp::run+") for f in frames) == 90
+
+
 def test_a_binary_of_another_build_is_one_warning_and_its_frames_stay_unknown(roots):
     # mmapid.perf.data: perf record --buildid-mmap (the MMAP2 records carry the build ids)
     mine, warnings = our_stacks("mmapid.perf.data.xz", kallsyms=roots / "kallsyms", symfs=roots / "symfs")
