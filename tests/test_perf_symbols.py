@@ -212,3 +212,21 @@ def test_export_writes_the_named_frames_and_the_warning(roots, tmp_path):
     assert set(frames) == theirs and any(f.startswith("nl_outer+") for f in frames)
     out = run_cli("export", SYM / "mmapid.perf.data.xz", "-o", tmp_path / "other", "--symfs", roots / "symfs-other")
     assert out.returncode == 0 and out.stderr.decode().count("warning:") == 1 and OTHER_ID in out.stderr.decode()
+
+
+@pytest.mark.parametrize("binary", ["app-pie", "app-nopie", "libtpwork.so"])
+def test_plt_stubs_are_named_as_objdump_labels_them(roots, binary):
+    # perf names a frame in a PLT stub `write@plt+0x0`; objdump -d labels the stubs the same way
+    if shutil.which("objdump") is None:
+        pytest.skip("objdump is not installed")
+    import subprocess
+
+    from traceparse.parsers._native import ElfSymbols
+
+    path = roots / "symfs" / "tmp" / "sym" / binary
+    dump = subprocess.run(["objdump", "-d", "-j", ".plt", path], capture_output=True, text=True, check=True).stdout
+    labels = {int(a, 16): name for a, name in re.findall(r"^([0-9a-f]+) <(\S+@plt)>:", dump, re.M)}
+    assert len(labels) >= 2
+    base = 0x400000 if binary == "app-nopie" else 0  # a non-PIE's text is linked at 0x400000 + its file offset
+    names = ElfSymbols(path.read_bytes()).lookup(np.array([a - base for a in labels], dtype=np.uint64).tobytes())
+    assert [(n, 0) for n in labels.values()] == names

@@ -74,8 +74,9 @@ impl ElfSymbols {
             None => [(&file, false, "symtab"), (&file, false, "symtab"), (&file, true, "dynsym")],
         };
         for (f, dynamic, name) in tables {
-            let found = candidates(f, dynamic);
+            let mut found = candidates(f, dynamic);
             if !found.is_empty() {
+                found.extend(plt_candidates(&file));
                 out.syms = choose(found);
                 out.table = name;
                 break;
@@ -140,6 +141,36 @@ fn candidates(file: &object::File, dynamic: bool) -> Vec<Candidate> {
             weak: bind == elf::STB_WEAK,
             global: bind == elf::STB_GLOBAL,
         });
+    }
+    out
+}
+
+/// perf's `name@plt` symbols, one per slot of x86-64's lazy-binding `.plt` (16 bytes each, after
+/// the resolver's PLT0), named after `.rela.plt`'s JUMP_SLOT relocations in their order: a frame
+/// in a PLT stub is `PyObject_GC_UnTrack@plt+0x0`, not the end of `_init` before it.
+fn plt_candidates(file: &object::File) -> Vec<Candidate> {
+    use object::{ObjectSymbolTable, RelocationFlags, RelocationTarget};
+
+    if file.architecture() != object::Architecture::X86_64 {
+        return Vec::new();
+    }
+    let (Some(plt), Some(relocs), Some(dynsyms)) = (file.section_by_name(".plt"), file.dynamic_relocations(), file.dynamic_symbol_table()) else {
+        return Vec::new();
+    };
+    let end = plt.address().saturating_add(plt.size());
+    let mut out = Vec::new();
+    for (_, r) in relocs {
+        let (RelocationFlags::Elf { r_type }, RelocationTarget::Symbol(idx)) = (r.flags(), r.target()) else { continue };
+        if r_type != elf::R_X86_64_JUMP_SLOT {
+            continue;
+        }
+        let Some(name) = dynsyms.symbol_by_index(idx).ok().and_then(|s| s.name().ok().map(str::to_owned)) else { continue };
+        let start = plt.address().saturating_add(16 * (out.len() as u64 + 1));
+        if start.saturating_add(16) > end {
+            break;
+        }
+        let sym = Sym { start, end: start + 16, name: format!("{}@plt", demangled(&name)) };
+        out.push(Candidate { sym, size: 16, weak: false, global: true });
     }
     out
 }
