@@ -95,12 +95,12 @@ impl ElfSymbols {
         file_off
     }
 
-    /// The symbol a file offset lies in, and how far into it: `("main", 0x3c)`.
-    pub fn lookup(&self, file_off: u64) -> Option<(&str, u64)> {
+    /// The symbol a file offset lies in, as perf prints it, and how far into it: `("main", 0x3c)`.
+    pub fn lookup(&self, file_off: u64) -> Option<(String, u64)> {
         let addr = self.address_of(file_off);
         let i = self.syms.partition_point(|s| s.start <= addr).checked_sub(1)?;
         let s = &self.syms[i];
-        (addr < s.end).then(|| (s.name.as_str(), addr - s.start))
+        (addr < s.end).then(|| (demangled(&s.name), addr - s.start))
     }
 
     pub fn len(&self) -> usize {
@@ -136,7 +136,9 @@ fn candidates(file: &object::File, dynamic: bool) -> Vec<Candidate> {
         }
         let start = s.address();
         out.push(Candidate {
-            sym: Sym { start, end: start.saturating_add(s.size()), name: demangled(name) },
+            // kept mangled: demangling every symbol of a large library (LLVM: ~10^5) costs seconds;
+            // the name is demangled where it is printed, and where aliases are compared
+            sym: Sym { start, end: start.saturating_add(s.size()), name: name.to_owned() },
             size: s.size(),
             weak: bind == elf::STB_WEAK,
             global: bind == elf::STB_GLOBAL,
@@ -214,7 +216,8 @@ fn rust_legacy_part(name: &str) -> Option<&str> {
     })
 }
 
-/// True when `a` is the better name for their shared address (see the module's rules).
+/// True when `a` is the better name for their shared address (see the module's rules; the names
+/// compared are the demangled ones, as perf compares them).
 fn better(a: &Candidate, b: &Candidate) -> bool {
     let under = |s: &str| s.bytes().take_while(|&c| c == b'_').count();
     if (a.size > 0) != (b.size > 0) {
@@ -226,10 +229,11 @@ fn better(a: &Candidate, b: &Candidate) -> bool {
     if a.global != b.global {
         return a.global;
     }
-    if under(&a.sym.name) != under(&b.sym.name) {
-        return under(&a.sym.name) < under(&b.sym.name);
+    let (na, nb) = (demangled(&a.sym.name), demangled(&b.sym.name));
+    if under(&na) != under(&nb) {
+        return under(&na) < under(&nb);
     }
-    a.sym.name.len() >= b.sym.name.len() // equal: the first in the table (a) stays
+    na.len() >= nb.len() // equal: the first in the table (a) stays
 }
 
 /// The end perf gives the last symbol of a table that has no size: its page's end and one more page.
@@ -302,13 +306,13 @@ mod tests {
     #[test]
     fn size_zero_reaches_the_next_symbol_and_the_last_its_page() {
         let e = ElfSymbols { syms: choose(vec![cand(0x1000, 0, "a", false, true), cand(0x1040, 0, "b", false, true)]), ..Default::default() };
-        assert_eq!(e.lookup(0x103f), Some(("a", 0x3f)));
-        assert_eq!(e.lookup(0x1040), Some(("b", 0)));
-        assert_eq!(e.lookup(0x2fff), Some(("b", 0x1fbf)));
+        assert_eq!(e.lookup(0x103f), Some(("a".into(), 0x3f)));
+        assert_eq!(e.lookup(0x1040), Some(("b".into(), 0)));
+        assert_eq!(e.lookup(0x2fff), Some(("b".into(), 0x1fbf)));
         assert_eq!(e.lookup(0x3000), None);
         // a last symbol on a page boundary: to that page's end
         let e = ElfSymbols { syms: choose(vec![cand(0x2000, 0, "c", false, true)]), ..Default::default() };
-        assert_eq!(e.lookup(0x2fff), Some(("c", 0xfff)));
+        assert_eq!(e.lookup(0x2fff), Some(("c".into(), 0xfff)));
         assert_eq!(e.lookup(0x3000), None);
         assert_eq!(e.lookup(0xfff), None);
     }
@@ -316,7 +320,7 @@ mod tests {
     #[test]
     fn a_gap_between_sized_symbols_is_no_symbol() {
         let e = ElfSymbols { syms: choose(vec![cand(0x1000, 0x10, "a", false, true), cand(0x1040, 0x10, "b", false, true)]), ..Default::default() };
-        assert_eq!(e.lookup(0x100f), Some(("a", 0xf)));
+        assert_eq!(e.lookup(0x100f), Some(("a".into(), 0xf)));
         assert_eq!(e.lookup(0x1010), None);
     }
 
@@ -325,10 +329,10 @@ mod tests {
         // non-PIE: text at file offset 0x1000 is loaded at 0x401000; PIE: offset = address
         let mut e = ElfSymbols { syms: choose(vec![cand(0x401100, 0x20, "main", false, true)]), ..Default::default() };
         e.loads = vec![(0, 0x5e8, 0x400000), (0x1000, 0x251, 0x401000)];
-        assert_eq!(e.lookup(0x1104), Some(("main", 4)));
+        assert_eq!(e.lookup(0x1104), Some(("main".into(), 4)));
         assert_eq!(e.address_of(0x9000), 0x9000); // past every segment: taken as it is
         let pie = ElfSymbols { syms: choose(vec![cand(0x1100, 0x20, "main", false, true)]), loads: vec![(0x1000, 0x300, 0x1000)], ..Default::default() };
-        assert_eq!(pie.lookup(0x1104), Some(("main", 4)));
+        assert_eq!(pie.lookup(0x1104), Some(("main".into(), 4)));
     }
 
     #[test]

@@ -44,7 +44,7 @@ impl ElfSymbols {
             .map(|w| {
                 let off = u64::from_ne_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
                 match self.inner.lookup(off) {
-                    Some((name, at)) => (Some(name.to_owned()), at),
+                    Some((name, at)) => (Some(name), at),
                     None => (None, 0),
                 }
             })
