@@ -35,9 +35,10 @@ from .errors import TraceParseError
 from .event_format import FrameBuilder, int_column
 from .payloads import fields as payload_fields
 from .perf_print import render_args
-from .print_fmt import Kallsyms, Render
+from .print_fmt import Render
 from .schema import Chunk, conform
 from .source import Source
+from .symbols import SymbolOptions, Symbolizer
 from .trace_dat import Header, _Bytes, _Cut, _parse_cmdlines, _spool, read_tracing_sections
 
 TRACING_MAGIC = b"\x17\x08\x44tracing"
@@ -151,16 +152,26 @@ def read_tracing_data(data: bytes, path: str) -> Header:
 
 def parse_perf_data(
     stream: BinaryIO, source: Source, chunk_bytes: int = CHUNK_BYTES, payload: bool = True, stacks: bool = True,
-    kallsyms: bytes | None = None,
+    kallsyms: bytes | None = None, symbols: SymbolOptions | None = None,
 ) -> Iterator[Chunk]:
     """Stream the samples of a perf.data as Chunks in time order; header features go to ``source.meta``.
-    ``kallsyms``: a /proc/kallsyms of the recording kernel, to name kernel frames of call chains."""
+    ``symbols`` (symbols.py): where the names of call-chain frames come from; ``kallsyms``: a
+    /proc/kallsyms's bytes, the same as ``SymbolOptions(kallsyms=...)``. A binary of another build
+    than the recording's is a line in ``source.meta["symbol_warnings"]``."""
+    opts = symbols or SymbolOptions()
+    if kallsyms is not None:
+        opts = SymbolOptions(kallsyms, opts.symfs, opts.buildid_dir)
     scanner, closer = open_scanner(stream, source)
     try:
         meta = scanner.meta()
         source.meta.update(header_meta(meta))
         scanner.set_stacks(stacks)
-        yield from _Reader(scanner, source, meta, payload, stacks, kallsyms).chunks(max(chunk_bytes, 1))
+        naming = None
+        if opts.any and stacks:
+            warnings = source.meta.setdefault("symbol_warnings", [])
+            ids = {path: bid.hex() for path, bid in scanner.build_ids()}
+            naming = Symbolizer(opts, ids, warnings.append)
+        yield from _Reader(scanner, source, meta, payload, stacks, naming).chunks(max(chunk_bytes, 1))
     finally:
         closer()
 
@@ -168,7 +179,7 @@ def parse_perf_data(
 class _Reader:
     """Batches from the scanner -> Chunks of schema frames."""
 
-    def __init__(self, scanner, source: Source, meta: dict, payload: bool, stacks: bool, kallsyms: bytes | None = None):
+    def __init__(self, scanner, source: Source, meta: dict, payload: bool, stacks: bool, naming: Symbolizer | None = None):
         self.s, self.source, self.payload, self.want_stacks = scanner, source, payload, stacks
         self.attrs = meta["attrs"]
         self.big_endian = meta["endianness"] == "big"
@@ -177,7 +188,8 @@ class _Reader:
         self.comm_names: list[str] = []
         self.comm_series = pl.Series([], dtype=pl.Categorical)
         self.stack_map = np.zeros(0, np.int64)  # scanner stack id -> source.stacks id
-        self.kallsyms = Kallsyms.parse(kallsyms) if kallsyms else None
+        self.naming = naming
+        self.dsos: list[tuple[str, bytes | None]] = []  # the scanner's mapped files, as they appear
         self.unknown: Counter = Counter()
         self.throttled = 0
         self.lost_records = self.lost_samples = 0
@@ -261,38 +273,27 @@ class _Reader:
         return self.comm_series
 
     def _stack_ids(self, stack: np.ndarray) -> pl.Series:
-        """Scanner stack ids -> ``source.stacks`` ids; each new chain is interned once, as its addresses."""
+        """Scanner stack ids -> ``source.stacks`` ids; each new chain is interned once, as its frames' names."""
         if not self.want_stacks or not (stack >= 0).any():
             return pl.Series("stack_id", [None] * len(stack), dtype=pl.Int32)
-        n, frames, offsets = self.s.stacks(len(self.stack_map))
+        n, dso, off, addr, offsets = self.s.stacks(len(self.stack_map))
         if n > len(self.stack_map):
-            addrs = np.frombuffer(frames, np.uint64).tolist()
+            self.dsos += self.s.dsos(len(self.dsos))
+            names = self._frame_names(np.frombuffer(dso, np.uint32), np.frombuffer(off, np.uint64), np.frombuffer(addr, np.uint64))
             offs = np.frombuffer(offsets, np.uint64).astype(np.int64).tolist()
-            names = self._frame_names(np.array(addrs, dtype=np.uint64))
-            texts = ["\n".join(names[lo:hi]) for lo, hi in zip(offs, offs[1:])]
-            ids = self.source.stacks.intern(pl.Series(texts, dtype=pl.String)).to_numpy()
+            # a chain the scanner dropped as corrupt (perf drops it too) is no call chain: a null id
+            texts = ["\n".join(names[lo:hi]) if hi > lo else None for lo, hi in zip(offs, offs[1:])]
+            ids = self.source.stacks.intern(pl.Series(texts, dtype=pl.String)).fill_null(-1).to_numpy()
             self.stack_map = np.concatenate([self.stack_map, ids.astype(np.int64)])
         ids = np.where(stack >= 0, self.stack_map[stack.clip(0)], -1)
         return pl.Series("stack_id", ids, dtype=pl.Int32).replace(-1, None)
 
-    def _frame_names(self, addrs: np.ndarray) -> list[str]:
-        """Frames as perf script's lines read without their address: kernel ones named from the
-        kallsyms given (``sym+0xoff ([kernel.kallsyms])``), the rest ``[unknown]``; no kallsyms: hex."""
-        if self.kallsyms is None:
-            return [f"{a:x}" for a in addrs.tolist()]
-        at = self.kallsyms.find(addrs)
-        kernel = addrs >= np.uint64(0xFFFF800000000000)
-        names = self.kallsyms.names.to_list()
-        base = self.kallsyms.addrs
-        out = []
-        for a, i, k in zip(addrs.tolist(), at.tolist(), kernel.tolist()):  # once per new distinct frame
-            if not k:
-                out.append("[unknown] ([unknown])")
-            elif i < 0:
-                out.append("[unknown] ([kernel.kallsyms])")
-            else:
-                out.append(f"{names[i]}+0x{a - int(base[i]):x} ([kernel.kallsyms])")
-        return out
+    def _frame_names(self, dso: np.ndarray, off: np.ndarray, addr: np.ndarray) -> list[str]:
+        """Frames as perf script's lines read without their address (symbols.py names them); with
+        nothing to name them from, their addresses in hex, as perf script prints them first."""
+        if self.naming is None:
+            return [f"{a:x}" for a in addr.tolist()]
+        return self.naming.names(dso, off, addr, self.dsos)
 
     def _frames(self, c: dict, raw: bytes) -> dict[str, pl.DataFrame]:
         n = len(c["ts"])
@@ -359,7 +360,7 @@ class _Reader:
         kallsyms = None
         if "%p" in fmt.print_fmt:  # %pS names: the tracing data's kallsyms (perf's has none), else --kallsyms
             kallsyms = b._kallsyms_for(Render("function"))
-            kallsyms = kallsyms if kallsyms is not None and len(kallsyms) else self.kallsyms
+            kallsyms = kallsyms if kallsyms is not None and len(kallsyms) else (self.naming.kallsyms if self.naming else None)
         got = render_args(fmt, buf, starts, lens, b.e, kallsyms)
         if got is None:
             return frame  # beyond perf_print: FrameBuilder's name=value text stays

@@ -95,6 +95,11 @@ def _seconds(value: Optional[float]) -> Optional[float]:
 FORMAT = typer.Option("terminal", "--format", "-f", callback=_format, help="terminal | markdown | json | html")
 OUTPUT = typer.Option(None, "--output", "-o", callback=_output, help="write the report to this file instead of stdout")
 STRICT = typer.Option(False, "--strict", help="fail on the first line that does not parse, instead of counting it")
+# a perf.data's call chains: where frame names come from (perf's options of the same names; parsers/symbols.py)
+KALLSYMS = typer.Option(None, "--kallsyms", help="perf.data: the recording box's /proc/kallsyms, to name kernel frames")
+SYMFS = typer.Option(None, "--symfs", help="perf.data: a copy of the box's root; user frames named from the binaries (and debug files) under it")
+BUILDID_DIR = typer.Option(None, "--buildid-dir", help="perf.data: a build-id cache (~/.debug layout) or perf archive's perf.data.tar.bz2")
+
 TOP_MAX = 1_000_000_000  # beyond any capture's request count; polars' top_k takes no larger
 
 
@@ -483,13 +488,17 @@ def export(
     report_kind: Optional[str] = typer.Option(None, "--report", help="block: also write the paired requests (D2C, I2C, I2D per request)"),
     label: list[str] = LABEL,
     strict: bool = STRICT,
+    kallsyms: Optional[Path] = KALLSYMS,
+    symfs: Optional[Path] = SYMFS,
+    buildid_dir: Optional[Path] = BUILDID_DIR,
 ) -> None:
     """Event frames as Parquet, hive-partitioned host=.../event=.../part-N.parquet, with _schema.json."""
     from . import api
 
     if report_kind is not None and report_kind != "block":
         raise typer.BadParameter(f"must be block (got {report_kind!r})", param_hint="'--report'")
-    schema = api.export(files, output, report=report_kind, labels=label, strict=strict)
+    schema = api.export(files, output, report=report_kind, labels=label, strict=strict,
+                        kallsyms=kallsyms, symfs=symfs, buildid_dir=buildid_dir)
     for w in schema["warnings"]:
         print(f"traceparse: warning: {w}", file=sys.stderr)
     parts = sum(1 for _ in output.rglob("*.parquet"))
@@ -715,6 +724,8 @@ STACKS_EPILOG = """Examples:
   traceparse stacks perf.txt --weight d2c -o io.svg   # issuing stacks weighted by D2C: who waits on slow I/O
   traceparse stacks trace.dat --weight offcpu --only-pid 4242        # switch-out stacks by time off CPU
   traceparse stacks perf.txt --weight latency --start probe_app:begin --end probe_app:done
+  traceparse stacks perf.data --kallsyms kallsyms.txt --symfs /srv/box-root   # a perf.data's frames named
+  traceparse stacks perf.data --buildid-dir perf.data.tar.bz2                  # from what perf archive wrote
 """
 STACK_FORMATS = ("terminal", "markdown", "json", "html", "svg")
 
@@ -753,6 +764,9 @@ def stacks(
     top: Optional[int] = typer.Option(20, "--top", "-n", min=0, max=TOP_MAX, help="rows of the stacks and functions tables (0: all)"),
     unit: str = UNIT,
     strict: bool = STRICT,
+    kallsyms: Optional[Path] = KALLSYMS,
+    symfs: Optional[Path] = SYMFS,
+    buildid_dir: Optional[Path] = BUILDID_DIR,
 ) -> None:
     """Stacks: folded call chains and flame graphs, weighted by samples, block I/O latency or off-CPU time."""
     from . import api
@@ -765,7 +779,7 @@ def stacks(
     fold = FoldOptions.of(pid=pid, tid=tid, kernel=kernel or svg, jit=jit or svg, all=all_, addrs=addrs, inline=svg)
     report = api.stacks(file, strict=strict, progress=progress_for(file), weight=weight, start=start, end=end, event=event,
                         comm=comm, pid=only_pid, slower_than_ns=slower_than, since_s=since, until_s=until, where=where,
-                        top=top, display_unit=unit, fold=fold)
+                        top=top, display_unit=unit, fold=fold, kallsyms=kallsyms, symfs=symfs, buildid_dir=buildid_dir)
     _emit_stacks(report, "folded" if folded else "svg" if svg else fmt, output)
 
 
@@ -774,6 +788,8 @@ def _emit_stacks(report, fmt: str, output: Optional[Path]) -> None:
 
     if fmt in ("terminal", "markdown", "html"):
         return _emit(report, fmt, output)
+    for w in report.warnings:  # folded text, speedscope and svg have no place for them
+        print(f"traceparse: warning: {w}", file=sys.stderr)
     _write({"folded": flamegraph.folded, "svg": flamegraph.svg, "json": flamegraph.speedscope}[fmt](report), output)
 
 

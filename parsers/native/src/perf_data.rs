@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use linux_perf_data::{Feature, PerfFile, PerfFileReader, PerfFileRecord, PerfRecordIter};
+use crate::maps::{parse_mmap, place, Maps, Space, KERNEL, NO_MAP};
 use linux_perf_event_reader::{ClockId, EventRecord, PerfClock, PerfEventType, RawEventRecord, RecordType};
 
 /// The input: a real file (seekable) or a stream (pipe mode needs only `Read`).
@@ -292,16 +293,43 @@ impl Interner {
     }
 }
 
-/// Call chains interned once: `frames[offsets[i]..offsets[i+1]]` are stack i's addresses, leaf first.
+/// One call-chain entry: a kernel address (`dso` = maps::KERNEL), a user address outside every
+/// mapping (`maps::NO_MAP`, `off` = the address), or a file and the offset in it. `addr` is the
+/// address as recorded (what perf script prints without symbols).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Frame {
+    pub dso: u32,
+    pub off: u64,
+    pub addr: u64,
+}
+
+/// Call chains interned once: `frames[offsets[i]..offsets[i+1]]` are stack i's frames, leaf first.
 #[derive(Debug, Default)]
 pub struct Stacks {
-    pub frames: Vec<u64>,
+    pub frames: Vec<Frame>,
     pub offsets: Vec<u64>,
-    ids: HashMap<Vec<u64>, i32>,
+    ids: HashMap<Vec<Frame>, i32>,
+    /// (space version, chain as recorded) -> id: a chain met again in the same version of its
+    /// process's mappings is neither placed nor hashed as frames again (most samples)
+    seen: HashMap<(u64, Vec<u64>), i32>,
 }
 
 impl Stacks {
-    fn id(&mut self, chain: Vec<u64>) -> i32 {
+    /// The id of a recorded chain of process `pid` (context markers included), placing its frames
+    /// in the process's mappings the first time it is met in this version of them.
+    fn chain_id(&mut self, chain: &linux_perf_event_reader::RawDataU64, pid: i32, maps: &Maps) -> i32 {
+        let space = maps.space(pid);
+        let raw: Vec<u64> = (0..chain.len()).filter_map(|i| chain.get(i)).collect();
+        let key = (space.map_or(0, |s| s.version), raw);
+        if let Some(&i) = self.seen.get(&key) {
+            return i;
+        }
+        let i = self.id(chain_frames(&key.1, space));
+        self.seen.insert(key, i);
+        i
+    }
+
+    fn id(&mut self, chain: Vec<Frame>) -> i32 {
         if let Some(&i) = self.ids.get(&chain) {
             return i;
         }
@@ -343,6 +371,8 @@ pub struct Scanner {
     pub comms: Interner,
     pub stacks: Stacks,
     pub stacks_wanted: bool,
+    /// the processes' mappings, to place user frames (maps.rs)
+    pub maps: Maps,
     split: Vec<u8>,
     pub damage: Option<Damage>,
     done: bool,
@@ -409,6 +439,7 @@ impl Scanner {
             comms,
             stacks: Stacks::default(),
             stacks_wanted: true,
+            maps: Maps::default(),
             split: Vec::new(),
             damage: None,
             done: false,
@@ -420,6 +451,20 @@ impl Scanner {
 
     pub fn meta(&self) -> &Meta {
         &self.meta
+    }
+
+    /// HEADER_BUILD_ID: (path, build id) of each file perf record listed, sorted by path; a damaged
+    /// section gives what was read before the damage.
+    pub fn build_ids(&self) -> Vec<(String, Vec<u8>)> {
+        let mut out: Vec<(String, Vec<u8>)> = self
+            .file
+            .build_ids()
+            .unwrap_or_default()
+            .into_values()
+            .map(|d| (String::from_utf8_lossy(&d.path).into_owned(), d.build_id))
+            .collect();
+        out.sort();
+        out
     }
 
     /// The capture's tracing data (the format files), once it has been seen.
@@ -475,7 +520,8 @@ impl Scanner {
         self.records += 1;
         match rec {
             PerfFileRecord::EventRecord { attr_index, record } => {
-                take_event(b, attr_index, &record, &mut self.thread_comm, &mut self.comms, &mut self.stacks, self.stacks_wanted);
+                let mut st = State { threads: &mut self.thread_comm, comms: &mut self.comms, stacks: &mut self.stacks, maps: &mut self.maps };
+                take_event(b, attr_index, &record, &mut st, self.stacks_wanted, self.meta.big_endian);
             }
             PerfFileRecord::UserRecord(u) => {
                 let kind = u.record_type.record_type().0;
@@ -735,11 +781,75 @@ fn user_record(kind: u32, data: &[u8], split: &mut Vec<u8>, big: bool) -> Option
     }
 }
 
-fn take_event(
-    b: &mut Batch, attr: usize, record: &RawEventRecord, threads: &mut HashMap<i32, u32>, comms: &mut Interner,
-    stacks: &mut Stacks, stacks_wanted: bool,
-) {
-    // only the kinds kept here are parsed: the crate asserts on a damaged MMAP2 build id (a panic)
+/// What the records replayed so far say about the threads: their comms, the chains met, the maps.
+struct State<'a> {
+    threads: &'a mut HashMap<i32, u32>,
+    comms: &'a mut Interner,
+    stacks: &'a mut Stacks,
+    maps: &'a mut Maps,
+}
+
+// call chain context markers (perf_event.h's enum perf_callchain_context)
+const CONTEXT_HV: u64 = -32i64 as u64;
+const CONTEXT_KERNEL: u64 = -128i64 as u64;
+const CONTEXT_USER: u64 = -512i64 as u64;
+const CONTEXT_GUEST: u64 = -2048i64 as u64;
+const CONTEXT_GUEST_KERNEL: u64 = -2176i64 as u64;
+const CONTEXT_GUEST_USER: u64 = -2560i64 as u64;
+/// Where a chain without markers changes from kernel to user addresses (x86-64, arm64).
+const KERNEL_HALF: u64 = 0xffff_8000_0000_0000;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Context {
+    Unmarked,
+    Kernel,
+    User,
+    /// a guest's: no map of ours places it
+    Guest,
+}
+
+/// A sample's call chain as frames: kernel addresses as they are, user ones placed in the
+/// process's mappings at this point of the replay. A marker that is no context (a -1 where the
+/// kernel's user-stack walk read garbage) makes the chain corrupt: it is dropped whole, as perf
+/// drops it (`perf script` prints such a sample without frames).
+fn chain_frames(chain: &[u64], space: Option<&Space>) -> Vec<Frame> {
+    let mut ctx = Context::Unmarked;
+    let mut out = Vec::with_capacity(chain.len());
+    for &addr in chain {
+        if addr >= PERF_CONTEXT_MAX {
+            ctx = match addr {
+                CONTEXT_KERNEL | CONTEXT_HV => Context::Kernel,
+                CONTEXT_USER => Context::User,
+                CONTEXT_GUEST | CONTEXT_GUEST_KERNEL | CONTEXT_GUEST_USER => Context::Guest,
+                _ => return Vec::new(),
+            };
+            continue;
+        }
+        let user = match ctx {
+            Context::Unmarked => addr < KERNEL_HALF,
+            Context::Kernel => false,
+            Context::User => true,
+            Context::Guest => {
+                out.push(Frame { dso: NO_MAP, off: addr, addr });
+                continue;
+            }
+        };
+        let (dso, off) = if user { place(space, addr) } else { (KERNEL, addr) };
+        out.push(Frame { dso, off, addr });
+    }
+    out
+}
+
+fn take_event(b: &mut Batch, attr: usize, record: &RawEventRecord, st: &mut State, stacks_wanted: bool, big: bool) {
+    if record.record_type == RecordType::MMAP || record.record_type == RecordType::MMAP2 {
+        // read here, not by the crate: it asserts on a damaged MMAP2 build id (a panic)
+        let data = record.data.as_slice();
+        if let Some(m) = parse_mmap(&data, record.misc, record.record_type == RecordType::MMAP2, big) {
+            st.maps.mmap(m);
+        }
+        return;
+    }
+    // only the kinds kept here are parsed
     let wanted = [RecordType::SAMPLE, RecordType::COMM, RecordType::FORK, RecordType::LOST, RecordType::THROTTLE, RecordType::LOST_SAMPLES];
     if !wanted.contains(&record.record_type) {
         return;
@@ -754,16 +864,13 @@ fn take_event(
             b.tid.push(tid);
             b.period.push(s.period.unwrap_or(1));
             b.attr.push(attr as u32);
-            let comm = match threads.get(&tid) {
+            let comm = match st.threads.get(&tid) {
                 Some(&c) => c,
-                None => comms.id(&format!(":{tid}")), // perf's name for a thread it never saw named
+                None => st.comms.id(&format!(":{tid}")), // perf's name for a thread it never saw named
             };
             b.comm.push(comm);
             let stack = match (&s.callchain, stacks_wanted) {
-                (Some(chain), true) => {
-                    let frames: Vec<u64> = (0..chain.len()).filter_map(|i| chain.get(i)).filter(|&a| a < PERF_CONTEXT_MAX).collect();
-                    stacks.id(frames)
-                }
+                (Some(chain), true) => st.stacks.chain_id(chain, s.pid.unwrap_or(tid), st.maps),
                 _ => -1,
             };
             b.stack.push(stack);
@@ -774,13 +881,17 @@ fn take_event(
         }
         EventRecord::Comm(c) => {
             let name = String::from_utf8_lossy(&c.name.as_slice()).into_owned();
-            threads.insert(c.tid, comms.id(&name));
+            st.threads.insert(c.tid, st.comms.id(&name));
+            if c.is_execve {
+                st.maps.exec(c.pid);
+            }
         }
         EventRecord::Fork(f) => {
             // the child starts with its parent's name; one never named keeps perf's ":tid"
-            if let Some(&c) = threads.get(&f.ptid) {
-                threads.insert(f.tid, c);
+            if let Some(&c) = st.threads.get(&f.ptid) {
+                st.threads.insert(f.tid, c);
             }
+            st.maps.fork(f.pid, f.ppid);
         }
         EventRecord::Lost(l) => {
             let cpu = record.common_data().ok().and_then(|d| d.cpu).unwrap_or(TID_UNKNOWN_CPU);
@@ -938,12 +1049,37 @@ mod tests {
     }
 
     #[test]
+    fn chain_markers_say_kernel_or_user_and_a_bad_one_drops_the_chain() {
+        let mut maps = Maps::default();
+        maps.mmap(crate::maps::MmapRecord { pid: 7, start: 0x1000, len: 0x1000, pgoff: 0x2000, path: "/a".into(), build_id: None });
+        let space = maps.space(7);
+        // perf script -D of a real sample: kernel marker, 3 kernel frames, user marker, 1 user frame
+        let k = |a: u64| Frame { dso: KERNEL, off: a, addr: a };
+        let chain = [CONTEXT_KERNEL, 0xffffffff81424310, CONTEXT_USER, 0x1010, 0x9999];
+        assert_eq!(chain_frames(&chain, space), vec![
+            k(0xffffffff81424310),
+            Frame { dso: 0, off: 0x2010, addr: 0x1010 },
+            Frame { dso: NO_MAP, off: 0x9999, addr: 0x9999 },
+        ]);
+        // no markers: the address says which half it is in
+        assert_eq!(chain_frames(&[0xffffffff81000130, 0x1010], space)[0], k(0xffffffff81000130));
+        assert_eq!(chain_frames(&[0xffffffff81000130, 0x1010], space)[1].dso, 0);
+        // a -1 after the user frames (seen on this machine): perf discards the whole chain
+        assert!(chain_frames(&[CONTEXT_KERNEL, 0xffffffff81424310, CONTEXT_USER, 0x1010, u64::MAX], space).is_empty());
+        // a guest's frames are no frames of ours
+        assert_eq!(chain_frames(&[CONTEXT_GUEST_USER, 0x1010], space)[0].dso, NO_MAP);
+    }
+
+    #[test]
     fn stacks_are_interned_once() {
         let mut s = Stacks::default();
-        assert_eq!(s.id(vec![1, 2, 3]), 0);
-        assert_eq!(s.id(vec![4]), 1);
-        assert_eq!(s.id(vec![1, 2, 3]), 0);
-        assert_eq!(s.offsets, vec![0, 3, 4]);
+        let f = |a: u64| Frame { dso: KERNEL, off: a, addr: a };
+        assert_eq!(s.id(vec![f(1), f(2), f(3)]), 0);
+        assert_eq!(s.id(vec![f(4)]), 1);
+        assert_eq!(s.id(vec![f(1), f(2), f(3)]), 0);
+        // the same address in another file (another process's map) is another frame
+        assert_eq!(s.id(vec![Frame { dso: 0, off: 1, addr: 1 }, f(2), f(3)]), 2);
+        assert_eq!(s.offsets, vec![0, 3, 4, 7]);
     }
 }
 
