@@ -35,10 +35,10 @@ from .errors import TraceParseError
 from .event_format import FrameBuilder, int_column
 from .payloads import fields as payload_fields
 from .perf_print import render_args
-from .print_fmt import Render
+from .print_fmt import Kallsyms, Render
 from .schema import Chunk, conform
 from .source import Source
-from .symbols import SymbolOptions, Symbolizer
+from .symbols import SymbolOptions, Symbolizer, kallsyms_bytes
 from .trace_dat import Header, _Bytes, _Cut, _parse_cmdlines, _spool, read_tracing_sections
 
 TRACING_MAGIC = b"\x17\x08\x44tracing"
@@ -171,7 +171,9 @@ def parse_perf_data(
             warnings = source.meta.setdefault("symbol_warnings", [])
             ids = {path: bid.hex() for path, bid in scanner.build_ids()}
             naming = Symbolizer(opts, ids, warnings.append)
-        yield from _Reader(scanner, source, meta, payload, stacks, naming).chunks(max(chunk_bytes, 1))
+        reader = _Reader(scanner, source, meta, payload, stacks, naming)
+        reader.kallsyms_text = kallsyms_bytes(opts.kallsyms)  # %pS fields name their addresses from it
+        yield from reader.chunks(max(chunk_bytes, 1))
     finally:
         closer()
 
@@ -195,6 +197,8 @@ class _Reader:
         self.lost_records = self.lost_samples = 0
         self._ioprio: dict[int, dict[int, str]] = {}  # per event id: I/O priority -> perf's spelling
         self.cut_tracepoints = 0  # tracepoint samples of a cut file, whose format files went with the cut
+        self.kallsyms_text: bytes | None = None  # --kallsyms, for %pS payload fields (trace-cmd's reading)
+        self._kallsyms: Kallsyms | None = None
 
     def chunks(self, chunk_bytes: int) -> Iterator[Chunk]:
         while True:
@@ -360,7 +364,7 @@ class _Reader:
         kallsyms = None
         if "%p" in fmt.print_fmt:  # %pS names: the tracing data's kallsyms (perf's has none), else --kallsyms
             kallsyms = b._kallsyms_for(Render("function"))
-            kallsyms = kallsyms if kallsyms is not None and len(kallsyms) else (self.naming.kallsyms if self.naming else None)
+            kallsyms = kallsyms if kallsyms is not None and len(kallsyms) else self._given_kallsyms()
         got = render_args(fmt, buf, starts, lens, b.e, kallsyms)
         if got is None:
             return frame  # beyond perf_print: FrameBuilder's name=value text stays
@@ -424,6 +428,11 @@ class _Reader:
             name = f"tracepoint:{tp}"
             frame = common[rows[ids == tp]].with_columns(event=pl.lit(name, dtype=pl.Categorical), payload=pl.lit(""))
             out.setdefault(name, []).append(conform(frame, name))
+
+    def _given_kallsyms(self) -> Kallsyms | None:
+        if self._kallsyms is None and self.kallsyms_text:
+            self._kallsyms = Kallsyms.parse(self.kallsyms_text)
+        return self._kallsyms
 
     def _plain(self, rows: np.ndarray, c: dict, common: pl.DataFrame, out: dict) -> None:
         """Samples without a RAW payload (cycles, cpu-clock, ...): common columns, named as perf names them."""

@@ -150,6 +150,16 @@ class BuildIdStore:
         return None
 
 
+def kallsyms_bytes(k: bytes | str | os.PathLike | None) -> bytes | None:
+    """--kallsyms as given: a path (read here) or the file's bytes."""
+    if isinstance(k, (str, os.PathLike)):
+        try:
+            return Path(k).read_bytes()
+        except OSError as exc:
+            raise TraceParseError(f"--kallsyms {k}: cannot be read ({exc.strerror or exc})") from None
+    return k
+
+
 class Symbolizer:
     """Names the distinct frames of one perf.data (see the module's docstring)."""
 
@@ -159,13 +169,8 @@ class Symbolizer:
         self.kallsyms = self._kallsyms()
         self.elves: dict[int, object | None] = {}  # dso index -> ElfSymbols, None: unresolved
 
-    def _kallsyms(self) -> Kallsyms | None:
-        k = self.opts.kallsyms
-        if isinstance(k, (str, os.PathLike)):
-            try:
-                k = Path(k).read_bytes()
-            except OSError as exc:
-                raise TraceParseError(f"--kallsyms {k}: cannot be read ({exc.strerror or exc})") from None
+    def _kallsyms(self) -> KernelSymbols | None:
+        k = kallsyms_bytes(self.opts.kallsyms)
         if k is None and self.store is not None and KERNEL_DSO in self.header_ids:
             got = self.store.file(KERNEL_DSO, self.header_ids[KERNEL_DSO], ("kallsyms",))
             k = got[0] if got else None
