@@ -18,9 +18,9 @@ from typing import Optional
 
 # A run allocates ~100k objects importing typer, polars and numpy, nearly all of them to live until
 # exit, and Python's collector, at its default pace (every 700 allocations, the old ones every
-# 10x10), scans them again and again: ~40 ms of CPU on a small capture, measured with gc.callbacks.
+# 10x10), scans them again and again: ~45 ms of CPU on a small capture, measured with gc.callbacks.
 # A young generation of 100k objects leaves start-up and a small run without a single collection;
-# a large run still collects (its cyclic garbage is a constant ~1k objects: measured on 224 MB).
+# a large run still collects (its cyclic garbage stays ~1k objects: measured on 60 MB and 224 MB).
 gc.set_threshold(100_000, 10, 10)
 # numpy's OpenBLAS starts a thread pool as it loads (~18 ms of CPU measured here); traceparse does
 # no linear algebra. A user's own setting wins.
@@ -803,10 +803,11 @@ def _fail(message: str) -> None:
 def run() -> None:
     """The console script and ``python -m traceparse``: ``main``, then out of the process without
     the interpreter's teardown. Once the report is written, that teardown (every module's objects
-    freed one by one, polars' and numpy's runtimes shut down) is all a small run has left: measured
-    ~0.1 s of CPU and 0.5-1 s of wall on this busy 2-core VM for the 801-event trace.dat. atexit
-    handlers still run and stdout and stderr are flushed; with a stream that cannot be flushed, or
-    a thread still running, the interpreter exits as it always did (and says what it always said)."""
+    freed one by one, polars' and numpy's runtimes shut down; main's gc.freeze already spares it
+    the final collection) is all a small run has left: 0.48 -> 0.44 s of CPU for the 801-event
+    trace.dat, 21 interleaved rounds. atexit handlers still run and stdout and stderr are flushed;
+    with a stream that cannot be flushed, or a thread still running, the interpreter exits as it
+    always did (and says what it always said)."""
     import atexit
 
     try:
