@@ -31,6 +31,7 @@ import os
 import re
 import shutil
 import stat
+import struct
 import tempfile
 import threading
 import zlib
@@ -68,6 +69,9 @@ class _Cut(Exception):
         self.at, self.what = at, what
 
 
+_UNSIGNED = {(e, n): struct.Struct(f"{e}{c}").unpack_from for e in "<>" for n, c in ((1, "B"), (2, "H"), (4, "I"), (8, "Q"))}
+
+
 class _Bytes:
     """Endian-aware reads at absolute offsets of a bytes-like object; reading past the end raises _Cut."""
 
@@ -88,7 +92,12 @@ class _Bytes:
         return memoryview(self.data)[at : at + n]
 
     def int(self, at: int, n: int, what: str) -> int:
-        return int.from_bytes(self.take(at, n, what), "little" if self.e == "<" else "big")
+        unpack = _UNSIGNED.get((self.e, n))
+        if unpack is None:
+            return int.from_bytes(self.take(at, n, what), "little" if self.e == "<" else "big")
+        if at < 0 or at + n > self.size:
+            raise _Cut(at, what)
+        return unpack(self.data, at)[0]  # in place: no copy of the bytes (thousands of sizes in the format sections)
 
     def cstr(self, at: int, what: str) -> tuple[str, int]:
         end = self.data.find(b"\0", at) if hasattr(self.data, "find") else bytes(self.data[at:]).find(b"\0")
