@@ -76,6 +76,11 @@ class Source:
             self.first_ts_ns = lo if self.first_ts_ns is None else min(self.first_ts_ns, lo)
             self.last_ts_ns = hi if self.last_ts_ns is None else max(self.last_ts_ns, hi)
             self.cpus.update(frame["cpu"].unique().to_list())
+        for k in chunk.kind_stats:
+            self.events[k.name] += k.n
+            self.first_ts_ns = k.first_ts_ns if self.first_ts_ns is None else min(self.first_ts_ns, k.first_ts_ns)
+            self.last_ts_ns = k.last_ts_ns if self.last_ts_ns is None else max(self.last_ts_ns, k.last_ts_ns)
+            self.cpus.update(k.cpus)
         return chunk
 
     @property

@@ -20,9 +20,10 @@ class Capture:
 
     def __init__(self, src, strict: bool = False, chunk_bytes: int | None = None, progress=None, lean: bool = False):
         self.source: Source
-        # lean: without payload text of binary block events and without call chains, for reports that read neither
+        # lean: for the block report: without payload text of binary block events, without call chains,
+        # and block requests in the block lane where the parser has one
         self.source, self._chunks = read_capture(
-            src, strict=strict, chunk_bytes=chunk_bytes, progress=progress, payload=not lean, stacks=not lean
+            src, strict=strict, chunk_bytes=chunk_bytes, progress=progress, payload=not lean, stacks=not lean, block_lane=lean
         )
         self._used = False
 
