@@ -34,6 +34,7 @@ import polars as pl
 from .errors import TraceParseError
 from .event_format import FrameBuilder, int_column
 from .payloads import fields as payload_fields
+from .perf_lane import PerfLane
 from .perf_print import render_args
 from .print_fmt import Kallsyms, Render
 from .schema import Chunk, conform
@@ -152,12 +153,13 @@ def read_tracing_data(data: bytes, path: str) -> Header:
 
 def parse_perf_data(
     stream: BinaryIO, source: Source, chunk_bytes: int = CHUNK_BYTES, payload: bool = True, stacks: bool = True,
-    kallsyms: bytes | None = None, symbols: SymbolOptions | None = None,
+    kallsyms: bytes | None = None, symbols: SymbolOptions | None = None, block_lane: bool = False,
 ) -> Iterator[Chunk]:
     """Stream the samples of a perf.data as Chunks in time order; header features go to ``source.meta``.
     ``symbols`` (symbols.py): where the names of call-chain frames come from; ``kallsyms``: a
     /proc/kallsyms's bytes, the same as ``SymbolOptions(kallsyms=...)``. A binary of another build
-    than the recording's is a line in ``source.meta["symbol_warnings"]``."""
+    than the recording's is a line in ``source.meta["symbol_warnings"]``. ``block_lane``: block requests as
+    the block lane (perf_lane.py), not as frames."""
     opts = symbols or SymbolOptions()
     if kallsyms is not None:
         opts = SymbolOptions(kallsyms, opts.symfs, opts.buildid_dir)
@@ -173,6 +175,7 @@ def parse_perf_data(
             naming = Symbolizer(opts, ids, warnings.append)
         reader = _Reader(scanner, source, meta, payload, stacks, naming)
         reader.kallsyms_text = kallsyms_bytes(opts.kallsyms)  # %pS fields name their addresses from it
+        reader.lane = PerfLane() if block_lane else None
         yield from reader.chunks(max(chunk_bytes, 1))
     finally:
         closer()
@@ -199,6 +202,8 @@ class _Reader:
         self.cut_tracepoints = 0  # tracepoint samples of a cut file, whose format files went with the cut
         self.kallsyms_text: bytes | None = None  # --kallsyms, for %pS payload fields (trace-cmd's reading)
         self._kallsyms: Kallsyms | None = None
+        self.lane: PerfLane | None = None
+        self._lane_out = None
 
     def chunks(self, chunk_bytes: int) -> Iterator[Chunk]:
         while True:
@@ -209,7 +214,11 @@ class _Reader:
             if not len(cols["ts"]) and not lost:
                 break
             by_cpu = {cpu: n for cpu, n in lost.items() if cpu >= 0}
-            yield Chunk(frames=self._frames(cols, b["raw"]), lost_events=sum(lost.values()), lost_by_cpu=by_cpu)
+            self._lane_out = None
+            chunk = Chunk(frames=self._frames(cols, b["raw"]), lost_events=sum(lost.values()), lost_by_cpu=by_cpu)
+            if self._lane_out is not None:
+                chunk.block_lane, chunk.kind_stats = self._lane_out
+            yield chunk
         if self._more_lost():  # LOST_SAMPLES beyond the LOST records: their CPU is not known
             yield Chunk(frames={}, lost_events=self._more_lost())
         self._finish()
@@ -318,14 +327,34 @@ class _Reader:
         # a RAW payload is a tracepoint record only for a tracepoint attr (simpleperf adds RAW to every attr)
         tracepoint = np.array([tp is not None for _, tp, _ in self.attrs] + [False], dtype=bool)
         has_raw = (c["raw_len"] > 0) & tracepoint[np.minimum(c["attr"], len(self.attrs))]
+        done = np.zeros(n, bool)  # tracepoint samples taken elsewhere than frames: not plain samples either
         if has_raw.any() and self.s.cut() is not None and self._builder() is None:
             self._cut_tracepoints(np.flatnonzero(has_raw), c, raw, common, out)
-        elif has_raw.any():
+            done, has_raw = has_raw, np.zeros(n, bool)
+        elif has_raw.any() and self.lane is not None and self._builder() is not None:
+            done = self._to_lane(has_raw, c, raw)  # the block requests, for the block report
+            has_raw &= ~done
+        if has_raw.any():
             self._tracepoints(np.flatnonzero(has_raw), c, raw, common, out)
-        plain = np.flatnonzero(~has_raw)
+        plain = np.flatnonzero(~has_raw & ~done)
         if len(plain):
             self._plain(plain, c, common, out)
         return {k: v[0] if len(v) == 1 else pl.concat(v).sort("ts_ns", maintain_order=True) for k, v in out.items()}
+
+    def _to_lane(self, has_raw: np.ndarray, c: dict, raw: bytes) -> np.ndarray:
+        """The block requests among the tracepoint samples into this chunk's lane; returns their mask."""
+        rows = np.flatnonzero(has_raw)
+        b = self.builder
+        starts, lens = c["raw_off"][rows].astype(np.int64), c["raw_len"][rows].astype(np.int64)
+        ids = int_column(raw, starts, b.type_field, b.e).astype(np.int64)
+        self._comms()
+        present = {tp: b.formats.get(tp) for tp in np.unique(ids).tolist()}
+        formats = {tp: f for tp, f in present.items() if f is not None}
+        lane, stats, taken = self.lane.take(formats, ids, raw, starts, lens, c, rows, self.comm_names, b.e, b.damaged)
+        self._lane_out = (lane, stats)
+        mask = np.zeros(len(has_raw), bool)
+        mask[rows[taken]] = True
+        return mask
 
     def _tracepoints(self, rows: np.ndarray, c: dict, raw: bytes, common: pl.DataFrame, out: dict) -> None:
         builder = self._builder()

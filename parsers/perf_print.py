@@ -258,35 +258,39 @@ class _Parser:
                 raise Unsupported(f"__get_str({name})")
             return _Val(text=render_column(self.c.buf, self.c.starts, self.c.lens, f, self.c.e), field=f)
         if tok in ("__print_symbolic", "__print_flags"):
-            self.take("(")
-            v = _ints(self.expr(0))
-            delim = ""
-            if tok == "__print_flags":
-                self.take(",")
-                d = self.take()
-                if d[0] != "str":
-                    raise Unsupported("a flags delimiter that is not a string")
-                delim = _unescape(d[1][1:-1])
-            table = []
-            while self.peek() == ("op", ","):
-                self.i += 1
-                self.take("{")
-                depth, start = 0, self.i
-                while not (self.peek() == ("op", ",") and depth == 0):
-                    t = self.take()
-                    depth += t[1] in "([" if t[0] == "op" else 0
-                    depth -= t[1] in ")]" if t[0] == "op" else 0
-                value = _table_value(self.t[start : self.i])
-                self.take(",")
-                label = self.take()
-                if label[0] != "str":
-                    raise Unsupported("a table name that is not a string")
-                self.take("}")
-                table.append((value, _unescape(label[1][1:-1])))
-            self.take(")")
-            how = Render("flags" if tok == "__print_flags" else "symbolic", tuple(table), delim)
-            return _Val(text=render(how, v))
+            return self._table_call(tok)
         raise Unsupported(f"{tok}")
+
+    def _table_call(self, tok: str) -> _Val:
+        """``__print_symbolic(expr, {v, "NAME"}, ...)`` or ``__print_flags(expr, "|", {v, "NAME"}, ...)``."""
+        self.take("(")
+        v = _ints(self.expr(0))
+        delim = ""
+        if tok == "__print_flags":
+            self.take(",")
+            d = self.take()
+            if d[0] != "str":
+                raise Unsupported("a flags delimiter that is not a string")
+            delim = _unescape(d[1][1:-1])
+        table = []
+        while self.peek() == ("op", ","):
+            self.i += 1
+            self.take("{")
+            depth, start = 0, self.i
+            while not (self.peek() == ("op", ",") and depth == 0):
+                t = self.take()
+                depth += t[1] in "([" if t[0] == "op" else 0
+                depth -= t[1] in ")]" if t[0] == "op" else 0
+            value = _table_value(self.t[start : self.i])
+            self.take(",")
+            label = self.take()
+            if label[0] != "str":
+                raise Unsupported("a table name that is not a string")
+            self.take("}")
+            table.append((value, _unescape(label[1][1:-1])))
+        self.take(")")
+        how = Render("flags" if tok == "__print_flags" else "symbolic", tuple(table), delim)
+        return _Val(text=render(how, v))
 
     def _field(self, f: Field) -> _Val:
         c = self.c

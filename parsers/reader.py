@@ -74,7 +74,8 @@ def _parse(stream, source: Source, chunk_bytes: int | None, payload: bool = True
     if source.format == "perf-data":
         from .perf_data import parse_perf_data
 
-        return parse_perf_data(stream, source, payload=payload, stacks=stacks, kallsyms=kallsyms, symbols=symbols, **kwargs)
+        return parse_perf_data(stream, source, payload=payload, stacks=stacks, kallsyms=kallsyms, symbols=symbols,
+                               block_lane=block_lane, **kwargs)
     from .text import dialects, parse_text
 
     dialect = next(d for d in dialects() if d.name == source.format)

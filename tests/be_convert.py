@@ -12,7 +12,8 @@ read (build ids, topologies, caches, PMU mappings, sample times, BPF) are droppe
 table, since each has its own layout to swap; the rest keep their bytes. Record kinds met in this
 machine's captures only: any other is an error, not a guess. Checked by perf itself, which reads
 files of the other byte order: `perf script` prints the same on the converted file
-(tests/test_perf_data.py).
+(tests/test_perf_data.py). ``pipe_to_big_endian`` does the same for a pipe-mode stream with the same
+swappers (perf 6.1 cannot read a big-endian stream itself, so there it is not the judge).
 """
 from __future__ import annotations
 
@@ -290,3 +291,57 @@ def _tracing(f: _File, at: int) -> None:
         at += width + n
     if version >= "0.6":  # saved cmdlines: u64 size, text
         f.swap(at, 8)
+
+
+def pipe_to_big_endian(data: bytes) -> bytes:
+    """A little-endian pipe-mode perf.data (``perf record -o -``) rewritten big-endian, record by record:
+    HEADER_ATTR (attr, then its ids), HEADER_FEATURE (the kept features, swapped as in file mode; the
+    others left out, as is EVENT_UPDATE: a stream has no offsets to keep), TRACING_DATA (its data
+    follows the record), then the kernel's records as in file mode."""
+    f = _File(data)
+    if f.b[:8] != b"PERFILE2" or f.u(8, 8) != 16:
+        raise ValueError("not a little-endian pipe-mode perf.data")
+    # first pass, reading only: the attrs' sample types and ids, and the format files
+    sample_types, by_id, formats, at = [], {}, {}, 16
+    while at + 8 <= len(f.b):
+        kind, size = f.u(at, 4), f.u(at + 6, 2)
+        nxt = at + size
+        if kind == 64:
+            attr_size = f.u(at + 8 + 4, 4)
+            st = f.u(at + 8 + 24, 8)
+            sample_types.append(st)
+            by_id.update((f.u(i, 8), st) for i in range(at + 8 + attr_size, at + size, 8))
+        elif kind == 66:
+            formats = _formats(f, nxt, f.u(at + 8, 4))
+            nxt += f.u(at + 8, 4)
+        at = nxt
+    out, at = [bytes(b"2ELIFREP" + (16).to_bytes(8, "big"))], 16
+    while at + 8 <= len(f.b):
+        kind, misc, size = f.u(at, 4), f.u(at + 4, 2), f.u(at + 6, 2)
+        nxt, keep = at + size, True
+        if kind == 64:
+            attr_size = f.u(at + 8 + 4, 4)
+            _attr(f, at + 8)
+            f.swap(at + 8 + attr_size, 8, (size - 8 - attr_size) // 8)
+        elif kind == 80:
+            feat = f.u(at + 8, 8)
+            keep = feat in KEEP_FEATURES
+            if keep:
+                _feature(f, feat, at + 16, size - 16)
+                f.swap(at + 8, 8)
+        elif kind == 66:
+            n = f.u(at + 8, 4)
+            _tracing(f, nxt)
+            f.swap(at + 8, 4)
+            nxt += n
+        elif kind == 78:
+            keep = False
+        else:
+            _record(f, at, kind, misc, size, sample_types, by_id, formats)
+        if keep:
+            f.swap(at, 4)
+            f.swap(at + 4, 2)
+            f.swap(at + 6, 2)
+            out.append(bytes(f.b[at:nxt]))
+        at = nxt
+    return b"".join(out)

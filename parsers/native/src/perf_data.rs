@@ -30,6 +30,7 @@ use linux_perf_event_reader::{ClockId, EventRecord, PerfClock, PerfEventType, Ra
 pub trait Input: Read + Seek + Send {}
 impl<T: Read + Seek + Send> Input for T {}
 
+const HEADER_ATTR: u32 = 64;
 const HEADER_TRACING_DATA: u32 = 66;
 const HEADER_FEATURE: u32 = 80;
 const SIMPLEPERF_SPLIT: u32 = 32772;
@@ -113,6 +114,12 @@ impl<R: Read> PipeTracing<R> {
         let size = usize::from(if self.big_endian { u16::from_be_bytes([head[6], head[7]]) } else { u16::from_le_bytes([head[6], head[7]]) });
         let mut body = vec![0u8; size.saturating_sub(8)];
         let whole = read_full(&mut self.inner, &mut body)?;
+        if whole && kind == HEADER_ATTR && self.big_endian {
+            // the attr's bitfield word in the bit order the crate reads (see be_attr_flags)
+            if let Some((at, word)) = be_attr_flags(&body, 0) {
+                body[at as usize..at as usize + 8].copy_from_slice(&word);
+            }
+        }
         self.out.extend_from_slice(&head);
         self.out.extend_from_slice(&body);
         if !whole {
