@@ -819,7 +819,7 @@ def _fail(message: str) -> None:
 def run() -> None:
     """The console script and ``python -m traceparse``: ``main``, then out of the process without
     the interpreter's teardown. Once the report is written, that teardown (every module's objects
-    freed one by one, polars' and numpy's runtimes shut down; main's gc.freeze already spares it
+    freed one by one, polars' and numpy's runtimes shut down; the gc.freeze below spares it
     the final collection) is all a small run has left: 0.48 -> 0.44 s of CPU for the 801-event
     trace.dat, 21 interleaved rounds. atexit handlers still run and stdout and stderr are flushed;
     with a stream that cannot be flushed, or a thread still running, the interpreter exits as it
@@ -831,6 +831,11 @@ def run() -> None:
         code = 0
     except SystemExit as exc:
         code = exc.code
+    # The interpreter's exit ends with a full collection over every object polars, numpy and the
+    # run made, for memory the OS takes back anyway: ~0.1 s of CPU (and more of wall on a busy
+    # machine) after a small report was written. Frozen objects are left out of it. Here, not in
+    # main: a process that calls main again and again (the tests) would never free a run's garbage.
+    gc.freeze()
     if not isinstance(code, (int, type(None))) or any(not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
         sys.exit(code)
     try:
@@ -887,9 +892,4 @@ def main(argv: Optional[list[str]] = None) -> None:
         sys.exit(0)
     finally:
         stop_progress()
-        # The interpreter's exit ends with a full collection over every object polars, numpy and
-        # the run made, for memory the OS takes back anyway: ~0.1 s of CPU (and more of wall on a
-        # busy machine) after a small report was written. Frozen objects are left out of it;
-        # atexit handlers and module teardown still run.
-        gc.freeze()
     sys.exit(code if isinstance(code, int) else 0)
