@@ -123,7 +123,7 @@ class FormatTable:
     _ID = re.compile(r"^ID:\s*(\d+)", re.M)
 
     def __init__(self) -> None:
-        self._raw: dict[int, tuple[str, str]] = {}
+        self._raw: dict[int, tuple[str, str | bytes | memoryview]] = {}
         self._parsed: dict[int, EventFormat | None] = {}
 
     def add(self, text: str, system: str) -> None:
@@ -131,10 +131,19 @@ class FormatTable:
         if m:
             self._raw[int(m.group(1))] = (system, text)
 
+    def add_known(self, event_id: int, raw, system: str) -> None:
+        """A format whose id the caller read off its first lines; its bytes (or a memoryview of
+        them) are decoded when first needed."""
+        self._raw[event_id] = (system, raw)
+
     def get(self, event_id: int) -> EventFormat | None:
         if event_id not in self._parsed:
             raw = self._raw.get(event_id)
-            self._parsed[event_id] = parse_format(raw[1], raw[0]) if raw else None
+            if raw is None:
+                self._parsed[event_id] = None
+            else:
+                text = raw[1] if isinstance(raw[1], str) else bytes(raw[1]).decode("utf-8", "replace")
+                self._parsed[event_id] = parse_format(text, raw[0])
         return self._parsed[event_id]
 
     def any(self) -> EventFormat | None:
@@ -241,15 +250,26 @@ def cstrings(buf: bytes, at: np.ndarray, ln: np.ndarray) -> pl.Series:
     kernel memory). Interned natively: only the distinct strings are decoded, then gathered (unless
     most are distinct: then the native side hands the strings themselves)."""
     codes, table, width = _native().gather_cstrings(buf, _i64(at), _i64(ln))
+    return interned_strings(codes, table, width, len(at))
+
+
+def interned_strings(codes: bytes, table: bytes, width: int, n: int) -> pl.Series:
+    """The ``n`` strings the native interning hands over (``fields.rs``: uint32 codes into a table of
+    NUL-padded distinct strings, or no codes and the strings themselves) as one String column."""
     if width == 0:
-        return pl.repeat("", len(at), dtype=pl.String, eager=True).rename("")
+        return pl.repeat("", n, dtype=pl.String, eager=True).rename("")
+    names = table_strings(table, width)
+    return names.gather(np.frombuffer(codes, np.uint32)) if codes or not n else names
+
+
+def table_strings(table: bytes, width: int) -> pl.Series:
+    """The rows of a table of NUL-padded strings ``width`` bytes apart (``width`` > 0)."""
     fixed = np.frombuffer(table, f"S{width}")
     raw = pl.Series(fixed, dtype=pl.Binary)
     try:
-        names = raw.cast(pl.String)
+        return raw.cast(pl.String)
     except pl.exceptions.ComputeError:  # not UTF-8 (a binary comm, a cut multibyte char): replace, like `less`
-        names = pl.Series([b.decode("utf-8", "replace") for b in fixed.tolist()], dtype=pl.String)
-    return names.gather(np.frombuffer(codes, np.uint32)) if codes or not len(at) else names
+        return pl.Series([b.decode("utf-8", "replace") for b in fixed.tolist()], dtype=pl.String)
 
 
 def strings_from_matrix(mat: np.ndarray) -> pl.Series:
@@ -363,16 +383,30 @@ def hex_digits(vals: np.ndarray) -> pl.Series:
 _IOPRIO_CLASS = ("none", "rt", "be", "idle", "invalid", "0x5", "0x6", "0x7")  # kernel __print_symbolic
 
 
-def _spelled(vals: np.ndarray, spell) -> pl.Series:
-    """Integer codes -> their text, spelled once per distinct value (a device, an I/O priority):
-    a few Python calls however many events, then one gather per event."""
-    vals = np.ascontiguousarray(vals if vals.dtype.itemsize == 8 else vals.astype(np.int64))
-    codes, uniq = _native().intern_ints(vals.tobytes())
-    names = pl.Series([spell(int(v)) for v in np.frombuffer(uniq, vals.dtype).tolist()], dtype=pl.String)
-    return names.gather(np.frombuffer(codes, np.uint32))
+def _dev_text(d: int) -> str:
+    return f"{d >> 20},{d & 0xFFFFF}"  # the kernel's MAJOR(dev), MINOR(dev)
+
+
+def _ioprio_text(p: int) -> str:
+    return f"{_IOPRIO_CLASS[(p >> 13) & 7]},{(p >> 3) & 0x3FF},{p & 7}"
+
+
+def _int_spec(f: Field | None) -> tuple[int, int, bool] | None:
+    """A field read as a number by the native block gather, as ``int_column`` reads it."""
+    if f is None:
+        return None
+    if f.size not in (1, 2, 4, 8):
+        raise ValueError(f"{f.name}: integer of {f.size} bytes")
+    return f.offset, f.size, f.signed
+
+
+def _str_spec(f: Field | None) -> tuple[int, int] | None:
+    """A fixed char array the native block gather interns; other kinds are rendered by ``render_column``."""
+    return (f.offset, f.size) if f is not None and f.kind == "str" else None
 
 
 _SUBMIT = ("block:block_rq_insert", "block:block_rq_issue")
+_NEVER = np.iinfo(np.int64).max  # the length a record of an unknown or damaged kind would need
 
 
 class FrameBuilder:
@@ -397,6 +431,9 @@ class FrameBuilder:
         # trace-cmd report prints pid 0 as <idle> and a pid missing from saved_cmdlines as <...>
         names = {**cmdlines, 0: "<idle>"}
         self.comm_pids = np.array(sorted(names), dtype=np.int64)
+        self._comm_pids_raw = self.comm_pids.tobytes()  # what the native block gather searches
+        self._tables: dict = {}  # string tables by what they were made from (see _cached)
+        self._null_cols: dict = {}
         # comms as one categorical column, indexed by position in comm_pids; the last entry is "<...>"
         self.comm_names = pl.Series([names[p] for p in self.comm_pids.tolist()] + ["<...>"], dtype=pl.Categorical)
         self.damaged: Counter = Counter()  # (event, why) -> records left out
@@ -432,9 +469,45 @@ class FrameBuilder:
         """(indices of the records that make events, in record order; their event ids): records of an
         unknown event, of a damaged format or shorter than their fields are counted and left out."""
         ids = self._ids(buf, rec)
-        parts = [idx for _, idx in self._kinds(buf, rec, unknown, ids)]
-        keep = np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+        codes, uniq = _native().intern_ints(_i64(ids))
+        codes, kinds = np.frombuffer(codes, np.uint32), np.frombuffer(uniq, np.int64).tolist()
+        need = np.array([self._needs(k) for k in kinds], np.int64)  # a loop over kinds, not records
+        ok = rec.length >= need[codes]
+        if not ok.all():
+            for j, n in enumerate(np.bincount(codes[~ok], minlength=len(kinds)).tolist()):
+                if n:
+                    self._count_dropped(kinds[j], n, unknown)
+        keep = np.flatnonzero(ok)
         return keep, ids[keep]
+
+    def _needs(self, kind_id: int) -> int:
+        """The bytes a record of this kind must have to make an event (unknown or damaged: never)."""
+        fmt = self.formats.get(kind_id)
+        return _NEVER if fmt is None or fmt.problem else fmt.fixed_end
+
+    def _count_dropped(self, kind_id: int, n: int, unknown) -> None:
+        fmt = self.formats.get(kind_id)
+        if fmt is None:
+            unknown[kind_id] += n
+        elif fmt.problem:
+            self.damaged[(fmt.key, f"its format file is corrupt: {fmt.problem}")] += n
+        else:
+            self.damaged[(fmt.key, f"shorter than the {fmt.fixed_end} bytes of its fields")] += n
+
+    def frames_grouped(self, buf: bytes, start, length, ns, cpu, order, kinds, first) -> dict[str, pl.DataFrame]:
+        """The frames of records already found usable and grouped by kind (``ring_buffer.rs``'s
+        ``merge_grouped``: ``order[first[i]:first[i + 1]]`` are kind ``kinds[i]``'s record indices),
+        in the order of ``kinds``; ``ns`` is the records' ts_ns, ``cpu`` an int16 array."""
+        from .schema import conform
+
+        buf, bounds, built = raw_bytes(buf), [*first.tolist(), len(order)], {}
+        for i, kind_id in enumerate(kinds.tolist()):
+            idx = order[bounds[i] : bounds[i + 1]]
+            fmt = self.formats.get(kind_id)
+            built[kind_id] = (fmt.key, conform(self._frame(fmt, buf, start[idx], length[idx], ns[idx], cpu[idx]), fmt.key))
+        # one frame per key, the highest id's where two ids share a name (as `frames` does)
+        last = {key: frame for _, (key, frame) in sorted(built.items())}
+        return {key: last[key] for key, _ in built.values()}
 
     def _ids(self, buf: bytes, rec) -> np.ndarray:
         return int_column(buf, rec.start, self.type_field, self.e).astype(np.int64)
@@ -472,19 +545,17 @@ class FrameBuilder:
 
     def _frame(self, fmt: EventFormat, buf, starts, lens, ts, cpu) -> pl.DataFrame:
         n = len(starts)
-        pid = int_column(buf, starts, self.pid_field, self.e).astype(np.int32)
-        pid_s = pl.Series("pid", pid, dtype=pl.Int32)
         cols = {
             "ts_ns": pl.Series(ts, dtype=pl.Int64),
             "cpu": pl.Series(np.full(n, cpu, dtype=np.int16) if np.isscalar(cpu) else cpu.astype(np.int16)),
-            "pid": pid_s,
-            "comm": self._comms(pid),
             "event": pl.Series([fmt.key], dtype=pl.Categorical).new_from_index(0, n),
         }
         from .schema import BLOCK_EVENTS, NET_EVENTS
 
         if fmt.key in BLOCK_EVENTS and fmt.get("dev") and fmt.get("sector"):
-            return self._block(fmt, buf, starts, lens, cols)
+            return self._block(fmt, buf, starts, lens, cols)  # pid and comm come with its columns
+        pid = int_column(buf, starts, self.pid_field, self.e).astype(np.int32)
+        cols["pid"], cols["comm"] = pl.Series("pid", pid, dtype=pl.Int32), self._comms(pid)
         if fmt.key in NET_EVENTS and fmt.get("skbaddr"):
             return self._net(fmt, buf, starts, lens, cols)
         return self._generic(fmt, buf, starts, lens, cols)
@@ -524,34 +595,42 @@ class FrameBuilder:
         return df.with_columns(fields=_pairs([f.name for f in fields], list(vals.values())), payload=text).drop(list(vals))
 
     def _block(self, fmt, buf, starts, lens, cols) -> pl.DataFrame:
+        """The block columns, every number and fixed string in one native pass (``block_fields.rs``)."""
         e, key = self.e, fmt.key
-        dev = int_column(buf, starts, fmt.get("dev"), e).astype(np.uint64)
-        data = {
-            "dev_major": pl.Series((dev >> np.uint64(20)).astype(np.uint32)),
-            "dev_minor": pl.Series((dev & np.uint64(0xFFFFF)).astype(np.uint32)),
-            "sector": pl.Series(int_column(buf, starts, fmt.get("sector"), e).astype(np.uint64)),
-            "nr_sector": pl.Series(_int_or(buf, starts, fmt.get("nr_sector"), e, len(starts)).astype(np.uint32)),
-        }
-        rwbs, comm, cmd = fmt.get("rwbs"), fmt.get("comm"), fmt.get("cmd")
-        data["rwbs"] = render_column(buf, starts, lens, rwbs, e) if rwbs else pl.repeat("", len(starts), eager=True)
-        if self.payload:
-            data["_cmd"] = render_column(buf, starts, lens, cmd, e) if cmd else pl.repeat("", len(starts), eager=True)
         submit = key in _SUBMIT
-        if submit and fmt.get("bytes"):
-            data["bytes"] = pl.Series(int_column(buf, starts, fmt.get("bytes"), e).astype(np.uint64))
-        data["dev"] = _spelled(dev, lambda d: f"{d >> 20},{d & 0xFFFFF}")
-        if fmt.get("ioprio"):
-            v = int_column(buf, starts, fmt.get("ioprio"), e).astype(np.int64)
-            data["ioprio"] = _spelled(v, lambda p: f"{_IOPRIO_CLASS[(p >> 13) & 7]},{(p >> 3) & 0x3FF},{p & 7}")
-        if submit and comm:
-            data["rq_comm"] = render_column(buf, starts, lens, comm, e)
+        rwbs, comm, cmd = fmt.get("rwbs"), fmt.get("comm"), fmt.get("cmd")
         err = fmt.get("error") or fmt.get("errors")
+        comm = comm if submit else None
+        got = _native().gather_block(
+            buf, _i64(starts), e == ">", self._comm_pids_raw, _int_spec(self.pid_field), _int_spec(fmt.get("dev")),
+            _int_spec(fmt.get("sector")), _int_spec(fmt.get("nr_sector")), _int_spec(fmt.get("bytes") if submit else None),
+            _int_spec(fmt.get("ioprio")), _int_spec(None if submit else err), _str_spec(rwbs), _str_spec(comm),
+        )
+        n = len(starts)
+        cols["pid"] = pl.Series("pid", np.frombuffer(got["pid"], np.int32), dtype=pl.Int32)
+        cols["comm"] = self.comm_names.gather(np.frombuffer(got["comm_at"], np.uint32))
+        data = {
+            "dev_major": pl.Series(np.frombuffer(got["dev_major"], np.uint32)),
+            "dev_minor": pl.Series(np.frombuffer(got["dev_minor"], np.uint32)),
+            "sector": pl.Series(np.frombuffer(got["sector"], np.uint64)),
+            "nr_sector": pl.Series(np.frombuffer(got["nr_sector"], np.uint32)),
+        }
+        data["rwbs"] = self._strings_of(got, "rwbs", n, buf, starts, lens, rwbs)
+        if self.payload:
+            data["_cmd"] = render_column(buf, starts, lens, cmd, e) if cmd else pl.repeat("", n, eager=True)
+        if submit and fmt.get("bytes"):
+            data["bytes"] = pl.Series(np.frombuffer(got["bytes"], np.uint64))
+        data["dev"] = self._spelled(got["dev_codes"], got["dev_values"], np.uint64, _dev_text)
+        if fmt.get("ioprio"):
+            data["ioprio"] = self._spelled(got["ioprio_codes"], got["ioprio_values"], np.int64, _ioprio_text)
+        if comm:
+            data["rq_comm"] = self._strings_of(got, "comm", n, buf, starts, lens, comm)
         if not submit:
-            errs = int_column(buf, starts, err, e) if err else np.zeros(len(starts), np.int32)
-            data["error"] = pl.Series(errs.astype(np.int32))
-        df = pl.DataFrame({**cols, **data})
+            errs = np.frombuffer(got["error"], np.int32) if err else np.zeros(n, np.int32)
+            data["error"] = pl.Series(errs)
         if not self.payload:
-            return df
+            return self._exact(key, {**cols, **data}, n)
+        df = pl.DataFrame({**cols, **data})
         c = pl.col
         # the kernel's print fmt: "%d,%d %s %u (%s) %llu + %u %s,%u,%u [%s]" (no bytes on complete/requeue,
         # no ioprio before 6.11, [error] instead of [comm] on complete/requeue)
@@ -563,6 +642,56 @@ class FrameBuilder:
             parts += [pl.lit(" "), c("ioprio")]
         parts += [pl.lit(" ["), c("rq_comm") if "rq_comm" in df.columns else c("error").cast(pl.String), pl.lit("]")]
         return df.with_columns(payload=pl.concat_str(parts))
+
+    def _strings_of(self, got: dict, name: str, n: int, buf, starts, lens, f: Field | None) -> pl.Series:
+        """A string column of the native block gather (``render_column`` for a field it does not intern)."""
+        if f is None:
+            return pl.repeat("", n, eager=True)
+        if name not in got:
+            return render_column(buf, starts, lens, f, self.e)
+        codes, table, width = got[name]
+        if not width or not codes:  # all empty, or (most distinct) the strings themselves
+            return interned_strings(codes, table, width, n)
+        names = self._cached(("s", table, width), lambda: table_strings(table, width))
+        return names.gather(np.frombuffer(codes, np.uint32))
+
+    def _spelled(self, codes: bytes, uniq: bytes, dtype, spell) -> pl.Series:
+        """Integer codes -> their text, spelled once per distinct value (a device, an I/O priority)
+        that the native side interned: a few Python calls however many events, one gather per event."""
+        names = self._cached((spell, uniq), lambda: pl.Series([spell(int(v)) for v in np.frombuffer(uniq, dtype).tolist()], dtype=pl.String))
+        return names.gather(np.frombuffer(codes, np.uint32))
+
+    def _cached(self, key, make) -> pl.Series:
+        """The tables of distinct strings, spelled once per capture: a chunk's rwbs, devices and comms
+        are nearly always those of the chunk before."""
+        got = self._tables.get(key)
+        if got is None:
+            if len(self._tables) > 512:  # a capture of endless distinct comms: stay bounded
+                self._tables.clear()
+            got = self._tables[key] = make()
+        return got
+
+    def _exact(self, key: str, cols: dict[str, pl.Series], n: int) -> pl.DataFrame:
+        """The frame ``conform`` would make (the schema's columns, order and types; absent ones null),
+        assembled from the columns as they are: no select to plan and run for each frame."""
+        from .schema import schema_for
+
+        out = []
+        for name, dtype in schema_for(key).items():
+            col = cols.get(name)
+            if col is None:
+                col = self._nulls(dtype, n)
+            elif col.dtype != dtype:
+                col = col.cast(dtype)
+            out.append(col.alias(name))
+        return pl.DataFrame(out)
+
+    def _nulls(self, dtype, n: int) -> pl.Series:
+        """A null column of ``n`` rows, a slice of one kept per type (made once, not per frame)."""
+        have = self._null_cols.get(dtype)
+        if have is None or len(have) < n:
+            have = self._null_cols[dtype] = pl.repeat(None, max(n, 1 << 16), dtype=dtype, eager=True)
+        return have.slice(0, n)
 
     def _net(self, fmt, buf, starts, lens, cols) -> pl.DataFrame:
         e = self.e

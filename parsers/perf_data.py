@@ -22,6 +22,7 @@ trace.dat by ``event_format.FrameBuilder``.
 from __future__ import annotations
 
 import io
+import os
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
@@ -33,9 +34,12 @@ import polars as pl
 
 from .errors import TraceParseError
 from .event_format import FrameBuilder, int_column
+from .payloads import fields as payload_fields
+from .perf_print import render_args
+from .print_fmt import Kallsyms, Render
 from .schema import Chunk, conform
 from .source import Source
-from .symbols import SymbolOptions, Symbolizer
+from .symbols import SymbolOptions, Symbolizer, read_kallsyms
 from .trace_dat import Header, _Bytes, _Cut, _parse_cmdlines, _spool, read_tracing_sections
 
 TRACING_MAGIC = b"\x17\x08\x44tracing"
@@ -156,8 +160,9 @@ def parse_perf_data(
     /proc/kallsyms's bytes, the same as ``SymbolOptions(kallsyms=...)``. A binary of another build
     than the recording's is a line in ``source.meta["symbol_warnings"]``."""
     opts = symbols or SymbolOptions()
-    if kallsyms is not None:
-        opts = SymbolOptions(kallsyms, opts.symfs, opts.buildid_dir)
+    if kallsyms is not None or isinstance(opts.kallsyms, (str, os.PathLike)):
+        # read once: it names frames (symbols.py) and the payloads' %pS addresses (perf_print.py)
+        opts = SymbolOptions(kallsyms if kallsyms is not None else read_kallsyms(opts.kallsyms), opts.symfs, opts.buildid_dir)
     scanner, closer = open_scanner(stream, source)
     try:
         meta = scanner.meta()
@@ -168,7 +173,8 @@ def parse_perf_data(
             warnings = source.meta.setdefault("symbol_warnings", [])
             ids = {path: bid.hex() for path, bid in scanner.build_ids()}
             naming = Symbolizer(opts, ids, warnings.append)
-        yield from _Reader(scanner, source, meta, payload, stacks, naming).chunks(max(chunk_bytes, 1))
+        reader = _Reader(scanner, source, meta, payload, stacks, naming, opts.kallsyms)
+        yield from reader.chunks(max(chunk_bytes, 1))
     finally:
         closer()
 
@@ -176,19 +182,24 @@ def parse_perf_data(
 class _Reader:
     """Batches from the scanner -> Chunks of schema frames."""
 
-    def __init__(self, scanner, source: Source, meta: dict, payload: bool, stacks: bool, naming: Symbolizer | None = None):
+    def __init__(self, scanner, source: Source, meta: dict, payload: bool, stacks: bool, naming: Symbolizer | None = None,
+                 kallsyms: bytes | None = None):
         self.s, self.source, self.payload, self.want_stacks = scanner, source, payload, stacks
         self.attrs = meta["attrs"]
+        self.big_endian = meta["endianness"] == "big"
         self.builder: FrameBuilder | None = None
         self.no_formats = False
         self.comm_names: list[str] = []
         self.comm_series = pl.Series([], dtype=pl.Categorical)
         self.stack_map = np.zeros(0, np.int64)  # scanner stack id -> source.stacks id
         self.naming = naming
+        self.kallsyms = Kallsyms.parse(kallsyms) if kallsyms else None  # for %pS payloads, as trace-cmd names them
         self.dsos: list[tuple[str, bytes | None]] = []  # the scanner's mapped files, as they appear
         self.unknown: Counter = Counter()
         self.throttled = 0
         self.lost_records = self.lost_samples = 0
+        self._ioprio: dict[int, dict[int, str]] = {}  # per event id: I/O priority -> perf's spelling
+        self.cut_tracepoints = 0  # tracepoint samples of a cut file, whose format files went with the cut
 
     def chunks(self, chunk_bytes: int) -> Iterator[Chunk]:
         while True:
@@ -222,18 +233,26 @@ class _Reader:
 
     def _finish(self) -> None:
         src = self.source
+        cut = self.s.cut()
+        if cut is not None:
+            at, end, claimed = cut
+            src.note(f"perf.data is cut at byte {at:,}, inside its data section (which the header says ends at byte "
+                     f"{claimed:,}): the records up to byte {end:,} were read; the sections after the data are lost")
+        if self.cut_tracepoints:
+            src.note(f"the cut took the event names and format files with it: {self.cut_tracepoints:,} tracepoint samples "
+                     "are named by their tracepoint id (tracepoint:ID, the id in /sys/kernel/tracing/events/*/*/id "
+                     "on the recording kernel), with times, CPUs, threads and comms but no payload fields")
         damage = self.s.damage()
         if damage is not None:
             at, why = damage
-            if "Compression support is not enabled" in why:
-                src.note(f"perf.data holds zstd-compressed records from byte {at:,} on (perf record -z), which traceparse "
-                         "does not read; record without -z. The records before them were read")
+            if why.endswith(": cut"):
+                src.note(f"perf.data ends inside a record at byte {at:,} (the stream was cut); the records before it were read")
             else:
                 src.note(f"perf.data is damaged or cut near byte {at:,} ({why}); the records before it were read")
         if self.unknown:
             ids = ", ".join(str(i) for i in sorted(self.unknown)[:5])
             src.skip(sum(self.unknown.values()), None, f"perf.data samples of event ids without a format file: {ids}")
-        if self.no_formats:
+        if self.no_formats and not self.cut_tracepoints:
             src.skip(1, None, "perf.data: tracepoint samples but no tracing data (format files); their payloads are not decoded")
         if self.builder is not None:
             for (kind, why), n in sorted(self.builder.damaged.items()):
@@ -300,7 +319,9 @@ class _Reader:
         # a RAW payload is a tracepoint record only for a tracepoint attr (simpleperf adds RAW to every attr)
         tracepoint = np.array([tp is not None for _, tp, _ in self.attrs] + [False], dtype=bool)
         has_raw = (c["raw_len"] > 0) & tracepoint[np.minimum(c["attr"], len(self.attrs))]
-        if has_raw.any():
+        if has_raw.any() and self.s.cut() is not None and self._builder() is None:
+            self._cut_tracepoints(np.flatnonzero(has_raw), c, raw, common, out)
+        elif has_raw.any():
             self._tracepoints(np.flatnonzero(has_raw), c, raw, common, out)
         plain = np.flatnonzero(~has_raw)
         if len(plain):
@@ -329,14 +350,95 @@ class _Reader:
             # the sample's own tid/pid/cpu/comm, as perf script prints them (the payload's common_pid is the same tid)
             mine = common[sel]
             frame = frame.with_columns(mine.select("cpu", "pid", "tgid", "comm", "stack_id"))
+            if "payload" in frame.columns:
+                frame = self._as_perf_prints(frame, fmt, buf, c["raw_off"][sel].astype(np.int64), c["raw_len"][sel].astype(np.int64))
             out.setdefault(fmt.key, []).append(conform(frame, fmt.key))
+
+    def _as_perf_prints(self, frame: pl.DataFrame, fmt, buf: bytes, starts: np.ndarray, lens: np.ndarray) -> pl.DataFrame:
+        """The payload as perf script prints it (its print fmt, libtraceevent's way: perf_print.py), so a
+        perf.data and its perf script text make the same frames: prev_state=S, not 1; ioprio 0x2,0,4,
+        not be,0,4 (libtraceevent cannot read the IOPRIO_CLASS_* names of the table); an event's
+        ``fields`` are the pairs of that text, as the text parser takes them."""
+        b = self.builder
+        if "fields" not in frame.columns and "ioprio" in frame.columns:
+            return self._ioprio_only(frame, fmt, buf, starts, lens)  # block: FrameBuilder's text, perf's ioprio
+        kallsyms = None
+        if "%p" in fmt.print_fmt:  # %pS names: the tracing data's kallsyms (perf's has none), else --kallsyms
+            kallsyms = b._kallsyms_for(Render("function"))
+            kallsyms = kallsyms if kallsyms is not None and len(kallsyms) else self.kallsyms
+        got = render_args(fmt, buf, starts, lens, b.e, kallsyms)
+        if got is None:
+            return frame  # beyond perf_print: FrameBuilder's name=value text stays
+        pieces, cols, used = got
+        parts = [pl.lit(pieces[0])]
+        for piece, col in zip(pieces[1:], cols):
+            parts += [pl.lit(col), pl.lit(piece)]
+        payload = pl.select(pl.concat_str(parts)).to_series() if cols else pl.repeat(pieces[0], frame.height, eager=True)
+        out = frame.with_columns(payload=payload)
+        if "fields" in frame.columns:
+            out = out.with_columns(fields=payload_fields(pl.col("payload")))
+        if "ioprio" in frame.columns:
+            mine = [col for col, arg in zip(cols, used) if "REC -> ioprio" in arg]
+            if mine:
+                out = out.with_columns(ioprio=pl.concat_str([pl.lit(c) for c in mine], separator=","))
+        return out
+
+    def _ioprio_only(self, frame: pl.DataFrame, fmt, buf: bytes, starts: np.ndarray, lens: np.ndarray) -> pl.DataFrame:
+        """The I/O priority as perf prints it, rendered once per distinct value (from one record holding it)."""
+        field = fmt.get("ioprio")
+        if "ioprio" not in frame.columns or field is None or not len(starts):
+            return frame
+        vals = int_column(buf, starts, field, self.builder.e)
+        uniq, first, inv = np.unique(vals, return_index=True, return_inverse=True)
+        known = self._ioprio.setdefault(fmt.id, {})
+        new = [i for i, v in enumerate(uniq.tolist()) if v not in known]  # a few distinct values, once each
+        if new:
+            got = render_args(fmt, buf, starts[first[new]], lens[first[new]], self.builder.e)
+            mine = [col for col, arg in zip(got[1], got[2]) if "REC -> ioprio" in arg] if got else []
+            if not mine:
+                return frame
+            spelled = pl.select(pl.concat_str([pl.lit(c) for c in mine], separator=",")).to_series().to_list()
+            known.update(zip(uniq[new].tolist(), spelled))
+        names = pl.Series([known[v] for v in uniq.tolist()], dtype=pl.String)
+        out = frame.with_columns(ioprio=names.gather(inv.reshape(-1)))
+        if "payload" not in frame.columns or frame["payload"].is_null().all():
+            return out
+        # the block payload is the kernel's print fmt, which FrameBuilder spells as the kernel does
+        # except the priority ("... + 8 be,0,4 [dd]"): swap that, once per distinct spelling
+        text = pl.col("payload")
+        pairs = frame.select(pl.col("ioprio"), new=out["ioprio"]).unique()
+        for old, new in zip(pairs["ioprio"].to_list(), pairs["new"].to_list()):
+            if old is None or old == new:
+                continue
+            # (before the priority only the parenthesised cmd is free text: a SCSI command in hex, or empty)
+            swapped = text.str.replace(f" {old} [", f" {new} [", literal=True)
+            text = pl.when(pl.col("ioprio") == old).then(swapped).otherwise(text)
+        return out.with_columns(payload=frame.select(text).to_series())
+
+    def _cut_tracepoints(self, rows: np.ndarray, c: dict, raw: bytes, common: pl.DataFrame, out: dict) -> None:
+        """A cut file's tracepoint samples, their format files and names lost with the cut: the nearest
+        useful thing is the samples themselves, named by the tracepoint id their payload starts with
+        (its common_type; the attrs cannot say: without EVENT_DESC the crate maps every sample to the
+        first attr)."""
+        self.cut_tracepoints += len(rows)
+        b = np.frombuffer(raw, np.uint8)
+        at = c["raw_off"][rows].astype(np.int64)
+        lo, hi = b[at].astype(np.int64), b[np.minimum(at + 1, len(b) - 1)].astype(np.int64)
+        ids = (lo << 8 | hi) if self.big_endian else (hi << 8 | lo)
+        for tp in np.unique(ids).tolist():
+            name = f"tracepoint:{tp}"
+            frame = common[rows[ids == tp]].with_columns(event=pl.lit(name, dtype=pl.Categorical), payload=pl.lit(""))
+            out.setdefault(name, []).append(conform(frame, name))
 
     def _plain(self, rows: np.ndarray, c: dict, common: pl.DataFrame, out: dict) -> None:
         """Samples without a RAW payload (cycles, cpu-clock, ...): common columns, named as perf names them."""
         attr = c["attr"][rows]
         for a in np.unique(attr).tolist():
             sel = rows[attr == a]
-            name = self.attrs[a][0] if a < len(self.attrs) and self.attrs[a][0] else f"attr{a}"
+            name = self.attrs[a][0] if a < len(self.attrs) else ""
+            if not name and a < len(self.attrs) and self.attrs[a][1] is not None:
+                name = f"tracepoint:{self.attrs[a][1]}"  # a cut file: EVENT_DESC (the names) was after the data
+            name = name or f"attr{a}"
             frame = common[sel].with_columns(
                 event=pl.lit(name, dtype=pl.Categorical), payload=pl.lit("")
             )

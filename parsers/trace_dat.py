@@ -79,6 +79,14 @@ class _Bytes:
             raise _Cut(at, what)
         return bytes(self.data[at : at + n])
 
+    def span(self, at: int, n: int, what: str):
+        """As ``take``, without the copy where the data is immutable bytes (a memoryview into it)."""
+        if not isinstance(self.data, bytes):
+            return self.take(at, n, what)
+        if at < 0 or n < 0 or at + n > self.size:
+            raise _Cut(at, what)
+        return memoryview(self.data)[at : at + n]
+
     def int(self, at: int, n: int, what: str) -> int:
         return int.from_bytes(self.take(at, n, what), "little" if self.e == "<" else "big")
 
@@ -350,13 +358,23 @@ def _read_event_formats(d: _Bytes, at: int, head: Header) -> int:
         at += 4
         for _ in range(count):
             n = d.int(at, 8, "event format size")
-            _add_format(head, d.take(at + 8, n, "event format"), system)
+            _add_format(head, d.span(at + 8, n, "event format"), system)  # ~2,000 of them, a handful used: no copies
             at += 8 + n
     return at
 
 
-def _add_format(head: Header, raw: bytes, system: str) -> None:
-    head.formats.add(raw.decode("utf-8", "replace"), system)
+# how a format file begins ("name: block_rq_issue\nID: 1234\n..."): its id read off the bytes, so
+# that the ~2,000 formats a capture carries (and uses a handful of) are neither decoded nor searched
+_FORMAT_HEAD = re.compile(rb"name:[^\n]*\nID:[ \t]*(\d+)\n")
+
+
+def _add_format(head: Header, raw, system: str) -> None:
+    """``raw``: the format file's bytes, or a memoryview of them."""
+    m = _FORMAT_HEAD.match(raw)
+    if m:
+        head.formats.add_known(int(m.group(1)), raw, system)
+    else:  # any other layout: the text searched for its ID line, as FormatTable reads it
+        head.formats.add(bytes(raw).decode("utf-8", "replace"), system)
 
 
 def _parse_cmdlines(text: str, head: Header) -> None:
@@ -797,7 +815,7 @@ def _chunks(d: _Bytes, mem, head: Header, source: Source, chunk_bytes: int, payl
     to chunk (an issue on CPU 0, its complete on CPU 1), so a chunk must never hold events later
     than the next chunk's. Every stream decodes one batch ahead; all events up to the earliest
     "last decoded timestamp" among the streams still running are safe to hand out. The chunk's
-    records are ordered natively (``merge_order``) and become frames in one pass.
+    records are merged and grouped by kind natively (``merge_grouped``) and become frames in one pass.
     """
     builder = FrameBuilder(head.formats, head.cmdlines, head.endian, head.ts_offset, head.tsc2nsec, head.kallsyms, payload)
     unknown, bad = Counter(), [0]
@@ -871,26 +889,21 @@ def _cpu_batches(d, mem, head: Header, buf: Buffer, cpu: CpuData, builder, unkno
 
 def _chunk(builder: FrameBuilder, runs: list[_Run], unknown: Counter, lost: Counter, fraction: float) -> Chunk:
     """The frames of the runs' records, merged in time order; kinds in the order the old per-CPU
-    frames met them (CPU after CPU, ids ascending within one)."""
+    frames met them (CPU after CPU, ids ascending within one). The merge and the grouping by kind
+    are one native call (``merge_grouped``)."""
     frames = {}
     if runs:
+        from . import _native
+
         base = np.cumsum([0, *(len(r.buf) for r in runs[:-1])])
         start = np.concatenate([r.rec.start + b for r, b in zip(runs, base)])
         ids = np.concatenate([r.ids for r in runs])
         ns = np.concatenate([r.ns for r in runs])
-        from . import _native
-
-        order = np.frombuffer(_native.merge_order(ids.tobytes(), ns.tobytes(), [len(r.ids) for r in runs]), np.int64)
-        rec = Records(
-            start[order], np.concatenate([r.rec.length for r in runs])[order],
-            np.concatenate([r.rec.ts for r in runs])[order], np.zeros(0, np.int64), np.zeros(0, np.int64), 0,
+        order, kinds, first = (
+            np.frombuffer(c, np.int64) for c in _native.merge_grouped(ids.tobytes(), ns.tobytes(), [len(r.ids) for r in runs])
         )
-        cpu = np.concatenate([np.full(len(r.ids), r.cpu, np.int16) for r in runs])[order]
+        length = np.concatenate([r.rec.length for r in runs])
+        cpu = np.concatenate([np.full(len(r.ids), r.cpu, np.int16) for r in runs])
         buf = runs[0].buf if len(runs) == 1 else b"".join(r.buf for r in runs)
-        built = builder.frames(buf, rec, cpu, unknown)
-        for r in runs:
-            for kind_id in np.unique(r.ids).tolist():
-                key = builder.formats.get(kind_id).key
-                if key in built and key not in frames:
-                    frames[key] = built[key]
+        frames = builder.frames_grouped(buf, start, length, ns, cpu, order, kinds, first)
     return Chunk(frames=frames, lost_events=sum(lost.values()), lost_by_cpu=dict(lost), read_fraction=fraction)

@@ -4,16 +4,20 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-import polars as pl
+from typing import TYPE_CHECKING
 
 from .parsers.reader import read_capture
-from .parsers.schema import Chunk
-from .parsers.source import Source
-from .parsers.symbols import SymbolOptions
-from .reports.block import BlockOptions, block_report
-from .reports.info import info_report
-from .reports.net import NetOptions, net_report
 from .reports.result import Report
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from .parsers.schema import Chunk
+    from .parsers.source import Source
+    from .parsers.symbols import SymbolOptions
+
+# Each report is imported by the function that runs it: a run pays for its own report's modules
+# (block's pairing kernel, net's tables...), never for all of them.
 
 
 class Capture:
@@ -22,9 +26,11 @@ class Capture:
     def __init__(self, src, strict: bool = False, chunk_bytes: int | None = None, progress=None, lean: bool = False,
                  symbols: SymbolOptions | None = None):
         self.source: Source
-        # lean: without payload text of binary block events and without call chains, for reports that read neither
+        # lean: for the block report: without payload text of binary block events, without call chains,
+        # and block requests in the block lane where the parser has one
         self.source, self._chunks = read_capture(
-            src, strict=strict, chunk_bytes=chunk_bytes, progress=progress, payload=not lean, stacks=not lean, symbols=symbols
+            src, strict=strict, chunk_bytes=chunk_bytes, progress=progress, payload=not lean, stacks=not lean,
+            block_lane=lean, symbols=symbols,
         )
         self._used = False
 
@@ -41,6 +47,8 @@ class Capture:
         for chunk in self.chunks():
             for name, frame in chunk.frames.items():
                 parts.setdefault(name, []).append(frame)
+        import polars as pl
+
         return {name: pl.concat(fs) for name, fs in sorted(parts.items())}
 
     @property
@@ -60,6 +68,8 @@ def open(src, strict: bool = False, kallsyms=None, symfs=None, buildid_dir=None)
 
     Raises TraceParseError (one line, naming the file) for input that is not a capture.
     """
+    from .parsers.symbols import SymbolOptions
+
     return Capture(src, strict=strict, symbols=SymbolOptions(kallsyms, symfs, buildid_dir))
 
 
@@ -78,6 +88,8 @@ def block(src, strict: bool = False, progress=None, **options) -> Report:
     Returns:
         a Report; ``report.data`` is the JSON contract.
     """
+    from .reports.block import BlockOptions, block_report
+
     opts = BlockOptions(**options)  # bad options fail before the capture is opened (a pipe, 150 MB...)
     cap = _capture(src, strict, progress, lean=True)  # the block report reads typed columns only
     return block_report(cap.source, cap.chunks(), opts)
@@ -93,6 +105,8 @@ def net(src, strict: bool = False, progress=None, **options) -> Report:
     Returns:
         a Report; ``report.data`` is the JSON contract.
     """
+    from .reports.net import NetOptions, net_report
+
     opts = NetOptions(**options)  # bad options fail before the capture is opened
     cap = _capture(src, strict, progress)
     return net_report(cap.source, cap.chunks(), opts)
@@ -100,6 +114,8 @@ def net(src, strict: bool = False, progress=None, **options) -> Report:
 
 def info(src, strict: bool = False, progress=None) -> Report:
     """Format, events per kind, time span, CPUs, lost events and skipped lines of a capture."""
+    from .reports.info import info_report
+
     cap = _capture(src, strict, progress)
     return info_report(cap.source, cap.chunks())
 
@@ -128,8 +144,14 @@ def fleet_report(kind: str, inputs, labels=(), engine: str = "local", scheduler:
         raise TraceParseError(f"--engine must be one of {', '.join(_fleet.ENGINES)} (got {engine!r})")
     if scheduler and engine != "dask":
         raise TraceParseError("--scheduler goes with --engine dask")
-    if kind in ("block", "net"):  # bad options fail before any input is read
-        (BlockOptions if kind == "block" else NetOptions)(**options)
+    if kind == "block":  # bad options fail before any input is read
+        from .reports.block import BlockOptions
+
+        BlockOptions(**options)
+    elif kind == "net":
+        from .reports.net import NetOptions
+
+        NetOptions(**options)
     found = _fleet.expand(_fleet.as_list(inputs))
     names = _fleet.check_labels(found, _fleet.as_list(labels))
     return report_of(_fleet.run(kind, found, names, options, strict=strict, engine=engine, scheduler=scheduler))
@@ -157,6 +179,8 @@ def export(inputs, out_dir, report: str | None = None, labels=(), strict: bool =
         raise TraceParseError(f"--report must be one of {', '.join(parquet.REPORTS)} (got {report!r})")
     out = Path(out_dir)
     parquet.check_target(out)
+    from .parsers.symbols import SymbolOptions
+
     symbols = SymbolOptions(kallsyms, symfs, buildid_dir)  # bad paths fail before anything is written
     found = _fleet.expand(_fleet.as_list(inputs))
     return parquet.export(found, _fleet.check_labels(found, _fleet.as_list(labels)), out, report=report, strict=strict,
@@ -423,6 +447,8 @@ def stacks(src, strict: bool = False, progress=None, kallsyms=None, symfs=None, 
     from .parsers.sniff import detect, open_input
     from .parsers.text import line_frames
     from .reports.stacks import StacksOptions, stacks_from_lines, stacks_report
+
+    from .parsers.symbols import SymbolOptions
 
     opts = StacksOptions(**options)  # bad options fail before any read
     symbols = SymbolOptions(kallsyms, symfs, buildid_dir)

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// The bytes `at .. at + n` of `buf`, each index clamped into the buffer (empty buffer: zeros).
-fn clamped(buf: &[u8], at: i64, n: usize, out: &mut Vec<u8>) {
+pub(crate) fn clamped(buf: &[u8], at: i64, n: usize, out: &mut Vec<u8>) {
     let len = buf.len();
     match usize::try_from(at).ok().and_then(|a| buf.get(a..a.checked_add(n)?)) {
         Some(bytes) => out.extend_from_slice(bytes),

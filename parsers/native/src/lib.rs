@@ -5,6 +5,7 @@
 
 #[cfg(feature = "python")]
 mod py;
+pub mod block_fields;
 pub mod fields;
 pub mod ring_buffer;
 #[cfg(feature = "python")]

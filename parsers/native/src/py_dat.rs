@@ -5,10 +5,12 @@
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyDict};
+
+use crate::block_fields::{gather_block, BlockSpec, IntField, StrField};
 
 use crate::fields::{gather_bytes, gather_cstrings, gather_int, group_by, intern_ints};
-use crate::ring_buffer::{decode_pages, merge_order, Layout};
+use crate::ring_buffer::{decode_pages, merge_grouped, merge_order, Layout};
 
 /// A column of fixed-width numbers -> bytes, in native byte order.
 fn column<'py, const N: usize, T: Copy>(py: Python<'py>, v: &[T], ne: fn(T) -> [u8; N]) -> PyResult<Bound<'py, PyBytes>> {
@@ -107,6 +109,77 @@ fn py_group_by<'py>(py: Python<'py>, ids: &[u8]) -> PyResult<(Bound<'py, PyBytes
     Ok((column(py, &order, i64::to_ne_bytes)?, column(py, &kinds, i64::to_ne_bytes)?, column(py, &first, i64::to_ne_bytes)?))
 }
 
+/// (int64 order, int64 kinds, int64 group starts): the runs' records merged and grouped by kind
+/// (see `ring_buffer::merge_grouped`).
+#[pyfunction(name = "merge_grouped")]
+fn py_merge_grouped<'py>(py: Python<'py>, kinds: &[u8], ts_ns: &[u8], run_lens: Vec<usize>) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+    let (kinds, ts) = (int64s(kinds)?, int64s(ts_ns)?);
+    let (order, listed, first) = py.detach(|| merge_grouped(&kinds, &ts, &run_lens)).map_err(PyValueError::new_err)?;
+    Ok((column(py, &order, i64::to_ne_bytes)?, column(py, &listed, i64::to_ne_bytes)?, column(py, &first, i64::to_ne_bytes)?))
+}
+
+type IntSpec = Option<(i64, usize, bool)>;
+
+fn int_field(f: (i64, usize, bool)) -> PyResult<IntField> {
+    if !matches!(f.1, 1 | 2 | 4 | 8) {
+        return Err(PyValueError::new_err(format!("an integer of {} bytes", f.1)));
+    }
+    Ok(IntField { offset: f.0, size: f.1, signed: f.2 })
+}
+
+fn str_field(f: (i64, usize)) -> PyResult<StrField> {
+    if f.1 > (1 << 24) {
+        return Err(PyValueError::new_err(format!("a string field of {} bytes", f.1)));
+    }
+    Ok(StrField { offset: f.0, size: f.1 })
+}
+
+/// A dict of the block columns of the records at `starts` (int64 bytes) of `buf`: numbers as
+/// native-order bytes, strings as (uint32 codes, NUL-padded table, width) as `gather_cstrings`
+/// hands them. Fields are (offset, size, signed), strings (offset, size); None where absent.
+#[pyfunction(name = "gather_block")]
+#[pyo3(signature = (buf, starts, big_endian, known_pids, pid, dev, sector, nr_sector, bytes, ioprio, error, rwbs, comm))]
+#[allow(clippy::too_many_arguments)]
+fn py_gather_block<'py>(
+    py: Python<'py>, buf: &[u8], starts: &[u8], big_endian: bool, known_pids: &[u8], pid: (i64, usize, bool),
+    dev: (i64, usize, bool), sector: (i64, usize, bool), nr_sector: IntSpec, bytes: IntSpec, ioprio: IntSpec,
+    error: IntSpec, rwbs: Option<(i64, usize)>, comm: Option<(i64, usize)>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let spec = BlockSpec {
+        big_endian,
+        pid: int_field(pid)?,
+        dev: int_field(dev)?,
+        sector: int_field(sector)?,
+        nr_sector: nr_sector.map(int_field).transpose()?,
+        bytes: bytes.map(int_field).transpose()?,
+        ioprio: ioprio.map(int_field).transpose()?,
+        error: error.map(int_field).transpose()?,
+        rwbs: rwbs.map(str_field).transpose()?,
+        comm: comm.map(str_field).transpose()?,
+    };
+    let (starts, known) = (int64s(starts)?, int64s(known_pids)?);
+    let c = py.detach(|| gather_block(buf, &starts, &spec, &known));
+    let out = PyDict::new(py);
+    out.set_item("pid", column(py, &c.pid, i32::to_ne_bytes)?)?;
+    out.set_item("comm_at", column(py, &c.comm_at, u32::to_ne_bytes)?)?;
+    out.set_item("dev_major", column(py, &c.dev_major, u32::to_ne_bytes)?)?;
+    out.set_item("dev_minor", column(py, &c.dev_minor, u32::to_ne_bytes)?)?;
+    out.set_item("dev_codes", column(py, &c.dev_codes, u32::to_ne_bytes)?)?;
+    out.set_item("dev_values", column(py, &c.dev_values, u64::to_ne_bytes)?)?;
+    out.set_item("sector", column(py, &c.sector, u64::to_ne_bytes)?)?;
+    out.set_item("nr_sector", column(py, &c.nr_sector, u32::to_ne_bytes)?)?;
+    out.set_item("bytes", column(py, &c.bytes, u64::to_ne_bytes)?)?;
+    out.set_item("ioprio_codes", column(py, &c.ioprio_codes, u32::to_ne_bytes)?)?;
+    out.set_item("ioprio_values", column(py, &c.ioprio_values, i64::to_ne_bytes)?)?;
+    out.set_item("error", column(py, &c.error, i32::to_ne_bytes)?)?;
+    for (name, s) in [("rwbs", c.rwbs), ("comm", c.comm)] {
+        if let Some(s) = s {
+            out.set_item(name, (column(py, &s.codes, u32::to_ne_bytes)?, PyBytes::new(py, &s.table), s.width))?;
+        }
+    }
+    Ok(out)
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(py_decode_pages, m)?)?;
     m.add_function(wrap_pyfunction!(py_gather_int, m)?)?;
@@ -115,5 +188,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(py_intern_ints, m)?)?;
     m.add_function(wrap_pyfunction!(py_merge_order, m)?)?;
     m.add_function(wrap_pyfunction!(py_group_by, m)?)?;
+    m.add_function(wrap_pyfunction!(py_merge_grouped, m)?)?;
+    m.add_function(wrap_pyfunction!(py_gather_block, m)?)?;
     Ok(())
 }

@@ -164,6 +164,12 @@ impl PerfScanner {
         Ok(self.lock()?.damage.as_ref().map(|d| (d.offset, d.what.clone())))
     }
 
+    /// File mode cut inside its data section: (file length, end of its last whole record, the
+    /// data's end the header claimed), or None.
+    fn cut(&self) -> PyResult<Option<(u64, u64, u64)>> {
+        Ok(self.lock()?.cut.map(|c| (c.at, c.data_end, c.claimed_end)))
+    }
+
     fn records(&self) -> PyResult<u64> {
         Ok(self.lock()?.records)
     }

@@ -196,37 +196,81 @@ fn walk_page(words: &Words, p: usize, base: usize, size: usize, layout: &Layout,
 /// (`run_lens` records each): an event kind found in more than one run has its records in time
 /// order, ties in run order; a kind of a single run keeps that run's order as it is (a damaged
 /// page's time going back stays where the CPU wrote it). Only the order within a kind matters:
-/// the frames are built per kind.
+/// the frames are built per kind. (`merge_grouped`'s order, which also groups the kinds.)
 pub fn merge_order(kinds: &[i64], ts_ns: &[i64], run_lens: &[usize]) -> Result<Vec<i64>, String> {
+    merge_grouped(kinds, ts_ns, run_lens).map(|(order, _, _)| order)
+}
+
+/// (record indices kind after kind, the kinds, where each kind's indices start)
+pub type Grouped = (Vec<i64>, Vec<i64>, Vec<i64>);
+
+/// `merge_order`, grouped by kind: (record indices kind after kind, each kind's in the order
+/// `merge_order` gives them; the kinds in the order the CPUs' runs first hold them, run after run
+/// and ids ascending within one; where each kind's indices start). One call instead of a merge,
+/// a group-by and a search for each run's kinds; a kind shared by runs is time-sorted by a stable
+/// sort, which merges the runs' already ordered stretches instead of sorting from scratch.
+pub fn merge_grouped(kinds: &[i64], ts_ns: &[i64], run_lens: &[usize]) -> Result<Grouped, String> {
     if kinds.len() != ts_ns.len() || run_lens.iter().sum::<usize>() != kinds.len() {
         return Err(format!("{} kinds, {} times, runs of {} records", kinds.len(), ts_ns.len(), run_lens.iter().sum::<usize>()));
     }
-    let mut runs_of: HashMap<i64, (usize, bool), BuildHasherDefault<Fnv>> = HashMap::default();
+    // kind -> (rank, first run, seen in another run too)
+    let mut of: HashMap<i64, (usize, usize, bool), BuildHasherDefault<Fnv>> = HashMap::default();
+    let mut order_kinds: Vec<i64> = Vec::new();
+    let mut codes: Vec<u32> = Vec::with_capacity(kinds.len());
     let mut at = 0;
     for (run, &n) in run_lens.iter().enumerate() {
-        let mut last = None; // runs of one kind are the common case
+        let mut new_here: Vec<i64> = Vec::new();
+        let mut last: Option<(i64, u32)> = None; // runs of one kind are the common case
         for &k in &kinds[at..at + n] {
-            if last != Some(k) {
-                let e = runs_of.entry(k).or_insert((run, false));
-                e.1 |= e.0 != run;
-                last = Some(k);
-            }
+            let code = match last {
+                Some((lk, lc)) if lk == k => lc,
+                _ => {
+                    let next = of.len();
+                    let e = of.entry(k).or_insert_with(|| {
+                        new_here.push(k);
+                        (next, run, false)
+                    });
+                    e.2 |= e.1 != run;
+                    last = Some((k, e.0 as u32));
+                    e.0 as u32
+                }
+            };
+            codes.push(code);
         }
+        new_here.sort_unstable();
+        order_kinds.extend(new_here);
         at += n;
     }
-    let mut keyed: Vec<(i64, i64)> = Vec::with_capacity(kinds.len());
-    let mut last: Option<(i64, bool)> = None;
-    for (i, (&k, &t)) in kinds.iter().zip(ts_ns).enumerate() {
-        let shared = match last {
-            Some((lk, shared)) if lk == k => shared,
-            _ => runs_of.get(&k).is_some_and(|e| e.1),
-        };
-        last = Some((k, shared));
-        keyed.push((if shared { t } else { i64::MIN }, i as i64));
+    // codes were handed out as first met; ranks follow the order the kinds are listed in
+    let mut rank = vec![0usize; of.len()];
+    for (r, k) in order_kinds.iter().enumerate() {
+        rank[of[k].0] = r;
     }
-    keyed.sort_unstable(); // the index breaks ties: stable, run order then record order
-    let order = keyed.into_iter().map(|(_, i)| i).collect();
-    Ok(order)
+    let mut first = vec![0i64; order_kinds.len()];
+    for &c in &codes {
+        first[rank[c as usize]] += 1;
+    }
+    let mut next = 0i64;
+    for slot in first.iter_mut() {
+        let n = *slot;
+        *slot = next;
+        next += n;
+    }
+    let mut fill: Vec<usize> = first.iter().map(|&f| f as usize).collect();
+    let mut order = vec![0i64; kinds.len()];
+    for (i, &c) in codes.iter().enumerate() {
+        let r = rank[c as usize];
+        order[fill[r]] = i as i64;
+        fill[r] += 1;
+    }
+    for (r, k) in order_kinds.iter().enumerate() {
+        if of[k].2 {
+            let end = first.get(r + 1).map_or(order.len(), |&e| e as usize);
+            // stable: equal times keep run order, then record order
+            order[first[r] as usize..end].sort_by_key(|&i| ts_ns[i as usize]);
+        }
+    }
+    Ok((order, order_kinds, first))
 }
 
 #[cfg(test)]
@@ -384,5 +428,25 @@ mod tests {
     fn impossible_layout_is_an_error_not_a_panic() {
         let lay = Layout { page_size: 16, ts_offset: 0, commit_offset: 8, commit_size: 8, data_offset: 16, big_endian: false };
         assert!(decode_pages(&[0; 64], &lay).is_err());
+    }
+
+    #[test]
+    fn merge_grouped_lists_kinds_run_by_run_and_orders_each_as_merge_order_does() {
+        let kinds = [1, 1, 2, 1, 1, 3, 3, 0];
+        let ts = [5, 20, 9, 5, 10, 1, 0, 7];
+        let (order, listed, first) = merge_grouped(&kinds, &ts, &[3, 5]).unwrap();
+        assert_eq!(listed, vec![1, 2, 0, 3]); // run 0: 1, 2; run 1 adds 0 and 3, ascending
+        assert_eq!(first, vec![0, 4, 5, 6]);
+        // kind 1 is on both CPUs: by time, ties (5) in run order; 2, 0 and 3 as their CPU wrote them
+        assert_eq!(order, vec![0, 3, 4, 1, 2, 7, 5, 6]);
+        assert!(merge_grouped(&kinds, &ts, &[3]).is_err());
+        assert_eq!(merge_grouped(&[], &[], &[0, 0]).unwrap(), (vec![], vec![], vec![]));
+    }
+
+    #[test]
+    fn merge_grouped_ties_keep_run_order() {
+        // the same time on two CPUs: CPU (run) order, as merge_order's index tie-break
+        let (order, _, _) = merge_grouped(&[4, 4, 4], &[3, 3, 1], &[2, 1]).unwrap();
+        assert_eq!(order, vec![2, 0, 1]);
     }
 }

@@ -1,9 +1,9 @@
 //! Ring-buffer pages of any bytes: the walk never panics, every record it returns lies inside
-//! its page's committed data, and the CPU merge returns a permutation.
+//! its page's committed data, and the CPU merge returns a permutation grouped by kind.
 #![no_main]
 
 use _native::fields::gather_int;
-use _native::ring_buffer::{decode_pages, merge_order, Layout};
+use _native::ring_buffer::{decode_pages, merge_grouped, Layout};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -31,9 +31,14 @@ fuzz_target!(|data: &[u8]| {
         .collect();
     let ts: Vec<i64> = rec.ts.iter().map(|&t| t as i64).collect();
     let half = kinds.len() / 2;
-    let order = merge_order(&kinds, &ts, &[half, kinds.len() - half]).expect("runs add up");
+    let (order, listed, first) = merge_grouped(&kinds, &ts, &[half, kinds.len() - half]).expect("runs add up");
     let mut seen = vec![false; order.len()];
     for &i in &order {
         assert!(!std::mem::replace(&mut seen[i as usize], true));
+    }
+    assert_eq!(listed.len(), first.len());
+    for (g, &k) in listed.iter().enumerate() {
+        let end = first.get(g + 1).map_or(order.len(), |&e| e as usize);
+        assert!(order[first[g] as usize..end].iter().all(|&i| kinds[i as usize] == k));
     }
 });
