@@ -22,7 +22,6 @@ trace.dat by ``event_format.FrameBuilder``.
 from __future__ import annotations
 
 import io
-import os
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
@@ -39,7 +38,7 @@ from .perf_print import render_args
 from .print_fmt import Kallsyms, Render
 from .schema import Chunk, conform
 from .source import Source
-from .symbols import SymbolOptions, Symbolizer, read_kallsyms
+from .symbols import SymbolOptions, Symbolizer, kallsyms_bytes
 from .trace_dat import Header, _Bytes, _Cut, _parse_cmdlines, _spool, read_tracing_sections
 
 TRACING_MAGIC = b"\x17\x08\x44tracing"
@@ -160,9 +159,8 @@ def parse_perf_data(
     /proc/kallsyms's bytes, the same as ``SymbolOptions(kallsyms=...)``. A binary of another build
     than the recording's is a line in ``source.meta["symbol_warnings"]``."""
     opts = symbols or SymbolOptions()
-    if kallsyms is not None or isinstance(opts.kallsyms, (str, os.PathLike)):
-        # read once: it names frames (symbols.py) and the payloads' %pS addresses (perf_print.py)
-        opts = SymbolOptions(kallsyms if kallsyms is not None else read_kallsyms(opts.kallsyms), opts.symfs, opts.buildid_dir)
+    if kallsyms is not None:
+        opts = SymbolOptions(kallsyms, opts.symfs, opts.buildid_dir)
     scanner, closer = open_scanner(stream, source)
     try:
         meta = scanner.meta()
@@ -173,7 +171,8 @@ def parse_perf_data(
             warnings = source.meta.setdefault("symbol_warnings", [])
             ids = {path: bid.hex() for path, bid in scanner.build_ids()}
             naming = Symbolizer(opts, ids, warnings.append)
-        reader = _Reader(scanner, source, meta, payload, stacks, naming, opts.kallsyms)
+        reader = _Reader(scanner, source, meta, payload, stacks, naming)
+        reader.kallsyms_text = kallsyms_bytes(opts.kallsyms)  # %pS fields name their addresses from it
         yield from reader.chunks(max(chunk_bytes, 1))
     finally:
         closer()
@@ -182,8 +181,7 @@ def parse_perf_data(
 class _Reader:
     """Batches from the scanner -> Chunks of schema frames."""
 
-    def __init__(self, scanner, source: Source, meta: dict, payload: bool, stacks: bool, naming: Symbolizer | None = None,
-                 kallsyms: bytes | None = None):
+    def __init__(self, scanner, source: Source, meta: dict, payload: bool, stacks: bool, naming: Symbolizer | None = None):
         self.s, self.source, self.payload, self.want_stacks = scanner, source, payload, stacks
         self.attrs = meta["attrs"]
         self.big_endian = meta["endianness"] == "big"
@@ -193,13 +191,14 @@ class _Reader:
         self.comm_series = pl.Series([], dtype=pl.Categorical)
         self.stack_map = np.zeros(0, np.int64)  # scanner stack id -> source.stacks id
         self.naming = naming
-        self.kallsyms = Kallsyms.parse(kallsyms) if kallsyms else None  # for %pS payloads, as trace-cmd names them
         self.dsos: list[tuple[str, bytes | None]] = []  # the scanner's mapped files, as they appear
         self.unknown: Counter = Counter()
         self.throttled = 0
         self.lost_records = self.lost_samples = 0
         self._ioprio: dict[int, dict[int, str]] = {}  # per event id: I/O priority -> perf's spelling
         self.cut_tracepoints = 0  # tracepoint samples of a cut file, whose format files went with the cut
+        self.kallsyms_text: bytes | None = None  # --kallsyms, for %pS payload fields (trace-cmd's reading)
+        self._kallsyms: Kallsyms | None = None
 
     def chunks(self, chunk_bytes: int) -> Iterator[Chunk]:
         while True:
@@ -365,7 +364,7 @@ class _Reader:
         kallsyms = None
         if "%p" in fmt.print_fmt:  # %pS names: the tracing data's kallsyms (perf's has none), else --kallsyms
             kallsyms = b._kallsyms_for(Render("function"))
-            kallsyms = kallsyms if kallsyms is not None and len(kallsyms) else self.kallsyms
+            kallsyms = kallsyms if kallsyms is not None and len(kallsyms) else self._given_kallsyms()
         got = render_args(fmt, buf, starts, lens, b.e, kallsyms)
         if got is None:
             return frame  # beyond perf_print: FrameBuilder's name=value text stays
@@ -429,6 +428,11 @@ class _Reader:
             name = f"tracepoint:{tp}"
             frame = common[rows[ids == tp]].with_columns(event=pl.lit(name, dtype=pl.Categorical), payload=pl.lit(""))
             out.setdefault(name, []).append(conform(frame, name))
+
+    def _given_kallsyms(self) -> Kallsyms | None:
+        if self._kallsyms is None and self.kallsyms_text:
+            self._kallsyms = Kallsyms.parse(self.kallsyms_text)
+        return self._kallsyms
 
     def _plain(self, rows: np.ndarray, c: dict, common: pl.DataFrame, out: dict) -> None:
         """Samples without a RAW payload (cycles, cpu-clock, ...): common columns, named as perf names them."""

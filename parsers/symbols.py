@@ -69,14 +69,6 @@ class SymbolOptions:
         return self.kallsyms is not None or self.symfs is not None or self.buildid_dir is not None
 
 
-def read_kallsyms(path) -> bytes:
-    """The bytes of a --kallsyms file; one clear line when it cannot be read."""
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise TraceParseError(f"--kallsyms {path}: cannot be read ({exc.strerror or exc})") from None
-
-
 def hex_id(b: bytes | None) -> str | None:
     """A build id as perf prints it; perf pads ids to 20 bytes with zeros in HEADER_BUILD_ID."""
     if not b:
@@ -158,6 +150,16 @@ class BuildIdStore:
         return None
 
 
+def kallsyms_bytes(k: bytes | str | os.PathLike | None) -> bytes | None:
+    """--kallsyms as given: a path (read here) or the file's bytes."""
+    if isinstance(k, (str, os.PathLike)):
+        try:
+            return Path(k).read_bytes()
+        except OSError as exc:
+            raise TraceParseError(f"--kallsyms {k}: cannot be read ({exc.strerror or exc})") from None
+    return k
+
+
 class Symbolizer:
     """Names the distinct frames of one perf.data (see the module's docstring)."""
 
@@ -168,9 +170,7 @@ class Symbolizer:
         self.elves: dict[int, object | None] = {}  # dso index -> ElfSymbols, None: unresolved
 
     def _kallsyms(self) -> KernelSymbols | None:
-        k = self.opts.kallsyms
-        if isinstance(k, (str, os.PathLike)):
-            k = read_kallsyms(k)
+        k = kallsyms_bytes(self.opts.kallsyms)
         if k is None and self.store is not None and KERNEL_DSO in self.header_ids:
             got = self.store.file(KERNEL_DSO, self.header_ids[KERNEL_DSO], ("kallsyms",))
             k = got[0] if got else None

@@ -29,8 +29,8 @@ class Capture:
         # lean: for the block report: without payload text of binary block events, without call chains,
         # and block requests in the block lane where the parser has one
         self.source, self._chunks = read_capture(
-            src, strict=strict, chunk_bytes=chunk_bytes, progress=progress, payload=not lean, stacks=not lean,
-            block_lane=lean, symbols=symbols,
+            src, strict=strict, chunk_bytes=chunk_bytes, progress=progress, payload=not lean, stacks=not lean, block_lane=lean,
+            symbols=symbols,
         )
         self._used = False
 
@@ -453,9 +453,9 @@ def stacks(src, strict: bool = False, progress=None, kallsyms=None, symfs=None, 
     from .parsers.text import line_frames
     from .reports.stacks import StacksOptions, stacks_from_lines, stacks_report
 
+    opts = StacksOptions(**options)  # bad options fail before any read
     from .parsers.symbols import SymbolOptions
 
-    opts = StacksOptions(**options)  # bad options fail before any read
     symbols = SymbolOptions(kallsyms, symfs, buildid_dir)
     if opts.lines_exact and not isinstance(src, Capture):
         stream, name, _ = open_input(src)

@@ -1038,6 +1038,17 @@ mod tests {
     }
 
     #[test]
+    fn a_big_endian_attrs_bitfield_word_is_reversed_for_the_crate() {
+        // disabled (field 0) and use_clockid (field 25), as a big-endian perf lays them out: from bit 63 down
+        let mut attr = vec![0u8; 128];
+        attr[40..48].copy_from_slice(&((1u64 << 63) | (1u64 << (63 - 25))).to_be_bytes());
+        let (at, word) = be_attr_flags(&attr, 1000).expect("a patch");
+        assert_eq!(at, 1040);
+        assert_eq!(u64::from_be_bytes(word.try_into().unwrap()), 1 | (1 << 25));
+        assert!(be_attr_flags(&attr[..44], 0).is_none());
+    }
+
+    #[test]
     fn chain_markers_say_kernel_or_user_and_a_bad_one_drops_the_chain() {
         let mut maps = Maps::default();
         maps.mmap(crate::maps::MmapRecord { pid: 7, start: 0x1000, len: 0x1000, pgoff: 0x2000, path: "/a".into(), build_id: None });
@@ -1057,17 +1068,6 @@ mod tests {
         assert!(chain_frames(&[CONTEXT_KERNEL, 0xffffffff81424310, CONTEXT_USER, 0x1010, u64::MAX], space).is_empty());
         // a guest's frames are no frames of ours
         assert_eq!(chain_frames(&[CONTEXT_GUEST_USER, 0x1010], space)[0].dso, NO_MAP);
-    }
-
-    #[test]
-    fn a_big_endian_attrs_bitfield_word_is_reversed_for_the_crate() {
-        // disabled (field 0) and use_clockid (field 25), as a big-endian perf lays them out: from bit 63 down
-        let mut attr = vec![0u8; 128];
-        attr[40..48].copy_from_slice(&((1u64 << 63) | (1u64 << (63 - 25))).to_be_bytes());
-        let (at, word) = be_attr_flags(&attr, 1000).expect("a patch");
-        assert_eq!(at, 1040);
-        assert_eq!(u64::from_be_bytes(word.try_into().unwrap()), 1 | (1 << 25));
-        assert!(be_attr_flags(&attr[..44], 0).is_none());
     }
 
     #[test]
