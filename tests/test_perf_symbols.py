@@ -230,3 +230,16 @@ def test_plt_stubs_are_named_as_objdump_labels_them(roots, binary):
     base = 0x400000 if binary == "app-nopie" else 0  # a non-PIE's text is linked at 0x400000 + its file offset
     names = ElfSymbols(path.read_bytes()).lookup(np.array([a - base for a in labels], dtype=np.uint64).tobytes())
     assert [(n, 0) for n in labels.values()] == names
+
+
+def test_a_stacks_diff_of_perf_data_names_both_sides(roots):
+    import json
+
+    data = SYM / "mmapid.perf.data.xz"
+    out = run_cli("diff", data, data, "--report", "stacks", "--symfs", roots / "symfs", "--kallsyms", roots / "kallsyms",
+                  "--format", "json")
+    assert out.returncode == 0, out.stderr
+    text = json.dumps(json.loads(out.stdout))
+    assert "nl_outer" in text and "syscall_trace_enter" in text
+    out = run_cli("diff", data, data, "--report", "syscalls", "--symfs", roots / "symfs")
+    assert out.returncode == 2 and b"--report stacks" in out.stderr and out.stderr.count(b"\n") == 1

@@ -267,7 +267,7 @@ def render_report(report: Report, fmt: str = "terminal") -> str:
 
 
 def diff(base, new, strict: bool = False, fail_on=(), significance: bool = True, mapping=(), unit: str = "us",
-         report: str | None = None) -> Report:
+         report: str | None = None, kallsyms=None, symfs=None, buildid_dir=None) -> Report:
     """Compare two captures, or saved JSON reports (``traceparse block x --format json``), side by side;
     or two sets of runs, judged against the base runs' run-to-run variation.
 
@@ -282,6 +282,8 @@ def diff(base, new, strict: bool = False, fail_on=(), significance: bool = True,
         significance: False fires rules on the numbers alone (``--no-significance``).
         mapping: ``["8,0=259,2"]`` pairs a base group (device) with a new one.
         report: the analysis run on raw captures, "block" or "net" (default: the saved side's, else block).
+        kallsyms, symfs, buildid_dir: with ``report="stacks"``, name raw perf.data sides' frames (as
+            ``open`` says); one build-id cache (``--buildid-dir``) can hold both sides' builds.
     Returns:
         a Report; ``report.data`` is the JSON contract, ``report.exit_code`` 1 when a rule fired.
     """
@@ -298,7 +300,10 @@ def diff(base, new, strict: bool = False, fail_on=(), significance: bool = True,
     saved = (s for xs in sides.values() for s in xs if not isinstance(s, _Raw))
     kind = report or next((s.data["report"] for s in saved), "block")
     run = globals()[kind] if kind in DIFF_REPORTS else block
-    done = {k: [s if not isinstance(s, _Raw) else _side_from(s.label, "capture", run(s.src, strict=strict)) for s in xs]
+    named = {"kallsyms": kallsyms, "symfs": symfs, "buildid_dir": buildid_dir} if kind == "stacks" else {}
+    if kind != "stacks" and any(v is not None for v in (kallsyms, symfs, buildid_dir)):
+        raise TraceParseError("--kallsyms, --symfs and --buildid-dir name call chains: they go with --report stacks")
+    done = {k: [s if not isinstance(s, _Raw) else _side_from(s.label, "capture", run(s.src, strict=strict, **named)) for s in xs]
             for k, xs in sides.items()}
     one = {k: xs[0] if len(xs) == 1 else xs for k, xs in done.items()}
     return diff_report(one["base"], one["new"], opts)

@@ -422,6 +422,9 @@ def diff(
     unit: str = UNIT,
     report_kind: Optional[str] = typer.Option(None, "--report", help="analysis run on raw captures: block | net | syscalls | sched | irq | futex | stacks (default: a saved side's, else block)"),
     strict: bool = STRICT,
+    kallsyms: Optional[Path] = KALLSYMS,
+    symfs: Optional[Path] = SYMFS,
+    buildid_dir: Optional[Path] = BUILDID_DIR,
 ) -> None:
     """Regression diff of two captures or saved reports (or of several base runs and new runs): D2C/I2C/I2D per device and op."""
     from . import api
@@ -439,7 +442,7 @@ def diff(
         raise TraceParseError(f"diff: {what}: give BASE NEW, or --base RUN (repeatable) and then the NEW run(s)")
     _check_stdout(output)
     report = api.diff(base, new, strict=strict, fail_on=fail_on, significance=not no_significance, mapping=mapping,
-                      unit=unit, report=report_kind)
+                      unit=unit, report=report_kind, kallsyms=kallsyms, symfs=symfs, buildid_dir=buildid_dir)
     if report.data.get("kind") == "stacks" and output is not None and output.suffix.lower() == ".svg":
         from .render import flamegraph
 
