@@ -21,12 +21,14 @@ from typing import Optional
 # 10x10), scans them again and again: ~45 ms of CPU on a small capture, measured with gc.callbacks.
 # A young generation of 100k objects leaves start-up and a small run without a single collection;
 # a large run still collects (its cyclic garbage stays ~1k objects: measured on 60 MB and 224 MB).
-gc.set_threshold(100_000, 10, 10)
+# Only for the process that runs the command (run): a process that calls main again and again (the
+# tests) at that pace kept every run's cyclic garbage far longer: the suite's process grew to 2 GB.
+RUN_GC_THRESHOLD = (100_000, 10, 10)
 # numpy's OpenBLAS starts a thread pool as it loads (~18 ms of CPU measured here); traceparse does
 # no linear algebra. A user's own setting wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import typer  # noqa: E402 - imported at the collector's new pace
+import typer  # noqa: E402
 
 app = typer.Typer(
     add_completion=False,
@@ -829,6 +831,7 @@ def run() -> None:
     always did (and says what it always said)."""
     import atexit
 
+    gc.set_threshold(*RUN_GC_THRESHOLD)
     try:
         main()
         code = 0
@@ -847,7 +850,7 @@ def run() -> None:
         atexit._run_exitfuncs()  # what the interpreter would run first at exit (logging, finalizers...)
         sys.stdout.flush()
         sys.stderr.flush()
-    except (OSError, ValueError):  # a closed or broken stream
+    except (OSError, ValueError, AttributeError):  # a closed or broken stream (None: stdout was closed)
         sys.exit(code)
     os._exit(code or 0)
 
