@@ -4,6 +4,7 @@
                                         # a capture that lost its completes, fixed cost, per-event cost
     python bench/run.py --quick         # a smoke run: small inputs, one run each, no 1.3 GB
     python bench/run.py --dat-dir DIR   # where the recorded trace.dats are (default bench/work)
+    python bench/run.py --fixed 11      # the fixed-cost rows alone, interleaved, medians of 11 rounds
 
 Inputs are built in bench/work/ from the real fixtures (a capture repeated with shifted
 timestamps, see make_inputs.py); bench/work/ is not committed. Peers, on the same input in the same run:
@@ -15,7 +16,12 @@ A trace.dat cannot be built by repetition; record them once (root, tracefs) with
   ../shared/tools/record.sh tracedat bench/work/blk-200k.dat block:block_rq_insert,block:block_rq_issue,block:block_rq_complete -- \\
       dd if=/dev/zero of=/var/tmp/tpbench bs=4k count=70000 oflag=direct
 and bench/work/blk-1M.dat (BUFFER_KB=131072, count=340000) and, for the large case (~4M events,
-BUFFER_KB=262144), bench/work/blk-5M.dat with count=1700000.
+BUFFER_KB=262144), bench/work/blk-5M.dat with count=1700000. The perf.data row (issue 12: ≥ 5x faster
+than `perf script > /dev/null` alone) reads bench/work/blk-1M.perf.data, recorded with
+  ../shared/tools/record.sh perf bench/work/blk-1M.perf.data block:block_rq_insert,block:block_rq_issue,block:block_rq_complete -- \
+      dd if=/dev/zero of=/var/tmp/tpbench bs=4k count=340000 oflag=direct
+(~1.03M samples, 127 MB; this kernel's perf drops some block_rq_complete under load: fine for speed);
+`traceparse info` on it is the reading alone, without the block report.
 Each command runs 3 times (--quick: once); the table shows the median wall time, the median CPU
 time (user + system, of the command and its threads: on this shared 2-core VM it moves less with
 the load than the wall time does) and the largest peak RSS.
@@ -46,6 +52,7 @@ ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 # own memory; GNU time, a small process, runs each command so that the figure is the command's own.
 TIME = ["/usr/bin/time", "-f", "RSS_KB=%M CPU=%U+%S"] if os.path.exists("/usr/bin/time") else []
 MAWK, LOOP, LIMIT, TRACE_CMD = "mawk -f bench/pair.awk", "python bench/pair_loop.py", "limit (bench/limit.c, gcc -O2)", "trace-cmd report > /dev/null"
+PERF_SCRIPT, TP_INFO = "perf script > /dev/null", "traceparse info (reading alone)"
 
 
 def run(cmd: list, repeat: int) -> dict:
@@ -155,7 +162,12 @@ def targets(b: Bench, texts: dict[str, str], dats: dict[str, str], lost: str | N
             faster(label, MAWK, 3, "perf script -g text")
     for label, k in dats.items():
         faster(label, TRACE_CMD, k, label)
-    for label in (*[k for k, v in texts.items() if v == "1.3 GB"], *dats, lost):
+    faster("perf.data ~1M", PERF_SCRIPT, 5, "perf.data ~1M")
+    me, info, ps = b.mine("perf.data ~1M"), b.peer("perf.data ~1M", TP_INFO), b.peer("perf.data ~1M", PERF_SCRIPT)
+    if me and info and ps:
+        x = ps["t"] / info["t"]
+        out.append(f"| (perf.data ~1M, the reading alone: `traceparse info` {x:.2f}x faster than `{PERF_SCRIPT}`; CPU {info['cpu']:.2f} vs {ps['cpu']:.2f} s) | | |")
+    for label in (*[k for k, v in texts.items() if v == "1.3 GB"], *dats, lost, "perf.data ~1M"):
         r = b.mine(label)
         if r:
             out.append(f"| peak RSS ≤ 300 MB: {r['case']} | {r['rss']} MB | {'yes' if r['rss'] <= 300 else 'no'} |")
@@ -174,11 +186,36 @@ def per_event(b: Bench, sizes: list[int], start: float) -> str:
     return "\n".join(out)
 
 
+def fixed_costs(rounds: int) -> str:
+    """The fixed-cost rows alone, run round after round in turn (medians): on a shared machine the
+    load moves less between neighbours than between commands minutes apart."""
+    cmds = {
+        "`python -c 'import polars'`": [sys.executable, "-c", "import polars"],
+        "`traceparse block` on the 801-event trace.dat fixture": [*TP, "block", SMALL_DAT, "-f", "json"],
+        "`traceparse block` on an 18-event perf text": [*TP, "block", ROOT / "fixtures" / "handmade" / "comm-spaces.perf.txt", "-f", "json"],
+        "`traceparse --help`": [*TP, "--help"],
+    }
+    got: dict[str, list[dict]] = {k: [] for k in cmds}
+    for _ in range(rounds):
+        for k, cmd in cmds.items():
+            got[k].append(run(cmd, 1))
+    med = {k: (statistics.median(r["t"] for r in rs), statistics.median(r["cpu"] for r in rs)) for k, rs in got.items()}
+    t0, c0 = next(iter(med.values()))
+    out = [f"load average: {os.getloadavg()[0]:.1f}; medians of {rounds} interleaved rounds\n",
+           "| fixed cost | wall (s) | CPU (s) | x import polars (wall) | x import polars (CPU) |", "|---|---|---|---|---|"]
+    out += [f"| {k} | {t:.3f} | {c:.3f} | {t / t0:.2f}x | {c / c0:.2f}x |" for k, (t, c) in med.items()]
+    return "\n".join(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a smoke run: small inputs, one run each")
     ap.add_argument("--dat-dir", type=Path, default=WORK)
+    ap.add_argument("--fixed", type=int, metavar="ROUNDS", help="only the fixed-cost rows, interleaved, medians of ROUNDS")
     a = ap.parse_args()
+    if a.fixed:
+        print(fixed_costs(a.fixed))
+        return
     WORK.mkdir(exist_ok=True)
     b = Bench(1 if a.quick else 3)
     limit = limit_binary()
@@ -204,6 +241,13 @@ def main() -> None:
             peers = [(TRACE_CMD, ["trace-cmd", "report", "-i", path])] if shutil.which("trace-cmd") else []
             b.case(label, path, dat_events(path), peers)
             dats[label] = k
+
+    perf_data = a.dat_dir / "blk-1M.perf.data"
+    if perf_data.exists() and not a.quick:
+        peers = [(TP_INFO, [*TP, "info", perf_data, "-f", "json"])]
+        if shutil.which("perf"):
+            peers.append((PERF_SCRIPT, ["perf", "script", "-f", "-i", perf_data]))
+        b.case("perf.data ~1M", perf_data, dat_events(perf_data), peers)
 
     polars = run([sys.executable, "-c", "import polars"], 5)["t"]
     small_dat = run([*TP, "block", SMALL_DAT, "-f", "json"], 5)["t"]

@@ -49,6 +49,8 @@ def seeds(target: str) -> list[bytes]:
         return [bytes([i % 4]) + pack(t) for i, t in enumerate(texts) for pack in packs]
     if target == "trace_dat":  # edit scripts (fuzz/targets.py patched_dat): each base as it is, and cut
         return [bytes([b]) + struct.pack("<I", cut) for b in range(5) for cut in (0, 4096, 70000)]
+    if target == "perf_data":  # each base as it is and cut, read from a file and from a stream
+        return [bytes([b | s]) + struct.pack("<I", cut) for b in range(6) for s in (0, 8) for cut in (0, 30000)]
     if target == "cli":
         return [bytes([c, f, f, *opts]) for c in range(4) for f in range(3) for opts in ([], [1, 0, 3, 8], [9, 40])]
     raise SystemExit(f"unknown target {target!r}")

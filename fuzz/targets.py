@@ -197,6 +197,59 @@ def _cwd_scratch():
             os.chdir(here)
 
 
+# perf.data: a few fuzzer-chosen edits to real recordings (as for trace.dat), read as a file on disk (the
+# scanner opens it itself) or as a Python stream (pipe mode included); the format files in their
+# tracing data reach the print fmt renderer (parsers/perf_print.py), the records the native scanner.
+_PERF_BASES: list[bytes] = []
+
+
+def perf_bases() -> list[bytes]:
+    if not _PERF_BASES:
+        import lzma
+
+        for name in ("func", "net-tcp", "zstd-block", "mono-block", "pipe-block", "zstd-pipe"):
+            _PERF_BASES.append(lzma.decompress((FIXTURES / "perfdata" / f"{name}.perf.data.xz").read_bytes()))
+    return _PERF_BASES
+
+
+def patched_perf(data: bytes) -> bytes:
+    """The fuzzer's bytes as edits to a base perf.data: base (1 byte), cut (4 bytes), then edits of
+    ``offset:4 length:1 bytes``; an offset with its top bit set lands in the last 64 KiB, where a
+    file-mode perf.data keeps its features (the format files among them)."""
+    bases = perf_bases()
+    if len(data) < 5:
+        return bases[0]
+    base = bytearray(bases[data[0] % len(bases)])
+    cut = struct.unpack_from("<I", data, 1)[0]
+    pos = 5
+    while pos + 5 <= len(data):
+        off, n = struct.unpack_from("<IB", data, pos)
+        pos += 5
+        chunk = data[pos : pos + (n % 16 or 1)]
+        pos += len(chunk)
+        off = len(base) - 1 - off % min(len(base), 1 << 16) if off & 0x80000000 else off % len(base)
+        base[off : off + len(chunk)] = chunk
+    if cut:
+        base = base[: cut % len(base)]
+    return bytes(base)
+
+
+def perf_data(data: bytes) -> None:
+    """A real perf.data with edits, by one of the reports, from a file or from a stream."""
+    blob = patched_perf(data)
+    which = (data[0] >> 4) % 4 if data else 1
+    if data and data[0] & 0x08:
+        _reports(lambda: io.BytesIO(blob), which)
+        return
+    fd, path = tempfile.mkstemp(suffix=".perf.data", dir=_scratch())
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(blob)
+        _reports(lambda: path, which)
+    finally:
+        os.unlink(path)
+
+
 # The any-event presets over any bytes: each name a report that needs no argument but the capture.
 PRESETS = (
     ("syscalls", {}), ("sched", {}), ("irq", {}), ("futex", {}), ("funclatency", {}),
@@ -226,6 +279,7 @@ TARGETS = {
     "ftrace_text": capture_bytes,
     "compressed": capture_bytes,
     "trace_dat": trace_dat,
+    "perf_data": perf_data,
     "events": preset_bytes,
     "cli": cli,
 }

@@ -123,7 +123,7 @@ class FormatTable:
     _ID = re.compile(r"^ID:\s*(\d+)", re.M)
 
     def __init__(self) -> None:
-        self._raw: dict[int, tuple[str, str]] = {}
+        self._raw: dict[int, tuple[str, str | bytes | memoryview]] = {}
         self._parsed: dict[int, EventFormat | None] = {}
 
     def add(self, text: str, system: str) -> None:
@@ -131,10 +131,19 @@ class FormatTable:
         if m:
             self._raw[int(m.group(1))] = (system, text)
 
+    def add_known(self, event_id: int, raw, system: str) -> None:
+        """A format whose id the caller read off its first lines; its bytes (or a memoryview of
+        them) are decoded when first needed."""
+        self._raw[event_id] = (system, raw)
+
     def get(self, event_id: int) -> EventFormat | None:
         if event_id not in self._parsed:
             raw = self._raw.get(event_id)
-            self._parsed[event_id] = parse_format(raw[1], raw[0]) if raw else None
+            if raw is None:
+                self._parsed[event_id] = None
+            else:
+                text = raw[1] if isinstance(raw[1], str) else bytes(raw[1]).decode("utf-8", "replace")
+                self._parsed[event_id] = parse_format(text, raw[0])
         return self._parsed[event_id]
 
     def any(self) -> EventFormat | None:

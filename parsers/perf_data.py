@@ -33,9 +33,12 @@ import polars as pl
 
 from .errors import TraceParseError
 from .event_format import FrameBuilder, int_column
-from .print_fmt import Kallsyms
+from .payloads import fields as payload_fields
+from .perf_print import render_args
+from .print_fmt import Kallsyms, Render
 from .schema import Chunk, conform
 from .source import Source
+from .symbols import SymbolOptions, Symbolizer, kallsyms_bytes
 from .trace_dat import Header, _Bytes, _Cut, _parse_cmdlines, _spool, read_tracing_sections
 
 TRACING_MAGIC = b"\x17\x08\x44tracing"
@@ -149,16 +152,28 @@ def read_tracing_data(data: bytes, path: str) -> Header:
 
 def parse_perf_data(
     stream: BinaryIO, source: Source, chunk_bytes: int = CHUNK_BYTES, payload: bool = True, stacks: bool = True,
-    kallsyms: bytes | None = None,
+    kallsyms: bytes | None = None, symbols: SymbolOptions | None = None,
 ) -> Iterator[Chunk]:
     """Stream the samples of a perf.data as Chunks in time order; header features go to ``source.meta``.
-    ``kallsyms``: a /proc/kallsyms of the recording kernel, to name kernel frames of call chains."""
+    ``symbols`` (symbols.py): where the names of call-chain frames come from; ``kallsyms``: a
+    /proc/kallsyms's bytes, the same as ``SymbolOptions(kallsyms=...)``. A binary of another build
+    than the recording's is a line in ``source.meta["symbol_warnings"]``."""
+    opts = symbols or SymbolOptions()
+    if kallsyms is not None:
+        opts = SymbolOptions(kallsyms, opts.symfs, opts.buildid_dir)
     scanner, closer = open_scanner(stream, source)
     try:
         meta = scanner.meta()
         source.meta.update(header_meta(meta))
         scanner.set_stacks(stacks)
-        yield from _Reader(scanner, source, meta, payload, stacks, kallsyms).chunks(max(chunk_bytes, 1))
+        naming = None
+        if opts.any and stacks:
+            warnings = source.meta.setdefault("symbol_warnings", [])
+            ids = {path: bid.hex() for path, bid in scanner.build_ids()}
+            naming = Symbolizer(opts, ids, warnings.append)
+        reader = _Reader(scanner, source, meta, payload, stacks, naming)
+        reader.kallsyms_text = kallsyms_bytes(opts.kallsyms)  # %pS fields name their addresses from it
+        yield from reader.chunks(max(chunk_bytes, 1))
     finally:
         closer()
 
@@ -166,18 +181,24 @@ def parse_perf_data(
 class _Reader:
     """Batches from the scanner -> Chunks of schema frames."""
 
-    def __init__(self, scanner, source: Source, meta: dict, payload: bool, stacks: bool, kallsyms: bytes | None = None):
+    def __init__(self, scanner, source: Source, meta: dict, payload: bool, stacks: bool, naming: Symbolizer | None = None):
         self.s, self.source, self.payload, self.want_stacks = scanner, source, payload, stacks
         self.attrs = meta["attrs"]
+        self.big_endian = meta["endianness"] == "big"
         self.builder: FrameBuilder | None = None
         self.no_formats = False
         self.comm_names: list[str] = []
         self.comm_series = pl.Series([], dtype=pl.Categorical)
         self.stack_map = np.zeros(0, np.int64)  # scanner stack id -> source.stacks id
-        self.kallsyms = Kallsyms.parse(kallsyms) if kallsyms else None
+        self.naming = naming
+        self.dsos: list[tuple[str, bytes | None]] = []  # the scanner's mapped files, as they appear
         self.unknown: Counter = Counter()
         self.throttled = 0
         self.lost_records = self.lost_samples = 0
+        self._ioprio: dict[int, dict[int, str]] = {}  # per event id: I/O priority -> perf's spelling
+        self.cut_tracepoints = 0  # tracepoint samples of a cut file, whose format files went with the cut
+        self.kallsyms_text: bytes | None = None  # --kallsyms, for %pS payload fields (trace-cmd's reading)
+        self._kallsyms: Kallsyms | None = None
 
     def chunks(self, chunk_bytes: int) -> Iterator[Chunk]:
         while True:
@@ -211,18 +232,26 @@ class _Reader:
 
     def _finish(self) -> None:
         src = self.source
+        cut = self.s.cut()
+        if cut is not None:
+            at, end, claimed = cut
+            src.note(f"perf.data is cut at byte {at:,}, inside its data section (which the header says ends at byte "
+                     f"{claimed:,}): the records up to byte {end:,} were read; the sections after the data are lost")
+        if self.cut_tracepoints:
+            src.note(f"the cut took the event names and format files with it: {self.cut_tracepoints:,} tracepoint samples "
+                     "are named by their tracepoint id (tracepoint:ID, the id in /sys/kernel/tracing/events/*/*/id "
+                     "on the recording kernel), with times, CPUs, threads and comms but no payload fields")
         damage = self.s.damage()
         if damage is not None:
             at, why = damage
-            if "Compression support is not enabled" in why:
-                src.note(f"perf.data holds zstd-compressed records from byte {at:,} on (perf record -z), which traceparse "
-                         "does not read; record without -z. The records before them were read")
+            if why.endswith(": cut"):
+                src.note(f"perf.data ends inside a record at byte {at:,} (the stream was cut); the records before it were read")
             else:
                 src.note(f"perf.data is damaged or cut near byte {at:,} ({why}); the records before it were read")
         if self.unknown:
             ids = ", ".join(str(i) for i in sorted(self.unknown)[:5])
             src.skip(sum(self.unknown.values()), None, f"perf.data samples of event ids without a format file: {ids}")
-        if self.no_formats:
+        if self.no_formats and not self.cut_tracepoints:
             src.skip(1, None, "perf.data: tracepoint samples but no tracing data (format files); their payloads are not decoded")
         if self.builder is not None:
             for (kind, why), n in sorted(self.builder.damaged.items()):
@@ -248,38 +277,27 @@ class _Reader:
         return self.comm_series
 
     def _stack_ids(self, stack: np.ndarray) -> pl.Series:
-        """Scanner stack ids -> ``source.stacks`` ids; each new chain is interned once, as its addresses."""
+        """Scanner stack ids -> ``source.stacks`` ids; each new chain is interned once, as its frames' names."""
         if not self.want_stacks or not (stack >= 0).any():
             return pl.Series("stack_id", [None] * len(stack), dtype=pl.Int32)
-        n, frames, offsets = self.s.stacks(len(self.stack_map))
+        n, dso, off, addr, offsets = self.s.stacks(len(self.stack_map))
         if n > len(self.stack_map):
-            addrs = np.frombuffer(frames, np.uint64).tolist()
+            self.dsos += self.s.dsos(len(self.dsos))
+            names = self._frame_names(np.frombuffer(dso, np.uint32), np.frombuffer(off, np.uint64), np.frombuffer(addr, np.uint64))
             offs = np.frombuffer(offsets, np.uint64).astype(np.int64).tolist()
-            names = self._frame_names(np.array(addrs, dtype=np.uint64))
-            texts = ["\n".join(names[lo:hi]) for lo, hi in zip(offs, offs[1:])]
-            ids = self.source.stacks.intern(pl.Series(texts, dtype=pl.String)).to_numpy()
+            # a chain the scanner dropped as corrupt (perf drops it too) is no call chain: a null id
+            texts = ["\n".join(names[lo:hi]) if hi > lo else None for lo, hi in zip(offs, offs[1:])]
+            ids = self.source.stacks.intern(pl.Series(texts, dtype=pl.String)).fill_null(-1).to_numpy()
             self.stack_map = np.concatenate([self.stack_map, ids.astype(np.int64)])
         ids = np.where(stack >= 0, self.stack_map[stack.clip(0)], -1)
         return pl.Series("stack_id", ids, dtype=pl.Int32).replace(-1, None)
 
-    def _frame_names(self, addrs: np.ndarray) -> list[str]:
-        """Frames as perf script's lines read without their address: kernel ones named from the
-        kallsyms given (``sym+0xoff ([kernel.kallsyms])``), the rest ``[unknown]``; no kallsyms: hex."""
-        if self.kallsyms is None:
-            return [f"{a:x}" for a in addrs.tolist()]
-        at = self.kallsyms.find(addrs)
-        kernel = addrs >= np.uint64(0xFFFF800000000000)
-        names = self.kallsyms.names.to_list()
-        base = self.kallsyms.addrs
-        out = []
-        for a, i, k in zip(addrs.tolist(), at.tolist(), kernel.tolist()):  # once per new distinct frame
-            if not k:
-                out.append("[unknown] ([unknown])")
-            elif i < 0:
-                out.append("[unknown] ([kernel.kallsyms])")
-            else:
-                out.append(f"{names[i]}+0x{a - int(base[i]):x} ([kernel.kallsyms])")
-        return out
+    def _frame_names(self, dso: np.ndarray, off: np.ndarray, addr: np.ndarray) -> list[str]:
+        """Frames as perf script's lines read without their address (symbols.py names them); with
+        nothing to name them from, their addresses in hex, as perf script prints them first."""
+        if self.naming is None:
+            return [f"{a:x}" for a in addr.tolist()]
+        return self.naming.names(dso, off, addr, self.dsos)
 
     def _frames(self, c: dict, raw: bytes) -> dict[str, pl.DataFrame]:
         n = len(c["ts"])
@@ -300,7 +318,9 @@ class _Reader:
         # a RAW payload is a tracepoint record only for a tracepoint attr (simpleperf adds RAW to every attr)
         tracepoint = np.array([tp is not None for _, tp, _ in self.attrs] + [False], dtype=bool)
         has_raw = (c["raw_len"] > 0) & tracepoint[np.minimum(c["attr"], len(self.attrs))]
-        if has_raw.any():
+        if has_raw.any() and self.s.cut() is not None and self._builder() is None:
+            self._cut_tracepoints(np.flatnonzero(has_raw), c, raw, common, out)
+        elif has_raw.any():
             self._tracepoints(np.flatnonzero(has_raw), c, raw, common, out)
         plain = np.flatnonzero(~has_raw)
         if len(plain):
@@ -329,14 +349,100 @@ class _Reader:
             # the sample's own tid/pid/cpu/comm, as perf script prints them (the payload's common_pid is the same tid)
             mine = common[sel]
             frame = frame.with_columns(mine.select("cpu", "pid", "tgid", "comm", "stack_id"))
+            if "payload" in frame.columns:
+                frame = self._as_perf_prints(frame, fmt, buf, c["raw_off"][sel].astype(np.int64), c["raw_len"][sel].astype(np.int64))
             out.setdefault(fmt.key, []).append(conform(frame, fmt.key))
+
+    def _as_perf_prints(self, frame: pl.DataFrame, fmt, buf: bytes, starts: np.ndarray, lens: np.ndarray) -> pl.DataFrame:
+        """The payload as perf script prints it (its print fmt, libtraceevent's way: perf_print.py), so a
+        perf.data and its perf script text make the same frames: prev_state=S, not 1; ioprio 0x2,0,4,
+        not be,0,4 (libtraceevent cannot read the IOPRIO_CLASS_* names of the table); an event's
+        ``fields`` are the pairs of that text, as the text parser takes them."""
+        b = self.builder
+        if "fields" not in frame.columns and "ioprio" in frame.columns:
+            return self._ioprio_only(frame, fmt, buf, starts, lens)  # block: FrameBuilder's text, perf's ioprio
+        kallsyms = None
+        if "%p" in fmt.print_fmt:  # %pS names: the tracing data's kallsyms (perf's has none), else --kallsyms
+            kallsyms = b._kallsyms_for(Render("function"))
+            kallsyms = kallsyms if kallsyms is not None and len(kallsyms) else self._given_kallsyms()
+        got = render_args(fmt, buf, starts, lens, b.e, kallsyms)
+        if got is None:
+            return frame  # beyond perf_print: FrameBuilder's name=value text stays
+        pieces, cols, used = got
+        parts = [pl.lit(pieces[0])]
+        for piece, col in zip(pieces[1:], cols):
+            parts += [pl.lit(col), pl.lit(piece)]
+        payload = pl.select(pl.concat_str(parts)).to_series() if cols else pl.repeat(pieces[0], frame.height, eager=True)
+        out = frame.with_columns(payload=payload)
+        if "fields" in frame.columns:
+            out = out.with_columns(fields=payload_fields(pl.col("payload")))
+        if "ioprio" in frame.columns:
+            mine = [col for col, arg in zip(cols, used) if "REC -> ioprio" in arg]
+            if mine:
+                out = out.with_columns(ioprio=pl.concat_str([pl.lit(c) for c in mine], separator=","))
+        return out
+
+    def _ioprio_only(self, frame: pl.DataFrame, fmt, buf: bytes, starts: np.ndarray, lens: np.ndarray) -> pl.DataFrame:
+        """The I/O priority as perf prints it, rendered once per distinct value (from one record holding it)."""
+        field = fmt.get("ioprio")
+        if "ioprio" not in frame.columns or field is None or not len(starts):
+            return frame
+        vals = int_column(buf, starts, field, self.builder.e)
+        uniq, first, inv = np.unique(vals, return_index=True, return_inverse=True)
+        known = self._ioprio.setdefault(fmt.id, {})
+        new = [i for i, v in enumerate(uniq.tolist()) if v not in known]  # a few distinct values, once each
+        if new:
+            got = render_args(fmt, buf, starts[first[new]], lens[first[new]], self.builder.e)
+            mine = [col for col, arg in zip(got[1], got[2]) if "REC -> ioprio" in arg] if got else []
+            if not mine:
+                return frame
+            spelled = pl.select(pl.concat_str([pl.lit(c) for c in mine], separator=",")).to_series().to_list()
+            known.update(zip(uniq[new].tolist(), spelled))
+        names = pl.Series([known[v] for v in uniq.tolist()], dtype=pl.String)
+        out = frame.with_columns(ioprio=names.gather(inv.reshape(-1)))
+        if "payload" not in frame.columns or frame["payload"].is_null().all():
+            return out
+        # the block payload is the kernel's print fmt, which FrameBuilder spells as the kernel does
+        # except the priority ("... + 8 be,0,4 [dd]"): swap that, once per distinct spelling
+        text = pl.col("payload")
+        pairs = frame.select(pl.col("ioprio"), new=out["ioprio"]).unique()
+        for old, new in zip(pairs["ioprio"].to_list(), pairs["new"].to_list()):
+            if old is None or old == new:
+                continue
+            # (before the priority only the parenthesised cmd is free text: a SCSI command in hex, or empty)
+            swapped = text.str.replace(f" {old} [", f" {new} [", literal=True)
+            text = pl.when(pl.col("ioprio") == old).then(swapped).otherwise(text)
+        return out.with_columns(payload=frame.select(text).to_series())
+
+    def _cut_tracepoints(self, rows: np.ndarray, c: dict, raw: bytes, common: pl.DataFrame, out: dict) -> None:
+        """A cut file's tracepoint samples, their format files and names lost with the cut: the nearest
+        useful thing is the samples themselves, named by the tracepoint id their payload starts with
+        (its common_type; the attrs cannot say: without EVENT_DESC the crate maps every sample to the
+        first attr)."""
+        self.cut_tracepoints += len(rows)
+        b = np.frombuffer(raw, np.uint8)
+        at = c["raw_off"][rows].astype(np.int64)
+        lo, hi = b[at].astype(np.int64), b[np.minimum(at + 1, len(b) - 1)].astype(np.int64)
+        ids = (lo << 8 | hi) if self.big_endian else (hi << 8 | lo)
+        for tp in np.unique(ids).tolist():
+            name = f"tracepoint:{tp}"
+            frame = common[rows[ids == tp]].with_columns(event=pl.lit(name, dtype=pl.Categorical), payload=pl.lit(""))
+            out.setdefault(name, []).append(conform(frame, name))
+
+    def _given_kallsyms(self) -> Kallsyms | None:
+        if self._kallsyms is None and self.kallsyms_text:
+            self._kallsyms = Kallsyms.parse(self.kallsyms_text)
+        return self._kallsyms
 
     def _plain(self, rows: np.ndarray, c: dict, common: pl.DataFrame, out: dict) -> None:
         """Samples without a RAW payload (cycles, cpu-clock, ...): common columns, named as perf names them."""
         attr = c["attr"][rows]
         for a in np.unique(attr).tolist():
             sel = rows[attr == a]
-            name = self.attrs[a][0] if a < len(self.attrs) and self.attrs[a][0] else f"attr{a}"
+            name = self.attrs[a][0] if a < len(self.attrs) else ""
+            if not name and a < len(self.attrs) and self.attrs[a][1] is not None:
+                name = f"tracepoint:{self.attrs[a][1]}"  # a cut file: EVENT_DESC (the names) was after the data
+            name = name or f"attr{a}"
             frame = common[sel].with_columns(
                 event=pl.lit(name, dtype=pl.Categorical), payload=pl.lit("")
             )

@@ -14,7 +14,7 @@ from .source import Source
 
 def read_capture(
     src, strict: bool = False, chunk_bytes: int | None = None, progress=None, payload: bool = True, stacks: bool = True,
-    kallsyms: bytes | None = None,
+    kallsyms: bytes | None = None, symbols=None, block_lane: bool = False,
 ) -> tuple[Source, Iterator[Chunk]]:
     """Open ``src`` (path, ``-`` or binary file) and return its Source and a lazy iterator of Chunks.
 
@@ -24,7 +24,11 @@ def read_capture(
     events then come without the payload text, which costs more to build than the rest of the
     event (text inputs have their payload anyway). ``stacks=False`` leaves call chains out (no
     ``stack_id``, an empty ``source.stacks``): most of a -g text capture's time goes to them.
-    ``kallsyms`` (a /proc/kallsyms text) names the kernel frames of a perf.data's call chains.
+    ``kallsyms`` (a /proc/kallsyms text) names the kernel frames of a perf.data's call chains;
+    ``symbols`` (a ``symbols.SymbolOptions``: --kallsyms, --symfs, --buildid-dir) names its kernel
+    and user frames. Text captures carry their names already and ignore both.
+    ``block_lane=True`` is for the block report: a parser that types block events straight from
+    its input (text) hands block_rq_insert/issue/complete over as ``Chunk.block_lane``, not as frames.
     """
     stream, name, compression = open_input(src)
     fmt = detect(stream, name)
@@ -32,7 +36,7 @@ def read_capture(
     decoded = getattr(stream, "decoded", None)
     if decoded is not None:  # a cut or damaged compressed stream is said where the damage is met
         decoded.on_note(source.note)
-    chunks = _read_ahead(_track(source, _parse(stream, source, chunk_bytes, payload, stacks, kallsyms)))
+    chunks = _read_ahead(_track(source, _parse(stream, source, chunk_bytes, payload, stacks, kallsyms, symbols, block_lane)))
     if progress is not None:
         chunks = _report_progress(chunks, getattr(stream, "raw_file", None), progress)
     return source, chunks
@@ -61,7 +65,7 @@ def _report_progress(chunks: Iterator[Chunk], raw, progress) -> Iterator[Chunk]:
 
 
 def _parse(stream, source: Source, chunk_bytes: int | None, payload: bool = True, stacks: bool = True,
-           kallsyms: bytes | None = None) -> Iterator[Chunk]:
+           kallsyms: bytes | None = None, symbols=None, block_lane: bool = False) -> Iterator[Chunk]:
     kwargs = {"chunk_bytes": chunk_bytes} if chunk_bytes else {}
     if source.format == "trace-dat":
         from .trace_dat import parse_trace_dat
@@ -70,11 +74,11 @@ def _parse(stream, source: Source, chunk_bytes: int | None, payload: bool = True
     if source.format == "perf-data":
         from .perf_data import parse_perf_data
 
-        return parse_perf_data(stream, source, payload=payload, stacks=stacks, kallsyms=kallsyms, **kwargs)
+        return parse_perf_data(stream, source, payload=payload, stacks=stacks, kallsyms=kallsyms, symbols=symbols, **kwargs)
     from .text import dialects, parse_text
 
     dialect = next(d for d in dialects() if d.name == source.format)
-    return parse_text(stream, source, dialect, stacks=stacks, payload=payload, **kwargs)
+    return parse_text(stream, source, dialect, stacks=stacks, payload=payload, block_lane=block_lane, **kwargs)
 
 
 def _track(source: Source, chunks: Iterator[Chunk]) -> Iterator[Chunk]:

@@ -85,11 +85,58 @@ def conform(frame: pl.DataFrame, event: str) -> pl.DataFrame:
     )
 
 
+class LaneStrings:
+    """The block lane's strings (device, comm, rwbs) interned for the whole run: ``values[code]``.
+    The code of a null is 2**32 - 1 (no lane value is null today: a text line has all three)."""
+
+    def __init__(self):
+        self.values: list[str] = []
+
+    def learn(self, blob: bytes, n: int, before: int) -> None:
+        """Add the ``n`` strings first seen in a chunk ('\n'-terminated in ``blob``), coded from ``before`` on."""
+        if before != len(self.values):
+            raise AssertionError("the lane's strings and the scanner's went apart")
+        if n:
+            self.values += blob.decode("utf-8", "replace").split("\n")[:n]
+
+
+@dataclass
+class BlockLane:
+    """The block lane: one chunk's block_rq_insert / issue / complete as the columns block pairing
+    reads (little-endian buffers by name: kind u8 (1 insert, 2 issue, 3 complete), devnum u64
+    (major << 20 + minor), sector u64, ts i64 ns, pid i32, nr u32 (sectors), bytes u64, nulls u8
+    (bit 16: no bytes field), dev/comm/rwbs u32 codes into ``strings``), in line order.
+
+    A parser that can type these events straight from its input hands them over so instead of as
+    frames (``read_capture(block_lane=True)``): the block report reads nothing else of them, and
+    their frames cost more to build than the rest of the read. Their counts, time span and CPUs
+    then come in ``Chunk.kind_stats``."""
+
+    cols: dict[str, bytes]
+    strings: LaneStrings
+
+    def __len__(self) -> int:
+        return len(self.cols["kind"])
+
+
+@dataclass
+class KindStats:
+    """What ``Source.track`` counts of a kind whose events came in the lane, not in a frame."""
+
+    name: str
+    n: int
+    first_ts_ns: int
+    last_ts_ns: int
+    cpus: list[int]
+
+
 @dataclass
 class Chunk:
     """One slice of a capture: event frames by kind, plus what this slice could not read."""
 
     frames: dict[str, pl.DataFrame] = field(default_factory=dict)
+    block_lane: BlockLane | None = None  # with read_capture(block_lane=True), where the parser has one
+    kind_stats: list[KindStats] = field(default_factory=list)  # the kinds in block_lane
     lost_events: int = 0  # events the tracer itself reported dropping (perf LOST, ftrace EVENTS DROPPED)
     lost_by_cpu: dict[int, int] = field(default_factory=dict)
     # how much of the capture's event data has been read, where the file position does not say (a

@@ -72,10 +72,17 @@ class Source:
             if not frame.height:
                 continue
             self.events[name] += frame.height
-            lo, hi = frame["ts_ns"].min(), frame["ts_ns"].max()
+            # one query for the three (a small chunk's cost is polars' per call)
+            lo, hi, cpus = frame.select(pl.col("ts_ns").min(), pl.col("ts_ns").max().alias("hi"),
+                                        pl.col("cpu").unique().implode()).row(0)
             self.first_ts_ns = lo if self.first_ts_ns is None else min(self.first_ts_ns, lo)
             self.last_ts_ns = hi if self.last_ts_ns is None else max(self.last_ts_ns, hi)
-            self.cpus.update(frame["cpu"].unique().to_list())
+            self.cpus.update(cpus)
+        for k in chunk.kind_stats:
+            self.events[k.name] += k.n
+            self.first_ts_ns = k.first_ts_ns if self.first_ts_ns is None else min(self.first_ts_ns, k.first_ts_ns)
+            self.last_ts_ns = k.last_ts_ns if self.last_ts_ns is None else max(self.last_ts_ns, k.last_ts_ns)
+            self.cpus.update(k.cpus)
         return chunk
 
     @property

@@ -17,11 +17,16 @@ import polars as pl
 
 from . import _native
 from .payloads import fields
-from .schema import BLOCK_EVENTS, NET_EVENTS, Chunk, conform
+from .schema import BLOCK_EVENTS, NET_EVENTS, BlockLane, Chunk, KindStats, LaneStrings, conform
 from .source import Source
 
 CHUNK_BYTES = 6 << 20  # measured: with the parser running a chunk ahead, 6 MB keeps peak RSS ~360 MB on 1.3 GB; 8 MB went past 400 MB
 MAX_CHUNK_LINES = 64_000  # measured: a -g capture's 6 MB chunk holds 135k lines and peaks near 400 MB RSS
+# With the block lane (the block report) a line costs a few dozen bytes of columns, not a frame row,
+# so chunks can hold more lines. Measured (bench/README.md): 12 MB halved the report's fixed work per
+# chunk but pushed the capture that lost its completes to 351 MB RSS; 8 MB keeps it at 285 MB.
+LANE_CHUNK_BYTES = 8 << 20
+LANE_CHUNK_LINES = 1 << 20
 # No trace line comes near this (a -g frame or a payload is a few hundred bytes): a longer one is
 # damage (a file glued to binary data, a copy cut inside a line). It is cut: one skipped line, and
 # no more than this much of it is ever held, however far its newline is. (The scanner knows the
@@ -81,9 +86,18 @@ def sniff_window(stream: BinaryIO, want: int = 1 << 16, limit: int = 256 << 20) 
     return b"\n".join(kept)
 
 
-def line_chunks(stream: BinaryIO, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[bytes, list[bytes], bool]]:
+def line_chunks(stream: BinaryIO, chunk_bytes: int = CHUNK_BYTES, max_lines: int | None = None) -> Iterator[tuple[bytes, list[bytes], bool]]:
     """Yield (whole lines, lines cut before them, is_last), every chunk ending on a line boundary
-    (the last one may end without a newline).
+    (the last one may end without a newline)."""
+    for head, data, end, cuts, last in reads(stream, chunk_bytes, max_lines):
+        yield (head + data[:end] if head else data[:end]), cuts, last
+
+
+def reads(stream: BinaryIO, chunk_bytes: int = CHUNK_BYTES, max_lines: int | None = None) -> Iterator[tuple[bytes, bytes, int, list[bytes], bool]]:
+    """Yield the reads of ``stream`` as (head, data, end, cuts, is_last): the chunk's lines are
+    ``head + data[:end]`` (``head``: the line the previous read ended inside; the rest of ``data``
+    is the next chunk's head), after the lines ``cuts``. The scanner takes them so, with no copy
+    of a read; the last chunk may end without a newline.
 
     A line over MAX_LINE_BYTES is cut: while its end is looked for, only its first bytes are kept
     (they are handed over in ``cuts``), so a 2 GB line costs a read, not 2 GB.
@@ -92,12 +106,13 @@ def line_chunks(stream: BinaryIO, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tu
     cut_head: bytes | None = None  # the start of a line over the bound whose newline is still ahead
     cuts: list[bytes] = []  # cut lines that stand before the next chunk's lines
     size = chunk_bytes
+    max_lines = max_lines or MAX_CHUNK_LINES
     while True:
         block = stream.read(size)
         if not block:
             if cut_head is not None:
                 cuts.append(cut_head)
-            yield tail, cuts, True
+            yield tail, b"", 0, cuts, True
             return
         if cut_head is not None:
             nl = block.find(b"\n")
@@ -105,20 +120,22 @@ def line_chunks(stream: BinaryIO, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tu
                 continue
             cuts.append(cut_head)
             cut_head, block = None, block[nl + 1 :]
-        data = tail + block if tail else block
-        cut = data.rfind(b"\n")
-        tail = data[cut + 1 :]
+        cut = block.rfind(b"\n")
+        if cut < 0:  # the read holds no line end: all of it continues the unfinished line
+            tail += block
+            if len(tail) > MAX_LINE_BYTES:
+                cut_head, tail = tail[:_CUT_SHOWN], b""
+            continue
+        head, tail = tail, block[cut + 1 :]
         if len(tail) > MAX_LINE_BYTES:
             cut_head, tail = tail[:_CUT_SHOWN], b""
-        if cut < 0:
-            continue
-        whole = data[: cut + 1]
-        lines = whole.count(b"\n") + len(cuts)
-        yield whole, cuts, False
+        # a bound no chunk can reach (lines of 16 bytes and more) needs no count
+        lines = block.count(b"\n", 0, cut + 1) + len(cuts) if max_lines * 16 < chunk_bytes else 0
+        yield head, block, cut + 1, cuts, False
         cuts = []
         # memory follows the number of lines more than their bytes (call chains are short lines):
-        # the next read aims at MAX_CHUNK_LINES lines, within [chunk_bytes / 8, chunk_bytes]
-        size = max(chunk_bytes // 8, min(chunk_bytes, (cut + 1) * MAX_CHUNK_LINES // max(lines, 1)))
+        # the next read aims at max_lines lines, within [chunk_bytes / 8, chunk_bytes]
+        size = max(chunk_bytes // 8, min(chunk_bytes, (len(head) + cut + 1) * max_lines // max(lines, 1)))
 
 
 def line_frames(stream: BinaryIO, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[pl.DataFrame, bool]]:
@@ -139,25 +156,30 @@ def line_frames(stream: BinaryIO, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tu
 
 
 def parse_text(
-    stream: BinaryIO, source: Source, dialect: Dialect, chunk_bytes: int = CHUNK_BYTES, stacks: bool = True,
-    payload: bool = True,
+    stream: BinaryIO, source: Source, dialect: Dialect, chunk_bytes: int | None = None, stacks: bool = True,
+    payload: bool = True, block_lane: bool = False,
 ) -> Iterator[Chunk]:
     """Stream ``stream`` as ``dialect`` text into Chunks, counting what does not parse into ``source``.
 
-    ``payload=False`` leaves block events' payload text null, ``stacks=False`` call chains out (see
-    ``read_capture``). The scanner releases the GIL: the reader's thread scans chunk k+1 while the
-    report works on chunk k.
+    ``payload=False`` leaves block events' payload text null, ``stacks=False`` call chains out,
+    ``block_lane=True`` hands block_rq_insert/issue/complete over as the block lane instead of frames
+    (see ``read_capture``). The scanner releases the GIL: the reader's thread scans chunk k+1 while
+    the report works on chunk k.
     """
     scanner = _native.TextScanner(
-        dialect.name, stacks, payload, list(BLOCK_EVENTS), list(NET_EVENTS), list(dialect.systems), list(dialect.exact)
+        dialect.name, stacks, payload, list(BLOCK_EVENTS), list(NET_EVENTS), list(dialect.systems), list(dialect.exact),
+        block_lane,
     )
-    for data, cuts, last in line_chunks(stream, chunk_bytes):
-        out = scanner.scan(data, cuts, last)
+    strings = LaneStrings()
+    lean = block_lane and not stacks  # a chunk's lines go to the lane or are counted: few bytes each
+    size = chunk_bytes or (LANE_CHUNK_BYTES if lean else CHUNK_BYTES)
+    for head, data, end, cuts, last in reads(stream, size, LANE_CHUNK_LINES if lean and not chunk_bytes else None):
+        out = scanner.scan(data, cuts, last, head, end)
         if out is not None:
-            yield _chunk(out, source)
+            yield _chunk(out, source, strings)
 
 
-def _chunk(out: dict, source: Source) -> Chunk:
+def _chunk(out: dict, source: Source, strings: LaneStrings) -> Chunk:
     """The scanner's output for one chunk -> frames by kind, lost counts; skips and stacks into ``source``."""
     if out["skipped"]:
         no, text = out["first_skip"]
@@ -165,6 +187,11 @@ def _chunk(out: dict, source: Source) -> Chunk:
     _add_stacks(source, out)
     chunk = Chunk(lost_events=out["lost_events"], lost_by_cpu=dict(out["lost_by_cpu"]))
     chunk.frames = {k["name"]: _frame(k) for k in out["kinds"]}
+    lane = out["lane"]
+    if lane is not None:
+        strings.learn(*lane["new_strings"], lane["strings_before"])
+        chunk.block_lane = BlockLane(lane["cols"], strings)
+        chunk.kind_stats = [KindStats(*s) for s in lane["stats"]]
     return chunk
 
 

@@ -41,10 +41,44 @@ def op_of(rwbs: pl.Expr) -> pl.Expr:
     return rwbs.str.extract(r"^F?([WDRFN])", 1).fill_null("?")
 
 
-class Strings:
-    """Device, comm and rwbs strings as u32 codes, the same for the whole run: polars' own codes of
-    its (process-wide) categoricals, so a comm column, categorical already, is coded for free.
-    ``ops`` is each code's op letter (the kernel compares ops, never strings)."""
+class _Codes:
+    """u32 codes of device, comm and rwbs strings, the same for the whole run: ``values[code]``, and
+    ``ops``, each code's op letter (the kernel compares ops, never strings)."""
+
+    values: list[str | None]
+    ops: bytearray
+    _series: pl.Series | None
+
+    def decode(self, codes: np.ndarray) -> pl.Series:
+        if self._series is None:
+            self._series = pl.Series(self.values, dtype=pl.String)
+        idx = pl.Series(codes, dtype=pl.UInt32)
+        if len(idx) and int(idx.max()) == NULL:
+            idx = pl.select(pl.when(idx != NULL).then(idx)).to_series()
+        return self._series.gather(idx)
+
+
+class LaneCodes(_Codes):
+    """The block lane's codes: the ground floor interned them for the run (schema.LaneStrings)."""
+
+    def __init__(self, strings):
+        self.strings = strings
+        self.values = strings.values
+        self.ops = bytearray()
+        self._series = None
+
+    def sync(self) -> None:
+        """Learn the op letters of the strings a new chunk brought."""
+        new = self.values[len(self.ops):]
+        if new:
+            ops = pl.select(op_of(pl.lit(pl.Series(new, dtype=pl.String)))).to_series()
+            self.ops += "".join(ops.to_list()).encode()
+            self._series = None
+
+
+class Strings(_Codes):
+    """Codes from frames: polars' own codes of its (process-wide) categoricals, so a comm column,
+    categorical already, is coded for free."""
 
     def __init__(self):
         # polars frees its categories once no series holds one, and would hand out the same codes
@@ -72,14 +106,6 @@ class Strings:
                 self.ops[code] = ord(op)
             self._series = None
         return codes.fill_null(NULL).to_numpy()
-
-    def decode(self, codes: np.ndarray) -> pl.Series:
-        if self._series is None:
-            self._series = pl.Series(self.values, dtype=pl.String)
-        idx = pl.Series(codes, dtype=pl.UInt32)
-        if len(idx) and int(idx.max()) == NULL:
-            idx = pl.select(pl.when(idx != NULL).then(idx)).to_series()
-        return self._series.gather(idx)
 
 
 def columns(frames: dict[str, pl.DataFrame], strings: Strings) -> dict[str, bytes] | None:
@@ -155,24 +181,41 @@ def sides(out: dict[str, bytes], prefix: str, strings: Strings) -> pl.DataFrame:
     })
 
 
-@dataclass
+SIDES = (
+    "without_issue",  # completes with no issue (zero-length ones: ends of flush sequences, see ``empty``)
+    "mismatched",  # completes whose op differs from the issue at their sector
+    "partials",  # partial completions, followed to the request's last part
+    "overwritten",  # inserts/issues (and rests of partials) that replaced an open request's earlier one
+)
+
+
 class Paired:
-    """What one chunk's pairing found. The unpaired come as frames of (dev, op, comm, ts_ns), so that the
-    report can apply its filters to them; comm is null where that side does not know the requester."""
+    """What one chunk's pairing found: ``done``, one row per finished request (its complete, with what
+    its key remembered), and the unpaired of each of SIDES: counted by ``count``, and as frames of
+    (dev, op, comm, ts_ns) by ``side`` for the report's filters (comm is null where that side does not
+    know the requester). A side's frame is built only when asked: unfiltered, a count is all it takes."""
 
-    done: pl.DataFrame  # one row per finished request: its complete, with what its key remembered
-    without_issue: pl.DataFrame  # completes with no issue; ``empty``: zero-length (ends of flush sequences)
-    mismatched: pl.DataFrame  # completes whose op differs from the issue at their sector
-    partials: pl.DataFrame  # partial completions, followed to the request's last part
-    overwritten: pl.DataFrame  # inserts/issues (and rests of partials) that replaced an open request's earlier one
+    def __init__(self, out: dict[str, bytes], strings: _Codes):
+        self._out, self._strings = out, strings
+        self.done = requests(out, "done", strings)
+
+    def count(self, side: str) -> int:
+        return self._out[f"{side}.n"]
+
+    def empty_without_issue(self) -> int:
+        return self._out["without_issue.empty_n"]
+
+    def side(self, name: str) -> pl.DataFrame:
+        f = sides(self._out, name, self._strings)
+        if name == "without_issue":
+            f = f.with_columns(empty=pl.Series(np.frombuffer(self._out["without_issue.empty"], dtype=np.uint8) == 1))
+        return f
+
+    without_issue = property(lambda self: self.side("without_issue"))
+    mismatched = property(lambda self: self.side("mismatched"))
+    partials = property(lambda self: self.side("partials"))
+    overwritten = property(lambda self: self.side("overwritten"))
 
 
-def paired(out: dict[str, bytes], strings: Strings) -> Paired:
-    empty = pl.Series("empty", np.frombuffer(out["without_issue.empty"], dtype=np.uint8) == 1)
-    return Paired(
-        done=requests(out, "done", strings),
-        without_issue=sides(out, "without_issue", strings).with_columns(empty),
-        mismatched=sides(out, "mismatched", strings),
-        partials=sides(out, "partials", strings),
-        overwritten=sides(out, "overwritten", strings),
-    )
+def paired(out: dict[str, bytes], strings: _Codes) -> Paired:
+    return Paired(out, strings)

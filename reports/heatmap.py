@@ -71,10 +71,12 @@ class Cells:
             return
         self._widen(int(rows["ts_ns"].max()) - self.t0)
         aggs = [pl.len().alias("n"), *(pl.col(s).sum() for s in self.sums)]
-        cells = rows.group_by(self.col(pl.col("ts_ns")), *self.keys).agg(aggs)
-        self.frame = cells if self.frame is None else self._merge(pl.concat([self.frame, cells], how="vertical_relaxed"))
+        cells = rows.lazy().group_by(self.col(pl.col("ts_ns")), *self.keys).agg(aggs)
+        if self.frame is not None:  # one query: this chunk's cells merged into those so far
+            cells = self._merge(pl.concat([self.frame.lazy(), cells], how="vertical_relaxed"))
+        self.frame = cells.collect()
 
-    def _merge(self, f: pl.DataFrame) -> pl.DataFrame:
+    def _merge(self, f):  # a DataFrame, or a LazyFrame
         return f.group_by("col", *self.keys).agg(pl.col("n").sum(), *(pl.col(s).sum() for s in self.sums))
 
     def _widen(self, span_ns: int) -> None:
@@ -106,12 +108,14 @@ class HeatMap:
         """``rows``: ts_ns (when the request ended), value_ns (>= 0) and the ``keep`` columns."""
         if not rows.height:
             return
-        rows = rows.with_columns(row=lat_bucket(pl.col("value_ns")))
-        self.cells.add(rows.select("ts_ns", "row"))
-        cand = self._slowest(rows.select("ts_ns", "value_ns", "row", *self.keep))  # the chunk's few first
-        self.kept = cand if self.kept is None else self._slowest(pl.concat([self.kept, cand], how="vertical_relaxed"))
+        row = lat_bucket(pl.col("value_ns")).alias("row")
+        self.cells.add(rows.select("ts_ns", row))
+        cand = self._slowest(rows.lazy().select("ts_ns", "value_ns", row, *self.keep))  # the chunk's few first
+        if self.kept is not None:
+            cand = self._slowest(pl.concat([self.kept.lazy(), cand], how="vertical_relaxed"))
+        self.kept = cand.collect()  # one query for the lot: on small chunks polars' cost is per call
 
-    def _slowest(self, rows: pl.DataFrame) -> pl.DataFrame:
+    def _slowest(self, rows: pl.LazyFrame) -> pl.LazyFrame:
         """At most KEEP_PER_CELL per cell, the slowest (ties: the earliest): one sort and a head per group."""
         # ties of value and time (two CPUs' events in one µs of perf text) broken by the kept fields:
         # the same requests are kept whatever order the chunks held them in
@@ -123,11 +127,13 @@ class HeatMap:
         """Per cell, as _slowest; ``final``: at most MAX_KEPT in all, every cell's slowest first, then
         every cell's second, ... so that a click on any cell finds someone (the slowest of all alone
         would leave the fast, busy cells empty)."""
-        k = self._slowest(self.kept).with_columns(col=self.cells.col(pl.col("ts_ns")))
+        k = self._slowest(self.kept.lazy()).collect()
         if final and k.height > MAX_KEPT:
-            k = k.with_columns(rank=pl.int_range(pl.len()).over("col", "row"))  # _slowest left each cell in order
-            k = k.sort(["rank", "value_ns", "ts_ns"], descending=[False, True, False]).head(MAX_KEPT).drop("rank")
-        self.kept = k.drop("col")
+            k = (k.lazy().with_columns(col=self.cells.col(pl.col("ts_ns")))
+                 .with_columns(rank=pl.int_range(pl.len()).over("col", "row"))  # _slowest left each cell in order
+                 .sort(["rank", "value_ns", "ts_ns"], descending=[False, True, False]).head(MAX_KEPT).drop("rank", "col")
+                 .collect())
+        self.kept = k
 
     def set_width(self, w: int) -> None:
         self.cells.set_width(w)
@@ -142,15 +148,17 @@ class HeatMap:
         if c is None or not c.height:
             return out
         self._cut(final=True)
-        lo, hi = int(c["row"].min()), int(c["row"].max())
+        lo, hi = c.select(lo=pl.col("row").min(), hi=pl.col("row").max()).row(0)
         out["rows"] = [dict(zip(("lo", "hi"), bucket_range(i))) for i in range(lo, hi + 1)]
         c = c.sort("col", "row")
         out["cells"] = [[a, b - lo, n] for a, b, n in zip(c["col"].to_list(), c["row"].to_list(), c["n"].to_list())]
-        k = self.kept.with_columns(col=self.cells.col(pl.col("ts_ns")), row=pl.col("row") - lo)
-        k = k.sort(["col", "row", "value_ns", "ts_ns", *self.keep], descending=[False, False, True, False, *[False] * len(self.keep)],
+        text = [name for name, t in self.kept.schema.items() if t == pl.Categorical]
+        k = (self.kept.lazy().with_columns(col=self.cells.col(pl.col("ts_ns")), row=pl.col("row") - lo)
+             .sort(["col", "row", "value_ns", "ts_ns", *self.keep], descending=[False, False, True, False, *[False] * len(self.keep)],
                    nulls_last=True)
-        k = k.with_columns(pl.col(c).cast(pl.String) for c, t in k.schema.items() if t == pl.Categorical)
-        out["slowest"]["rows"] = k.select(out["slowest"]["keys"]).rows()
+             .with_columns(pl.col(text).cast(pl.String))
+             .select(out["slowest"]["keys"]))
+        out["slowest"]["rows"] = k.collect().rows()
         return out
 
 
@@ -193,15 +201,16 @@ class Timeline:
         s = self.series.get(name)
         if s is None or s.frame is None:
             return {}
-        f = s.frame.filter(pl.col("col").is_between(0, columns - 1))
+        # each key's (col, value) pairs as lists, in one query
+        f = s.frame.lazy().filter(pl.col("col").is_between(0, columns - 1)).group_by("key").agg("col", value).collect()
         out = {}
-        for key, part in sorted(f.partition_by("key", as_dict=True).items(), key=lambda kv: str(kv[0][0])):
+        for key, cols, values in sorted(zip(*(f[c].to_list() for c in ("key", "col", value))), key=lambda kcv: str(kcv[0])):
             vals = [0] * columns
-            for c, v in zip(part["col"].to_list(), part[value].to_list()):
+            for c, v in zip(cols, values):
                 vals[c] = v
             if per_s or scale != 1.0:
                 vals = [round(v * (1e9 / self.w if per_s else 1.0) * scale, 6) for v in vals]
-            out[str(key[0])] = vals
+            out[str(key)] = vals
         return out
 
     def series_data(self, columns: int, charts: list[dict]) -> dict:
@@ -216,11 +225,12 @@ BLOCK_KEEP = ["comm", "pid", "dev", "rwbs", "sector", "bytes"]
 def add_block(tl: Timeline, req: pl.DataFrame) -> None:
     """Finished block requests (block.py's columns): each phase's heat map at the request's complete
     time, and requests and bytes per interval and device (those with a D2C, as the IOPS column counts)."""
+    lazy = req.lazy()  # each filter and its select in one query
     for phase in ("d2c", "i2c", "i2d"):
         v = pl.col(f"{phase}_ns")
-        tl.latency(phase, req.filter(v.is_not_null() & (v >= 0)).select("ts_ns", *BLOCK_KEEP, value_ns=v))
-    d2c = req.filter(pl.col("d2c_ns").is_not_null() & (pl.col("d2c_ns") >= 0))
-    tl.count("requests", d2c.select("ts_ns", key="dev", bytes=pl.col("bytes").cast(pl.Int64)), ("bytes",))
+        tl.latency(phase, lazy.filter(v.is_not_null() & (v >= 0)).select("ts_ns", *BLOCK_KEEP, value_ns=v).collect())
+    d2c = lazy.filter(pl.col("d2c_ns").is_not_null() & (pl.col("d2c_ns") >= 0))
+    tl.count("requests", d2c.select("ts_ns", key="dev", bytes=pl.col("bytes").cast(pl.Int64)).collect(), ("bytes",))
 
 
 def block_data(tl: Timeline | None, end_ns: int) -> dict:

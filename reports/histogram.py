@@ -6,7 +6,10 @@ group. The result is identical to recording every value (tests/test_histogram.py
 """
 from __future__ import annotations
 
+import sys
+import threading
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 import numpy as np
 import polars as pl
@@ -41,7 +44,6 @@ def log2_floor(v: pl.Expr) -> pl.Expr:
 class Distribution:
     """One latency distribution, accumulated chunk by chunk."""
 
-    hdr: HdrHistogram = field(default_factory=lambda: HdrHistogram(1, HIGHEST_NS, SIG_DIGITS))
     count: int = 0
     sum_ns: int = 0
     min_ns: int | None = None
@@ -49,12 +51,52 @@ class Distribution:
     log2: dict[int, int] = field(default_factory=dict)  # bucket k -> count, values in ns
     log2_unit: dict[int, int] = field(default_factory=dict)  # same, values in the display unit
     bytes_total: int = 0  # I/O size behind the values, for MB/s
+    # An HdrHistogram's counts are 330 KB to allocate and zero: more than a small capture's whole
+    # report once a report has its ~60 distributions. So counts wait as cells (counts-array indices
+    # and counts, with their total and extremes) until someone asks for ``hdr``; STATS, what most
+    # distributions are read for, count them into one reused histogram instead (_scratch_with).
+    _hdr: HdrHistogram | None = field(default=None, repr=False)
+    _cells: list = field(default_factory=list, repr=False)
+    _cells_n: int = field(default=0, repr=False)
+    _cells_lo: int = field(default=sys.maxsize, repr=False)  # HdrHistogram's own empty min and max
+    _cells_hi: int = field(default=0, repr=False)
+
+    @property
+    def hdr(self) -> HdrHistogram:
+        if self._hdr is None:
+            self._hdr = HdrHistogram(1, HIGHEST_NS, SIG_DIGITS)
+        if self._cells:
+            self._count_into(self._hdr)
+            self._cells, self._cells_n, self._cells_lo, self._cells_hi = [], 0, sys.maxsize, 0
+        return self._hdr
+
+    @hdr.setter
+    def hdr(self, h: HdrHistogram) -> None:
+        self._hdr = h
+
+    def add_cells(self, idx: np.ndarray, n: np.ndarray, total: int, lo: int, hi: int) -> None:
+        """Counts ``n`` at counts-array indices ``idx`` (``total`` values, from ``lo`` to ``hi`` ns)."""
+        self._cells.append((idx, n))
+        self._cells_n += total
+        self._cells_lo, self._cells_hi = min(self._cells_lo, lo), max(self._cells_hi, min(hi, HIGHEST_NS))
+
+    def _count_into(self, h: HdrHistogram) -> None:
+        counts = np.ctypeslib.as_array(h.counts)
+        for idx, n in self._cells:
+            np.add.at(counts, idx, n.astype(counts.dtype))
+        h.total_count += self._cells_n
+        h.min_value, h.max_value = min(h.min_value, self._cells_lo), max(h.max_value, self._cells_hi)
+
+    def _readable(self) -> HdrHistogram:
+        """A histogram holding this distribution's counts, to read (percentiles, the encoding)."""
+        return self.hdr if self._hdr is not None or not self._cells else _scratch_with(self)
 
     def stats(self, duration_ns: int | None = None) -> dict:
         """The STATS object of the JSON contract; ``duration_ns`` (block: the window) adds bytes, iops and MB/s."""
         out: dict = {"count": self.count}
+        h = self._readable() if self.count else None
         if self.count:
-            pct = percentiles(self.hdr, PERCENTILES)
+            pct = percentiles(h, PERCENTILES)
             out.update(mean_ns=self.sum_ns / self.count, sum_ns=self.sum_ns, min_ns=self.min_ns)
             # HdrHistogram answers with the bucket's highest equivalent value; never beyond the true max.
             out.update({k: min(pct[p], self.max_ns) for k, p in zip(PCT_KEYS, PERCENTILES)})
@@ -67,8 +109,27 @@ class Distribution:
             out["iops"] = self.count * 1e9 / duration_ns
             out["mb_s"] = self.bytes_total * 1e9 / duration_ns / 1e6
         out["log2_ns"] = buckets(self.log2)
-        out["hdr"] = self.hdr.encode().decode("ascii") if self.count else None
+        out["hdr"] = h.encode().decode("ascii") if self.count else None
         return out
+
+
+_scratch = threading.local()  # per thread: a fleet's Dask workers may read STATS side by side
+
+
+def _scratch_with(d: Distribution) -> HdrHistogram:
+    """The thread's reused histogram, holding ``d``'s cells alone: the same counts, total and
+    extremes as a new histogram given them, without a new 330 KB array."""
+    h = getattr(_scratch, "hdr", None)
+    if h is None:
+        h = _scratch.hdr = HdrHistogram(1, HIGHEST_NS, SIG_DIGITS)
+    else:
+        counts = np.ctypeslib.as_array(h.counts)
+        for idx in _scratch.used:  # back to empty: only the counts the last user set
+            counts[idx] = 0
+        h.total_count, h.min_value, h.max_value = 0, sys.maxsize, 0
+    d._count_into(h)
+    _scratch.used = [idx for idx, _ in d._cells]
+    return h
 
 
 def percentiles(hdr: HdrHistogram, pcts) -> dict[float, int]:
@@ -77,12 +138,11 @@ def percentiles(hdr: HdrHistogram, pcts) -> dict[float, int]:
     Same answer as ``hdr.get_percentile_to_value_dict``, without its Python loop over 30k buckets.
     """
     cum = np.ctypeslib.as_array(hdr.counts).cumsum()
-    out = {}
-    for p in pcts:
-        target = hdr.get_target_count_at_percentile(p)
-        idx = int(np.searchsorted(cum, target, side="left"))
-        out[p] = hdr.get_highest_equivalent_value(hdr.get_value_from_index(idx))
-    return out
+    # the targets in the counts' own (unsigned) type: a Python int against uint64 counts would make
+    # numpy compare in float64, converting all 40k cumulative counts on every call
+    targets = np.array([hdr.get_target_count_at_percentile(p) for p in pcts], dtype=cum.dtype)
+    at = np.searchsorted(cum, targets, side="left").tolist()
+    return {p: hdr.get_highest_equivalent_value(hdr.get_value_from_index(i)) for p, i in zip(pcts, at)}
 
 
 def buckets(log2: dict[int, int]) -> list[dict]:
@@ -124,21 +184,22 @@ class GroupedDistributions:
         """
         if not frame.height:
             return
-        cells = frame.group_by(*by, **self._cell_keys()).agg(*self._cell_aggs(frame))
+        cells = frame.lazy().group_by(*by, **self._cell_keys()).agg(*self._cell_aggs(frame))
         if phase in self._pending:
-            # cells of earlier chunks and this one, merged: their number stays bounded by the
-            # distinct (attributes, bucket) pairs, and the roll-up runs once at the end
-            merged = pl.concat([self._pending[phase][0], cells])
+            # cells of earlier chunks and this one, merged (in the same query): their number stays
+            # bounded by the distinct (attributes, bucket) pairs, and the roll-up runs once at the end
+            merged = pl.concat([self._pending[phase][0].lazy(), cells])
             cells = merged.group_by(*by, "idx", "k", "ku").agg(*_MERGE_CELLS)
-        self._pending[phase] = (cells, by, dims)
+        self._pending[phase] = (cells.collect(), by, dims)
 
     def _roll_up(self) -> None:
         cols = ["idx", "k", "ku", "n", "s", "lo", "hi", "size"]
         for phase, (cells, _, dims) in self._pending.items():
+            # one query for all the groupings: a small frame's cost is polars' per-call overhead
             self._add_cells(pl.concat([
-                cells.select(phase=pl.lit(phase), dim=pl.lit(dim), key=key.cast(pl.String).fill_null("?"), *cols)
+                cells.lazy().select(phase=pl.lit(phase), dim=pl.lit(dim), key=key.cast(pl.String).fill_null("?"), *cols)
                 for dim, key in dims.items()
-            ]))
+            ]).collect())
         self._pending.clear()
 
     def _cell_keys(self) -> dict[str, pl.Expr]:
@@ -158,8 +219,13 @@ class GroupedDistributions:
         HdrHistogram counts go in with one numpy ``add.at`` per group.
         """
         keys = ["phase", "dim", "key"]
-        groups = cells.group_by(keys).agg(*_MERGE_CELLS)
-        for phase, dim, key, n, s, lo, hi, b in zip(*(groups[c].to_list() for c in (*keys, "n", "s", "lo", "hi", "size"))):
+        # each group's cells ride along as lists: one group_by serves the totals and the counts arrays
+        groups = cells.group_by(keys).agg(*_MERGE_CELLS, idxs=pl.col("idx"), ns=pl.col("n"), cells=pl.len())
+        ends = list(accumulate(groups["cells"].to_list()))
+        flat = groups.select(pl.col("idxs").explode(), pl.col("ns").explode())
+        idxs, ns = flat["idxs"].to_numpy(), flat["ns"].to_numpy()
+        start = 0
+        for phase, dim, key, n, s, lo, hi, b, end in zip(*(groups[c].to_list() for c in (*keys, "n", "s", "lo", "hi", "size")), ends):
             d = self._groups.get((phase, dim, key))
             if d is None:
                 d = self._groups[(phase, dim, key)] = Distribution()
@@ -168,11 +234,8 @@ class GroupedDistributions:
             d.bytes_total += b or 0
             d.min_ns = lo if d.min_ns is None else min(d.min_ns, lo)
             d.max_ns = hi if d.max_ns is None else max(d.max_ns, hi)
-            d.hdr.total_count += n
-            d.hdr.min_value, d.hdr.max_value = min(d.hdr.min_value, lo), max(d.hdr.max_value, min(hi, HIGHEST_NS))
-        for (phase, dim, key), f in cells.select(*keys, "idx", "n").partition_by(keys, as_dict=True).items():
-            counts = np.ctypeslib.as_array(self._groups[(phase, dim, key)].hdr.counts)
-            np.add.at(counts, f["idx"].to_numpy(), f["n"].to_numpy().astype(counts.dtype))
+            d.add_cells(idxs[start:end], ns[start:end], n, lo, hi)
+            start = end
         per_k = cells.group_by(*keys, "k", "ku").agg(pl.col("n").sum())
         for phase, dim, key, k, ku, n in zip(*(per_k[c].to_list() for c in (*keys, "k", "ku", "n"))):
             d = self._groups[(phase, dim, key)]

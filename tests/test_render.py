@@ -28,6 +28,21 @@ def test_json_is_strict_and_deterministic():
     json.loads(a)
 
 
+@pytest.mark.parametrize("run,path", [("block", "perf-block.txt"), ("block", "tracedat/blk.v7zstd.dat"),
+                                      ("net", "net/net-tcp-connect.dat"), ("info", "tracedat/blk.v7zstd.dat")])
+def test_json_text_is_what_json_dumps_writes(run, path):
+    # the renderer's own indent=2 writer against the standard library's, on real reports and odd values
+    from traceparse.render.json_text import dumps
+
+    data = getattr(traceparse, run)(FIXTURES / path).data
+    assert dumps(data) == json.dumps(data, indent=2, allow_nan=False)
+    odd = {1: [1.5, True, None, (1, 2), -0.0, 1e300, 10**30], 2.5: {}, True: [], None: "é\n\"\u2028", "k": [{}, [[]]]}
+    assert dumps(odd) == json.dumps(odd, indent=2, allow_nan=False)
+    for bad, exc in (({"x": float("nan")}, ValueError), ([float("-inf")], ValueError), ({(1,): 2}, TypeError), ({"x": object()}, TypeError)):
+        with pytest.raises(exc):
+            dumps(bad)
+
+
 def test_log2_labels_and_bars_match_bpftrace():
     assert label(0, 1) == "[0]" and label(1, 2) == "[1]"
     assert label(2, 4) == "[2, 4)" and label(16384, 32768) == "[16K, 32K)" and label(1 << 20, 1 << 21) == "[1M, 2M)"

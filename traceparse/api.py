@@ -4,25 +4,33 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-import polars as pl
+from typing import TYPE_CHECKING
 
 from .parsers.reader import read_capture
-from .parsers.schema import Chunk
-from .parsers.source import Source
-from .reports.block import BlockOptions, block_report
-from .reports.info import info_report
-from .reports.net import NetOptions, net_report
 from .reports.result import Report
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from .parsers.schema import Chunk
+    from .parsers.source import Source
+    from .parsers.symbols import SymbolOptions
+
+# Each report is imported by the function that runs it: a run pays for its own report's modules
+# (block's pairing kernel, net's tables...), never for all of them.
 
 
 class Capture:
     """One input, read lazily. Its chunks can be walked once; ``source`` fills in as they are."""
 
-    def __init__(self, src, strict: bool = False, chunk_bytes: int | None = None, progress=None, lean: bool = False):
+    def __init__(self, src, strict: bool = False, chunk_bytes: int | None = None, progress=None, lean: bool = False,
+                 symbols: SymbolOptions | None = None):
         self.source: Source
-        # lean: without payload text of binary block events and without call chains, for reports that read neither
+        # lean: for the block report: without payload text of binary block events, without call chains,
+        # and block requests in the block lane where the parser has one
         self.source, self._chunks = read_capture(
-            src, strict=strict, chunk_bytes=chunk_bytes, progress=progress, payload=not lean, stacks=not lean
+            src, strict=strict, chunk_bytes=chunk_bytes, progress=progress, payload=not lean, stacks=not lean, block_lane=lean,
+            symbols=symbols,
         )
         self._used = False
 
@@ -39,6 +47,8 @@ class Capture:
         for chunk in self.chunks():
             for name, frame in chunk.frames.items():
                 parts.setdefault(name, []).append(frame)
+        import polars as pl
+
         return {name: pl.concat(fs) for name, fs in sorted(parts.items())}
 
     @property
@@ -47,16 +57,24 @@ class Capture:
         return self.source.stacks.frames
 
 
-def open(src, strict: bool = False) -> Capture:  # noqa: A001 - mirrors builtins.open on purpose
+def open(src, strict: bool = False, kallsyms=None, symfs=None, buildid_dir=None) -> Capture:  # noqa: A001 - mirrors builtins.open on purpose
     """Open a capture: a path (plain, .gz, .zst, .xz), ``"-"`` for stdin, or a binary file object.
+
+    Args:
+        kallsyms, symfs, buildid_dir: where a perf.data's call-chain frames get their names (perf's
+            options of the same names; see ``traceparse.parsers.symbols``): the recording box's
+            /proc/kallsyms (a path or its bytes), a copy of its root, a build-id cache or
+            ``perf archive``'s tarball. Without them a perf.data's frames are hex addresses.
 
     Raises TraceParseError (one line, naming the file) for input that is not a capture.
     """
-    return Capture(src, strict=strict)
+    from .parsers.symbols import SymbolOptions
+
+    return Capture(src, strict=strict, symbols=SymbolOptions(kallsyms, symfs, buildid_dir))
 
 
-def _capture(src, strict: bool, progress=None, lean: bool = False) -> Capture:
-    return src if isinstance(src, Capture) else Capture(src, strict=strict, progress=progress, lean=lean)
+def _capture(src, strict: bool, progress=None, lean: bool = False, symbols: SymbolOptions | None = None) -> Capture:
+    return src if isinstance(src, Capture) else Capture(src, strict=strict, progress=progress, lean=lean, symbols=symbols)
 
 
 def block(src, strict: bool = False, progress=None, **options) -> Report:
@@ -70,6 +88,8 @@ def block(src, strict: bool = False, progress=None, **options) -> Report:
     Returns:
         a Report; ``report.data`` is the JSON contract.
     """
+    from .reports.block import BlockOptions, block_report
+
     opts = BlockOptions(**options)  # bad options fail before the capture is opened (a pipe, 150 MB...)
     cap = _capture(src, strict, progress, lean=True)  # the block report reads typed columns only
     return block_report(cap.source, cap.chunks(), opts)
@@ -85,6 +105,8 @@ def net(src, strict: bool = False, progress=None, **options) -> Report:
     Returns:
         a Report; ``report.data`` is the JSON contract.
     """
+    from .reports.net import NetOptions, net_report
+
     opts = NetOptions(**options)  # bad options fail before the capture is opened
     cap = _capture(src, strict, progress)
     return net_report(cap.source, cap.chunks(), opts)
@@ -92,6 +114,8 @@ def net(src, strict: bool = False, progress=None, **options) -> Report:
 
 def info(src, strict: bool = False, progress=None) -> Report:
     """Format, events per kind, time span, CPUs, lost events and skipped lines of a capture."""
+    from .reports.info import info_report
+
     cap = _capture(src, strict, progress)
     return info_report(cap.source, cap.chunks())
 
@@ -120,20 +144,28 @@ def fleet_report(kind: str, inputs, labels=(), engine: str = "local", scheduler:
         raise TraceParseError(f"--engine must be one of {', '.join(_fleet.ENGINES)} (got {engine!r})")
     if scheduler and engine != "dask":
         raise TraceParseError("--scheduler goes with --engine dask")
-    if kind in ("block", "net"):  # bad options fail before any input is read
-        (BlockOptions if kind == "block" else NetOptions)(**options)
+    if kind == "block":  # bad options fail before any input is read
+        from .reports.block import BlockOptions
+
+        BlockOptions(**options)
+    elif kind == "net":
+        from .reports.net import NetOptions
+
+        NetOptions(**options)
     found = _fleet.expand(_fleet.as_list(inputs))
     names = _fleet.check_labels(found, _fleet.as_list(labels))
     return report_of(_fleet.run(kind, found, names, options, strict=strict, engine=engine, scheduler=scheduler))
 
 
-def export(inputs, out_dir, report: str | None = None, labels=(), strict: bool = False) -> dict:
+def export(inputs, out_dir, report: str | None = None, labels=(), strict: bool = False,
+           kallsyms=None, symfs=None, buildid_dir=None) -> dict:
     """Write the captures' event frames as hive-partitioned Parquet under ``out_dir`` (``traceparse export``).
 
     Args:
         inputs: paths, glob patterns or directories.
         report: "block" also writes the paired requests (``requests/host=.../part-N.parquet``).
         labels: one ``host`` partition name per input; none: hostname, else file name.
+        kallsyms, symfs, buildid_dir: name perf.data call chains in stacks.parquet (as ``open`` says).
     Returns:
         what ``out_dir/_schema.json`` says: datasets, their columns and types, the inputs.
     """
@@ -147,8 +179,12 @@ def export(inputs, out_dir, report: str | None = None, labels=(), strict: bool =
         raise TraceParseError(f"--report must be one of {', '.join(parquet.REPORTS)} (got {report!r})")
     out = Path(out_dir)
     parquet.check_target(out)
+    from .parsers.symbols import SymbolOptions
+
+    symbols = SymbolOptions(kallsyms, symfs, buildid_dir)  # bad paths fail before anything is written
     found = _fleet.expand(_fleet.as_list(inputs))
-    return parquet.export(found, _fleet.check_labels(found, _fleet.as_list(labels)), out, report=report, strict=strict)
+    return parquet.export(found, _fleet.check_labels(found, _fleet.as_list(labels)), out, report=report, strict=strict,
+                          symbols=symbols)
 
 
 def report_of(data: dict) -> Report:
@@ -397,10 +433,12 @@ def count(src, strict: bool = False, progress=None, **options) -> Report:
     return count_report(cap.source, cap.chunks(), opts)
 
 
-def stacks(src, strict: bool = False, progress=None, **options) -> Report:
+def stacks(src, strict: bool = False, progress=None, kallsyms=None, symfs=None, buildid_dir=None, **options) -> Report:
     """Folded call chains weighted by samples, block latency (d2c, i2c), off-CPU time or any pair's
     duration; ``options`` as StacksOptions fields (weight, start, end, event, comm, pid, slower_than_ns,
-    since_s, until_s, where, top, display_unit, fold=FoldOptions(...)).
+    since_s, until_s, where, top, display_unit, fold=FoldOptions(...)). ``kallsyms``, ``symfs``,
+    ``buildid_dir`` name a perf.data's frames (as ``open`` says); a binary of another build than
+    the recording's is one of the report's warnings, and its frames stay ``[unknown]``.
 
     CPU samples of perf script text are folded from its lines as stackcollapse-perf.pl folds them
     (periods, addresses, perf's old formats); everything else from the parsed events' call chains.
@@ -411,6 +449,9 @@ def stacks(src, strict: bool = False, progress=None, **options) -> Report:
     from .reports.stacks import StacksOptions, stacks_from_lines, stacks_report
 
     opts = StacksOptions(**options)  # bad options fail before any read
+    from .parsers.symbols import SymbolOptions
+
+    symbols = SymbolOptions(kallsyms, symfs, buildid_dir)
     if opts.lines_exact and not isinstance(src, Capture):
         stream, name, _ = open_input(src)
         err = None
@@ -430,5 +471,7 @@ def stacks(src, strict: bool = False, progress=None, **options) -> Report:
             src = stream  # stdin or a file object: read on from where it was sniffed (a peek consumes nothing)
         else:
             stream.close()
-    cap = _capture(src, strict, progress)
-    return stacks_report(cap.source, cap.chunks(), opts)
+    cap = _capture(src, strict, progress, symbols=symbols)
+    report = stacks_report(cap.source, cap.chunks(), opts)
+    report.warnings += cap.source.meta.get("symbol_warnings", [])
+    return report

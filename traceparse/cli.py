@@ -6,6 +6,7 @@ byte of input is read: a 150 MB capture, or a pipe that has not finished.
 """
 from __future__ import annotations
 
+import gc
 import math
 import os
 import re
@@ -15,7 +16,17 @@ import time
 from pathlib import Path
 from typing import Optional
 
-import typer
+# A run allocates ~100k objects importing typer, polars and numpy, nearly all of them to live until
+# exit, and Python's collector, at its default pace (every 700 allocations, the old ones every
+# 10x10), scans them again and again: ~40 ms of CPU on a small capture, measured with gc.callbacks.
+# A young generation of 100k objects leaves start-up and a small run without a single collection;
+# a large run still collects (its cyclic garbage is a constant ~1k objects: measured on 224 MB).
+gc.set_threshold(100_000, 10, 10)
+# numpy's OpenBLAS starts a thread pool as it loads (~18 ms of CPU measured here); traceparse does
+# no linear algebra. A user's own setting wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import typer  # noqa: E402 - imported at the collector's new pace
 
 app = typer.Typer(
     add_completion=False,
@@ -84,6 +95,11 @@ def _seconds(value: Optional[float]) -> Optional[float]:
 FORMAT = typer.Option("terminal", "--format", "-f", callback=_format, help="terminal | markdown | json | html")
 OUTPUT = typer.Option(None, "--output", "-o", callback=_output, help="write the report to this file instead of stdout")
 STRICT = typer.Option(False, "--strict", help="fail on the first line that does not parse, instead of counting it")
+# a perf.data's call chains: where frame names come from (perf's options of the same names; parsers/symbols.py)
+KALLSYMS = typer.Option(None, "--kallsyms", help="perf.data: the recording box's /proc/kallsyms, to name kernel frames")
+SYMFS = typer.Option(None, "--symfs", help="perf.data: a copy of the box's root; user frames named from the binaries (and debug files) under it")
+BUILDID_DIR = typer.Option(None, "--buildid-dir", help="perf.data: a build-id cache (~/.debug layout) or perf archive's perf.data.tar.bz2")
+
 TOP_MAX = 1_000_000_000  # beyond any capture's request count; polars' top_k takes no larger
 
 
@@ -254,6 +270,8 @@ SCHEDULER = typer.Option(None, "--scheduler", help="with --engine dask: the clus
 
 
 def _engine(value: str) -> str:
+    if value == "local":  # the default: a one-capture run need not load the fleet module to know it
+        return value
     from .fleet import ENGINES
 
     if value not in ENGINES:
@@ -470,13 +488,17 @@ def export(
     report_kind: Optional[str] = typer.Option(None, "--report", help="block: also write the paired requests (D2C, I2C, I2D per request)"),
     label: list[str] = LABEL,
     strict: bool = STRICT,
+    kallsyms: Optional[Path] = KALLSYMS,
+    symfs: Optional[Path] = SYMFS,
+    buildid_dir: Optional[Path] = BUILDID_DIR,
 ) -> None:
     """Event frames as Parquet, hive-partitioned host=.../event=.../part-N.parquet, with _schema.json."""
     from . import api
 
     if report_kind is not None and report_kind != "block":
         raise typer.BadParameter(f"must be block (got {report_kind!r})", param_hint="'--report'")
-    schema = api.export(files, output, report=report_kind, labels=label, strict=strict)
+    schema = api.export(files, output, report=report_kind, labels=label, strict=strict,
+                        kallsyms=kallsyms, symfs=symfs, buildid_dir=buildid_dir)
     for w in schema["warnings"]:
         print(f"traceparse: warning: {w}", file=sys.stderr)
     parts = sum(1 for _ in output.rglob("*.parquet"))
@@ -702,6 +724,8 @@ STACKS_EPILOG = """Examples:
   traceparse stacks perf.txt --weight d2c -o io.svg   # issuing stacks weighted by D2C: who waits on slow I/O
   traceparse stacks trace.dat --weight offcpu --only-pid 4242        # switch-out stacks by time off CPU
   traceparse stacks perf.txt --weight latency --start probe_app:begin --end probe_app:done
+  traceparse stacks perf.data --kallsyms kallsyms.txt --symfs /srv/box-root   # a perf.data's frames named
+  traceparse stacks perf.data --buildid-dir perf.data.tar.bz2                  # from what perf archive wrote
 """
 STACK_FORMATS = ("terminal", "markdown", "json", "html", "svg")
 
@@ -740,6 +764,9 @@ def stacks(
     top: Optional[int] = typer.Option(20, "--top", "-n", min=0, max=TOP_MAX, help="rows of the stacks and functions tables (0: all)"),
     unit: str = UNIT,
     strict: bool = STRICT,
+    kallsyms: Optional[Path] = KALLSYMS,
+    symfs: Optional[Path] = SYMFS,
+    buildid_dir: Optional[Path] = BUILDID_DIR,
 ) -> None:
     """Stacks: folded call chains and flame graphs, weighted by samples, block I/O latency or off-CPU time."""
     from . import api
@@ -752,7 +779,7 @@ def stacks(
     fold = FoldOptions.of(pid=pid, tid=tid, kernel=kernel or svg, jit=jit or svg, all=all_, addrs=addrs, inline=svg)
     report = api.stacks(file, strict=strict, progress=progress_for(file), weight=weight, start=start, end=end, event=event,
                         comm=comm, pid=only_pid, slower_than_ns=slower_than, since_s=since, until_s=until, where=where,
-                        top=top, display_unit=unit, fold=fold)
+                        top=top, display_unit=unit, fold=fold, kallsyms=kallsyms, symfs=symfs, buildid_dir=buildid_dir)
     _emit_stacks(report, "folded" if folded else "svg" if svg else fmt, output)
 
 
@@ -761,6 +788,8 @@ def _emit_stacks(report, fmt: str, output: Optional[Path]) -> None:
 
     if fmt in ("terminal", "markdown", "html"):
         return _emit(report, fmt, output)
+    for w in report.warnings:  # folded text, speedscope and svg have no place for them
+        print(f"traceparse: warning: {w}", file=sys.stderr)
     _write({"folded": flamegraph.folded, "svg": flamegraph.svg, "json": flamegraph.speedscope}[fmt](report), output)
 
 
@@ -787,13 +816,31 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
+def _app_for(argv: list[str]):
+    """The app with only the command ``argv`` names, when it names one: typer turns every registered
+    command into click's on each run (~600 signature and type-hint inspections, 20 ms, more than the
+    report on a small capture), and one run needs one command. Bare ``traceparse``, ``--help`` and
+    ``--version`` list or check the whole app, so they get it whole."""
+    from copy import copy
+
+    from typer.main import get_command_name
+
+    first = argv[0] if argv else None
+    chosen = [c for c in app.registered_commands if (c.name or get_command_name(c.callback.__name__)) == first]
+    if not chosen:
+        return app
+    one = copy(app)  # shallow: the same callback, settings and commands, fewer of them listed
+    one.registered_commands = chosen
+    return one
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     from .parsers.errors import TraceParseError
 
     click_exc = _click_exceptions()
     try:
         # not standalone: click's usage errors come here, to be said in one line
-        code = app(args=argv, prog_name="traceparse", standalone_mode=False)
+        code = _app_for(sys.argv[1:] if argv is None else argv)(args=argv, prog_name="traceparse", standalone_mode=False)
     except getattr(click_exc, "NoArgsIsHelpError", ()) as exc:  # bare `traceparse`: the help it asked for, as click gives it
         exc.show()
         sys.exit(exc.exit_code)
@@ -812,4 +859,9 @@ def main(argv: Optional[list[str]] = None) -> None:
         sys.exit(0)
     finally:
         stop_progress()
+        # The interpreter's exit ends with a full collection over every object polars, numpy and
+        # the run made, for memory the OS takes back anyway: ~0.1 s of CPU (and more of wall on a
+        # busy machine) after a small report was written. Frozen objects are left out of it;
+        # atexit handlers and module teardown still run.
+        gc.freeze()
     sys.exit(code if isinstance(code, int) else 0)

@@ -65,7 +65,7 @@ def _partition(value: str) -> str:
     return value.replace("/", "_").replace("=", "_") or "_"
 
 
-def export(inputs, labels: list[str | None], out: Path, report: str | None = None, strict: bool = False) -> dict:
+def export(inputs, labels: list[str | None], out: Path, report: str | None = None, strict: bool = False, symbols=None) -> dict:
     """Write every input's frames (and, with ``report="block"``, its paired requests) under ``out``;
     ``inputs`` a fleet.Inputs. Written into a temporary sibling folder and moved into ``out`` when
     done: an export that fails halfway leaves nothing behind, and its re-run starts clean.
@@ -76,7 +76,7 @@ def export(inputs, labels: list[str | None], out: Path, report: str | None = Non
     except OSError as exc:
         raise TraceParseError(f"{out.parent}: cannot write in it ({exc.strerror or exc})") from None
     try:
-        schema = _export(inputs, labels, tmp, report, strict)
+        schema = _export(inputs, labels, tmp, report, strict, symbols)
         _move_into(tmp, out)
     except OSError as exc:
         raise TraceParseError(f"{out}: cannot write the export ({exc.strerror or exc})") from None
@@ -94,7 +94,7 @@ def _move_into(tmp: Path, out: Path) -> None:
         p.rename(out / p.name)
 
 
-def _export(inputs, labels: list[str | None], out: Path, report: str | None, strict: bool) -> dict:
+def _export(inputs, labels: list[str | None], out: Path, report: str | None, strict: bool, symbols=None) -> dict:
     from . import api
     from .fleet import label_of
     from .reports.block import BlockAnalysis, BlockOptions
@@ -104,7 +104,7 @@ def _export(inputs, labels: list[str | None], out: Path, report: str | None, str
     stacks: dict[str, list[pl.DataFrame]] = {}  # host -> its inputs' call chains, ids offset past the previous input's
     written = []
     for path, given, name in zip(inputs.paths, labels, inputs.names):
-        cap = api.Capture(path, strict=strict)
+        cap = api.Capture(path, strict=strict, symbols=symbols)  # symbols: a perf.data's frame names
         analysis = BlockAnalysis(BlockOptions()) if report == "block" else None
         host = offset = None
         for chunk in cap.chunks():
@@ -126,6 +126,7 @@ def _export(inputs, labels: list[str | None], out: Path, report: str | None, str
         host = host or _partition(label_of(path, cap.source.meta, given, name))
         if cap.stacks:
             stacks.setdefault(host, []).append(_stack_table(cap.stacks, offset or 0))
+        inputs.warnings.extend(f"{path}: {w}" for w in cap.source.meta.get("symbol_warnings", []))
         for key, d in sets.items():  # this input's buffers out now: memory does not grow with the inputs
             if key[1] == host:
                 d.flush()

@@ -12,5 +12,9 @@ pub mod ring_buffer;
 mod py_dat;
 #[cfg(feature = "python")]
 mod py_text;
+#[cfg(feature = "python")]
+mod py_elf;
 pub mod text;
 pub mod perf_data;
+pub mod elf_syms;
+pub mod maps;

@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use linux_perf_data::{Feature, PerfFile, PerfFileReader, PerfFileRecord, PerfRecordIter};
+use crate::maps::{parse_mmap, place, Maps, Space, KERNEL, NO_MAP};
 use linux_perf_event_reader::{ClockId, EventRecord, PerfClock, PerfEventType, RawEventRecord, RecordType};
 
 /// The input: a real file (seekable) or a stream (pipe mode needs only `Read`).
@@ -71,6 +72,7 @@ struct PipeTracing<R> {
     big_endian: bool,
     started: bool,
     tracing: Arc<Mutex<Vec<u8>>>,
+    ends: Arc<Mutex<RecordEnds>>,
 }
 
 impl<R: Read> PipeTracing<R> {
@@ -136,6 +138,44 @@ impl<R: Read> PipeTracing<R> {
     }
 }
 
+/// Follows the record boundaries of a stream as its bytes pass (8-byte headers, u16 size at 6):
+/// at its end, whether the stream stopped inside a record.
+#[derive(Debug, Default)]
+struct RecordEnds {
+    /// bytes seen; the offset where the next record starts
+    seen: u64,
+    next: u64,
+    head: Vec<u8>,
+    big_endian: bool,
+    broken: bool,
+}
+
+impl RecordEnds {
+    fn pass(&mut self, b: &[u8]) {
+        let end = self.seen + b.len() as u64;
+        while !self.broken && self.next < end {
+            let from = (self.next + self.head.len() as u64 - self.seen) as usize; // a header may straddle two pieces
+            let want = 8 - self.head.len();
+            let got = &b[from.min(b.len())..(from + want).min(b.len())];
+            self.head.extend_from_slice(got);
+            if self.head.len() < 8 {
+                break;
+            }
+            let size = if self.big_endian { u16::from_be_bytes([self.head[6], self.head[7]]) } else { u16::from_le_bytes([self.head[6], self.head[7]]) };
+            self.head.clear();
+            if size < 8 {
+                self.broken = true; // the crate stops here with its own error
+            }
+            self.next += u64::from(size.max(8));
+        }
+        self.seen = end;
+    }
+
+    fn inside(&self) -> bool {
+        !self.broken && (self.seen != self.next || !self.head.is_empty())
+    }
+}
+
 /// Fills `buf` from `r`; false when the input ended first (what was read stays in `buf`).
 fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<bool> {
     let mut n = 0;
@@ -153,8 +193,17 @@ fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<bool> {
 impl<R: Read> Read for PipeTracing<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.at >= self.out.len() {
+            let first = !self.started;
             if !self.refill()? {
                 return Ok(0);
+            }
+            // what the crate sees: the 16-byte pipe header, then records
+            if let Ok(mut ends) = self.ends.lock() {
+                if first {
+                    ends.big_endian = self.big_endian;
+                    ends.next = 16;
+                }
+                ends.pass(&self.out);
             }
         }
         let n = buf.len().min(self.out.len() - self.at);
@@ -244,16 +293,43 @@ impl Interner {
     }
 }
 
-/// Call chains interned once: `frames[offsets[i]..offsets[i+1]]` are stack i's addresses, leaf first.
+/// One call-chain entry: a kernel address (`dso` = maps::KERNEL), a user address outside every
+/// mapping (`maps::NO_MAP`, `off` = the address), or a file and the offset in it. `addr` is the
+/// address as recorded (what perf script prints without symbols).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Frame {
+    pub dso: u32,
+    pub off: u64,
+    pub addr: u64,
+}
+
+/// Call chains interned once: `frames[offsets[i]..offsets[i+1]]` are stack i's frames, leaf first.
 #[derive(Debug, Default)]
 pub struct Stacks {
-    pub frames: Vec<u64>,
+    pub frames: Vec<Frame>,
     pub offsets: Vec<u64>,
-    ids: HashMap<Vec<u64>, i32>,
+    ids: HashMap<Vec<Frame>, i32>,
+    /// (space version, chain as recorded) -> id: a chain met again in the same version of its
+    /// process's mappings is neither placed nor hashed as frames again (most samples)
+    seen: HashMap<(u64, Vec<u64>), i32>,
 }
 
 impl Stacks {
-    fn id(&mut self, chain: Vec<u64>) -> i32 {
+    /// The id of a recorded chain of process `pid` (context markers included), placing its frames
+    /// in the process's mappings the first time it is met in this version of them.
+    fn chain_id(&mut self, chain: &linux_perf_event_reader::RawDataU64, pid: i32, maps: &Maps) -> i32 {
+        let space = maps.space(pid);
+        let raw: Vec<u64> = (0..chain.len()).filter_map(|i| chain.get(i)).collect();
+        let key = (space.map_or(0, |s| s.version), raw);
+        if let Some(&i) = self.seen.get(&key) {
+            return i;
+        }
+        let i = self.id(chain_frames(&key.1, space));
+        self.seen.insert(key, i);
+        i
+    }
+
+    fn id(&mut self, chain: Vec<Frame>) -> i32 {
         if let Some(&i) = self.ids.get(&chain) {
             return i;
         }
@@ -295,10 +371,24 @@ pub struct Scanner {
     pub comms: Interner,
     pub stacks: Stacks,
     pub stacks_wanted: bool,
+    /// the processes' mappings, to place user frames (maps.rs)
+    pub maps: Maps,
     split: Vec<u8>,
     pub damage: Option<Damage>,
     done: bool,
     pub records: u64,
+    /// file mode: the file ends inside its data section (read up to its last whole record)
+    pub cut: Option<CutAt>,
+    ends: Option<Arc<Mutex<RecordEnds>>>,
+}
+
+/// A file mode perf.data cut inside its data section: the file's length, where its last whole
+/// record ends, and where the header said the data ends.
+#[derive(Debug, Clone, Copy)]
+pub struct CutAt {
+    pub at: u64,
+    pub data_end: u64,
+    pub claimed_end: u64,
 }
 
 /// An error that stops reading before any record: the offset reached and the crate's reason.
@@ -313,16 +403,25 @@ impl Scanner {
     pub fn open(input: Box<dyn Input>, pipe: bool) -> Result<Self, OpenError> {
         let pos = Arc::new(AtomicU64::new(0));
         let counted = Counted { inner: input, pos: pos.clone() };
+        let mut cut = None;
+        let ends = Arc::new(Mutex::new(RecordEnds::default()));
         let (reader, pipe_tracing) = if pipe {
             let t = Arc::new(Mutex::new(Vec::new()));
             let split = PipeTracing {
                 inner: counted, out: Vec::new(), at: 0, framing: true, big_endian: false, started: false, tracing: t.clone(),
+                ends: ends.clone(),
             };
             (guarded(|| PerfFileReader::parse_pipe(Box::new(split) as Box<dyn Input>)), Some(t))
         } else {
             let mut counted = counted;
-            check_sections(&mut counted).map_err(|(offset, what)| OpenError { offset, what })?;
-            (guarded(|| PerfFileReader::parse_file(Box::new(counted) as Box<dyn Input>)), None)
+            let mut patches = Vec::new();
+            let found = check_sections(&mut counted, &mut patches).map_err(|(offset, what)| OpenError { offset, what })?;
+            if let Some(c) = &found {
+                patches.push((0, c.head.to_vec()));
+            }
+            let input: Box<dyn Input> = if patches.is_empty() { Box::new(counted) } else { Box::new(Patched { inner: counted, patches, pos: 0 }) };
+            cut = found.map(|c| CutAt { at: c.at, data_end: c.data_end, claimed_end: c.claimed_end });
+            (guarded(|| PerfFileReader::parse_file(input)), None)
         };
         let PerfFileReader { perf_file, record_iter } = reader.map_err(|what| OpenError { offset: pos.load(Ordering::Relaxed), what })?;
         let meta = read_meta(&perf_file);
@@ -340,15 +439,32 @@ impl Scanner {
             comms,
             stacks: Stacks::default(),
             stacks_wanted: true,
+            maps: Maps::default(),
             split: Vec::new(),
             damage: None,
             done: false,
             records: 0,
+            cut,
+            ends: pipe.then_some(ends),
         })
     }
 
     pub fn meta(&self) -> &Meta {
         &self.meta
+    }
+
+    /// HEADER_BUILD_ID: (path, build id) of each file perf record listed, sorted by path; a damaged
+    /// section gives what was read before the damage.
+    pub fn build_ids(&self) -> Vec<(String, Vec<u8>)> {
+        let mut out: Vec<(String, Vec<u8>)> = self
+            .file
+            .build_ids()
+            .unwrap_or_default()
+            .into_values()
+            .map(|d| (String::from_utf8_lossy(&d.path).into_owned(), d.build_id))
+            .collect();
+        out.sort();
+        out
     }
 
     /// The capture's tracing data (the format files), once it has been seen.
@@ -381,9 +497,17 @@ impl Scanner {
             self.done = true;
             if let Some(what) = failed {
                 self.damage = Some(Damage { offset: self.pos.load(Ordering::Relaxed), what });
+            } else if let Some(at) = self.pipe_cut() {
+                self.damage = Some(Damage { offset: at, what: "the stream ends inside a record: cut".to_owned() });
             }
         }
         b
+    }
+
+    /// Pipe mode, at the end of the stream: the input offset where it ended, if inside a record.
+    fn pipe_cut(&self) -> Option<u64> {
+        let ends = self.ends.as_ref()?.lock().ok()?;
+        ends.inside().then(|| self.pos.load(Ordering::Relaxed))
     }
 
     /// One record into `b`: Ok(false) at the end of the data.
@@ -396,7 +520,8 @@ impl Scanner {
         self.records += 1;
         match rec {
             PerfFileRecord::EventRecord { attr_index, record } => {
-                take_event(b, attr_index, &record, &mut self.thread_comm, &mut self.comms, &mut self.stacks, self.stacks_wanted);
+                let mut st = State { threads: &mut self.thread_comm, comms: &mut self.comms, stacks: &mut self.stacks, maps: &mut self.maps };
+                take_event(b, attr_index, &record, &mut st, self.stacks_wanted, self.meta.big_endian);
             }
             PerfFileRecord::UserRecord(u) => {
                 let kind = u.record_type.record_type().0;
@@ -426,7 +551,7 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, linux_perf_data::Error>) -> Result<T
 /// error; and a cut file is best named here, by the section the cut took.
 /// Layout (perf's `perf_file_header`): magic, size, attr_size, then (offset, size) of attrs, data
 /// and event types, then 256 feature bits; the feature table holds one (offset, size) per bit set.
-fn check_sections<R: Read + Seek>(r: &mut R) -> Result<(), (u64, String)> {
+fn check_sections<R: Read + Seek>(r: &mut R, patches: &mut Vec<(u64, Vec<u8>)>) -> Result<Option<Cut>, (u64, String)> {
     let io = |e: io::Error| (0u64, e.to_string());
     let len = r.seek(SeekFrom::End(0)).map_err(io)?;
     r.seek(SeekFrom::Start(0)).map_err(io)?;
@@ -447,7 +572,10 @@ fn check_sections<R: Read + Seek>(r: &mut R) -> Result<(), (u64, String)> {
     };
     within("attrs section", u64_at(&head, 24), u64_at(&head, 32))?;
     let (data_off, data_size) = (u64_at(&head, 40), u64_at(&head, 48));
-    within("data section", data_off, data_size)?;
+    let cut = data_off < len && data_off.checked_add(data_size).is_none_or(|end| end > len);
+    if !cut {
+        within("data section", data_off, data_size)?;
+    }
     within("event types section", u64_at(&head, 56), u64_at(&head, 64))?;
     let attr_size = u64_at(&head, 16);
     if !(64..=4096).contains(&attr_size) {
@@ -459,9 +587,15 @@ fn check_sections<R: Read + Seek>(r: &mut R) -> Result<(), (u64, String)> {
         ("event type", u64_at(&head, 56), u64_at(&head, 64), attr_size + 16, attr_size),
     ] {
         let table = read_at(r, off, size.min(1 << 24)).map_err(io)?;
-        for e in table.chunks_exact(entry as usize) {
+        for (i, e) in table.chunks_exact(entry as usize).enumerate() {
             within(&format!("{what} ids"), u64_at(e, ids_at as usize), u64_at(e, ids_at as usize + 8))?;
+            if big {
+                patches.extend(be_attr_flags(e, off + i as u64 * entry));
+            }
         }
+    }
+    if cut {
+        return cut_header(r, head, big, data_off, data_off.saturating_add(data_size), len).map(Some);
     }
     let mut bits = Vec::new();
     for i in 0..256usize {
@@ -478,10 +612,104 @@ fn check_sections<R: Read + Seek>(r: &mut R) -> Result<(), (u64, String)> {
         if *bit == FEATURE_CMDLINE || *bit == FEATURE_EVENT_DESC {
             let body = read_at(r, off, size).map_err(io)?;
             check_counts(*bit, &body, big).map_err(|what| (off, what))?;
+            if big && *bit == FEATURE_EVENT_DESC {
+                patches.extend(event_desc_attrs(&body).into_iter().filter_map(|at| be_attr_flags(&body[at..], off + at as u64)));
+            }
         }
     }
     r.seek(SeekFrom::Start(0)).map_err(io)?;
-    Ok(())
+    Ok(None)
+}
+
+/// A file cut inside its data section (a copy that stopped early): the features that follow the
+/// data (event names, the format files, hostname...) are gone, the records before the cut are not.
+/// The header the crate reads is patched to a data section that ends at the last whole record
+/// (found by walking the record headers) and to no features.
+fn cut_header<R: Read + Seek>(r: &mut R, mut head: [u8; 104], big: bool, data_off: u64, claimed_end: u64, len: u64) -> Result<Cut, (u64, String)> {
+    let io = |e: io::Error| (0u64, e.to_string());
+    r.seek(SeekFrom::Start(data_off)).map_err(io)?;
+    let mut rd = io::BufReader::with_capacity(1 << 16, &mut *r);
+    let mut at = data_off;
+    let mut h = [0u8; 8];
+    while at + 8 <= len {
+        if !read_full(&mut rd, &mut h).map_err(io)? {
+            break;
+        }
+        let size = u64::from(if big { u16::from_be_bytes([h[6], h[7]]) } else { u16::from_le_bytes([h[6], h[7]]) });
+        if size < 8 || at + size > len {
+            break; // the cut record, or damage: either way the readable data ends here
+        }
+        rd.seek_relative(size as i64 - 8).map_err(io)?;
+        at += size;
+    }
+    drop(rd);
+    let size = at - data_off;
+    head[48..56].copy_from_slice(&if big { size.to_be_bytes() } else { size.to_le_bytes() });
+    head[72..104].fill(0);
+    r.seek(SeekFrom::Start(0)).map_err(io)?;
+    Ok(Cut { at: len, data_end: at, claimed_end, head })
+}
+
+/// Where a file was cut: its length, the end of the last whole record, the end the header claimed,
+/// and the header as the crate is to read it.
+struct Cut {
+    at: u64,
+    data_end: u64,
+    claimed_end: u64,
+    head: [u8; 104],
+}
+
+/// A big-endian perf_event_attr's bitfield word (after read_format, at byte 40) as the crate must see
+/// it. C allocates bitfields from the most significant bit on a big-endian machine, so field k is
+/// bit 63 - k of the word; the crate (linux-perf-event-reader 0.10) reads the word as if bit k, as
+/// perf does after its swap_bitfield(). Patched: the same word with its bits reversed.
+fn be_attr_flags(attr: &[u8], at: u64) -> Option<(u64, Vec<u8>)> {
+    let w: [u8; 8] = attr.get(40..48)?.try_into().ok()?;
+    Some((at + 40, u64::from_be_bytes(w).reverse_bits().to_be_bytes().to_vec()))
+}
+
+/// Where each attr starts in an EVENT_DESC section (its counts already checked by check_counts).
+fn event_desc_attrs(b: &[u8]) -> Vec<usize> {
+    let u32_at = |at: usize| b.get(at..at + 4).map(|w| u32::from_be_bytes([w[0], w[1], w[2], w[3]]) as usize);
+    let (Some(n), Some(attr_size)) = (u32_at(0), u32_at(4)) else { return Vec::new() };
+    let mut out = Vec::new();
+    let mut at = 8usize;
+    for _ in 0..n {
+        out.push(at);
+        at = at.saturating_add(attr_size);
+        let (Some(ids), Some(name)) = (u32_at(at), u32_at(at + 4)) else { break };
+        at = at.saturating_add(8).saturating_add(name).saturating_add(ids.saturating_mul(8));
+    }
+    out
+}
+
+/// A file read with some of its bytes replaced: (offset, bytes) patches laid over what is read.
+struct Patched<R> {
+    inner: R,
+    patches: Vec<(u64, Vec<u8>)>,
+    pos: u64,
+}
+
+impl<R: Read + Seek> Read for Patched<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let (lo, hi) = (self.pos, self.pos + n as u64);
+        for (at, bytes) in &self.patches {
+            let (from, to) = ((*at).max(lo), (at + bytes.len() as u64).min(hi));
+            if from < to {
+                buf[(from - lo) as usize..(to - lo) as usize].copy_from_slice(&bytes[(from - at) as usize..(to - at) as usize]);
+            }
+        }
+        self.pos = hi;
+        Ok(n)
+    }
+}
+
+impl<R: Seek> Seek for Patched<R> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        self.pos = self.inner.seek(to)?;
+        Ok(self.pos)
+    }
 }
 
 const FEATURE_CMDLINE: usize = 11;
@@ -553,11 +781,75 @@ fn user_record(kind: u32, data: &[u8], split: &mut Vec<u8>, big: bool) -> Option
     }
 }
 
-fn take_event(
-    b: &mut Batch, attr: usize, record: &RawEventRecord, threads: &mut HashMap<i32, u32>, comms: &mut Interner,
-    stacks: &mut Stacks, stacks_wanted: bool,
-) {
-    // only the kinds kept here are parsed: the crate asserts on a damaged MMAP2 build id (a panic)
+/// What the records replayed so far say about the threads: their comms, the chains met, the maps.
+struct State<'a> {
+    threads: &'a mut HashMap<i32, u32>,
+    comms: &'a mut Interner,
+    stacks: &'a mut Stacks,
+    maps: &'a mut Maps,
+}
+
+// call chain context markers (perf_event.h's enum perf_callchain_context)
+const CONTEXT_HV: u64 = -32i64 as u64;
+const CONTEXT_KERNEL: u64 = -128i64 as u64;
+const CONTEXT_USER: u64 = -512i64 as u64;
+const CONTEXT_GUEST: u64 = -2048i64 as u64;
+const CONTEXT_GUEST_KERNEL: u64 = -2176i64 as u64;
+const CONTEXT_GUEST_USER: u64 = -2560i64 as u64;
+/// Where a chain without markers changes from kernel to user addresses (x86-64, arm64).
+const KERNEL_HALF: u64 = 0xffff_8000_0000_0000;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Context {
+    Unmarked,
+    Kernel,
+    User,
+    /// a guest's: no map of ours places it
+    Guest,
+}
+
+/// A sample's call chain as frames: kernel addresses as they are, user ones placed in the
+/// process's mappings at this point of the replay. A marker that is no context (a -1 where the
+/// kernel's user-stack walk read garbage) makes the chain corrupt: it is dropped whole, as perf
+/// drops it (`perf script` prints such a sample without frames).
+fn chain_frames(chain: &[u64], space: Option<&Space>) -> Vec<Frame> {
+    let mut ctx = Context::Unmarked;
+    let mut out = Vec::with_capacity(chain.len());
+    for &addr in chain {
+        if addr >= PERF_CONTEXT_MAX {
+            ctx = match addr {
+                CONTEXT_KERNEL | CONTEXT_HV => Context::Kernel,
+                CONTEXT_USER => Context::User,
+                CONTEXT_GUEST | CONTEXT_GUEST_KERNEL | CONTEXT_GUEST_USER => Context::Guest,
+                _ => return Vec::new(),
+            };
+            continue;
+        }
+        let user = match ctx {
+            Context::Unmarked => addr < KERNEL_HALF,
+            Context::Kernel => false,
+            Context::User => true,
+            Context::Guest => {
+                out.push(Frame { dso: NO_MAP, off: addr, addr });
+                continue;
+            }
+        };
+        let (dso, off) = if user { place(space, addr) } else { (KERNEL, addr) };
+        out.push(Frame { dso, off, addr });
+    }
+    out
+}
+
+fn take_event(b: &mut Batch, attr: usize, record: &RawEventRecord, st: &mut State, stacks_wanted: bool, big: bool) {
+    if record.record_type == RecordType::MMAP || record.record_type == RecordType::MMAP2 {
+        // read here, not by the crate: it asserts on a damaged MMAP2 build id (a panic)
+        let data = record.data.as_slice();
+        if let Some(m) = parse_mmap(&data, record.misc, record.record_type == RecordType::MMAP2, big) {
+            st.maps.mmap(m);
+        }
+        return;
+    }
+    // only the kinds kept here are parsed
     let wanted = [RecordType::SAMPLE, RecordType::COMM, RecordType::FORK, RecordType::LOST, RecordType::THROTTLE, RecordType::LOST_SAMPLES];
     if !wanted.contains(&record.record_type) {
         return;
@@ -572,16 +864,13 @@ fn take_event(
             b.tid.push(tid);
             b.period.push(s.period.unwrap_or(1));
             b.attr.push(attr as u32);
-            let comm = match threads.get(&tid) {
+            let comm = match st.threads.get(&tid) {
                 Some(&c) => c,
-                None => comms.id(&format!(":{tid}")), // perf's name for a thread it never saw named
+                None => st.comms.id(&format!(":{tid}")), // perf's name for a thread it never saw named
             };
             b.comm.push(comm);
             let stack = match (&s.callchain, stacks_wanted) {
-                (Some(chain), true) => {
-                    let frames: Vec<u64> = (0..chain.len()).filter_map(|i| chain.get(i)).filter(|&a| a < PERF_CONTEXT_MAX).collect();
-                    stacks.id(frames)
-                }
+                (Some(chain), true) => st.stacks.chain_id(chain, s.pid.unwrap_or(tid), st.maps),
                 _ => -1,
             };
             b.stack.push(stack);
@@ -592,13 +881,17 @@ fn take_event(
         }
         EventRecord::Comm(c) => {
             let name = String::from_utf8_lossy(&c.name.as_slice()).into_owned();
-            threads.insert(c.tid, comms.id(&name));
+            st.threads.insert(c.tid, st.comms.id(&name));
+            if c.is_execve {
+                st.maps.exec(c.pid);
+            }
         }
         EventRecord::Fork(f) => {
             // the child starts with its parent's name; one never named keeps perf's ":tid"
-            if let Some(&c) = threads.get(&f.ptid) {
-                threads.insert(f.tid, c);
+            if let Some(&c) = st.threads.get(&f.ptid) {
+                st.threads.insert(f.tid, c);
             }
+            st.maps.fork(f.pid, f.ppid);
         }
         EventRecord::Lost(l) => {
             let cpu = record.common_data().ok().and_then(|d| d.cpu).unwrap_or(TID_UNKNOWN_CPU);
@@ -700,7 +993,7 @@ mod tests {
         s.extend_from_slice(&0u16.to_le_bytes());
         s.extend_from_slice(&8u16.to_le_bytes());
         let t = Arc::new(Mutex::new(Vec::new()));
-        let mut p = PipeTracing { inner: Cursor::new(s.clone()), out: Vec::new(), at: 0, framing: true, big_endian: false, started: false, tracing: t.clone() };
+        let mut p = PipeTracing { inner: Cursor::new(s.clone()), out: Vec::new(), at: 0, framing: true, big_endian: false, started: false, tracing: t.clone(), ends: Default::default() };
         let mut out = Vec::new();
         p.read_to_end(&mut out).unwrap();
         let mut want = s[..32].to_vec();
@@ -745,12 +1038,48 @@ mod tests {
     }
 
     #[test]
+    fn a_big_endian_attrs_bitfield_word_is_reversed_for_the_crate() {
+        // disabled (field 0) and use_clockid (field 25), as a big-endian perf lays them out: from bit 63 down
+        let mut attr = vec![0u8; 128];
+        attr[40..48].copy_from_slice(&((1u64 << 63) | (1u64 << (63 - 25))).to_be_bytes());
+        let (at, word) = be_attr_flags(&attr, 1000).expect("a patch");
+        assert_eq!(at, 1040);
+        assert_eq!(u64::from_be_bytes(word.try_into().unwrap()), 1 | (1 << 25));
+        assert!(be_attr_flags(&attr[..44], 0).is_none());
+    }
+
+    #[test]
+    fn chain_markers_say_kernel_or_user_and_a_bad_one_drops_the_chain() {
+        let mut maps = Maps::default();
+        maps.mmap(crate::maps::MmapRecord { pid: 7, start: 0x1000, len: 0x1000, pgoff: 0x2000, path: "/a".into(), build_id: None });
+        let space = maps.space(7);
+        // perf script -D of a real sample: kernel marker, 3 kernel frames, user marker, 1 user frame
+        let k = |a: u64| Frame { dso: KERNEL, off: a, addr: a };
+        let chain = [CONTEXT_KERNEL, 0xffffffff81424310, CONTEXT_USER, 0x1010, 0x9999];
+        assert_eq!(chain_frames(&chain, space), vec![
+            k(0xffffffff81424310),
+            Frame { dso: 0, off: 0x2010, addr: 0x1010 },
+            Frame { dso: NO_MAP, off: 0x9999, addr: 0x9999 },
+        ]);
+        // no markers: the address says which half it is in
+        assert_eq!(chain_frames(&[0xffffffff81000130, 0x1010], space)[0], k(0xffffffff81000130));
+        assert_eq!(chain_frames(&[0xffffffff81000130, 0x1010], space)[1].dso, 0);
+        // a -1 after the user frames (seen on this machine): perf discards the whole chain
+        assert!(chain_frames(&[CONTEXT_KERNEL, 0xffffffff81424310, CONTEXT_USER, 0x1010, u64::MAX], space).is_empty());
+        // a guest's frames are no frames of ours
+        assert_eq!(chain_frames(&[CONTEXT_GUEST_USER, 0x1010], space)[0].dso, NO_MAP);
+    }
+
+    #[test]
     fn stacks_are_interned_once() {
         let mut s = Stacks::default();
-        assert_eq!(s.id(vec![1, 2, 3]), 0);
-        assert_eq!(s.id(vec![4]), 1);
-        assert_eq!(s.id(vec![1, 2, 3]), 0);
-        assert_eq!(s.offsets, vec![0, 3, 4]);
+        let f = |a: u64| Frame { dso: KERNEL, off: a, addr: a };
+        assert_eq!(s.id(vec![f(1), f(2), f(3)]), 0);
+        assert_eq!(s.id(vec![f(4)]), 1);
+        assert_eq!(s.id(vec![f(1), f(2), f(3)]), 0);
+        // the same address in another file (another process's map) is another frame
+        assert_eq!(s.id(vec![Frame { dso: 0, off: 1, addr: 1 }, f(2), f(3)]), 2);
+        assert_eq!(s.offsets, vec![0, 3, 4, 7]);
     }
 }
 
@@ -789,16 +1118,53 @@ mod damaged {
     }
 
     #[test]
-    fn cut_files_are_an_error_with_the_offset() {
-        // file mode keeps the features (format files included) after the data: a cut file cannot
-        // be opened, and says where it stopped
+    fn cut_files_read_up_to_the_cut_and_say_where() {
+        // file mode keeps the features (format files included) after the data (744 + 725944,
+        // `perf report --header-only`): a file cut before the data cannot be opened; one cut inside
+        // the data reads its whole records, fewer the earlier the cut, and says where it was cut
         let data = fixture();
-        for cut in (0..data.len()).step_by(72_500).chain([7, 8, 743, data.len() - 1]) {
-            match Scanner::open(Box::new(Cursor::new(data[..cut].to_vec())), false) {
-                Ok(_) => panic!("cut at {cut} opened"),
-                Err(e) => assert!(e.offset <= data.len() as u64 && !e.what.is_empty(), "{cut}: {e:?}"),
-            }
+        for cut in [7, 8, 743] {
+            let e = Scanner::open(Box::new(Cursor::new(data[..cut].to_vec())), false).err().expect("refused");
+            assert!(e.offset <= data.len() as u64 && !e.what.is_empty(), "{cut}: {e:?}");
         }
+        let mut last = 0;
+        for cut in (800..744 + 725_944).step_by(72_500).chain([744 + 725_943]) {
+            let mut s = Scanner::open(Box::new(Cursor::new(data[..cut].to_vec())), false).expect("opened");
+            let c = s.cut.expect("a cut");
+            assert_eq!((c.at, c.claimed_end), (cut as u64, 744 + 725_944));
+            assert!(c.data_end <= cut as u64 && c.data_end + (1 << 16) > cut as u64, "{c:?}");
+            assert!(s.meta().features.is_empty() && s.tracing_data().is_none());
+            let mut n = 0;
+            loop {
+                let b = s.next_batch(1 << 12, 1 << 20);
+                if b.is_empty() && b.lost.is_empty() {
+                    break;
+                }
+                n += b.len();
+            }
+            assert!(s.damage.is_none(), "{cut}: {:?}", s.damage);
+            assert!(n >= last && n <= 5356, "{cut}: {n} samples after {last}");
+            last = n;
+        }
+        assert!(last > 5300, "{last}");
+    }
+
+    #[test]
+    fn a_cut_pipe_says_so_and_a_whole_one_does_not() {
+        let data = fixture();
+        // a pipe stream made of the file's data section behind a pipe header: whole, then cut
+        let mut pipe = b"PERFILE2".to_vec();
+        pipe.extend_from_slice(&16u64.to_le_bytes());
+        let mut ends = RecordEnds { next: 16, ..Default::default() };
+        ends.pass(&pipe);
+        for piece in data[744..744 + 725_944].chunks(1001) {
+            ends.pass(piece);
+        }
+        assert!(!ends.inside());
+        let mut cut = RecordEnds { next: 16, ..Default::default() };
+        cut.pass(&pipe);
+        cut.pass(&data[744..744 + 1003]);
+        assert!(cut.inside());
     }
 
     #[test]

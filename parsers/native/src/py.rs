@@ -8,5 +8,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     crate::py_dat::register(m)?;
     crate::py_text::register(m)?;
     crate::perf_data::py::register(m)?;
+    crate::py_elf::register(m)?;
     Ok(())
 }

@@ -113,19 +113,45 @@ impl PerfScanner {
         Ok(self.lock()?.comms.names.get(start..).unwrap_or_default().to_vec())
     }
 
-    /// (number of stacks, frame addresses u64 buffer, offsets u64 buffer) of stacks `start..`.
-    fn stacks<'py>(&self, py: Python<'py>, start: usize) -> PyResult<(usize, Py<PyBytes>, Py<PyBytes>)> {
+    /// Stacks `start..`: (number of stacks, and four buffers: per frame its file (u32: an index
+    /// into `dsos`, or KERNEL / NO_MAP), its offset in the file (u64), its address (u64); per stack
+    /// where its frames end (u64, from 0)).
+    #[allow(clippy::type_complexity)]
+    fn stacks<'py>(&self, py: Python<'py>, start: usize) -> PyResult<(usize, Py<PyBytes>, Py<PyBytes>, Py<PyBytes>, Py<PyBytes>)> {
         let s = self.lock()?;
         let st = &s.stacks;
         let n = st.len();
+        let empty = || PyBytes::new(py, b"").unbind();
         if start >= n {
-            return Ok((n, PyBytes::new(py, b"").unbind(), PyBytes::new(py, b"").unbind()));
+            return Ok((n, empty(), empty(), empty(), empty()));
         }
         let offs = &st.offsets[start..];
         let lo = offs.first().copied().unwrap_or(0) as usize;
         let frames = st.frames.get(lo..).unwrap_or_default();
         let rebased: Vec<u64> = offs.iter().map(|o| o - lo as u64).collect();
-        Ok((n, bytes_of(py, frames, u64::to_ne_bytes), bytes_of(py, &rebased, u64::to_ne_bytes)))
+        let dso: Vec<u32> = frames.iter().map(|f| f.dso).collect();
+        let off: Vec<u64> = frames.iter().map(|f| f.off).collect();
+        let addr: Vec<u64> = frames.iter().map(|f| f.addr).collect();
+        Ok((
+            n,
+            bytes_of(py, &dso, u32::to_ne_bytes),
+            bytes_of(py, &off, u64::to_ne_bytes),
+            bytes_of(py, &addr, u64::to_ne_bytes),
+            bytes_of(py, &rebased, u64::to_ne_bytes),
+        ))
+    }
+
+    /// The mapped files from index `start` on: (path, build id bytes from its MMAP2, or None).
+    fn dsos<'py>(&self, py: Python<'py>, start: usize) -> PyResult<Vec<(String, Option<Py<PyBytes>>)>> {
+        let s = self.lock()?;
+        let list = s.maps.dsos.get(start..).unwrap_or_default();
+        Ok(list.iter().map(|d| (d.path.clone(), d.build_id.as_ref().map(|b| PyBytes::new(py, b).unbind()))).collect())
+    }
+
+    /// HEADER_BUILD_ID: (path, build id bytes) of each file perf record listed.
+    fn build_ids<'py>(&self, py: Python<'py>) -> PyResult<Vec<(String, Py<PyBytes>)>> {
+        let s = self.lock()?;
+        Ok(s.build_ids().into_iter().map(|(p, b)| (p, PyBytes::new(py, &b).unbind())).collect())
     }
 
     fn tracing_data<'py>(&self, py: Python<'py>) -> PyResult<Option<Py<PyBytes>>> {
@@ -136,6 +162,12 @@ impl PerfScanner {
     /// (offset, what) where reading stopped early, or None.
     fn damage(&self) -> PyResult<Option<(u64, String)>> {
         Ok(self.lock()?.damage.as_ref().map(|d| (d.offset, d.what.clone())))
+    }
+
+    /// File mode cut inside its data section: (file length, end of its last whole record, the
+    /// data's end the header claimed), or None.
+    fn cut(&self) -> PyResult<Option<(u64, u64, u64)>> {
+        Ok(self.lock()?.cut.map(|c| (c.at, c.data_end, c.claimed_end)))
     }
 
     fn records(&self) -> PyResult<u64> {

@@ -97,7 +97,39 @@ fn chunk<'py>(py: Python<'py>, c: &ChunkOut) -> PyResult<Bound<'py, PyDict>> {
     d.set_item("stacks_before", c.stacks_before)?;
     d.set_item("new_frames", PyBytes::new(py, &c.new_frames))?;
     d.set_item("new_counts", c.new_counts.clone())?;
+    d.set_item("lane", lane(py, c)?)?;
     Ok(d)
+}
+
+/// The block lane as block pairing's columns (reports/block_pairing.py), with the run's strings
+/// first seen in this chunk and what Source.track counts of each kind; None where it is empty.
+fn lane<'py>(py: Python<'py>, c: &ChunkOut) -> PyResult<Option<Bound<'py, PyDict>>> {
+    let l = &c.lane;
+    if l.is_empty() && c.lane_new.1 == 0 {
+        return Ok(None);
+    }
+    let cols = PyDict::new(py);
+    cols.set_item("kind", PyBytes::new(py, &l.kind))?;
+    cols.set_item("devnum", le(py, &l.devnum, u64::to_le_bytes)?)?;
+    cols.set_item("sector", le(py, &l.sector, u64::to_le_bytes)?)?;
+    cols.set_item("ts", le(py, &l.ts, i64::to_le_bytes)?)?;
+    cols.set_item("pid", le(py, &l.pid, i32::to_le_bytes)?)?;
+    cols.set_item("nr", le(py, &l.nr, u32::to_le_bytes)?)?;
+    cols.set_item("bytes", le(py, &l.bytes, u64::to_le_bytes)?)?;
+    cols.set_item("nulls", PyBytes::new(py, &l.nulls))?;
+    cols.set_item("dev", le(py, &l.dev, u32::to_le_bytes)?)?;
+    cols.set_item("comm", le(py, &l.comm, u32::to_le_bytes)?)?;
+    cols.set_item("rwbs", le(py, &l.rwbs, u32::to_le_bytes)?)?;
+    let d = PyDict::new(py);
+    d.set_item("cols", cols)?;
+    d.set_item("strings_before", c.lane_strings_before)?;
+    d.set_item("new_strings", (PyBytes::new(py, &c.lane_new.0), c.lane_new.1))?;
+    let stats = PyList::empty(py);
+    for s in &l.stats {
+        stats.append((&s.name, s.n, s.lo, s.hi, s.all_cpus()))?;
+    }
+    d.set_item("stats", stats)?;
+    Ok(Some(d))
 }
 
 /// Scans one text capture chunk by chunk; its state (carried lines, line numbers, call chains
@@ -110,7 +142,8 @@ struct TextScanner {
 #[pymethods]
 impl TextScanner {
     #[new]
-    #[pyo3(signature = (dialect_name, stacks, payload, block_events, net_events, systems, exact))]
+    #[pyo3(signature = (dialect_name, stacks, payload, block_events, net_events, systems, exact, lane=false))]
+    #[allow(clippy::too_many_arguments)] // the scanner's Config, field by field, as Python passes it
     fn new(
         dialect_name: &str,
         stacks: bool,
@@ -119,17 +152,22 @@ impl TextScanner {
         net_events: Vec<String>,
         systems: Vec<(String, String)>,
         exact: Vec<(String, String)>,
+        lane: bool,
     ) -> PyResult<Self> {
-        let cfg = Config { dialect: dialect(dialect_name)?, stacks, payload, block_events, net_events, systems, exact };
+        let cfg = Config { dialect: dialect(dialect_name)?, stacks, payload, lane, block_events, net_events, systems, exact };
         Ok(TextScanner { inner: Scanner::new(cfg) })
     }
 
     /// Scan `data` (whole lines) after the lines `cuts` (first bytes of lines cut since the last
     /// call); `last`: the input ends with `data`. None while no event line has ended.
-    fn scan<'py>(&mut self, py: Python<'py>, data: &[u8], cuts: Vec<Vec<u8>>, last: bool) -> PyResult<Option<Bound<'py, PyDict>>> {
+    /// `head`: the start of the chunk's first line, which the previous read ended inside; `end`:
+    /// where `data`'s whole lines end (the rest is the next chunk's head).
+    #[pyo3(signature = (data, cuts, last, head=b"".as_slice(), end=None))]
+    fn scan<'py>(&mut self, py: Python<'py>, data: &[u8], cuts: Vec<Vec<u8>>, last: bool, head: &[u8], end: Option<usize>) -> PyResult<Option<Bound<'py, PyDict>>> {
         let inner = &mut self.inner;
+        let data = data.get(..end.unwrap_or(data.len()).min(data.len())).unwrap_or_default();
         // the scan touches no Python object: let the report thread run meanwhile
-        let out = py.detach(|| inner.scan(data, &cuts, last));
+        let out = py.detach(|| inner.scan_after(head, data, &cuts, last));
         out.map(|c| chunk(py, &c)).transpose()
     }
 }

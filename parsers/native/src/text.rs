@@ -13,6 +13,8 @@ use std::collections::{BTreeMap, HashMap};
 
 #[path = "text_cols.rs"]
 pub mod cols;
+#[path = "text_lane.rs"]
+pub mod lane;
 #[path = "text_line.rs"]
 pub mod line;
 #[path = "text_payload.rs"]
@@ -38,6 +40,7 @@ pub struct Config {
     pub dialect: Dialect,
     pub stacks: bool,  // false: call chains are recognised (not skipped) but not interned
     pub payload: bool, // false: block events come without their payload text
+    pub lane: bool,    // true: insert/issue/complete go to the block lane only, not to frames
     pub block_events: Vec<String>,
     pub net_events: Vec<String>,
     // ftrace prints event names without their system: (prefix, system) and (name, full name)
@@ -65,6 +68,10 @@ pub struct ChunkOut {
     pub stacks_before: usize,
     pub new_frames: Vec<u8>,
     pub new_counts: Vec<u32>,
+    // the block lane (Config::lane), and the lane strings first seen in this chunk
+    pub lane: lane::Lane,
+    pub lane_new: (Vec<u8>, u32),
+    pub lane_strings_before: usize,
 }
 
 impl ChunkOut {
@@ -83,6 +90,8 @@ pub struct Scanner {
     carry_cuts: Vec<(usize, Vec<u8>)>, // cut lines among them: (index among the carried lines, first bytes)
     kinds: HashMap<Vec<u8>, usize>,    // event name as printed -> index in `names`
     names: Vec<(String, Class)>,
+    lane_kinds: Vec<u8>, // per kind: its lane kind code, 0 where it goes to frames
+    lane_strings: lane::Interner,
     stacks: HashMap<Vec<u8>, i32>,
 }
 
@@ -110,6 +119,22 @@ fn text(l: &[u8]) -> &[u8] {
     l.strip_suffix(b"\r").unwrap_or(l)
 }
 
+/// `str::trim`, with ASCII whitespace stripped bytewise first: nearly every line's ends are ASCII,
+/// and the char-by-char walk cost more than parsing the payload. Where an end is not ASCII, the
+/// full trim decides (Unicode whitespace such as U+00A0 is trimmed as `str::trim` trims it).
+fn trim_str(s: &str) -> &str {
+    // char::is_whitespace over ASCII: space, \t, \n, \x0B, \x0C, \r
+    let ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r');
+    let b = s.as_bytes();
+    let a = b.iter().position(|c| !ws(c)).unwrap_or(b.len());
+    let z = b.iter().rposition(|c| !ws(c)).map_or(a, |i| i + 1);
+    match (b.get(a), z.checked_sub(1).and_then(|i| b.get(i))) {
+        (Some(&x), Some(&y)) if x < 0x80 && y < 0x80 => s.get(a..z).unwrap_or_default(),
+        (None, _) => "",
+        _ => s.trim(),
+    }
+}
+
 fn lossy(b: &[u8]) -> Cow<'_, str> {
     // the check alone is faster than the lossy walk, and nearly every line is valid
     match std::str::from_utf8(b) {
@@ -127,6 +152,8 @@ impl Scanner {
             carry_cuts: Vec::new(),
             kinds: HashMap::new(),
             names: Vec::new(),
+            lane_kinds: Vec::new(),
+            lane_strings: lane::Interner::default(),
             stacks: HashMap::new(),
         }
     }
@@ -139,9 +166,23 @@ impl Scanner {
     /// Scan `data` (whole lines; the last chunk's may end without a newline), after the lines
     /// `cuts` (the first bytes of lines cut before it). None: no event line ended yet, all is carried.
     pub fn scan(&mut self, data: &[u8], cuts: &[Vec<u8>], last: bool) -> Option<ChunkOut> {
+        self.scan_after(b"", data, cuts, last)
+    }
+
+    /// As `scan`, where the chunk's first line starts with `head` (the unfinished last line of the
+    /// previous read): the reader hands its reads over as they are, and only that line is copied.
+    pub fn scan_after(&mut self, head: &[u8], data: &[u8], cuts: &[Vec<u8>], last: bool) -> Option<ChunkOut> {
+        let joined: Vec<u8>;
+        let (first, data) = if head.is_empty() {
+            (None, data)
+        } else {
+            let nl = memchr::memchr(b'\n', data).unwrap_or(data.len());
+            joined = [head, data.get(..nl).unwrap_or_default()].concat();
+            (Some(joined.as_slice()), data.get(nl + 1..).unwrap_or_default())
+        };
         let carry = std::mem::take(&mut self.carry);
         let carry_cuts = std::mem::take(&mut self.carry_cuts);
-        let lines = gather(&carry, &carry_cuts, cuts, data);
+        let lines = gather(&carry, &carry_cuts, cuts, first, data);
         let keep = if last {
             lines.len()
         } else {
@@ -191,7 +232,7 @@ impl Scanner {
 
     fn pass(&mut self, lines: &[Line]) -> ChunkOut {
         let mut p = Pass {
-            out: ChunkOut { stacks_before: self.stacks.len(), ..ChunkOut::default() },
+            out: ChunkOut { stacks_before: self.stacks.len(), lane_strings_before: self.lane_strings.len(), ..ChunkOut::default() },
             by_kind: Vec::new(),
             seq: 0,
             owner: Owner::Nobody,
@@ -238,7 +279,7 @@ impl Scanner {
                 _ => None, // ftrace's frames belong to a marker; one whose CPU had no event is dropped
             };
             if let Some(s) = owner {
-                p.add_frame(s, lossy(sym).trim());
+                p.add_frame(s, trim_str(&lossy(sym)));
             }
         }
         let lost = line::lost(l, d);
@@ -274,6 +315,7 @@ impl Scanner {
             Class::Other
         };
         let k = self.names.len();
+        self.lane_kinds.push(if self.cfg.lane { lane::kind_of(&name) } else { 0 });
         self.names.push((name, class));
         self.kinds.insert(raw.to_vec(), k);
         k
@@ -311,7 +353,7 @@ impl Scanner {
         let kind = self.kind(&h.event);
         let (name, class) = &self.names[kind];
         let body = lossy(h.payload);
-        let body = body.trim();
+        let body = trim_str(&body);
         let typed = match class {
             Class::Block => block_fields(body.as_bytes(), name),
             Class::Net => net_fields(body.as_bytes()),
@@ -320,6 +362,26 @@ impl Scanner {
         let Some(typed) = typed else {
             return p.out.skip(no, || format!("{name}: {body}"));
         };
+        let comm = &h.comm[if self.cfg.dialect == Dialect::Ftrace { line::instance_len(h.comm) } else { 0 }..];
+        let lane_kind = self.lane_kinds.get(kind).copied().unwrap_or(0);
+        if let (Typed::Block { b, major, minor, sector, nr, bytes, .. }, true) = (&typed, lane_kind != 0) {
+            let comm = lossy(comm);
+            let ev = lane::LaneEvent {
+                kind: lane_kind,
+                ts: sec * 1_000_000_000 + frac,
+                cpu,
+                pid,
+                comm: trim_str(&comm).as_bytes(),
+                major: *major,
+                minor: *minor,
+                dev: (b.major, b.minor),
+                rwbs: b.rwbs,
+                sector: *sector,
+                nr: *nr,
+                bytes: *bytes,
+            };
+            return p.out.lane.push(&ev, &mut self.lane_strings);
+        }
         if kind >= p.by_kind.len() {
             p.by_kind.resize(kind + 1, None);
         }
@@ -334,8 +396,7 @@ impl Scanner {
         k.pid.push(pid);
         k.tgid.push(tgid.unwrap_or(0));
         k.tgid_ok.push(u8::from(tgid.is_some()));
-        let comm = &h.comm[if self.cfg.dialect == Dialect::Ftrace { line::instance_len(h.comm) } else { 0 }..];
-        k.comm.push(Some(lossy(comm).trim().as_bytes()));
+        k.comm.push(Some(trim_str(&lossy(comm)).as_bytes()));
         k.seq.push(p.seq);
         if let Some(s) = &mut k.payload {
             s.push(body.as_bytes());
@@ -362,6 +423,7 @@ impl Scanner {
             };
             k.finish();
         }
+        p.out.lane_new = self.lane_strings.take_new();
         p.out
     }
 }
@@ -381,8 +443,8 @@ impl Pass {
 }
 
 /// The lines of a chunk in order: carried lines (with the cut ones among them), the lines cut
-/// since, then `data`'s lines.
-fn gather<'a>(carry: &'a [u8], carry_cuts: &'a [(usize, Vec<u8>)], cuts: &'a [Vec<u8>], data: &'a [u8]) -> Vec<Line<'a>> {
+/// since, the line the last read ended inside (`first`), then `data`'s lines.
+fn gather<'a>(carry: &'a [u8], carry_cuts: &'a [(usize, Vec<u8>)], cuts: &'a [Vec<u8>], first: Option<&'a [u8]>, data: &'a [u8]) -> Vec<Line<'a>> {
     let mut lines = Vec::with_capacity(memchr::memchr_iter(b'\n', data).count() + cuts.len() + 1);
     let mut cc = carry_cuts.iter().peekable();
     let mut take_cuts = |lines: &mut Vec<Line<'a>>| {
@@ -399,6 +461,7 @@ fn gather<'a>(carry: &'a [u8], carry_cuts: &'a [(usize, Vec<u8>)], cuts: &'a [Ve
         lines.push(Line::Cut(c));
     }
     lines.extend(cuts.iter().map(|c| Line::Cut(c)));
+    lines.extend(first.map(Line::Text));
     lines.extend(split(data).map(Line::Text));
     lines
 }

@@ -10,6 +10,7 @@ fn cfg(dialect: Dialect) -> Config {
         dialect,
         stacks: true,
         payload: true,
+        lane: false,
         block_events: s(&["block:block_rq_insert", "block:block_rq_issue", "block:block_rq_complete", "block:block_rq_requeue"]),
         net_events: s(&["net:net_dev_xmit", "net:netif_receive_skb"]),
         systems: vec![("block_".into(), "block".into()), ("sched_".into(), "sched".into())],
@@ -220,4 +221,35 @@ fn line_grammar_rejects_near_misses() {
     assert!(line::quiet(b"  # ========", Dialect::Perf) && !line::quiet(b"cpus=x", Dialect::Ftrace));
     assert_eq!(count_heads(ISSUE, Dialect::Perf), 1);
     assert_eq!(count_heads(ISSUE, Dialect::Ftrace), 0);
+}
+
+#[test]
+fn the_lane_takes_insert_issue_complete_with_the_values_their_frames_have() {
+    let text = b"              dd  4116 [001]  2406.385071:     block:block_rq_issue: 254,0 WS 4096 () 2048 + 8 be,0,4 [dd]\n\
+                 \x20    swapper/1     0 [001]  2406.385190:  block:block_rq_complete: 254,0 WS () 2048 + 8 be,0,4 [0]\n\
+                 \x20   kworker/1:2   60 [001]  2406.385200:   block:block_rq_requeue: 254,0 WS () 2048 + 8 be,0,4 [0]\n\
+                 \x20             dd  4116 [000]  2406.385300:     block:block_rq_insert: 8,16 R 512 () 7 + 1 [dd]\n";
+    let mut c = cfg(Dialect::Perf);
+    c.lane = true;
+    let out = Scanner::new(c).scan(text, &[], true).unwrap();
+    let l = &out.lane;
+    assert_eq!(l.kind, [lane::ISSUE, lane::COMPLETE, lane::INSERT]);
+    assert_eq!(l.ts, [2_406_385_071_000, 2_406_385_190_000, 2_406_385_300_000]);
+    assert_eq!((l.pid.clone(), l.sector.clone(), l.nr.clone()), (vec![4116, 0, 4116], vec![2048, 2048, 7], vec![8, 8, 1]));
+    assert_eq!((l.bytes.clone(), l.nulls.clone()), (vec![4096, 0, 512], vec![0, lane::BYTES_NULL, 0]));
+    assert_eq!(l.devnum, [(254 << 20), (254 << 20), (8 << 20) + 16]);
+    // one table for the run: 254,0 dd WS swapper/1 8,16 R
+    assert_eq!(String::from_utf8_lossy(&out.lane_new.0), "254,0\ndd\nWS\nswapper/1\n8,16\nR\n");
+    assert_eq!((l.dev.clone(), l.comm.clone(), l.rwbs.clone()), (vec![0, 0, 4], vec![1, 3, 1], vec![2, 2, 5]));
+    // the requeue is not in the lane: it stays a frame
+    assert_eq!(out.kinds.iter().map(|k| k.name.as_str()).collect::<Vec<_>>(), ["block:block_rq_requeue"]);
+    let names: Vec<_> = l.stats.iter().map(|s| (s.name.as_str(), s.n)).collect();
+    assert_eq!(names, [("block:block_rq_issue", 1), ("block:block_rq_complete", 1), ("block:block_rq_insert", 1)]);
+}
+
+#[test]
+fn trim_is_str_trim_at_ascii_and_unicode_ends() {
+    for s in ["", " ", "\t\x0b\x0c\r\n", " dd ", "\u{a0}dd\u{a0}", " \u{2003} x \u{85}", "é", " é ", "a\u{a0}", "\u{1680}"] {
+        assert_eq!(trim_str(s), s.trim(), "{s:?}");
+    }
 }

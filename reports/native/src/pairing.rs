@@ -25,7 +25,9 @@
 //! "Remembering" is per value, not per event: a value an event does not have (null in its frame) leaves
 //! the one remembered before it in place, so an issue without a `bytes` field keeps its insert's.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
 
 /// (sector_t)-1: a request without a position, as a flush's complete prints it.
 pub const NO_SECTOR: u64 = u64::MAX;
@@ -251,10 +253,24 @@ struct Place {
     at: u32,
 }
 
+/// Buffers of a chunk's pairing, kept for the next chunk: a chunk's buffers are tens of MB, and
+/// fresh ones each time cost more in page faults than the pairing itself.
+#[derive(Default)]
+pub struct Scratch {
+    places: Vec<Place>,
+    group_of: FxHashMap<Key, u32>,
+    keys: Vec<Key>,
+    group: Vec<u32>,
+    grouped: Vec<Place>,
+    sorted: Vec<Place>,
+    ordered: Vec<Event>,
+}
+
 /// Pair one chunk's events with the open requests of `table`; what stays open goes back into it.
-pub fn pair_chunk(table: &mut OpenTable, events: &[Event], ops: &Ops, bounds: Bounds) -> Paired {
+pub fn pair_chunk(table: &mut OpenTable, events: &[Event], ops: &Ops, bounds: Bounds, scratch: &mut Scratch) -> Paired {
     let mut out = Paired::default();
-    let mut places: Vec<Place> = Vec::with_capacity(events.len());
+    let mut places = std::mem::take(&mut scratch.places);
+    places.clear();
     let mut state: Vec<Open> = Vec::new();
     for (at, e) in events.iter().enumerate() {
         let key = match e.key {
@@ -273,22 +289,15 @@ pub fn pair_chunk(table: &mut OpenTable, events: &[Event], ops: &Ops, bounds: Bo
             None => state.push(Open { key: None, dev: e.dev, ts: e.ts, req: Request::of(e, kind) }),
         }
     }
-    // Rule: a chunk starts from the open requests of its own keys, as if no chunk border were there.
     let mut carried: Vec<Option<Open>> = Vec::new();
-    if !table.is_empty() {
-        for i in 0..places.len() {
-            let key = places[i].key;
-            if let Some(o) = table.take(&key) {
-                places.push(Place { key, ts: o.ts, kind: Kind::Open, at: carried.len() as u32 });
-                carried.push(Some(o));
-            }
-        }
-    }
-    // at equal key, time and kind, arrival decides (carried rows differ by kind: Open comes first)
-    places.sort_unstable_by_key(|p| (p.key, p.ts, p.kind, p.at));
+    let sorted = sweep_order(&places, table, &mut carried, scratch);
+    scratch.places = places;
+    let places = sorted;
     // the events in sweep order, gathered in one pass of independent loads: the sweep then reads
     // memory in order (reading the events in place, one cache miss at a time, cost 4x)
-    let ordered: Vec<Event> = places.iter().filter(|p| p.kind != Kind::Open).filter_map(|p| events.get(p.at as usize).cloned()).collect();
+    let mut ordered = std::mem::take(&mut scratch.ordered);
+    ordered.clear();
+    ordered.extend(places.iter().filter(|p| p.kind != Kind::Open).filter_map(|p| events.get(p.at as usize).cloned()));
     let mut next = ordered.iter();
     let mut row = |p: &Place, carried: &mut Vec<Option<Open>>| match p.kind {
         Kind::Open => carried.get_mut(p.at as usize).and_then(Option::take).map(Row::Carried),
@@ -322,6 +331,73 @@ pub fn pair_chunk(table: &mut OpenTable, events: &[Event], ops: &Ops, bounds: Bo
         }
     }
     table.put(state, bounds, &mut out.dropped);
+    drop(next);
+    scratch.ordered = ordered;
+    scratch.sorted = places;
+    out
+}
+
+/// The places in sweep order: keys ascending; within a key by (time, kind, arrival), the open
+/// request carried in for the key among them. Rule: a chunk starts from the open requests of its own
+/// keys, as if no chunk border were there.
+///
+/// Grouped by key through a hash map, then only the distinct keys are sorted: a chunk has a few
+/// events per key, already in time order as the capture wrote them, so this does the work of a sort
+/// of every event (which cost most of the pairing) in about one pass.
+fn sweep_order(places: &[Place], table: &mut OpenTable, carried: &mut Vec<Option<Open>>, scratch: &mut Scratch) -> Vec<Place> {
+    let Scratch { group_of, keys, group, grouped, sorted, .. } = scratch;
+    group_of.clear();
+    keys.clear();
+    group.clear();
+    for p in places {
+        let next = keys.len() as u32;
+        let g = *group_of.entry(p.key).or_insert_with(|| {
+            keys.push(p.key);
+            next
+        });
+        group.push(g);
+    }
+    // a group's places start at start[g]; one more slot each for the open request it may carry in
+    let mut start = vec![0usize; keys.len() + 1];
+    for &g in group.iter() {
+        start[g as usize + 1] += 1;
+    }
+    let mut carried_of: Vec<Option<Place>> = vec![None; keys.len()];
+    for (g, key) in keys.iter().enumerate() {
+        if let Some(o) = table.take(key) {
+            carried_of[g] = Some(Place { key: *key, ts: o.ts, kind: Kind::Open, at: carried.len() as u32 });
+            carried.push(Some(o));
+            start[g + 1] += 1;
+        }
+    }
+    for g in 0..keys.len() {
+        start[g + 1] += start[g];
+    }
+    let mut fill = start.clone();
+    grouped.clear();
+    grouped.resize(start[keys.len()], Place { key: (0, 0), ts: None, kind: Kind::Open, at: 0 });
+    for (g, c) in carried_of.into_iter().enumerate() {
+        if let Some(c) = c {
+            grouped[fill[g]] = c;
+            fill[g] += 1;
+        }
+    }
+    for (p, &g) in places.iter().zip(group.iter()) {
+        grouped[fill[g as usize]] = *p;
+        fill[g as usize] += 1;
+    }
+    let mut by_key: Vec<u32> = (0..keys.len() as u32).collect();
+    by_key.sort_unstable_by_key(|&g| keys[g as usize]);
+    let mut out = std::mem::take(sorted);
+    out.clear();
+    for g in by_key {
+        let part = &mut grouped[start[g as usize]..start[g as usize + 1]];
+        let order = |p: &Place| (p.ts, p.kind, p.at);
+        if !part.windows(2).all(|w| order(&w[0]) <= order(&w[1])) {
+            part.sort_unstable_by_key(order);
+        }
+        out.extend_from_slice(part);
+    }
     out
 }
 
@@ -442,7 +518,7 @@ pub struct Bounds {
 #[derive(Default)]
 pub struct OpenTable {
     slots: Vec<Option<Open>>, // in the order they were put; None where taken or dropped
-    at: HashMap<Key, usize>,
+    at: FxHashMap<Key, usize>,
     parts: Vec<std::ops::Range<usize>>, // frozen parts, oldest first; hot is parts' end .. slots.len()
     alive: usize,
     hot_alive: usize,
@@ -505,6 +581,16 @@ impl OpenTable {
         self.alive
     }
 
+    /// Open requests that were issued, and those only inserted.
+    pub fn counts(&self) -> (usize, usize) {
+        let open = self.slots.iter().flatten();
+        open.fold((0, 0), |(iss, ins), o| match (o.req.iss_ts, o.req.ins_ts) {
+            (Some(_), _) => (iss + 1, ins),
+            (None, Some(_)) => (iss, ins + 1),
+            (None, None) => (iss, ins),
+        })
+    }
+
     pub fn is_empty(&self) -> bool {
         self.alive == 0
     }
@@ -515,25 +601,40 @@ impl OpenTable {
         if self.slots.len() < 4096 || self.slots.len() < 2 * self.alive {
             return;
         }
-        let mut slots = Vec::with_capacity(self.alive);
-        let mut parts = Vec::with_capacity(self.parts.len());
-        for p in &self.parts {
-            let start = slots.len();
-            slots.extend(self.slots.get(p.clone()).unwrap_or(&[]).iter().filter(|s| s.is_some()).cloned());
-            if slots.len() > start {
-                parts.push(start..slots.len());
+        // in place: a second table of the open requests was the run's peak of memory (bench/README.md)
+        let hot = self.hot_start();
+        let mut spans: Vec<std::ops::Range<usize>> = std::mem::take(&mut self.parts);
+        spans.push(hot..self.slots.len());
+        let mut parts = Vec::with_capacity(spans.len());
+        let mut w = 0;
+        for span in spans {
+            let start = w;
+            for r in span {
+                if self.slots.get(r).is_some_and(Option::is_some) {
+                    self.slots.swap(w, r); // w <= r: what stands at w was taken or already moved
+                    w += 1;
+                }
+            }
+            parts.push(start..w);
+        }
+        parts.pop(); // the hot part: it runs to the end
+        parts.retain(|p: &std::ops::Range<usize>| !p.is_empty());
+        self.slots.truncate(w);
+        self.slots.shrink_to(w.max(self.slots.capacity() / 2));
+        self.parts = parts;
+        self.at.clear();
+        for (i, s) in self.slots.iter().enumerate() {
+            if let Some(k) = s.as_ref().and_then(|o| o.key) {
+                self.at.insert(k, i);
             }
         }
-        let hot = self.hot_start();
-        slots.extend(self.slots.get(hot..).unwrap_or(&[]).iter().filter(|s| s.is_some()).cloned());
-        self.at = slots.iter().enumerate().filter_map(|(i, s)| Some((s.as_ref()?.key?, i))).collect();
-        (self.slots, self.parts) = (slots, parts);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
     // rwbs codes of the tests and their op letters
     const R: u32 = 0;
@@ -551,7 +652,7 @@ mod tests {
 
     fn run(events: &[Event]) -> (Paired, OpenTable) {
         let mut t = OpenTable::default();
-        let p = pair_chunk(&mut t, events, &Ops(OPS), BIG);
+        let p = pair_chunk(&mut t, events, &Ops(OPS), BIG, &mut Scratch::default());
         (p, t)
     }
 
@@ -617,8 +718,8 @@ mod tests {
     #[test]
     fn a_partial_rest_replaces_an_open_request_of_an_earlier_chunk() {
         let mut t = OpenTable::default();
-        pair_chunk(&mut t, &[ev(Iss, 50, 108, 8, R)], &Ops(OPS), BIG);
-        let p = pair_chunk(&mut t, &[ev(Iss, 100, 100, 16, W), ev(C, 110, 100, 8, W)], &Ops(OPS), BIG);
+        pair_chunk(&mut t, &[ev(Iss, 50, 108, 8, R)], &Ops(OPS), BIG, &mut Scratch::default());
+        let p = pair_chunk(&mut t, &[ev(Iss, 100, 100, 16, W), ev(C, 110, 100, 8, W)], &Ops(OPS), BIG, &mut Scratch::default());
         assert_eq!((p.partials.len(), p.overwritten.len(), t.len()), (1, 1, 1));
         let rest = &t.all()[0];
         assert_eq!((rest.key, rest.req.iss_ts, rest.req.rwbs), (Some((8 << 20, 108)), Some(100), W));
@@ -630,8 +731,8 @@ mod tests {
         let (whole, _) = run(&evs);
         for cut in 0..=evs.len() {
             let mut t = OpenTable::default();
-            let mut done = pair_chunk(&mut t, &evs[..cut], &Ops(OPS), BIG).done;
-            done.extend(pair_chunk(&mut t, &evs[cut..], &Ops(OPS), BIG).done);
+            let mut done = pair_chunk(&mut t, &evs[..cut], &Ops(OPS), BIG, &mut Scratch::default()).done;
+            done.extend(pair_chunk(&mut t, &evs[cut..], &Ops(OPS), BIG, &mut Scratch::default()).done);
             assert_eq!(done, whole.done, "cut at {cut}");
             assert!(t.is_empty());
         }
@@ -662,18 +763,25 @@ mod tests {
     }
 
     #[test]
+    fn open_counts_split_issued_from_only_inserted() {
+        let mut t = OpenTable::default();
+        pair_chunk(&mut t, &[ev(Ins, 1, 8, 8, W), ev(Iss, 2, 16, 8, W), ev(Ins, 3, 24, 8, W), ev(Iss, 4, 24, 8, W)], &Ops(OPS), BIG, &mut Scratch::default());
+        assert_eq!(t.counts(), (2, 1));
+    }
+
+    #[test]
     fn the_bound_drops_the_oldest_part_and_hands_it_back() {
         let mut t = OpenTable::default();
         let b = Bounds { hot_rows: 2, max_open: 4 };
         let mut dropped = Vec::new();
         for i in 0..10 {
-            dropped.extend(pair_chunk(&mut t, &[ev(Iss, i, i as u64 * 8, 8, W)], &Ops(OPS), b).dropped);
+            dropped.extend(pair_chunk(&mut t, &[ev(Iss, i, i as u64 * 8, 8, W)], &Ops(OPS), b, &mut Scratch::default()).dropped);
             assert!(t.len() <= b.max_open + b.hot_rows);
         }
         assert_eq!(dropped.len() + t.len(), 10);
         assert_eq!(dropped.first().and_then(|o| o.req.iss_ts), Some(0)); // the oldest went first
         // a complete of a dropped request is one without issue
-        let p = pair_chunk(&mut t, &[ev(C, 20, 0, 8, W)], &Ops(OPS), b);
+        let p = pair_chunk(&mut t, &[ev(C, 20, 0, 8, W)], &Ops(OPS), b, &mut Scratch::default());
         assert_eq!(p.without_issue.len(), 1);
     }
 
@@ -736,9 +844,10 @@ mod tests {
             let mut t = OpenTable::default();
             let mut got = Paired::default();
             let mut rest = &events[..];
+            let mut scratch = Scratch::default(); // kept from chunk to chunk, as the Python class keeps it
             while !rest.is_empty() {
                 let (chunk, more) = rest.split_at((rnd(10) as usize + 1).min(rest.len()));
-                let p = pair_chunk(&mut t, chunk, &Ops(OPS), BIG);
+                let p = pair_chunk(&mut t, chunk, &Ops(OPS), BIG, &mut scratch);
                 got.done.extend(p.done);
                 got.overwritten.extend(p.overwritten);
                 got.without_issue.extend(p.without_issue);

@@ -8,7 +8,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
-use crate::pairing::{pair_chunk, Bounds, Done, Event, Open, OpenTable, Ops, Request, Side};
+use crate::pairing::{pair_chunk, Bounds, Done, Event, Open, OpenTable, Ops, Request, Scratch, Side};
 
 // bits of the `nulls` column: which of an event's values are null in its frame
 const TS_NULL: u8 = 1;
@@ -41,44 +41,54 @@ macro_rules! le {
 }
 le!(u8, u32, u64, i32, i64);
 
-fn column<T: Le>(cols: &Bound<PyDict>, name: &str, n: usize) -> PyResult<Vec<T>> {
-    let item = cols.get_item(name)?.ok_or_else(|| PyValueError::new_err(format!("pairing: no column {name}")))?;
-    let bytes = item.cast::<PyBytes>().map_err(|_| PyValueError::new_err(format!("pairing: column {name} is not bytes")))?;
-    let b = bytes.as_bytes();
+/// A column's bytes, checked to hold `n` values of `T`.
+fn column<'a, T: Le>(cols: &'a [Bound<'a, PyBytes>], names: &[&str], name: &str, n: usize) -> PyResult<&'a [u8]> {
+    let at = names.iter().position(|&x| x == name).ok_or_else(|| PyValueError::new_err(format!("pairing: no column {name}")))?;
+    let b = cols.get(at).map(|c| c.as_bytes()).unwrap_or_default();
     if b.len() != n * T::N {
         return Err(PyValueError::new_err(format!("pairing: column {name} has {} bytes, expected {}", b.len(), n * T::N)));
     }
-    Ok(b.chunks_exact(T::N).map(T::read).collect())
+    Ok(b)
 }
 
-fn events(cols: &Bound<PyDict>) -> PyResult<Vec<Event>> {
-    let kind: Vec<u8> = {
-        let item = cols.get_item("kind")?.ok_or_else(|| PyValueError::new_err("pairing: no column kind"))?;
-        item.cast::<PyBytes>().map_err(|_| PyValueError::new_err("pairing: column kind is not bytes"))?.as_bytes().to_vec()
-    };
-    let n = kind.len();
-    let (devnum, sector) = (column::<u64>(cols, "devnum", n)?, column::<u64>(cols, "sector", n)?);
-    let (ts, dev, comm) = (column::<i64>(cols, "ts", n)?, column::<u32>(cols, "dev", n)?, column::<u32>(cols, "comm", n)?);
-    let (pid, rwbs, nr) = (column::<i32>(cols, "pid", n)?, column::<u32>(cols, "rwbs", n)?, column::<u32>(cols, "nr", n)?);
-    let (bytes, nulls) = (column::<u64>(cols, "bytes", n)?, column::<u8>(cols, "nulls", n)?);
+const COLUMNS: [&str; 11] = ["kind", "devnum", "sector", "ts", "dev", "comm", "pid", "rwbs", "nr", "bytes", "nulls"];
+
+/// The chunk's events, read from the columns in one pass into `out` (kept between chunks).
+fn events(cols: &Bound<PyDict>, out: &mut Vec<Event>) -> PyResult<()> {
+    let mut held = Vec::with_capacity(COLUMNS.len());
+    for name in COLUMNS {
+        let item = cols.get_item(name)?.ok_or_else(|| PyValueError::new_err(format!("pairing: no column {name}")))?;
+        held.push(item.cast_into::<PyBytes>().map_err(|_| PyValueError::new_err(format!("pairing: column {name} is not bytes")))?);
+    }
+    let n = held.first().map_or(0, |k| k.as_bytes().len());
+    let c = |name| column::<u8>(&held, &COLUMNS, name, n);
+    let (kind, nulls) = (c("kind")?, c("nulls")?);
+    let c64 = |name| column::<u64>(&held, &COLUMNS, name, n);
+    let c32 = |name| column::<u32>(&held, &COLUMNS, name, n);
+    let (devnum, sector, ts, bytes) = (c64("devnum")?, c64("sector")?, c64("ts")?, c64("bytes")?);
+    let (dev, comm, pid, rwbs, nr) = (c32("dev")?, c32("comm")?, c32("pid")?, c32("rwbs")?, c32("nr")?);
     let some = |null: u8, bit: u8| null & bit == 0;
-    let mut out = Vec::with_capacity(n);
+    let at8 = |b: &[u8], i: usize| b.get(i * 8..i * 8 + 8).map_or(0, u64::read);
+    let at4 = |b: &[u8], i: usize| b.get(i * 4..i * 4 + 4).map_or(0, u32::read);
+    out.clear();
+    out.reserve(n);
     for i in 0..n {
         let z = nulls[i];
+        let sec = at8(sector, i);
         out.push(Event {
             kind: kind[i],
-            key: some(z, KEY_NULL).then_some((devnum[i], sector[i])),
-            dev: dev[i],
-            ts: some(z, TS_NULL).then_some(ts[i]),
-            comm: comm[i],
-            pid: some(z, PID_NULL).then_some(pid[i]),
-            rwbs: rwbs[i],
-            nr: some(z, NR_NULL).then_some(nr[i]),
-            bytes: some(z, BYTES_NULL).then_some(bytes[i]),
-            sector: some(z, KEY_NULL).then_some(sector[i]),
+            key: some(z, KEY_NULL).then_some((at8(devnum, i), sec)),
+            dev: at4(dev, i),
+            ts: some(z, TS_NULL).then_some(at8(ts, i) as i64),
+            comm: at4(comm, i),
+            pid: some(z, PID_NULL).then_some(at4(pid, i) as i32),
+            rwbs: at4(rwbs, i),
+            nr: some(z, NR_NULL).then_some(at4(nr, i)),
+            bytes: some(z, BYTES_NULL).then_some(at8(bytes, i)),
+            sector: some(z, KEY_NULL).then_some(sec),
         });
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Output columns under a prefix: "done.ts", "done.ts_valid", ...
@@ -131,30 +141,42 @@ impl<'py> Out<'py> {
 #[pyclass(module = "traceparse.reports._native")]
 pub struct Pairing {
     table: OpenTable,
+    events: Vec<Event>,
+    scratch: Scratch,
 }
 
 #[pymethods]
 impl Pairing {
     #[new]
     fn new() -> Self {
-        Pairing { table: OpenTable::default() }
+        Pairing { table: OpenTable::default(), events: Vec::new(), scratch: Scratch::default() }
     }
 
     /// Pair one chunk's events (`cols`: name -> bytes) with the open requests; `ops` maps rwbs
     /// codes to op letters. Returns name -> bytes: done.*, without_issue.*, mismatched.*,
-    /// partials.*, overwritten.*, dropped.* (open requests the bound dropped).
-    fn pair<'py>(&mut self, py: Python<'py>, cols: &Bound<'py, PyDict>, ops: &[u8], hot_rows: usize, max_open: usize) -> PyResult<Bound<'py, PyDict>> {
-        let events = events(cols)?;
-        let table = &mut self.table;
-        let p = py.detach(|| pair_chunk(table, &events, &Ops(ops), Bounds { hot_rows, max_open }));
+    /// partials.*, overwritten.*, dropped.* (open requests the bound dropped); each unpaired side's
+    /// count as `<side>.n` (and `without_issue.empty_n`), its rows only with `sides` (the report's
+    /// filters read them; unfiltered, a count is all it needs).
+    #[pyo3(signature = (cols, ops, hot_rows, max_open, sides=true))]
+    fn pair<'py>(&mut self, py: Python<'py>, cols: &Bound<'py, PyDict>, ops: &[u8], hot_rows: usize, max_open: usize, sides: bool) -> PyResult<Bound<'py, PyDict>> {
+        events(cols, &mut self.events)?;
+        let (table, events, scratch) = (&mut self.table, &self.events, &mut self.scratch);
+        let p = py.detach(|| pair_chunk(table, events, &Ops(ops), Bounds { hot_rows, max_open }, scratch));
         let out = Out { dict: PyDict::new(py) };
         out.done(&p.done)?;
-        let (wi, empty): (Vec<Side>, Vec<bool>) = p.without_issue.iter().copied().unzip();
-        out.sides("without_issue", &wi)?;
-        out.put("without_issue.empty", empty.into_iter().map(u8::from))?;
-        out.sides("mismatched", &p.mismatched)?;
-        out.sides("partials", &p.partials)?;
-        out.sides("overwritten", &p.overwritten)?;
+        let empty_n = p.without_issue.iter().filter(|(_, e)| *e).count();
+        for (name, n) in [("without_issue", p.without_issue.len()), ("mismatched", p.mismatched.len()), ("partials", p.partials.len()), ("overwritten", p.overwritten.len())] {
+            out.dict.set_item(format!("{name}.n"), n)?;
+        }
+        out.dict.set_item("without_issue.empty_n", empty_n)?;
+        if sides {
+            let (wi, empty): (Vec<Side>, Vec<bool>) = p.without_issue.iter().copied().unzip();
+            out.sides("without_issue", &wi)?;
+            out.put("without_issue.empty", empty.into_iter().map(u8::from))?;
+            out.sides("mismatched", &p.mismatched)?;
+            out.sides("partials", &p.partials)?;
+            out.sides("overwritten", &p.overwritten)?;
+        }
         out.opens("dropped", &p.dropped)?;
         Ok(out.dict)
     }
@@ -164,6 +186,12 @@ impl Pairing {
         let out = Out { dict: PyDict::new(py) };
         out.opens("open", &self.table.all())?;
         Ok(out.dict)
+    }
+
+    /// (issued, inserted and never issued) of the open requests: what the report counts of them
+    /// without filters, without handing them all over.
+    fn open_counts(&self) -> (usize, usize) {
+        self.table.counts()
     }
 
     fn __len__(&self) -> usize {

@@ -12,6 +12,7 @@ fn cfg(dialect: Dialect, flags: u8) -> Config {
         dialect,
         stacks: flags & 1 == 0,
         payload: flags & 2 == 0,
+        lane: flags & 2 != 0, // as the block report reads: no payload, block events in the lane
         block_events: s(&["block:block_rq_insert", "block:block_rq_issue", "block:block_rq_complete", "block:block_rq_requeue"]),
         net_events: s(&["net:net_dev_xmit", "net:netif_receive_skb"]),
         systems: vec![("block_".into(), "block".into()), ("net_dev_".into(), "net".into())],
@@ -33,7 +34,10 @@ fuzz_target!(|data: &[u8]| {
         let last = (i + 1) * step >= lines.len();
         let cuts = if flags & 8 != 0 && i == 0 { vec![b"cut".to_vec()] } else { Vec::new() };
         if let Some(out) = s.scan(&chunk, &cuts, last) {
-            events += out.kinds.iter().map(|k| k.len()).sum::<usize>();
+            events += out.kinds.iter().map(|k| k.len()).sum::<usize>() + out.lane.len();
+            let strings = out.lane_strings_before + out.lane_new.1 as usize;
+            assert!(out.lane.dev.iter().chain(&out.lane.comm).chain(&out.lane.rwbs).all(|&c| (c as usize) < strings));
+            assert_eq!(out.lane.stats.iter().map(|k| k.n as usize).sum::<usize>(), out.lane.len());
             skipped += out.skipped as usize;
             for k in &out.kinds {
                 assert!(k.comm.codes.iter().all(|&c| c <= k.comm.n));

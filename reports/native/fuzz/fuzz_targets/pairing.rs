@@ -4,7 +4,7 @@
 //!     cd reports/native && RUSTC_BOOTSTRAP=1 cargo fuzz run pairing -- -max_total_time=300
 #![no_main]
 
-use traceparse_kernels::pairing::{pair_chunk, Bounds, Event, OpenTable, Ops, NULL};
+use traceparse_kernels::pairing::{pair_chunk, Bounds, Event, OpenTable, Ops, Scratch, NULL};
 use libfuzzer_sys::fuzz_target;
 
 /// 12 bytes per event: kind, key, time step, rwbs, sector count, nulls, chunk cut.
@@ -38,8 +38,9 @@ fuzz_target!(|data: &[u8]| {
     let mut table = OpenTable::default();
     let (mut ts, mut chunk, mut completes) = (0i64, Vec::new(), 0usize);
     let (mut taken, mut mismatched, mut dropped) = (0usize, 0usize, 0usize);
+    let mut scratch = Scratch::default();
     let mut flush = |chunk: &mut Vec<Event>, table: &mut OpenTable| {
-        let p = pair_chunk(table, chunk, &ops, bounds);
+        let p = pair_chunk(table, chunk, &ops, bounds, &mut scratch);
         // a complete is mismatched, or taken: then partial, finished, or without issue (or both
         // finished and without issue: an inserted request that was never issued)
         let both = p.done.iter().filter(|d| d.req.iss_ts.is_none()).count();
