@@ -735,7 +735,9 @@ def _page_batches(d: _Bytes, mem, buf: Buffer, cpu: CpuData, head: Header, batch
         whole = avail // ps * ps
         for at in range(0, whole, per_batch):
             n = min(per_batch, whole - at)
-            yield mem[cpu.offset + at : cpu.offset + at + n], cpu.offset + at + n
+            batch = mem[cpu.offset + at : cpu.offset + at + n]  # a copy: the mapped pages can go
+            _release(mem, cpu.offset + at, n)
+            yield batch, cpu.offset + at + n
         if avail < cpu.size and not buf.recovered:
             _report_cut(source, buf, cpu, cpu.offset + whole, cpu.offset + cpu.size, d.size)
         return
@@ -767,6 +769,7 @@ def _page_batches(d: _Bytes, mem, buf: Buffer, cpu: CpuData, head: Header, batch
             inst = f" (instance {buf.name})" if buf.name else ""
             source.skip(1, None, f"trace.dat: CPU {cpu.cpu}{inst} data has a {exc} at byte {at:,}; read up to it")
             return
+        _release(mem, at, 8 + csize)  # the block was copied out (take) and decompressed
         at += 8 + csize
         pending.append(raw[: len(raw) // ps * ps])
         pending_len += len(pending[-1])
@@ -775,6 +778,25 @@ def _page_batches(d: _Bytes, mem, buf: Buffer, cpu: CpuData, head: Header, batch
             pending, pending_len = [], 0
     if pending:
         yield b"".join(pending), at
+
+
+def _release(mem, at: int, n: int) -> None:
+    """Let the kernel drop the mapped file pages of ``at .. at + n``, read and copied already.
+
+    A mapped page counts in this process's RSS once touched, until unmapped: without this, reading
+    a 327 MB uncompressed trace.dat peaked at 428 MB (its whole file), whatever the chunk size.
+    Dropped pages stay in the page cache and read back the same if touched again (a neighbour's
+    edge: the range is rounded out to whole pages), so this only ever costs a re-read, never data.
+    """
+    madvise = getattr(mem, "madvise", None)
+    if madvise is None or n <= 0:
+        return
+    lo = at - at % mmap.PAGESIZE
+    hi = min(len(mem), -(-(at + n) // mmap.PAGESIZE) * mmap.PAGESIZE)
+    try:
+        madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+    except (OSError, ValueError):  # a platform or a mapping that does not take the advice: RSS grows, that is all
+        pass
 
 
 def _report_v7_cut(source: Source, cut: dict) -> None:
