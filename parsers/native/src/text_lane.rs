@@ -9,6 +9,10 @@
 use std::collections::{BTreeSet, HashMap};
 use std::hash::BuildHasherDefault;
 
+// FNV-1a: short keys (comms, rwbs, device pairs) probed once per event; SipHash cost more than
+// the rest of the lane
+use crate::fields::Fnv;
+
 /// The lane's kind codes (reports/block_pairing.py INSERT, ISSUE, COMPLETE; pairing.rs Kind).
 pub const INSERT: u8 = 1;
 pub const ISSUE: u8 = 2;
@@ -103,24 +107,6 @@ impl Interner {
 /// Column indexes of `Interner::last`.
 const COMM: usize = 1;
 const RWBS: usize = 2;
-
-/// FNV-1a: short keys (comms, rwbs, device pairs) probed once per event; SipHash cost more than
-/// the rest of the lane. Keys come from the file, but a colliding capture only slows the scan.
-#[derive(Default, Debug, Clone, Copy)]
-pub struct Fnv(u64);
-
-impl std::hash::Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
-        for &b in bytes {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
 
 /// Per event kind: how many, the time span and the CPUs (what `Source.track` reads of a frame).
 #[derive(Debug, Clone)]
