@@ -72,6 +72,7 @@ def _valid_dev(dev: str) -> bool:
     return len(parts) == 2 and all(p.isdigit() for p in parts)
 
 
+BATCH_ROWS = 1 << 17  # finished requests recorded at once (see BlockAnalysis.flush): ~10 MB of columns
 UNPAIRED = ("complete_without_issue", "issue_without_complete", "insert_without_complete", "overwritten",
             "op_mismatch", "partial_completions", "requeues", "negative_latency", "open_dropped")
 
@@ -97,6 +98,8 @@ class BlockAnalysis:
         # them (filters applied), before any is recorded; it sees the rows, never changes them
         self.on_requests = None
         self.timeline: Timeline | None = None  # heat maps and per-interval series (reports/heatmap.py)
+        self._pending: list = []  # chunks' pairings whose finished requests are not recorded yet
+        self._pending_n = 0
 
     def feed(self, chunk: Chunk, source: Source) -> None:
         frames = chunk.frames
@@ -113,7 +116,20 @@ class BlockAnalysis:
         for what, side in (("complete_without_issue", "without_issue"), ("op_mismatch", "mismatched"),
                            ("partial_completions", "partials"), ("overwritten", "overwritten")):
             self.counts[what] += self._filter(p.side(side), lenient=True).height if self.opts.filtered else p.count(side)
-        done = _requests(p.done)
+        if p.n_done:
+            self._pending.append(p)
+            self._pending_n += p.n_done
+            if self._pending_n >= BATCH_ROWS:
+                self.flush()
+
+    def flush(self) -> None:
+        """Record the finished requests of the chunks fed so far. They are recorded in batches: the
+        recording is a few dozen polars queries whatever their size (~1 ms each), and a capture that
+        lost its completes brings a few hundred finished requests per chunk."""
+        if not self._pending:
+            return
+        done = _requests(pl.concat([p.done for p in self._pending]))
+        self._pending, self._pending_n = [], 0
         self.requests.add(done.group_by("dev", "comm", "op").agg(n=pl.len()))
         self._record(self._filter(done))
 
@@ -182,6 +198,7 @@ class BlockAnalysis:
         self.slow = both
 
     def finish(self, source: Source) -> Report:
+        self.flush()
         _check_events(source)
         if self.opts.filtered:
             st = self._match_open(self.open.all())

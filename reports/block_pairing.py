@@ -197,7 +197,11 @@ class Paired:
 
     def __init__(self, out: dict[str, bytes], strings: _Codes):
         self._out, self._strings = out, strings
-        self.done = requests(out, "done", strings)
+        self.n_done = len(out["done.ts"]) // 8
+
+    @property
+    def done(self) -> pl.DataFrame:
+        return requests(self._out, "done", self._strings)
 
     def count(self, side: str) -> int:
         return self._out[f"{side}.n"]

@@ -51,3 +51,15 @@ def test_a_chunk_without_block_events_before_the_first_block_event():
     d = traceparse.block(cap, unit="us").data
     d2c = d["latency"]["d2c"]["total"]
     assert (d2c["count"], d2c["max_ns"]) == (1, 100_000)  # 1.000101 - 1.000001 s
+
+
+@pytest.mark.parametrize("path", ["fixtures/blk.report-t.txt.xz", "fixtures/tracedat/blk.v7zstd.dat"])
+def test_finished_requests_recorded_in_batches_as_chunk_by_chunk(path, monkeypatch):
+    # the report records finished requests in batches of chunks (BlockAnalysis.flush): heat maps'
+    # widths and slowest cells, the slow listing and the distributions must not see the difference
+    from traceparse.reports import block
+
+    batched = _report(path, lean=True, chunk_bytes=4096)
+    monkeypatch.setattr(block, "BATCH_ROWS", 1)  # each chunk recorded on its own, as before batching
+    assert _report(path, lean=True, chunk_bytes=4096) == batched
+    assert batched["latency"]["d2c"]["total"]["count"] > 100
