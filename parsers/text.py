@@ -19,14 +19,16 @@ from . import _native
 from .payloads import fields
 from .schema import BLOCK_EVENTS, NET_EVENTS, BlockLane, Chunk, KindStats, LaneStrings, conform
 from .source import Source
+from .text_alone import SCANNERS, RunStrings, scan_alone
 
 CHUNK_BYTES = 6 << 20  # measured: with the parser running a chunk ahead, 6 MB keeps peak RSS ~360 MB on 1.3 GB; 8 MB went past 400 MB
 MAX_CHUNK_LINES = 64_000  # measured: a -g capture's 6 MB chunk holds 135k lines and peaks near 400 MB RSS
-# With the block lane (the block report) a line costs a few dozen bytes of columns, not a frame row,
-# so chunks can hold more lines. Measured (bench/README.md): 12 MB halved the report's fixed work per
-# chunk but pushed the capture that lost its completes to 351 MB RSS; 8 MB keeps it at 285 MB.
-LANE_CHUNK_BYTES = 8 << 20
-LANE_CHUNK_LINES = 1 << 20
+# With the block lane (the block report) a line costs a few dozen bytes of columns, not a frame row.
+# Two chunks are scanned at once (text_alone.py) and the report records finished requests in
+# batches, not per chunk: measured on the capture that lost its completes (bench/README.md), 8 MB
+# chunks peaked at 290-305 MB RSS, 6 MB at 276-281, 4 MB at 257-259 (1.3 GB of text: 8% more CPU).
+LANE_CHUNK_BYTES = 4 << 20
+LANE_CHUNK_LINES = 1 << 19
 # No trace line comes near this (a -g frame or a payload is a few hundred bytes): a longer one is
 # damage (a file glued to binary data, a copy cut inside a line). It is cut: one skipped line, and
 # no more than this much of it is ever held, however far its newline is. (The scanner knows the
@@ -166,20 +168,28 @@ def parse_text(
     (see ``read_capture``). The scanner releases the GIL: the reader's thread scans chunk k+1 while
     the report works on chunk k.
     """
-    scanner = _native.TextScanner(
-        dialect.name, stacks, payload, list(BLOCK_EVENTS), list(NET_EVENTS), list(dialect.systems), list(dialect.exact),
-        block_lane,
-    )
-    strings = LaneStrings()
+    def scanner():
+        return _native.TextScanner(
+            dialect.name, stacks, payload, list(BLOCK_EVENTS), list(NET_EVENTS), list(dialect.systems), list(dialect.exact),
+            block_lane,
+        )
+
     lean = block_lane and not stacks  # a chunk's lines go to the lane or are counted: few bytes each
     size = chunk_bytes or (LANE_CHUNK_BYTES if lean else CHUNK_BYTES)
-    for head, data, end, cuts, last in reads(stream, size, LANE_CHUNK_LINES if lean and not chunk_bytes else None):
-        out = scanner.scan(data, cuts, last, head, end)
+    chunks = reads(stream, size, LANE_CHUNK_LINES if lean and not chunk_bytes else None)
+    if lean:  # no call chains: no chunk needs the one before, two are scanned at once
+        run = RunStrings(SCANNERS)
+        for out in scan_alone([scanner() for _ in range(SCANNERS)], chunks, run):
+            yield _chunk(out, source, run.strings, learn=False)
+        return
+    one, strings = scanner(), LaneStrings()
+    for head, data, end, cuts, last in chunks:
+        out = one.scan(data, cuts, last, head, end)
         if out is not None:
             yield _chunk(out, source, strings)
 
 
-def _chunk(out: dict, source: Source, strings: LaneStrings) -> Chunk:
+def _chunk(out: dict, source: Source, strings: LaneStrings, learn: bool = True) -> Chunk:
     """The scanner's output for one chunk -> frames by kind, lost counts; skips and stacks into ``source``."""
     if out["skipped"]:
         no, text = out["first_skip"]
@@ -189,7 +199,8 @@ def _chunk(out: dict, source: Source, strings: LaneStrings) -> Chunk:
     chunk.frames = {k["name"]: _frame(k) for k in out["kinds"]}
     lane = out["lane"]
     if lane is not None:
-        strings.learn(*lane["new_strings"], lane["strings_before"])
+        if learn:  # (scan_alone's chunks come in the run's codes already)
+            strings.learn(*lane["new_strings"], lane["strings_before"])
         chunk.block_lane = BlockLane(lane["cols"], strings)
         chunk.kind_stats = [KindStats(*s) for s in lane["stats"]]
     return chunk

@@ -116,7 +116,9 @@ class BlockAnalysis:
         for what, side in (("complete_without_issue", "without_issue"), ("op_mismatch", "mismatched"),
                            ("partial_completions", "partials"), ("overwritten", "overwritten")):
             self.counts[what] += self._filter(p.side(side), lenient=True).height if self.opts.filtered else p.count(side)
-        if p.n_done:
+        # (the first pairing is recorded even when it finished nothing: the report then has its
+        # heat maps, empty, as a capture with requests has them)
+        if p.n_done or (self.timeline is None and not self._pending):
             self._pending.append(p)
             self._pending_n += p.n_done
             if self._pending_n >= BATCH_ROWS:

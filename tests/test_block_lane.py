@@ -19,6 +19,9 @@ TEXTS = [
     "fixtures/handmade/flush-and-max-sector.txt",
     "fixtures/handmade/comm-spaces.perf.txt",
     "fixtures/handmade/old-kernel-3.10.txt",
+    "fixtures/handmade/truncated.perf.txt",
+    "fixtures/perf-block-g.txt.xz",  # call chains: chunks that open with the frames of the one before's last event
+    "fixtures/tracefs-block-stack.txt.xz",  # ftrace's stack markers and their frames
 ]
 
 
@@ -63,3 +66,31 @@ def test_finished_requests_recorded_in_batches_as_chunk_by_chunk(path, monkeypat
     monkeypatch.setattr(block, "BATCH_ROWS", 1)  # each chunk recorded on its own, as before batching
     assert _report(path, lean=True, chunk_bytes=4096) == batched
     assert batched["latency"]["d2c"]["total"]["count"] > 100
+
+
+def _skips(path, lean: bool, chunk_bytes: int) -> tuple:
+    cap = Capture(path, chunk_bytes=chunk_bytes, lean=lean)
+    traceparse.block(cap)
+    sk = cap.source.skipped
+    return sk.count, sk.first_line, sk.first_text
+
+
+def test_skipped_lines_are_numbered_from_the_file_start_when_chunks_are_scanned_apart(tmp_path):
+    # the lane's chunks are scanned two at once, each numbering its lines from 1 (text_alone.py)
+    lines = (ROOT / TEXTS[0]).read_text().splitlines(keepends=True)
+    path = tmp_path / "bad.txt"
+    path.write_text("".join(lines[:3000] + ["this is no perf line\n"] + lines[3000:]))
+    assert _skips(path, lean=True, chunk_bytes=4096) == _skips(path, lean=False, chunk_bytes=4096)
+    assert _skips(path, lean=True, chunk_bytes=4096)[:2] == (1, 3001)
+
+
+def test_frames_before_any_event_line_are_skipped_as_the_frames_path_skips_them(tmp_path):
+    # a capture cut inside a call chain opens with frames no event owns: skipped lines, though
+    # they fill more than one chunk (the chunks after an event line count their first frames as its)
+    orphans = "\tffffffff8150c1d0 blk_mq_start_request+0x0 ([kernel.kallsyms])\n" * 300
+    path = tmp_path / "orphans.txt"
+    path.write_text(orphans + (ROOT / TEXTS[0]).read_text())
+    lean = _skips(path, lean=True, chunk_bytes=4096)
+    assert lean == _skips(path, lean=False, chunk_bytes=4096)
+    assert lean[0] == 300 and lean[1] == 1
+    assert _report(str(path), lean=True, chunk_bytes=4096) == _report(str(path), lean=False)

@@ -98,6 +98,8 @@ fn chunk<'py>(py: Python<'py>, c: &ChunkOut) -> PyResult<Bound<'py, PyDict>> {
     d.set_item("new_frames", PyBytes::new(py, &c.new_frames))?;
     d.set_item("new_counts", c.new_counts.clone())?;
     d.set_item("lane", lane(py, c)?)?;
+    d.set_item("lines", c.lines)?;
+    d.set_item("heads", c.heads)?;
     Ok(d)
 }
 
@@ -169,6 +171,17 @@ impl TextScanner {
         // the scan touches no Python object: let the report thread run meanwhile
         let out = py.detach(|| inner.scan_after(head, data, &cuts, last));
         out.map(|c| chunk(py, &c)).transpose()
+    }
+
+    /// Scan one chunk on its own (`Scanner::scan_alone`): `data[:end]` after `head` and the cut
+    /// lines `cuts`; `after_head`: an earlier chunk had an event line. Its "first_skip" line
+    /// number counts from the chunk's first line, "lines" says how many it had.
+    #[pyo3(signature = (data, cuts, head, end, after_head))]
+    fn scan_alone<'py>(&mut self, py: Python<'py>, data: &[u8], cuts: Vec<Vec<u8>>, head: &[u8], end: usize, after_head: bool) -> PyResult<Bound<'py, PyDict>> {
+        let inner = &mut self.inner;
+        let data = data.get(..end.min(data.len())).unwrap_or_default();
+        let out = py.detach(|| inner.scan_alone(head, data, &cuts, after_head));
+        chunk(py, &out)
     }
 }
 

@@ -72,6 +72,8 @@ pub struct ChunkOut {
     pub lane: lane::Lane,
     pub lane_new: (Vec<u8>, u32),
     pub lane_strings_before: usize,
+    pub lines: u64, // lines scanned (`Scanner::scan_alone`: its line numbers count from the chunk's first)
+    pub heads: u32, // event lines among them
 }
 
 impl ChunkOut {
@@ -197,10 +199,31 @@ impl Scanner {
                 at
             }
         };
-        let out = self.pass(lines.get(..keep).unwrap_or_default());
+        let out = self.pass(lines.get(..keep).unwrap_or_default(), Owner::Nobody);
         self.keep(lines.get(keep..).unwrap_or_default());
         self.next_no += keep as u64;
         Some(out)
+    }
+
+    /// One chunk on its own, for scanning chunks in parallel (two scanners, every other chunk):
+    /// nothing is carried between calls, so the frames that open a chunk belong to the last event
+    /// of the one before (`after_head`: an earlier chunk had an event line), as they would were
+    /// that event carried over; line numbers count from the chunk's first line (1). Only without
+    /// call chains (`Config::stacks` false), which would need the event they hang from.
+    pub fn scan_alone(&mut self, head: &[u8], data: &[u8], cuts: &[Vec<u8>], after_head: bool) -> ChunkOut {
+        let joined: Vec<u8>;
+        let first = if head.is_empty() {
+            None
+        } else {
+            let nl = memchr::memchr(b'\n', data).unwrap_or(data.len());
+            joined = [head, data.get(..nl).unwrap_or_default()].concat();
+            Some(joined.as_slice())
+        };
+        let rest = if head.is_empty() { data } else { data.get(memchr::memchr(b'\n', data).map_or(data.len(), |nl| nl + 1)..).unwrap_or_default() };
+        let lines = gather(&[], &[], cuts, first, rest);
+        self.next_no = 1;
+        // seq 0 is no event of this chunk: the carried event's frames are recognised, never kept
+        self.pass(&lines, if after_head && !self.cfg.stacks { Owner::Head(0) } else { Owner::Nobody })
     }
 
     fn keep(&mut self, lines: &[Line]) {
@@ -230,12 +253,17 @@ impl Scanner {
         matches!(l, Line::Text(t) if text(t).len() <= MAX_LINE_BYTES && self.classify(text(t)).is_ok())
     }
 
-    fn pass(&mut self, lines: &[Line]) -> ChunkOut {
+    fn pass(&mut self, lines: &[Line], owner: Owner) -> ChunkOut {
         let mut p = Pass {
-            out: ChunkOut { stacks_before: self.stacks.len(), lane_strings_before: self.lane_strings.len(), ..ChunkOut::default() },
+            out: ChunkOut {
+                stacks_before: self.stacks.len(),
+                lane_strings_before: self.lane_strings.len(),
+                lines: lines.len() as u64,
+                ..ChunkOut::default()
+            },
             by_kind: Vec::new(),
             seq: 0,
-            owner: Owner::Nobody,
+            owner,
             last_on_cpu: HashMap::new(),
             group_of: HashMap::new(),
             groups: Vec::new(),
@@ -259,6 +287,7 @@ impl Scanner {
         let frame = match self.classify(l) {
             Ok(h) => {
                 p.seq += 1;
+                p.out.heads += 1;
                 p.owner = Owner::Head(p.seq);
                 return self.event(p, no, l, h);
             }

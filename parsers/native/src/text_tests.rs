@@ -253,3 +253,21 @@ fn trim_is_str_trim_at_ascii_and_unicode_ends() {
         assert_eq!(trim_str(s), s.trim(), "{s:?}");
     }
 }
+
+#[test]
+fn a_chunk_scanned_alone_takes_its_opening_frames_as_the_last_events() {
+    let mut c = cfg(Dialect::Perf);
+    c.stacks = false;
+    let frames = b"\tffff a (k)\n\tffff b (k)\n";
+    let issue = b"dd 1 [000] 5.2: block:block_rq_issue: 8,0 R 512 () 2 + 1 [dd]\nno perf line\n";
+    let after = [&frames[..], &issue[..]].concat();
+    // after an event line: the frames are that event's (not kept: no stacks), the bad line is line 4
+    let out = Scanner::new(c.clone()).scan_alone(b"", &after, &[], true);
+    assert_eq!((out.skipped, out.first_skip.clone().map(|s| s.0), out.lines, out.heads), (1, Some(4), 4, 1));
+    // before any: the frames are no one's, skipped lines
+    let out = Scanner::new(c.clone()).scan_alone(b"", &after, &[], false);
+    assert_eq!((out.skipped, out.first_skip.map(|s| s.0)), (3, Some(1)));
+    // the head of a read (the line the previous read ended inside) is the chunk's first line
+    let out = Scanner::new(c).scan_alone(b"dd 1 [000] 5.1: block:bl", b"ock_rq_issue: 8,0 R 512 () 1 + 1 [dd]\n\tffff a (k)\n", &[], false);
+    assert_eq!((out.skipped, out.lines, out.heads, kind(&out, "block:block_rq_issue").ts_ns[0]), (0, 2, 1, 5_100_000_000));
+}

@@ -52,4 +52,17 @@ fuzz_target!(|data: &[u8]| {
         assert!(s.scan(b"", &[], true).is_some());
     }
     assert!(events + skipped <= lines.len() + 1);
+    if flags & 1 != 0 && flags & 8 == 0 {
+        // without call chains the chunks scanned on their own (two scanners, every other chunk, as
+        // parsers/text_alone.py drives them) add up to the same events and skipped lines
+        let mut two = [Scanner::new(cfg(dialect, flags)), Scanner::new(cfg(dialect, flags))];
+        let (mut alone_events, mut alone_skipped, mut after_head) = (0, 0, false);
+        for (i, group) in lines.chunks(step).enumerate() {
+            let out = two[i % 2].scan_alone(b"", &group.concat(), &[], after_head);
+            alone_events += out.kinds.iter().map(|k| k.len()).sum::<usize>() + out.lane.len();
+            alone_skipped += out.skipped as usize;
+            after_head |= out.heads > 0;
+        }
+        assert_eq!((alone_events, alone_skipped), (events, skipped));
+    }
 });
