@@ -150,6 +150,10 @@ class FormatTable:
         """Some event's format, for the common fields every event shares."""
         return next((f for f in map(self.get, self._raw) if f is not None), None)
 
+    def of_system(self, system: str) -> list[EventFormat]:
+        """The formats of one system ("block"), parsed: a few of the capture's thousands."""
+        return [f for i, (sys_, _) in list(self._raw.items()) if sys_ == system and (f := self.get(i)) is not None]
+
     def __len__(self) -> int:
         return len(self._raw)
 
@@ -494,14 +498,17 @@ class FrameBuilder:
         else:
             self.damaged[(fmt.key, f"shorter than the {fmt.fixed_end} bytes of its fields")] += n
 
-    def frames_grouped(self, buf: bytes, start, length, ns, cpu, order, kinds, first) -> dict[str, pl.DataFrame]:
+    def frames_grouped(self, buf: bytes, start, length, ns, cpu, order, kinds, first, skip=()) -> dict[str, pl.DataFrame]:
         """The frames of records already found usable and grouped by kind (``ring_buffer.rs``'s
         ``merge_grouped``: ``order[first[i]:first[i + 1]]`` are kind ``kinds[i]``'s record indices),
-        in the order of ``kinds``; ``ns`` is the records' ts_ns, ``cpu`` an int16 array."""
+        in the order of ``kinds``; ``ns`` is the records' ts_ns, ``cpu`` an int16 array. Kinds whose
+        id is in ``skip`` (those the block lane took) get no frame."""
         from .schema import conform
 
         buf, bounds, built = raw_bytes(buf), [*first.tolist(), len(order)], {}
         for i, kind_id in enumerate(kinds.tolist()):
+            if kind_id in skip:
+                continue
             idx = order[bounds[i] : bounds[i + 1]]
             fmt = self.formats.get(kind_id)
             built[kind_id] = (fmt.key, conform(self._frame(fmt, buf, start[idx], length[idx], ns[idx], cpu[idx]), fmt.key))

@@ -28,7 +28,8 @@ def read_capture(
     ``symbols`` (a ``symbols.SymbolOptions``: --kallsyms, --symfs, --buildid-dir) names its kernel
     and user frames. Text captures carry their names already and ignore both.
     ``block_lane=True`` is for the block report: a parser that types block events straight from
-    its input (text) hands block_rq_insert/issue/complete over as ``Chunk.block_lane``, not as frames.
+    its input (text, trace.dat, perf.data) hands block_rq_insert/issue/complete over as
+    ``Chunk.block_lane``, not as frames.
     """
     stream, name, compression = open_input(src)
     fmt = detect(stream, name)
@@ -70,7 +71,7 @@ def _parse(stream, source: Source, chunk_bytes: int | None, payload: bool = True
     if source.format == "trace-dat":
         from .trace_dat import parse_trace_dat
 
-        return parse_trace_dat(stream, source, payload=payload, **kwargs)
+        return parse_trace_dat(stream, source, payload=payload, block_lane=block_lane, **kwargs)
     if source.format == "perf-data":
         from .perf_data import parse_perf_data
 

@@ -145,7 +145,8 @@ class Header:
     end: int = 0  # where this trace.dat ends (its last data or section): what follows is not part of it
 
 
-def parse_trace_dat(stream: BinaryIO, source: Source, chunk_bytes: int = CHUNK_BYTES, payload: bool = True) -> Iterator[Chunk]:
+def parse_trace_dat(stream: BinaryIO, source: Source, chunk_bytes: int = CHUNK_BYTES, payload: bool = True,
+                    block_lane: bool = False) -> Iterator[Chunk]:
     """Stream the events of a trace.dat as Chunks; metadata goes to ``source.meta``.
 
     Args:
@@ -153,6 +154,7 @@ def parse_trace_dat(stream: BinaryIO, source: Source, chunk_bytes: int = CHUNK_B
         source: where facts about the capture and unreadable parts are recorded.
         chunk_bytes: ring-buffer bytes decoded per chunk (bounds memory, not a file offset).
         payload: False leaves block events' payload text null (see ``read_capture``).
+        block_lane: block_rq_insert/issue/complete as ``Chunk.block_lane``, not frames (``dat_lane.py``).
     """
     mem, closer = _random_access(stream, source)
     try:
@@ -168,7 +170,7 @@ def parse_trace_dat(stream: BinaryIO, source: Source, chunk_bytes: int = CHUNK_B
             raise TraceParseError(
                 f"{source.path}: a latency-tracer trace.dat holds text, not events; read it with `trace-cmd report`"
             )
-        yield from _chunks(data, mem, head, source, max(chunk_bytes, 1), payload)
+        yield from _chunks(data, mem, head, source, max(chunk_bytes, 1), payload, block_lane)
     except TraceParseError as exc:
         if str(exc).startswith(f"{source.path}: "):
             raise
@@ -839,7 +841,8 @@ class _Run:
         return _Run(self.buf, rec, self.ids[mask], self.ns[mask], self.cpu)
 
 
-def _chunks(d: _Bytes, mem, head: Header, source: Source, chunk_bytes: int, payload: bool = True) -> Iterator[Chunk]:
+def _chunks(d: _Bytes, mem, head: Header, source: Source, chunk_bytes: int, payload: bool = True,
+            block_lane: bool = False) -> Iterator[Chunk]:
     """Merge the CPUs' (and instances') page streams in time order, so chunks follow each other in time.
 
     Each CPU's ring buffer is stored whole, one CPU after another; reports carry state from chunk
@@ -849,6 +852,11 @@ def _chunks(d: _Bytes, mem, head: Header, source: Source, chunk_bytes: int, payl
     records are merged and grouped by kind natively (``merge_grouped``) and become frames in one pass.
     """
     builder = FrameBuilder(head.formats, head.cmdlines, head.endian, head.ts_offset, head.tsc2nsec, head.kallsyms, payload)
+    lane = None
+    if block_lane:
+        from .dat_lane import make_lane
+
+        lane = make_lane(builder)
     unknown, bad = Counter(), [0]
     cpus = [(buf, cpu) for buf in head.buffers for cpu in buf.cpus]
     per_stream = max(1, chunk_bytes // max(1, len(cpus)))  # memory bound for 2 CPUs or 256
@@ -884,7 +892,7 @@ def _chunks(d: _Bytes, mem, head: Header, source: Source, chunk_bytes: int, payl
             if len(run.ids):
                 now.append(run)
         if now or lost:
-            yield _chunk(builder, now, unknown, lost, min(1.0, sum(read) / total))
+            yield _chunk(builder, now, unknown, lost, min(1.0, sum(read) / total), lane)
             lost = Counter()
     if unknown:
         ids = ", ".join(str(i) for i in sorted(unknown)[:5])
@@ -918,11 +926,12 @@ def _cpu_batches(d, mem, head: Header, buf: Buffer, cpu: CpuData, builder, unkno
         yield run, lost, end - cpu.offset
 
 
-def _chunk(builder: FrameBuilder, runs: list[_Run], unknown: Counter, lost: Counter, fraction: float) -> Chunk:
+def _chunk(builder: FrameBuilder, runs: list[_Run], unknown: Counter, lost: Counter, fraction: float, lane=None) -> Chunk:
     """The frames of the runs' records, merged in time order; kinds in the order the old per-CPU
     frames met them (CPU after CPU, ids ascending within one). The merge and the grouping by kind
-    are one native call (``merge_grouped``)."""
-    frames = {}
+    are one native call (``merge_grouped``). With a ``lane`` (dat_lane.DatLane), block requests go
+    to it instead of frames."""
+    frames, block_lane, kind_stats = {}, None, []
     if runs:
         from . import _native
 
@@ -936,5 +945,10 @@ def _chunk(builder: FrameBuilder, runs: list[_Run], unknown: Counter, lost: Coun
         length = np.concatenate([r.rec.length for r in runs])
         cpu = np.concatenate([np.full(len(r.ids), r.cpu, np.int16) for r in runs])
         buf = runs[0].buf if len(runs) == 1 else b"".join(r.buf for r in runs)
-        frames = builder.frames_grouped(buf, start, length, ns, cpu, order, kinds, first)
-    return Chunk(frames=frames, lost_events=sum(lost.values()), lost_by_cpu=dict(lost), read_fraction=fraction)
+        skip: set[int] = set()
+        if lane is not None:
+            groups, skip = lane.groups(kinds, first, len(order))
+            block_lane, kind_stats = lane.take(buf, start, ns, cpu, order, groups)
+        frames = builder.frames_grouped(buf, start, length, ns, cpu, order, kinds, first, skip)
+    return Chunk(frames=frames, block_lane=block_lane, kind_stats=kind_stats, lost_events=sum(lost.values()),
+                 lost_by_cpu=dict(lost), read_fraction=fraction)

@@ -76,13 +76,13 @@ pub struct BlockColumns {
 }
 
 impl IntField {
-    fn end(&self) -> i64 {
+    pub(crate) fn end(&self) -> i64 {
         self.offset.saturating_add(self.size as i64)
     }
 
     /// The field in `rec` (the record's bytes from its start), sign- or zero-extended to 64 bits
     /// as numpy's `astype(int64)` extends it.
-    fn read(&self, rec: &[u8], big: bool) -> i64 {
+    pub(crate) fn read(&self, rec: &[u8], big: bool) -> i64 {
         let at = self.offset.max(0) as usize;
         fn take<const N: usize>(rec: &[u8], at: usize) -> [u8; N] {
             rec.get(at..at + N).and_then(|b| b.try_into().ok()).unwrap_or([0; N])
@@ -106,12 +106,12 @@ impl IntField {
 }
 
 impl StrField {
-    fn end(&self) -> i64 {
+    pub(crate) fn end(&self) -> i64 {
         self.offset.saturating_add(self.size as i64)
     }
 
     /// The field's bytes in `rec`, all `size` of them (the string is cut at its NUL when interned).
-    fn raw<'a>(&self, rec: &'a [u8]) -> &'a [u8] {
+    pub(crate) fn raw<'a>(&self, rec: &'a [u8]) -> &'a [u8] {
         let at = self.offset.max(0) as usize;
         rec.get(at..at.saturating_add(self.size)).unwrap_or(&[])
     }
@@ -166,7 +166,7 @@ impl Interner {
 }
 
 /// A C string: the bytes before the first NUL (a few bytes: a plain loop beats memchr's set-up).
-fn cut(s: &[u8]) -> &[u8] {
+pub(crate) fn cut(s: &[u8]) -> &[u8] {
     s.iter().position(|&b| b == 0).map_or(s, |z| &s[..z])
 }
 
@@ -178,14 +178,14 @@ fn strings_as_rows(buf: &[u8], starts: &[i64], f: StrField) -> Interned {
 
 /// Position of `pid` in the ascending `known` pids, or `known.len()`. A chunk holds a few
 /// threads' events: each pid is searched once, then remembered (the last one first).
-struct PidIndex<'a> {
-    known: &'a [i64],
-    last: Option<(i32, u32)>,
-    memo: HashMap<i32, u32, BuildHasherDefault<Fnv>>,
+pub(crate) struct PidIndex<'a> {
+    pub(crate) known: &'a [i64],
+    pub(crate) last: Option<(i32, u32)>,
+    pub(crate) memo: HashMap<i32, u32, BuildHasherDefault<Fnv>>,
 }
 
 impl PidIndex<'_> {
-    fn at(&mut self, pid: i32) -> u32 {
+    pub(crate) fn at(&mut self, pid: i32) -> u32 {
         match self.last {
             Some((p, at)) if p == pid => at,
             _ => {

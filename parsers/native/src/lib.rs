@@ -6,6 +6,7 @@
 #[cfg(feature = "python")]
 mod py;
 pub mod block_fields;
+pub mod dat_lane;
 pub mod fields;
 pub mod ring_buffer;
 #[cfg(feature = "python")]

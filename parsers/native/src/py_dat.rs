@@ -5,9 +5,10 @@
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict};
+use pyo3::types::{PyBytes, PyDict, PyList};
 
 use crate::block_fields::{gather_block, BlockSpec, IntField, StrField};
+use crate::dat_lane::{DatLane, LaneSpec};
 
 use crate::fields::{gather_bytes, gather_cstrings, gather_int, group_by, intern_ints};
 use crate::ring_buffer::{decode_pages, merge_grouped, merge_order, Layout};
@@ -180,7 +181,108 @@ fn py_gather_block<'py>(
     Ok(out)
 }
 
+/// A trace.dat's block lane (`dat_lane.rs`) for one run: the kinds' field layouts by event id,
+/// the comms of saved_cmdlines, and the strings interned so far.
+#[pyclass(module = "traceparse.parsers._native")]
+struct DatBlockLane {
+    inner: DatLane,
+    specs: Vec<(i64, LaneSpec)>,
+}
+
+#[pymethods]
+impl DatBlockLane {
+    /// `known_pids`: int64 bytes, ascending; `comm_names`: their comms, then the unknown pid's.
+    #[new]
+    fn new(big_endian: bool, known_pids: &[u8], comm_names: Vec<Vec<u8>>) -> PyResult<Self> {
+        let known = int64s(known_pids)?;
+        if comm_names.len() != known.len() + 1 {
+            return Err(PyValueError::new_err("one comm per known pid, and one for the unknown"));
+        }
+        Ok(DatBlockLane { inner: DatLane::new(big_endian, known, comm_names), specs: Vec::new() })
+    }
+
+    /// The layout of the event id `event_id`, of lane kind `kind` (1 insert, 2 issue, 3 complete).
+    #[pyo3(signature = (event_id, kind, pid, dev, sector, nr_sector, bytes, rwbs))]
+    #[allow(clippy::too_many_arguments)]
+    fn add_kind(
+        &mut self, event_id: i64, kind: u8, pid: (i64, usize, bool), dev: (i64, usize, bool), sector: (i64, usize, bool),
+        nr_sector: IntSpec, bytes: IntSpec, rwbs: Option<(i64, usize)>,
+    ) -> PyResult<()> {
+        if !(1..=3).contains(&kind) {
+            return Err(PyValueError::new_err(format!("lane kind {kind}")));
+        }
+        let spec = LaneSpec {
+            kind,
+            pid: int_field(pid)?,
+            dev: int_field(dev)?,
+            sector: int_field(sector)?,
+            nr_sector: nr_sector.map(int_field).transpose()?,
+            bytes: bytes.map(int_field).transpose()?,
+            rwbs: rwbs.map(str_field).transpose()?,
+        };
+        self.specs.retain(|(id, _)| *id != event_id);
+        self.specs.push((event_id, spec));
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)] // a chunk's record columns, as Python holds them
+    /// One chunk's lane: for each (event id, lo, hi) of `groups`, the records `order[lo..hi]`
+    /// (int64 indices into `starts` of `buf`; `ts` int64 ns, `cpu` int16 of each record). A dict
+    /// as the text scanner's lane: cols (block pairing's columns), strings_before, new_strings (a
+    /// list of bytes), stats ((name, n, first ts, last ts, cpus) per kind).
+    fn take<'py>(
+        &mut self, py: Python<'py>, buf: &[u8], starts: &[u8], ts: &[u8], cpu: &[u8], order: &[u8], groups: Vec<(i64, usize, usize)>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let (starts, ts, order) = (int64s(starts)?, int64s(ts)?, int64s(order)?);
+        if !cpu.len().is_multiple_of(2) {
+            return Err(PyValueError::new_err("an int16 column's length is not a multiple of 2"));
+        }
+        let cpu: Vec<i16> = cpu.chunks_exact(2).map(|c| i16::from_ne_bytes([c[0], c[1]])).collect();
+        let mut jobs = Vec::new();
+        for (id, lo, hi) in groups {
+            let spec = self.specs.iter().find(|(i, _)| *i == id).map(|(_, s)| *s);
+            let spec = spec.ok_or_else(|| PyValueError::new_err(format!("no lane layout for event id {id}")))?;
+            let part = order.get(lo..hi).ok_or_else(|| PyValueError::new_err("a group outside the order"))?;
+            jobs.push((part, spec));
+        }
+        let inner = &mut self.inner;
+        let (lane, new) = py.detach(|| {
+            for (part, spec) in &jobs {
+                inner.push_kind(buf, &starts, &ts, &cpu, part, spec);
+            }
+            inner.take()
+        });
+        let cols = PyDict::new(py);
+        cols.set_item("kind", PyBytes::new(py, &lane.kind))?;
+        cols.set_item("devnum", column(py, &lane.devnum, u64::to_le_bytes)?)?;
+        cols.set_item("sector", column(py, &lane.sector, u64::to_le_bytes)?)?;
+        cols.set_item("ts", column(py, &lane.ts, i64::to_le_bytes)?)?;
+        cols.set_item("pid", column(py, &lane.pid, i32::to_le_bytes)?)?;
+        cols.set_item("nr", column(py, &lane.nr, u32::to_le_bytes)?)?;
+        cols.set_item("bytes", column(py, &lane.bytes, u64::to_le_bytes)?)?;
+        cols.set_item("nulls", PyBytes::new(py, &lane.nulls))?;
+        cols.set_item("dev", column(py, &lane.dev, u32::to_le_bytes)?)?;
+        cols.set_item("comm", column(py, &lane.comm, u32::to_le_bytes)?)?;
+        cols.set_item("rwbs", column(py, &lane.rwbs, u32::to_le_bytes)?)?;
+        let d = PyDict::new(py);
+        d.set_item("cols", cols)?;
+        d.set_item("strings_before", self.inner.strings() as usize - new.len())?;
+        let strings = PyList::empty(py);
+        for s in &new {
+            strings.append(PyBytes::new(py, s))?;
+        }
+        d.set_item("new_strings", strings)?;
+        let stats = PyList::empty(py);
+        for s in &lane.stats {
+            stats.append((&s.name, s.n, s.lo, s.hi, s.all_cpus()))?;
+        }
+        d.set_item("stats", stats)?;
+        Ok(d)
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<DatBlockLane>()?;
     m.add_function(wrap_pyfunction!(py_decode_pages, m)?)?;
     m.add_function(wrap_pyfunction!(py_gather_int, m)?)?;
     m.add_function(wrap_pyfunction!(py_gather_bytes, m)?)?;

@@ -1,7 +1,10 @@
 //! Ring-buffer pages of any bytes: the walk never panics, every record it returns lies inside
-//! its page's committed data, and the CPU merge returns a permutation grouped by kind.
+//! its page's committed data, the CPU merge returns a permutation grouped by kind, and the block
+//! lane reads each group's records (fields at any offsets, records cut anywhere) into one row each.
 #![no_main]
 
+use _native::block_fields::{IntField, StrField};
+use _native::dat_lane::{DatLane, LaneSpec};
 use _native::fields::gather_int;
 use _native::ring_buffer::{decode_pages, merge_grouped, Layout};
 use libfuzzer_sys::fuzz_target;
@@ -41,4 +44,25 @@ fuzz_target!(|data: &[u8]| {
         let end = first.get(g + 1).map_or(order.len(), |&e| e as usize);
         assert!(order[first[g] as usize..end].iter().all(|&i| kinds[i as usize] == k));
     }
+    let int = |offset: i64, size: usize| IntField { offset, size, signed: how & 16 != 0 };
+    let mut lane = DatLane::new(layout.big_endian, vec![0, 1, 7], vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec(), b"<...>".to_vec()]);
+    let cpu: Vec<i16> = (0..order.len()).map(|i| (i % 3) as i16 * 100).collect();
+    let mut rows = 0;
+    for (g, &k) in listed.iter().enumerate().filter(|(_, &k)| (1..=3).contains(&k)) {
+        let end = first.get(g + 1).map_or(order.len(), |&e| e as usize);
+        let spec = LaneSpec {
+            kind: k as u8,
+            pid: int(4, 4),
+            dev: int(i64::from(how >> 4) * 4, 4),
+            sector: int(16, 8),
+            nr_sector: Some(int(24, 4)),
+            bytes: (k != 3).then_some(int(28, 4)),
+            rwbs: Some(StrField { offset: 34, size: 10 }),
+        };
+        lane.push_kind(pages, &rec.start, &ts, &cpu, &order[first[g] as usize..end], &spec);
+        rows += end - first[g] as usize;
+    }
+    let (got, new) = lane.take();
+    assert_eq!((got.kind.len(), got.dev.len(), got.rwbs.len(), got.nulls.len()), (rows, rows, rows, rows));
+    assert!(got.dev.iter().chain(&got.comm).chain(&got.rwbs).all(|&c| (c as usize) < new.len()));
 });
