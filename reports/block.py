@@ -12,7 +12,7 @@ import polars as pl
 from ..parsers.errors import EmptyCaptureError, MissingEventsError, TraceParseError
 from ..parsers.schema import Chunk
 from ..parsers.source import Source
-from .block_pairing import op_of
+from .block_pairing import done_of, op_of
 from .block_tables import build_report
 from .heatmap import BLOCK_KEEP, Timeline, add_block, block_data as timeline_data
 from .histogram import GroupedDistributions
@@ -130,7 +130,7 @@ class BlockAnalysis:
         lost its completes brings a few hundred finished requests per chunk."""
         if not self._pending:
             return
-        done = _requests(pl.concat([p.done for p in self._pending]))
+        done = _requests(done_of(self._pending))
         self._pending, self._pending_n = [], 0
         self.requests.add(done.group_by("dev", "comm", "op").agg(n=pl.len()))
         self._record(self._filter(done))

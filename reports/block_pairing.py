@@ -223,3 +223,10 @@ class Paired:
 
 def paired(out: dict[str, bytes], strings: _Codes) -> Paired:
     return Paired(out, strings)
+
+
+def done_of(ps: list[Paired]) -> pl.DataFrame:
+    """The finished requests of several chunks' pairings (one run's: one string table), as one
+    frame: their buffers joined, then decoded once (a decode is a few polars calls per column)."""
+    joined = {k: b"".join(p._out[k] for p in ps) for k in ps[0]._out if k.startswith("done.")}
+    return requests(joined, "done", ps[0]._strings)
