@@ -401,7 +401,7 @@ def test_a_big_endian_attrs_bitfields_are_read_in_their_own_order(tmp_path):
 
 @pytest.mark.parametrize("path", [PERF_DATA, FIXTURES / "perfdata" / "g-block.perf.data.xz", PIPE])
 def test_the_block_lane_holds_what_the_frames_hold(path):
-    # the block report reads perf.data block requests as the lane (parsers/perf_lane.py); the
+    # the block report reads perf.data block requests as the lane (the scanner gathers it); the
     # same requests made from the frames by the report's own columns() must be the same, row for row
     import numpy as np
     import polars as pl

@@ -82,7 +82,7 @@ impl IntField {
 
     /// The field in `rec` (the record's bytes from its start), sign- or zero-extended to 64 bits
     /// as numpy's `astype(int64)` extends it.
-    fn read(&self, rec: &[u8], big: bool) -> i64 {
+    pub(crate) fn read(&self, rec: &[u8], big: bool) -> i64 {
         let at = self.offset.max(0) as usize;
         fn take<const N: usize>(rec: &[u8], at: usize) -> [u8; N] {
             rec.get(at..at + N).and_then(|b| b.try_into().ok()).unwrap_or([0; N])
@@ -111,7 +111,7 @@ impl StrField {
     }
 
     /// The field's bytes in `rec`, all `size` of them (the string is cut at its NUL when interned).
-    fn raw<'a>(&self, rec: &'a [u8]) -> &'a [u8] {
+    pub(crate) fn raw<'a>(&self, rec: &'a [u8]) -> &'a [u8] {
         let at = self.offset.max(0) as usize;
         rec.get(at..at.saturating_add(self.size)).unwrap_or(&[])
     }
@@ -166,7 +166,7 @@ impl Interner {
 }
 
 /// A C string: the bytes before the first NUL (a few bytes: a plain loop beats memchr's set-up).
-fn cut(s: &[u8]) -> &[u8] {
+pub(crate) fn cut(s: &[u8]) -> &[u8] {
     s.iter().position(|&b| b == 0).map_or(s, |z| &s[..z])
 }
 

@@ -23,6 +23,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use linux_perf_data::{Feature, PerfFile, PerfFileReader, PerfFileRecord, PerfRecordIter};
+use crate::block_fields::{cut as c_string, IntField, StrField};
+use crate::text::lane::{self, Lane, LaneEvent};
 use crate::maps::{parse_mmap, place, Maps, Space, KERNEL, NO_MAP};
 use linux_perf_event_reader::{ClockId, EventRecord, PerfClock, PerfEventType, RawEventRecord, RecordType};
 
@@ -269,6 +271,13 @@ pub struct Batch {
     /// repeating what the LOST records said: the two are not to be added up)
     pub lost: Vec<(u32, u64, bool)>,
     pub throttled: u64,
+    /// the block requests gathered into the block lane (with `Scanner::lane` set), not as samples;
+    /// the lane strings first seen in this batch, and how many the run had before them
+    pub lane: Lane,
+    pub lane_new: (Vec<u8>, u32),
+    pub lane_strings_before: usize,
+    /// the batch ended early, where the tracing data was first met (`Scanner::lane_pending`)
+    pub paused: bool,
 }
 
 impl Batch {
@@ -277,7 +286,47 @@ impl Batch {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ts.is_empty()
+        self.ts.is_empty() && self.lane.is_empty()
+    }
+}
+
+/// A block event kind the scanner gathers into the block lane itself: where the capture's format
+/// file places its fields (block_fields.rs reads them, as for trace.dat).
+#[derive(Debug, Clone)]
+pub struct LaneKind {
+    /// the tracepoint id (the payload's common_type)
+    pub id: i64,
+    /// lane::INSERT, ISSUE or COMPLETE
+    pub kind: u8,
+    /// a payload shorter than this lacks some of its fields: counted (`LaneCfg::short`), left out
+    pub fixed_end: usize,
+    pub dev: IntField,
+    pub sector: IntField,
+    pub nr_sector: Option<IntField>,
+    /// None: no bytes (a complete has none): the lane's null
+    pub bytes: Option<IntField>,
+    /// None: no char array rwbs: the empty string
+    pub rwbs: Option<StrField>,
+}
+
+/// The block lane of a perf.data: block_rq_insert / issue / complete samples go straight from
+/// their RAW payload into the lane's columns (text_lane.rs), the time, thread and comm from the
+/// sample, as the frames have them.
+#[derive(Debug)]
+pub struct LaneCfg {
+    pub common_type: IntField,
+    pub kinds: Vec<LaneKind>,
+    /// per attr: a tracepoint's (only its RAW payload is a tracepoint record)
+    pub tracepoint_attrs: Vec<bool>,
+    pub strings: lane::Interner,
+    /// per kind: the payloads shorter than its fields
+    pub short: Vec<u64>,
+}
+
+impl LaneCfg {
+    pub fn new(common_type: IntField, kinds: Vec<LaneKind>, tracepoint_attrs: Vec<bool>) -> Self {
+        let short = vec![0; kinds.len()];
+        LaneCfg { common_type, kinds, tracepoint_attrs, strings: lane::Interner::default(), short }
     }
 }
 
@@ -387,6 +436,11 @@ pub struct Scanner {
     /// file mode: the file ends inside its data section (read up to its last whole record)
     pub cut: Option<CutAt>,
     ends: Option<Arc<Mutex<RecordEnds>>>,
+    /// block requests into the block lane (set once the format files are known)
+    pub lane: Option<LaneCfg>,
+    /// the lane is wanted but not set yet: a batch ends where the tracing data is first met
+    pub lane_pending: bool,
+    stop_batch: bool,
 }
 
 /// A file mode perf.data cut inside its data section: the file's length, where its last whole
@@ -453,6 +507,9 @@ impl Scanner {
             records: 0,
             cut,
             ends: pipe.then_some(ends),
+            lane: None,
+            lane_pending: false,
+            stop_batch: false,
         })
     }
 
@@ -491,7 +548,8 @@ impl Scanner {
     /// Up to `max_samples` samples (and the lost counts met on the way); an empty batch at the end.
     pub fn next_batch(&mut self, max_samples: usize, max_raw: usize) -> Batch {
         let mut b = Batch::default();
-        while !self.done && b.len() < max_samples.max(1) && b.raw.len() < max_raw.max(1) {
+        self.stop_batch = false;
+        while !self.done && !self.stop_batch && b.len() + b.lane.len() < max_samples.max(1) && b.raw.len() < max_raw.max(1) {
             // bad bytes are the crate's errors; a panic inside it would be its bug and must not reach
             // Python: it ends the reading like damage (AssertUnwindSafe: the reader is not used after it)
             let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.step(&mut b)));
@@ -507,6 +565,11 @@ impl Scanner {
             } else if let Some(at) = self.pipe_cut() {
                 self.damage = Some(Damage { offset: at, what: "the stream ends inside a record: cut".to_owned() });
             }
+        }
+        b.paused = self.stop_batch && !self.done;
+        if let Some(l) = &mut self.lane {
+            b.lane_new = l.strings.take_new();
+            b.lane_strings_before = l.strings.len() - b.lane_new.1 as usize;
         }
         b
     }
@@ -527,7 +590,10 @@ impl Scanner {
         self.records += 1;
         match rec {
             PerfFileRecord::EventRecord { attr_index, record } => {
-                let mut st = State { threads: &mut self.thread_comm, comms: &mut self.comms, stacks: &mut self.stacks, maps: &mut self.maps };
+                let mut st = State {
+                    threads: &mut self.thread_comm, comms: &mut self.comms, stacks: &mut self.stacks, maps: &mut self.maps,
+                    lane: self.lane.as_mut(),
+                };
                 take_event(b, attr_index, &record, &mut st, self.stacks_wanted, self.meta.big_endian);
             }
             PerfFileRecord::UserRecord(u) => {
@@ -536,6 +602,7 @@ impl Scanner {
                 if let Some(t) = user_record(kind, &data, &mut self.split, self.meta.big_endian) {
                     if self.tracing_data().is_none() {
                         self.tracing = Some(t);
+                        self.stop_batch = self.lane_pending; // the lane can be set up from here on
                     }
                 }
             }
@@ -794,6 +861,7 @@ struct State<'a> {
     comms: &'a mut Interner,
     stacks: &'a mut Stacks,
     maps: &'a mut Maps,
+    lane: Option<&'a mut LaneCfg>,
 }
 
 // call chain context markers (perf_event.h's enum perf_callchain_context)
@@ -865,16 +933,21 @@ fn take_event(b: &mut Batch, attr: usize, record: &RawEventRecord, st: &mut Stat
     match parsed {
         EventRecord::Sample(s) => {
             let tid = s.tid.unwrap_or(-1);
+            let comm = match st.threads.get(&tid) {
+                Some(&c) => c,
+                None => st.comms.id(&format!(":{tid}")), // perf's name for a thread it never saw named
+            };
+            if let (Some(l), Some(raw)) = (st.lane.as_deref_mut(), &s.raw) {
+                if to_lane(l, &mut b.lane, attr, &raw.as_slice(), &s, comm, st.comms, big) {
+                    return;
+                }
+            }
             b.ts.push(s.timestamp.unwrap_or(0));
             b.cpu.push(s.cpu.unwrap_or(TID_UNKNOWN_CPU));
             b.pid.push(s.pid.unwrap_or(-1));
             b.tid.push(tid);
             b.period.push(s.period.unwrap_or(1));
             b.attr.push(attr as u32);
-            let comm = match st.threads.get(&tid) {
-                Some(&c) => c,
-                None => st.comms.id(&format!(":{tid}")), // perf's name for a thread it never saw named
-            };
             b.comm.push(comm);
             let stack = match (&s.callchain, stacks_wanted) {
                 (Some(chain), true) => st.stacks.chain_id(chain, s.pid.unwrap_or(tid), st.maps),
@@ -916,6 +989,43 @@ fn take_event(b: &mut Batch, attr: usize, record: &RawEventRecord, st: &mut Stat
         }
         _ => {}
     }
+}
+
+/// A block request's sample into the lane; false when it is no block request the lane takes.
+#[allow(clippy::too_many_arguments)]
+fn to_lane(l: &mut LaneCfg, out: &mut Lane, attr: usize, rec: &[u8], s: &linux_perf_event_reader::SampleRecord, comm: u32, comms: &Interner, big: bool) -> bool {
+    if rec.is_empty() || !l.tracepoint_attrs.get(attr).copied().unwrap_or(false) {
+        return false;
+    }
+    let id = l.common_type.read(rec, big);
+    let Some(i) = l.kinds.iter().position(|k| k.id == id) else { return false };
+    let k = &l.kinds[i];
+    if rec.len() < k.fixed_end {
+        l.short[i] += 1; // damaged: counted, neither in the lane nor a frame
+        return true;
+    }
+    let comm = comms.names.get(comm as usize).map_or(&b""[..], |c| c.as_bytes());
+    let rwbs = k.rwbs.map_or(&b""[..], |f| c_string(f.raw(rec)));
+    if comm.contains(&b'\n') || rwbs.contains(&b'\n') {
+        return false; // the lane's strings are handed over '\n'-terminated: this one goes as a frame
+    }
+    let dev = k.dev.read(rec, big) as u64;
+    let ev = LaneEvent {
+        kind: k.kind,
+        ts: s.timestamp.unwrap_or(0) as i64,
+        cpu: s.cpu.unwrap_or(TID_UNKNOWN_CPU) as i16,
+        pid: s.tid.unwrap_or(-1),
+        comm,
+        major: (dev >> 20) as u32,
+        minor: (dev & 0xF_FFFF) as u32,
+        dev: None,
+        rwbs,
+        sector: k.sector.read(rec, big) as u64,
+        nr: k.nr_sector.map_or(0, |f| f.read(rec, big) as u32),
+        bytes: k.bytes.map(|f| f.read(rec, big) as u64),
+    };
+    out.push(&ev, &mut l.strings);
+    true
 }
 
 fn clock_name(c: PerfClock) -> &'static str {
