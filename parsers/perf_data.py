@@ -257,7 +257,9 @@ class _Reader:
             at, end, claimed = cut
             src.note(f"perf.data is cut at byte {at:,}, inside its data section (which the header says ends at byte "
                      f"{claimed:,}): the records up to byte {end:,} were read; the sections after the data are lost")
+            src.cut = f"the perf.data is cut at byte {at:,}, inside its data section (which the header says ends at byte {claimed:,})"
         if self.cut_tracepoints:
+            src.unnamed = True
             src.note(f"the cut took the event names and format files with it: {self.cut_tracepoints:,} tracepoint samples "
                      "are named by their tracepoint id (tracepoint:ID, the id in /sys/kernel/tracing/events/*/*/id "
                      "on the recording kernel), with times, CPUs, threads and comms but no payload fields")
@@ -266,6 +268,7 @@ class _Reader:
             at, why = damage
             if why.endswith(": cut"):
                 src.note(f"perf.data ends inside a record at byte {at:,} (the stream was cut); the records before it were read")
+                src.cut = f"the perf.data stream is cut inside a record at byte {at:,}"
             else:
                 src.note(f"perf.data is damaged or cut near byte {at:,} ({why}); the records before it were read")
         if self.unknown:

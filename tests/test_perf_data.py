@@ -204,6 +204,31 @@ def test_a_perf_data_cut_inside_its_data_is_read_up_to_the_cut_and_says_so(tmp_p
     assert out.returncode == 0 and b"cut at byte 400,000" in out.stdout + out.stderr
 
 
+def test_block_on_a_perf_data_cut_inside_its_data_says_the_cut_not_record_these_events(tmp_path):
+    # the cut took EVENT_DESC (the names): the block events are there but unnamed; the error says
+    # where the file was cut and how many events were read (_samples_before: the record headers walked)
+    data = PERF_DATA.read_bytes()
+    cut = tmp_path / "cut.perf.data"
+    cut.write_bytes(data[:400_000])
+    n = sum(_samples_before(data, 400_000).values())
+    for report in ("block", "net"):
+        out = run_cli(report, cut)
+        err = out.stderr.decode()
+        assert out.returncode == 2 and len(err.strip().splitlines()) == 1, err
+        assert "cut at byte 400,000" in err and f"{n:,} events were read before the cut" in err, err
+        assert "Record them with" not in err and "tracepoint id" in err, err
+
+
+def test_block_on_a_cut_pipe_without_block_events_says_the_cut():
+    # pipe mode keeps the names (the tracing data comes first): the net report on a cut block
+    # stream names the cut and what was read, and still says how to record its own events
+    data = lzma.decompress(PIPE.read_bytes())
+    out = run_cli("net", "-", stdin=data[:400_000])
+    err = out.stderr.decode()
+    assert out.returncode == 2 and "cut inside a record at byte 400,000" in err, err
+    assert "1,100 events were read before the cut" in err and "block:block_rq_issue (472)" in err, err
+
+
 def test_a_cut_pipe_is_read_up_to_the_cut_and_says_so():
     data = lzma.decompress(PIPE.read_bytes())
     out = run_cli("info", "-", "--format", "json", stdin=data[:400_000])
