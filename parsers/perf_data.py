@@ -263,6 +263,13 @@ class _Reader:
             src.note(f"the cut took the event names and format files with it: {self.cut_tracepoints:,} tracepoint samples "
                      "are named by their tracepoint id (tracepoint:ID, the id in /sys/kernel/tracing/events/*/*/id "
                      "on the recording kernel), with times, CPUs, threads and comms but no payload fields")
+        stretches, nbytes, first, why, bad = self.s.skipped()
+        if stretches:  # broken record headers: read on from the next plausible record
+            what = "a damaged stretch of records" if stretches == 1 else f"{stretches:,} damaged stretches of records"
+            src.skip(stretches, None, f"perf.data: {what} skipped ({nbytes:,} bytes; the first at byte {first:,}: {why}); "
+                                      "the records after it were read")
+        if bad:
+            src.skip(bad, None, f"perf.data: {bad:,} record{'s' if bad > 1 else ''} of a sane size whose contents do not parse skipped")
         damage = self.s.damage()
         if damage is not None:
             at, why = damage

@@ -257,6 +257,45 @@ def test_a_garbage_record_size_is_a_counted_skip_and_what_came_before_is_read(tm
         frames(bad, strict=True)
 
 
+def _record_offsets(data: bytes) -> list[int]:
+    """The data section's record offsets (perf report --header-only: data offset 744, size 725,944),
+    walked by their headers' u16 sizes."""
+    at, out = 744, []
+    while at < 744 + 725_944:
+        out.append(at)
+        at += int.from_bytes(data[at + 6 : at + 8], "little")
+    return out
+
+
+def test_damaged_records_are_counted_and_skipped_and_the_rest_is_read(tmp_path):
+    # one record's header given a broken size (the reader resynchronises on the next record), and
+    # another sample's RAW size made to claim past its record (its contents do not parse): both
+    # are skipped and counted; every other sample reads as perf script reads the original
+    data = bytearray(PERF_DATA.read_bytes())
+    recs = [at for at in _record_offsets(bytes(data)) if int.from_bytes(data[at : at + 4], "little") == 9]  # samples
+    names = {0x838: "block:block_rq_issue", 0x839: "block:block_rq_insert", 0x83B: "block:block_rq_complete"}
+    hit = Counter()
+    for at, how in ((recs[1000], "size"), (recs[3000], "raw")):
+        # the payload's common_type, at byte 60 of these 128-byte samples (perf report -D: RAW size at 56)
+        hit[names[int.from_bytes(data[at + 60 : at + 62], "little")]] += 1
+        if how == "size":
+            data[at + 6 : at + 8] = (100).to_bytes(2, "little")
+        else:
+            assert int.from_bytes(data[at + 56 : at + 60], "little") == 68
+            data[at + 56 : at + 60] = (5000).to_bytes(4, "little")
+    bad = tmp_path / "bad.perf.data"
+    bad.write_bytes(bytes(data))
+    source, fr = frames(bad)
+    want = text_counts((FIXTURES / "perf-block.txt").read_text())  # perf script of the original
+    want.subtract(hit)
+    assert {k: f.height for k, f in fr.items()} == {k: n for k, n in want.items() if n}
+    notes = source.skipped.describe()
+    assert source.skipped.count == 2, notes
+    assert f"first at byte {recs[1000]:,}: a record size of 100" in notes and "128 bytes" in notes, notes
+    out = run_cli("block", bad, "--format", "json")
+    assert out.returncode == 0 and b"damaged stretch of records" in out.stdout + out.stderr
+
+
 def test_perfile2_magic_on_garbage_is_one_line(tmp_path):
     junk = tmp_path / "junk.perf.data"
     junk.write_bytes(b"PERFILE2" + bytes(range(256)) * 4)

@@ -211,6 +211,14 @@ impl PerfScanner {
         Ok(s.tracing_data().map(|t| PyBytes::new(py, t).unbind()))
     }
 
+    /// The damaged records skipped: (stretches of broken record headers skipped, their bytes, the
+    /// first one's offset and what was wrong with it, records whose contents did not parse).
+    fn skipped(&self) -> PyResult<(u64, u64, Option<u64>, String, u64)> {
+        let s = self.lock()?;
+        let k = s.skips();
+        Ok((k.stretches, k.bytes, k.first, k.first_why, s.bad_records))
+    }
+
     /// (offset, what) where reading stopped early, or None.
     fn damage(&self) -> PyResult<Option<(u64, String)>> {
         Ok(self.lock()?.damage.as_ref().map(|d| (d.offset, d.what.clone())))
