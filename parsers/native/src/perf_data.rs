@@ -22,12 +22,14 @@ use resync::{Resync, Skips, FILLER};
 pub mod py;
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use linux_perf_data::{Feature, PerfFile, PerfFileReader, PerfFileRecord, PerfRecordIter};
 use crate::block_fields::{cut as c_string, IntField, StrField};
+use crate::fields::Fnv;
 use crate::text::lane::{self, Lane, LaneEvent};
 use crate::maps::{parse_mmap, place, Maps, Space, KERNEL, NO_MAP};
 use linux_perf_event_reader::{ClockId, EventRecord, PerfClock, PerfEventType, RawEventRecord, RecordType};
@@ -427,7 +429,7 @@ pub struct Scanner {
     pipe_tracing: Option<Arc<Mutex<Vec<u8>>>>,
     tracing: Option<Vec<u8>>,
     meta: Meta,
-    thread_comm: HashMap<i32, u32>,
+    thread_comm: HashMap<i32, u32, BuildHasherDefault<Fnv>>,
     pub comms: Interner,
     pub stacks: Stacks,
     pub stacks_wanted: bool,
@@ -513,7 +515,7 @@ impl Scanner {
             pipe_tracing,
             tracing,
             meta,
-            thread_comm: HashMap::from([(0, 0)]),
+            thread_comm: HashMap::from_iter([(0, 0)]),
             comms,
             stacks: Stacks::default(),
             stacks_wanted: true,
@@ -893,7 +895,7 @@ fn user_record(kind: u32, data: &[u8], split: &mut Vec<u8>, big: bool) -> Option
 
 /// What the records replayed so far say about the threads: their comms, the chains met, the maps.
 struct State<'a> {
-    threads: &'a mut HashMap<i32, u32>,
+    threads: &'a mut HashMap<i32, u32, BuildHasherDefault<Fnv>>,
     comms: &'a mut Interner,
     stacks: &'a mut Stacks,
     maps: &'a mut Maps,

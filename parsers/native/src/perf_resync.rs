@@ -85,21 +85,10 @@ impl<R: Read> Resync<R> {
         }
         while self.buf.len() < want && !self.eof {
             let have = self.buf.len();
-            self.buf.resize(want.max(WINDOW).max(have + 4096), 0);
-            let n = loop {
-                match self.inner.read(&mut self.buf[have..]) {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    r => break r,
-                }
-            };
-            let n = match n {
-                Ok(n) => n,
-                Err(e) => {
-                    self.buf.truncate(have);
-                    return Err(e);
-                }
-            };
-            self.buf.truncate(have + n);
+            // the data section in large reads; the header and feature sections (read a piece
+            // here, a piece there) in small ones. read_to_end appends without zeroing the room first
+            let piece = if self.next.is_some() { WINDOW } else { 64 << 10 };
+            let n = (&mut self.inner).take(want.max(piece).max(have + 4096) as u64 - have as u64).read_to_end(&mut self.buf)?;
             self.eof = n == 0;
         }
         Ok(())
@@ -160,6 +149,28 @@ impl<R: Read> Resync<R> {
         (off + 8..after).step_by(8).find(|&c| self.plausible_from(c))
     }
 
+    /// The end of the run of good records from `off` that buf holds, each with the header after
+    /// it: checked at once, so that the crate's reads inside them cost a compare. It stops before
+    /// a record whose header, or the one after it, is broken: `check` looks at that one closely.
+    fn run_from(&self, mut off: u64) -> u64 {
+        let held = self.base + self.buf.len() as u64;
+        if off + 8 > held || self.bad(off).is_some() {
+            return off;
+        }
+        // `off`'s header is good: each step checks the header after it, which the next step takes
+        while self.end.is_none_or(|e| off < e) {
+            let after = off + self.header(off).map_or(0, |h| h.2);
+            if self.end == Some(after) {
+                return after;
+            }
+            if after + 8 > held || self.bad(after).is_some() {
+                break;
+            }
+            off = after;
+        }
+        off
+    }
+
     /// At a header in the data section: check it; on a broken one, find where the records go on
     /// and lay filler records over the stretch.
     fn check(&mut self) -> io::Result<()> {
@@ -187,7 +198,7 @@ impl<R: Read> Resync<R> {
                 match self.inside(next, size) {
                     Some(c) => (format!("a record size of {size} that ends inside another record"), c, false),
                     None => {
-                        self.next = Some(next + size);
+                        self.next = Some(self.run_from(next + size));
                         return Ok(());
                     }
                 }
@@ -252,6 +263,19 @@ impl<R: Read> Resync<R> {
 
 impl<R: Read> Read for Resync<R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let here = self.base + self.at as u64;
+        let held = self.buf.len() - self.at;
+        if held > 0 && self.next.is_none_or(|next| next > here) {
+            // inside a checked record, or outside the data section: the bytes as they are
+            let mut n = out.len().min(held);
+            if let Some(next) = self.next {
+                n = n.min((next - here) as usize);
+            }
+            out[..n].copy_from_slice(&self.buf[self.at..self.at + n]);
+            self.at += n;
+            self.pos.store(here + n as u64, Ordering::Relaxed);
+            return Ok(n);
+        }
         self.check()?;
         self.fill(1)?;
         let mut n = out.len().min(self.buf.len() - self.at);
@@ -275,9 +299,19 @@ impl<R: Read + Seek> Seek for Resync<R> {
             SeekFrom::Current(d) => SeekFrom::Start(here.checked_add_signed(d).ok_or_else(|| io::Error::other("seek before 0"))?),
             other => other,
         };
-        let at = self.inner.seek(to)?;
-        self.buf.clear();
-        (self.base, self.at, self.eof) = (at, 0, false);
+        let held = self.base..self.base + self.buf.len() as u64;
+        let at = match to {
+            SeekFrom::Start(t) if held.contains(&t) => {
+                self.at = (t - self.base) as usize; // inside what is held: no read again
+                t
+            }
+            to => {
+                let at = self.inner.seek(to)?;
+                self.buf.clear();
+                (self.base, self.at, self.eof) = (at, 0, false);
+                at
+            }
+        };
         self.next = (at == self.start).then_some(at);
 
         self.pos.store(at, Ordering::Relaxed);

@@ -103,8 +103,9 @@ impl PerfScanner {
     #[staticmethod]
     fn open_path(path: &str, pipe: bool) -> PyResult<Self> {
         let file = std::fs::File::open(path).map_err(|e| PyValueError::new_err(format!("at byte 0: {e}")))?;
-        let scanner = Scanner::open(Box::new(io::BufReader::with_capacity(1 << 20, file)), pipe)
-            .map_err(|e| PyValueError::new_err(format!("at byte {}: {}", e.offset, e.what)))?;
+        // unbuffered: the scanner's record check (resync.rs) reads the data section in 1 MiB pieces
+        // and the sections around it in small ones (a buffer here read 1 MiB at each of their seeks)
+        let scanner = Scanner::open(Box::new(file), pipe).map_err(|e| PyValueError::new_err(format!("at byte {}: {}", e.offset, e.what)))?;
         Ok(PerfScanner { inner: Mutex::new(scanner) })
     }
 
