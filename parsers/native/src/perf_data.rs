@@ -962,6 +962,17 @@ fn take_event(b: &mut Batch, attr: usize, record: &RawEventRecord, st: &mut Stat
         }
         return true;
     }
+    if record.record_type == RecordType::SAMPLE {
+        if let Some(l) = st.lane.as_deref_mut() {
+            // a block request goes to the lane read off its record, without the crate's whole parse
+            if let Some(s) = lane_sample(&record.data.as_slice(), &record.parse_info, big) {
+                let comm = thread_comm(st.threads, st.comms, s.tid);
+                if to_lane(l, &mut b.lane, attr, &s, comm, st.comms, big) {
+                    return true;
+                }
+            }
+        }
+    }
     // only the kinds kept here are parsed
     let wanted = [RecordType::SAMPLE, RecordType::COMM, RecordType::FORK, RecordType::LOST, RecordType::THROTTLE, RecordType::LOST_SAMPLES];
     if !wanted.contains(&record.record_type) {
@@ -971,12 +982,11 @@ fn take_event(b: &mut Batch, attr: usize, record: &RawEventRecord, st: &mut Stat
     match parsed {
         EventRecord::Sample(s) => {
             let tid = s.tid.unwrap_or(-1);
-            let comm = match st.threads.get(&tid) {
-                Some(&c) => c,
-                None => st.comms.id(&format!(":{tid}")), // perf's name for a thread it never saw named
-            };
+            let comm = thread_comm(st.threads, st.comms, tid);
             if let (Some(l), Some(raw)) = (st.lane.as_deref_mut(), &s.raw) {
-                if to_lane(l, &mut b.lane, attr, &raw.as_slice(), &s, comm, st.comms, big) {
+                let raw = raw.as_slice();
+                let mine = LaneSample { ts: s.timestamp.unwrap_or(0), cpu: s.cpu.unwrap_or(TID_UNKNOWN_CPU), tid, raw: &raw };
+                if to_lane(l, &mut b.lane, attr, &mine, comm, st.comms, big) {
                     return true;
                 }
             }
@@ -1030,9 +1040,69 @@ fn take_event(b: &mut Batch, attr: usize, record: &RawEventRecord, st: &mut Stat
     true
 }
 
+/// The comm a thread has at this point of the replay: perf's ":tid" for one it never saw named.
+fn thread_comm(threads: &HashMap<i32, u32, BuildHasherDefault<Fnv>>, comms: &mut Interner, tid: i32) -> u32 {
+    match threads.get(&tid) {
+        Some(&c) => c,
+        None => comms.id(&format!(":{tid}")),
+    }
+}
+
+/// What the lane reads of a sample: its time, CPU, thread and RAW payload.
+struct LaneSample<'a> {
+    ts: u64,
+    cpu: u32,
+    tid: i32,
+    raw: &'a [u8],
+}
+
+/// The sample fields a block request in the lane needs, read off the record by its attr's
+/// sample_type in the order the kernel writes them (perf_event.h `PERF_RECORD_SAMPLE`), as the
+/// crate's `SampleRecord::parse` reads them; None where the record has fields this does not read
+/// (a READ group, anything after RAW) or no RAW, or is short: then the crate parses it whole.
+fn lane_sample<'a>(data: &'a [u8], info: &linux_perf_event_reader::RecordParseInfo, big: bool) -> Option<LaneSample<'a>> {
+    use linux_perf_event_reader::SampleFormat as F;
+    let f = info.sample_format;
+    let read = F::IDENTIFIER | F::IP | F::TID | F::TIME | F::ADDR | F::ID | F::STREAM_ID | F::CPU | F::PERIOD | F::CALLCHAIN | F::RAW;
+    if !f.contains(F::RAW) || !read.contains(f) {
+        return None;
+    }
+    let word = |at: usize| -> Option<u64> {
+        let w: [u8; 8] = data.get(at..at.checked_add(8)?)?.try_into().ok()?;
+        Some(if big { u64::from_be_bytes(w) } else { u64::from_le_bytes(w) })
+    };
+    let half = |at: usize| -> Option<u32> {
+        let w: [u8; 4] = data.get(at..at.checked_add(4)?)?.try_into().ok()?;
+        Some(if big { u32::from_be_bytes(w) } else { u32::from_le_bytes(w) })
+    };
+    let mut at = 0usize;
+    let mut s = LaneSample { ts: 0, cpu: TID_UNKNOWN_CPU, tid: -1, raw: &[] };
+    for (bit, len) in [(F::IDENTIFIER, 8), (F::IP, 8), (F::TID, 8), (F::TIME, 8), (F::ADDR, 8), (F::ID, 8), (F::STREAM_ID, 8), (F::CPU, 8), (F::PERIOD, 8)] {
+        if !f.contains(bit) {
+            continue;
+        }
+        word(at)?;
+        if bit == F::TID {
+            s.tid = half(at + 4)? as i32; // u32 pid, u32 tid
+        } else if bit == F::TIME {
+            s.ts = word(at)?;
+        } else if bit == F::CPU {
+            s.cpu = half(at)?; // u32 cpu, u32 reserved
+        }
+        at += len;
+    }
+    if f.contains(F::CALLCHAIN) {
+        let nr = usize::try_from(word(at)?).ok()?;
+        at = at.checked_add(8)?.checked_add(nr.checked_mul(8)?)?;
+    }
+    let size = half(at)? as usize;
+    s.raw = data.get(at + 4..at.checked_add(4)?.checked_add(size)?)?;
+    Some(s)
+}
+
 /// A block request's sample into the lane; false when it is no block request the lane takes.
-#[allow(clippy::too_many_arguments)]
-fn to_lane(l: &mut LaneCfg, out: &mut Lane, attr: usize, rec: &[u8], s: &linux_perf_event_reader::SampleRecord, comm: u32, comms: &Interner, big: bool) -> bool {
+fn to_lane(l: &mut LaneCfg, out: &mut Lane, attr: usize, s: &LaneSample, comm: u32, comms: &Interner, big: bool) -> bool {
+    let rec = s.raw;
     if rec.is_empty() || !l.tracepoint_attrs.get(attr).copied().unwrap_or(false) {
         return false;
     }
@@ -1051,9 +1121,9 @@ fn to_lane(l: &mut LaneCfg, out: &mut Lane, attr: usize, rec: &[u8], s: &linux_p
     let dev = k.dev.read(rec, big) as u64;
     let ev = LaneEvent {
         kind: k.kind,
-        ts: s.timestamp.unwrap_or(0) as i64,
-        cpu: s.cpu.unwrap_or(TID_UNKNOWN_CPU) as i16,
-        pid: s.tid.unwrap_or(-1),
+        ts: s.ts as i64,
+        cpu: s.cpu as i16,
+        pid: s.tid,
         comm,
         major: (dev >> 20) as u32,
         minor: (dev & 0xF_FFFF) as u32,

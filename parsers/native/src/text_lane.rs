@@ -34,6 +34,7 @@ pub struct Interner {
     devs: HashMap<(u32, u32), u32, BuildHasherDefault<Fnv>>, // (major, minor) -> the code of "major,minor"
     // the previous value of each column: a column mostly repeats itself (one device, a few comms)
     last: [Option<(Vec<u8>, u32)>; 3],
+    last_dev: Option<((u32, u32), u32)>, // the previous plainly spelled device and its code
     pub new_blob: Vec<u8>, // strings first seen in this chunk, each followed by '\n'
     pub new_n: u32,
 }
@@ -83,7 +84,7 @@ impl Interner {
         let plain = |d: &[u8]| d.len() == 1 || d.first() != Some(&b'0');
         let canonical = plain(printed.0) && plain(printed.1);
         if canonical {
-            if let Some(&c) = self.devs.get(&(major, minor)) {
+            if let Some(c) = self.plain_dev(major, minor) {
                 return c;
             }
         }
@@ -98,10 +99,22 @@ impl Interner {
         c
     }
 
+    /// The code of a device already seen spelled plainly: the previous one without a lookup.
+    fn plain_dev(&mut self, major: u32, minor: u32) -> Option<u32> {
+        match self.last_dev {
+            Some((d, c)) if d == (major, minor) => Some(c),
+            _ => {
+                let c = *self.devs.get(&(major, minor))?;
+                self.last_dev = Some(((major, minor), c));
+                Some(c)
+            }
+        }
+    }
+
     /// The code of the device major,minor spelled plainly (a binary record's number, no text).
     fn dev_num(&mut self, major: u32, minor: u32) -> u32 {
-        match self.devs.get(&(major, minor)) {
-            Some(&c) => c,
+        match self.plain_dev(major, minor) {
+            Some(c) => c,
             None => self.dev(major, minor, (major.to_string().as_bytes(), minor.to_string().as_bytes())),
         }
     }
