@@ -296,6 +296,27 @@ def test_damaged_records_are_counted_and_skipped_and_the_rest_is_read(tmp_path):
     assert out.returncode == 0 and b"damaged stretch of records" in out.stdout + out.stderr
 
 
+def test_a_damaged_record_in_a_pipe_stream_is_skipped_and_the_stream_read_on():
+    # the pipe's records walked from byte 16 (the tracing data follows its HEADER_TRACING_DATA
+    # record, its length in the record's first u32); the 501st sample's size made 3
+    data = bytearray(lzma.decompress(PIPE.read_bytes()))
+    at, samples = 16, []
+    while at + 8 <= len(data):
+        kind, size = int.from_bytes(data[at : at + 4], "little"), int.from_bytes(data[at + 6 : at + 8], "little")
+        samples += [at] if kind == 9 else []
+        at += size + (int.from_bytes(data[at + 8 : at + 12], "little") if kind == 66 else 0)
+    at = samples[500]
+    names = {0x838: "block:block_rq_issue", 0x83B: "block:block_rq_complete"}  # perf report --header-only
+    lost = names[int.from_bytes(data[at + 60 : at + 62], "little")]
+    data[at + 6 : at + 8] = (3).to_bytes(2, "little")
+    out = run_cli("info", "-", "--format", "json", stdin=bytes(data))
+    assert out.returncode == 0, out.stderr.decode()
+    want = text_counts(lzma.decompress((FIXTURES / "perfdata" / "pipe-block.ns.txt.xz").read_bytes()).decode())
+    want[lost] -= 1
+    assert json.loads(out.stdout)["events"] == dict(want)
+    assert b"damaged stretch of records" in out.stdout + out.stderr
+
+
 def test_perfile2_magic_on_garbage_is_one_line(tmp_path):
     junk = tmp_path / "junk.perf.data"
     junk.write_bytes(b"PERFILE2" + bytes(range(256)) * 4)
