@@ -146,6 +146,10 @@ class FormatTable:
                 self._parsed[event_id] = parse_format(text, raw[0])
         return self._parsed[event_id]
 
+    def ids(self, system: str) -> list[int]:
+        """The ids of the events of ``system``, ascending (their formats are not parsed)."""
+        return sorted(i for i, (sys_, _) in self._raw.items() if sys_ == system)
+
     def any(self) -> EventFormat | None:
         """Some event's format, for the common fields every event shares."""
         return next((f for f in map(self.get, self._raw) if f is not None), None)

@@ -34,18 +34,23 @@ import polars as pl
 from .errors import TraceParseError
 from .event_format import FrameBuilder, int_column
 from .payloads import fields as payload_fields
-from .perf_lane import PerfLane
 from .perf_print import render_args
 from .print_fmt import Kallsyms, Render
-from .schema import Chunk, conform
+from .schema import BlockLane, Chunk, KindStats, LaneStrings, conform
 from .source import Source
 from .symbols import SymbolOptions, Symbolizer, kallsyms_bytes
 from .trace_dat import Header, _Bytes, _Cut, _parse_cmdlines, _spool, read_tracing_sections
 
 TRACING_MAGIC = b"\x17\x08\x44tracing"
+# the block lane's kinds (text_lane.rs INSERT, ISSUE, COMPLETE)
+LANE_KINDS = {"block:block_rq_insert": 1, "block:block_rq_issue": 2, "block:block_rq_complete": 3}
 PIPE_HEADER_SIZE = 16
 CHUNK_BYTES = 4 << 20  # RAW payload bytes per chunk (the frames built from them are a few times that)
 _MAX_SAMPLES = 1 << 18
+# block requests per batch once the scanner gathers the lane (~3.5 MB of lane columns): blk-1M.perf.data's
+# block run took 1.64 s CPU and 381 MB with 2^18, 1.41 s and 286 MB with 2^16, 1.28 s and 267 MB with
+# 2^15 (one run each, loaded machine): the pairing's and recording's working set stays in cache
+_LANE_EVENTS = 1 << 16
 
 
 @dataclass
@@ -159,7 +164,7 @@ def parse_perf_data(
     ``symbols`` (symbols.py): where the names of call-chain frames come from; ``kallsyms``: a
     /proc/kallsyms's bytes, the same as ``SymbolOptions(kallsyms=...)``. A binary of another build
     than the recording's is a line in ``source.meta["symbol_warnings"]``. ``block_lane``: block requests as
-    the block lane (perf_lane.py), not as frames."""
+    the block lane, gathered by the native scanner straight from their RAW payloads, not as frames."""
     opts = symbols or SymbolOptions()
     if kallsyms is not None:
         opts = SymbolOptions(kallsyms, opts.symfs, opts.buildid_dir)
@@ -175,7 +180,9 @@ def parse_perf_data(
             naming = Symbolizer(opts, ids, warnings.append)
         reader = _Reader(scanner, source, meta, payload, stacks, naming)
         reader.kallsyms_text = kallsyms_bytes(opts.kallsyms)  # %pS fields name their addresses from it
-        reader.lane = PerfLane() if block_lane else None
+        if block_lane:
+            reader.lane = LaneStrings()
+            scanner.want_lane()
         yield from reader.chunks(max(chunk_bytes, 1))
     finally:
         closer()
@@ -202,22 +209,30 @@ class _Reader:
         self.cut_tracepoints = 0  # tracepoint samples of a cut file, whose format files went with the cut
         self.kallsyms_text: bytes | None = None  # --kallsyms, for %pS payload fields (trace-cmd's reading)
         self._kallsyms: Kallsyms | None = None
-        self.lane: PerfLane | None = None
-        self._lane_out = None
+        self.lane: LaneStrings | None = None  # the block lane is wanted (its strings for the run)
+        self.lane_kinds: list[tuple[str, int, int]] = []  # the lane's kinds as set: (name, tracepoint id, fixed end)
+        self._lane_set = False
 
     def chunks(self, chunk_bytes: int) -> Iterator[Chunk]:
         while True:
-            b = self.s.next_batch(_MAX_SAMPLES, chunk_bytes)
+            if self.lane is not None and not self._lane_set:
+                self._set_lane()
+            b = self.s.next_batch(_LANE_EVENTS if self.lane_kinds else _MAX_SAMPLES, chunk_bytes)
             cols = _columns(b)
             lost = self._lost(b["lost"])
             self.throttled += b["throttled"]
-            if not len(cols["ts"]) and not lost:
+            lane = b["lane"]
+            if not len(cols["ts"]) and not lost and lane is None:
+                if b["paused"]:
+                    continue  # the batch ended where the tracing data was met: the lane is set next
                 break
             by_cpu = {cpu: n for cpu, n in lost.items() if cpu >= 0}
-            self._lane_out = None
             chunk = Chunk(frames=self._frames(cols, b["raw"]), lost_events=sum(lost.values()), lost_by_cpu=by_cpu)
-            if self._lane_out is not None:
-                chunk.block_lane, chunk.kind_stats = self._lane_out
+            if lane is not None:
+                self.lane.learn(*lane["new_strings"], lane["strings_before"])
+                chunk.block_lane = BlockLane(lane["cols"], self.lane)
+                order = {name: tp for name, tp, _ in self.lane_kinds}
+                chunk.kind_stats = sorted((KindStats(*s) for s in lane["stats"]), key=lambda k: order[k.name])
             yield chunk
         if self._more_lost():  # LOST_SAMPLES beyond the LOST records: their CPU is not known
             yield Chunk(frames={}, lost_events=self._more_lost())
@@ -246,15 +261,25 @@ class _Reader:
             at, end, claimed = cut
             src.note(f"perf.data is cut at byte {at:,}, inside its data section (which the header says ends at byte "
                      f"{claimed:,}): the records up to byte {end:,} were read; the sections after the data are lost")
+            src.cut = f"the perf.data is cut at byte {at:,}, inside its data section (which the header says ends at byte {claimed:,})"
         if self.cut_tracepoints:
+            src.unnamed = True
             src.note(f"the cut took the event names and format files with it: {self.cut_tracepoints:,} tracepoint samples "
                      "are named by their tracepoint id (tracepoint:ID, the id in /sys/kernel/tracing/events/*/*/id "
                      "on the recording kernel), with times, CPUs, threads and comms but no payload fields")
+        stretches, nbytes, first, why, bad = self.s.skipped()
+        if stretches:  # broken record headers: read on from the next plausible record
+            what = "a damaged stretch of records" if stretches == 1 else f"{stretches:,} damaged stretches of records"
+            src.skip(stretches, None, f"perf.data: {what} skipped ({nbytes:,} bytes; the first at byte {first:,}: {why}); "
+                                      "the records after it were read")
+        if bad:
+            src.skip(bad, None, f"perf.data: {bad:,} record{'s' if bad > 1 else ''} of a sane size whose contents do not parse skipped")
         damage = self.s.damage()
         if damage is not None:
             at, why = damage
             if why.endswith(": cut"):
                 src.note(f"perf.data ends inside a record at byte {at:,} (the stream was cut); the records before it were read")
+                src.cut = f"the perf.data stream is cut inside a record at byte {at:,}"
             else:
                 src.note(f"perf.data is damaged or cut near byte {at:,} ({why}); the records before it were read")
         if self.unknown:
@@ -262,11 +287,45 @@ class _Reader:
             src.skip(sum(self.unknown.values()), None, f"perf.data samples of event ids without a format file: {ids}")
         if self.no_formats and not self.cut_tracepoints:
             src.skip(1, None, "perf.data: tracepoint samples but no tracing data (format files); their payloads are not decoded")
+        for (name, _, end), n in zip(self.lane_kinds, self.s.lane_short()):
+            if n:
+                self.builder.damaged[(name, f"shorter than the {end} bytes of its fields")] += n
         if self.builder is not None:
             for (kind, why), n in sorted(self.builder.damaged.items()):
                 src.skip(n, None, f"perf.data: {n:,} samples of {kind} left out, {why}")
         if self.throttled:
             src.meta["throttled"] = self.throttled  # the kernel slowed sampling down: rates are biased
+
+    def _set_lane(self) -> None:
+        """The scanner gathers the block requests into the lane from here on, once the format files
+        are known: per block kind whose format places dev and sector, where its fields are."""
+        if self.s.cut() is not None or self.s.tracing_data() is None:
+            return  # (a cut file's format files went with the cut: its tracepoints are named by id)
+        self._lane_set = True
+        try:
+            b = self._builder()
+        except TraceParseError:
+            return  # said where the samples need the format files, as without the lane
+        if b is None:
+            return
+        kinds = []
+        for tp in b.formats.ids("block"):
+            fmt = b.formats.get(tp)
+            if fmt is None or fmt.key not in LANE_KINDS or fmt.problem or not fmt.get("dev") or not fmt.get("sector"):
+                continue
+            ints = [fmt.get("dev"), fmt.get("sector"), fmt.get("nr_sector"), None if fmt.key == "block:block_rq_complete" else fmt.get("bytes")]
+            if any(f is not None and f.size not in (1, 2, 4, 8) for f in ints):
+                continue  # no integer the lane reads: its frames say what it holds
+            spec = [None if f is None else (f.offset, f.size, f.signed) for f in ints]
+            rwbs = fmt.get("rwbs")
+            kinds.append((tp, LANE_KINDS[fmt.key], fmt.fixed_end, *spec,
+                          (rwbs.offset, rwbs.size) if rwbs is not None and rwbs.kind == "str" else None))
+            self.lane_kinds.append((fmt.key, tp, fmt.fixed_end))
+        t = b.type_field
+        if not kinds or t.size not in (1, 2, 4, 8):
+            self.lane_kinds = []
+            return
+        self.s.set_lane((t.offset, t.size, t.signed), kinds, [tp is not None for _, tp, _ in self.attrs])
 
     def _builder(self) -> FrameBuilder | None:
         if self.builder is None:
@@ -331,30 +390,12 @@ class _Reader:
         if has_raw.any() and self.s.cut() is not None and self._builder() is None:
             self._cut_tracepoints(np.flatnonzero(has_raw), c, raw, common, out)
             done, has_raw = has_raw, np.zeros(n, bool)
-        elif has_raw.any() and self.lane is not None and self._builder() is not None:
-            done = self._to_lane(has_raw, c, raw)  # the block requests, for the block report
-            has_raw &= ~done
         if has_raw.any():
             self._tracepoints(np.flatnonzero(has_raw), c, raw, common, out)
         plain = np.flatnonzero(~has_raw & ~done)
         if len(plain):
             self._plain(plain, c, common, out)
         return {k: v[0] if len(v) == 1 else pl.concat(v).sort("ts_ns", maintain_order=True) for k, v in out.items()}
-
-    def _to_lane(self, has_raw: np.ndarray, c: dict, raw: bytes) -> np.ndarray:
-        """The block requests among the tracepoint samples into this chunk's lane; returns their mask."""
-        rows = np.flatnonzero(has_raw)
-        b = self.builder
-        starts, lens = c["raw_off"][rows].astype(np.int64), c["raw_len"][rows].astype(np.int64)
-        ids = int_column(raw, starts, b.type_field, b.e).astype(np.int64)
-        self._comms()
-        present = {tp: b.formats.get(tp) for tp in np.unique(ids).tolist()}
-        formats = {tp: f for tp, f in present.items() if f is not None}
-        lane, stats, taken = self.lane.take(formats, ids, raw, starts, lens, c, rows, self.comm_names, b.e, b.damaged)
-        self._lane_out = (lane, stats)
-        mask = np.zeros(len(has_raw), bool)
-        mask[rows[taken]] = True
-        return mask
 
     def _tracepoints(self, rows: np.ndarray, c: dict, raw: bytes, common: pl.DataFrame, out: dict) -> None:
         builder = self._builder()

@@ -48,6 +48,22 @@ class Source:
     last_ts_ns: int | None = None
     meta: dict = field(default_factory=dict)  # format-specific facts (trace.dat version, clock, ...)
     stacks: StackTable = field(default_factory=StackTable)
+    # where the input was cut, when the parser knows (e.g. "the perf.data is cut at byte 400,000"):
+    # a report missing its events says this rather than "record them"; ``unnamed`` the events the cut
+    # left without their names (a perf.data's names and format files follow its data)
+    cut: str | None = None
+    unnamed: bool = False
+
+    def missing(self, what: str, hint: str) -> str:
+        """Why a report found no ``what`` in this input, as a report's error line ends."""
+        have = ", ".join(f"{k} ({v:,})" for k, v in self.events.most_common(6))
+        if self.cut is None:
+            return f"no {what}; it has {have}. Record them with: {hint}"
+        read = f"{sum(self.events.values()):,} events were read before the cut"
+        if self.unnamed:
+            return (f"no {what} read: {self.cut}; {read}, named by tracepoint id only (their names and format "
+                    f"files were in the sections after the data): {have}. Read the whole file")
+        return f"no {what} read: {self.cut}; {read}: {have}. Read the whole file, or record them with: {hint}"
 
     def skip(self, count: int, first_line: int | None, first_text: str | None) -> None:
         """Count unreadable input; under ``--strict`` the first one is an error."""

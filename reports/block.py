@@ -283,8 +283,7 @@ def _check_events(source: Source) -> None:
         raise EmptyCaptureError(f"{source.path}: no events in this capture ({source.skipped.describe()})")
     block = [e for e in source.events if e in ("block:block_rq_issue", "block:block_rq_complete", "block:block_rq_insert")]
     if not block:
-        have = ", ".join(f"{k} ({v:,})" for k, v in source.events.most_common(6))
-        raise MissingEventsError(f"{source.path}: no block request events; it has {have}. Record them with: {RECORD_HINT}")
+        raise MissingEventsError(f"{source.path}: {source.missing('block request events', RECORD_HINT)}")
 
 
 def block_report(source: Source, chunks, opts: BlockOptions | None = None) -> Report:

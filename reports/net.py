@@ -328,11 +328,9 @@ def _check_events(source: Source, seen: dict[str, int]) -> None:
     if not source.events:
         raise EmptyCaptureError(f"{source.path}: no events in this capture ({source.skipped.describe()})")
     if not seen:
-        have = ", ".join(f"{k} ({v:,})" for k, v in source.events.most_common(6))
-        raise MissingEventsError(
-            f"{source.path}: no network events (net:net_dev_queue, net:netif_receive_skb, tcp:tcp_retransmit_skb, "
-            f"sock:inet_sock_set_state, skb:kfree_skb); it has {have}. Record them with: {RECORD_HINT}"
-        )
+        what = ("network events (net:net_dev_queue, net:netif_receive_skb, tcp:tcp_retransmit_skb, "
+                "sock:inet_sock_set_state, skb:kfree_skb)")
+        raise MissingEventsError(f"{source.path}: {source.missing(what, RECORD_HINT)}")
 
 
 def net_report(source: Source, chunks, opts: NetOptions | None = None) -> Report:

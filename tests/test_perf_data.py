@@ -204,6 +204,31 @@ def test_a_perf_data_cut_inside_its_data_is_read_up_to_the_cut_and_says_so(tmp_p
     assert out.returncode == 0 and b"cut at byte 400,000" in out.stdout + out.stderr
 
 
+def test_block_on_a_perf_data_cut_inside_its_data_says_the_cut_not_record_these_events(tmp_path):
+    # the cut took EVENT_DESC (the names): the block events are there but unnamed; the error says
+    # where the file was cut and how many events were read (_samples_before: the record headers walked)
+    data = PERF_DATA.read_bytes()
+    cut = tmp_path / "cut.perf.data"
+    cut.write_bytes(data[:400_000])
+    n = sum(_samples_before(data, 400_000).values())
+    for report in ("block", "net"):
+        out = run_cli(report, cut)
+        err = out.stderr.decode()
+        assert out.returncode == 2 and len(err.strip().splitlines()) == 1, err
+        assert "cut at byte 400,000" in err and f"{n:,} events were read before the cut" in err, err
+        assert "Record them with" not in err and "tracepoint id" in err, err
+
+
+def test_block_on_a_cut_pipe_without_block_events_says_the_cut():
+    # pipe mode keeps the names (the tracing data comes first): the net report on a cut block
+    # stream names the cut and what was read, and still says how to record its own events
+    data = lzma.decompress(PIPE.read_bytes())
+    out = run_cli("net", "-", stdin=data[:400_000])
+    err = out.stderr.decode()
+    assert out.returncode == 2 and "cut inside a record at byte 400,000" in err, err
+    assert "1,100 events were read before the cut" in err and "block:block_rq_issue (472)" in err, err
+
+
 def test_a_cut_pipe_is_read_up_to_the_cut_and_says_so():
     data = lzma.decompress(PIPE.read_bytes())
     out = run_cli("info", "-", "--format", "json", stdin=data[:400_000])
@@ -230,6 +255,66 @@ def test_a_garbage_record_size_is_a_counted_skip_and_what_came_before_is_read(tm
     assert source.skipped.count == 1 and "byte" in source.skipped.describe()
     with pytest.raises(TraceParseError):  # --strict: the damage is the error
         frames(bad, strict=True)
+
+
+def _record_offsets(data: bytes) -> list[int]:
+    """The data section's record offsets (perf report --header-only: data offset 744, size 725,944),
+    walked by their headers' u16 sizes."""
+    at, out = 744, []
+    while at < 744 + 725_944:
+        out.append(at)
+        at += int.from_bytes(data[at + 6 : at + 8], "little")
+    return out
+
+
+def test_damaged_records_are_counted_and_skipped_and_the_rest_is_read(tmp_path):
+    # one record's header given a broken size (the reader resynchronises on the next record), and
+    # another sample's RAW size made to claim past its record (its contents do not parse): both
+    # are skipped and counted; every other sample reads as perf script reads the original
+    data = bytearray(PERF_DATA.read_bytes())
+    recs = [at for at in _record_offsets(bytes(data)) if int.from_bytes(data[at : at + 4], "little") == 9]  # samples
+    names = {0x838: "block:block_rq_issue", 0x839: "block:block_rq_insert", 0x83B: "block:block_rq_complete"}
+    hit = Counter()
+    for at, how in ((recs[1000], "size"), (recs[3000], "raw")):
+        # the payload's common_type, at byte 60 of these 128-byte samples (perf report -D: RAW size at 56)
+        hit[names[int.from_bytes(data[at + 60 : at + 62], "little")]] += 1
+        if how == "size":
+            data[at + 6 : at + 8] = (100).to_bytes(2, "little")
+        else:
+            assert int.from_bytes(data[at + 56 : at + 60], "little") == 68
+            data[at + 56 : at + 60] = (5000).to_bytes(4, "little")
+    bad = tmp_path / "bad.perf.data"
+    bad.write_bytes(bytes(data))
+    source, fr = frames(bad)
+    want = text_counts((FIXTURES / "perf-block.txt").read_text())  # perf script of the original
+    want.subtract(hit)
+    assert {k: f.height for k, f in fr.items()} == {k: n for k, n in want.items() if n}
+    notes = source.skipped.describe()
+    assert source.skipped.count == 2, notes
+    assert f"first at byte {recs[1000]:,}: a record size of 100" in notes and "128 bytes" in notes, notes
+    out = run_cli("block", bad, "--format", "json")
+    assert out.returncode == 0 and b"damaged stretch of records" in out.stdout + out.stderr
+
+
+def test_a_damaged_record_in_a_pipe_stream_is_skipped_and_the_stream_read_on():
+    # the pipe's records walked from byte 16 (the tracing data follows its HEADER_TRACING_DATA
+    # record, its length in the record's first u32); the 501st sample's size made 3
+    data = bytearray(lzma.decompress(PIPE.read_bytes()))
+    at, samples = 16, []
+    while at + 8 <= len(data):
+        kind, size = int.from_bytes(data[at : at + 4], "little"), int.from_bytes(data[at + 6 : at + 8], "little")
+        samples += [at] if kind == 9 else []
+        at += size + (int.from_bytes(data[at + 8 : at + 12], "little") if kind == 66 else 0)
+    at = samples[500]
+    names = {0x838: "block:block_rq_issue", 0x83B: "block:block_rq_complete"}  # perf report --header-only
+    lost = names[int.from_bytes(data[at + 60 : at + 62], "little")]
+    data[at + 6 : at + 8] = (3).to_bytes(2, "little")
+    out = run_cli("info", "-", "--format", "json", stdin=bytes(data))
+    assert out.returncode == 0, out.stderr.decode()
+    want = text_counts(lzma.decompress((FIXTURES / "perfdata" / "pipe-block.ns.txt.xz").read_bytes()).decode())
+    want[lost] -= 1
+    assert json.loads(out.stdout)["events"] == dict(want)
+    assert b"damaged stretch of records" in out.stdout + out.stderr
 
 
 def test_perfile2_magic_on_garbage_is_one_line(tmp_path):
@@ -401,7 +486,7 @@ def test_a_big_endian_attrs_bitfields_are_read_in_their_own_order(tmp_path):
 
 @pytest.mark.parametrize("path", [PERF_DATA, FIXTURES / "perfdata" / "g-block.perf.data.xz", PIPE])
 def test_the_block_lane_holds_what_the_frames_hold(path):
-    # the block report reads perf.data block requests as the lane (parsers/perf_lane.py); the
+    # the block report reads perf.data block requests as the lane (the scanner gathers it); the
     # same requests made from the frames by the report's own columns() must be the same, row for row
     import numpy as np
     import polars as pl

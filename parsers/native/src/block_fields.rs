@@ -82,6 +82,7 @@ impl IntField {
 
     /// The field in `rec` (the record's bytes from its start), sign- or zero-extended to 64 bits
     /// as numpy's `astype(int64)` extends it.
+    #[inline]
     pub(crate) fn read(&self, rec: &[u8], big: bool) -> i64 {
         let at = self.offset.max(0) as usize;
         fn take<const N: usize>(rec: &[u8], at: usize) -> [u8; N] {

@@ -7,7 +7,9 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
-use super::{Batch, Scanner};
+use super::{Batch, LaneCfg, LaneKind, Scanner};
+use crate::block_fields::{IntField, StrField};
+use crate::py_text::lane_dict;
 
 /// A Python binary file object read from Rust: `read(n)`, `seek(pos, whence)`.
 struct PyFile(Py<PyAny>);
@@ -56,6 +58,15 @@ impl PerfScanner {
     }
 }
 
+type Int = (i64, usize, bool);
+
+fn int_field(f: Int) -> PyResult<IntField> {
+    if !matches!(f.1, 1 | 2 | 4 | 8) || f.0 < 0 {
+        return Err(PyValueError::new_err(format!("an integer of {} bytes at {}", f.1, f.0)));
+    }
+    Ok(IntField { offset: f.0, size: f.1, signed: f.2 })
+}
+
 fn batch_dict<'py>(py: Python<'py>, b: &Batch) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("ts", bytes_of(py, &b.ts, u64::to_ne_bytes))?;
@@ -71,6 +82,8 @@ fn batch_dict<'py>(py: Python<'py>, b: &Batch) -> PyResult<Bound<'py, PyDict>> {
     d.set_item("raw_len", bytes_of(py, &b.raw_len, u32::to_ne_bytes))?;
     d.set_item("lost", PyList::new(py, b.lost.iter().copied())?)?;
     d.set_item("throttled", b.throttled)?;
+    d.set_item("paused", b.paused)?;
+    d.set_item("lane", lane_dict(py, &b.lane, b.lane_strings_before, &b.lane_new)?)?;
     Ok(d)
 }
 
@@ -90,8 +103,9 @@ impl PerfScanner {
     #[staticmethod]
     fn open_path(path: &str, pipe: bool) -> PyResult<Self> {
         let file = std::fs::File::open(path).map_err(|e| PyValueError::new_err(format!("at byte 0: {e}")))?;
-        let scanner = Scanner::open(Box::new(io::BufReader::with_capacity(1 << 20, file)), pipe)
-            .map_err(|e| PyValueError::new_err(format!("at byte {}: {}", e.offset, e.what)))?;
+        // unbuffered: the scanner's record check (resync.rs) reads the data section in 1 MiB pieces
+        // and the sections around it in small ones (a buffer here read 1 MiB at each of their seeks)
+        let scanner = Scanner::open(Box::new(file), pipe).map_err(|e| PyValueError::new_err(format!("at byte {}: {}", e.offset, e.what)))?;
         Ok(PerfScanner { inner: Mutex::new(scanner) })
     }
 
@@ -101,6 +115,45 @@ impl PerfScanner {
         let b = py.detach(|| self.inner.lock().ok().map(|mut s| s.next_batch(max_samples, max_raw)));
         let b = b.ok_or_else(|| PyValueError::new_err("perf.data scanner poisoned"))?;
         batch_dict(py, &b)
+    }
+
+    /// The block lane is wanted: a batch ends where the tracing data is first met, so that it can
+    /// be set (`set_lane`) before the block requests after it are read.
+    fn want_lane(&self) -> PyResult<()> {
+        self.lock()?.lane_pending = true;
+        Ok(())
+    }
+
+    /// Block requests into the block lane from here on: `common_type` (offset, size, signed); per
+    /// kind (tracepoint id, lane kind, fixed end, dev, sector, nr_sector, bytes, rwbs) with fields
+    /// as (offset, size, signed) and rwbs (offset, size), None where absent; per attr whether it
+    /// is a tracepoint.
+    #[allow(clippy::type_complexity)]
+    fn set_lane(&self, common_type: Int, kinds: Vec<(i64, u8, usize, Int, Int, Option<Int>, Option<Int>, Option<(i64, usize)>)>, tracepoint_attrs: Vec<bool>) -> PyResult<()> {
+        let kinds = kinds
+            .into_iter()
+            .map(|(id, kind, fixed_end, dev, sector, nr, bytes, rwbs)| {
+                Ok(LaneKind {
+                    id,
+                    kind,
+                    fixed_end,
+                    dev: int_field(dev)?,
+                    sector: int_field(sector)?,
+                    nr_sector: nr.map(int_field).transpose()?,
+                    bytes: bytes.map(int_field).transpose()?,
+                    rwbs: rwbs.map(|(offset, size)| StrField { offset, size }),
+                })
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        let mut s = self.lock()?;
+        s.lane = Some(LaneCfg::new(int_field(common_type)?, kinds, tracepoint_attrs));
+        s.lane_pending = false;
+        Ok(())
+    }
+
+    /// Per lane kind (in `set_lane`'s order): the payloads too short for its fields, left out.
+    fn lane_short(&self) -> PyResult<Vec<u64>> {
+        Ok(self.lock()?.lane.as_ref().map(|l| l.short.clone()).unwrap_or_default())
     }
 
     fn set_stacks(&self, wanted: bool) -> PyResult<()> {
@@ -157,6 +210,14 @@ impl PerfScanner {
     fn tracing_data<'py>(&self, py: Python<'py>) -> PyResult<Option<Py<PyBytes>>> {
         let mut s = self.lock()?;
         Ok(s.tracing_data().map(|t| PyBytes::new(py, t).unbind()))
+    }
+
+    /// The damaged records skipped: (stretches of broken record headers skipped, their bytes, the
+    /// first one's offset and what was wrong with it, records whose contents did not parse).
+    fn skipped(&self) -> PyResult<(u64, u64, Option<u64>, String, u64)> {
+        let s = self.lock()?;
+        let k = s.skips();
+        Ok((k.stretches, k.bytes, k.first, k.first_why, s.bad_records))
     }
 
     /// (offset, what) where reading stopped early, or None.

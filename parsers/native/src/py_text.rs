@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
 use crate::text::cols::{Codes, Strings};
+use crate::text::lane::Lane;
 use crate::text::line::Dialect;
 use crate::text::{ChunkOut, Class, Config, KindCols, Scanner};
 
@@ -106,8 +107,13 @@ fn chunk<'py>(py: Python<'py>, c: &ChunkOut) -> PyResult<Bound<'py, PyDict>> {
 /// The block lane as block pairing's columns (reports/block_pairing.py), with the run's strings
 /// first seen in this chunk and what Source.track counts of each kind; None where it is empty.
 fn lane<'py>(py: Python<'py>, c: &ChunkOut) -> PyResult<Option<Bound<'py, PyDict>>> {
-    let l = &c.lane;
-    if l.is_empty() && c.lane_new.1 == 0 {
+    lane_dict(py, &c.lane, c.lane_strings_before, &c.lane_new)
+}
+
+/// A lane's columns, its new strings (`new`: '\n'-terminated, how many; coded from `before` on) and
+/// its kinds' stats, as parsers/text.py and parsers/perf_data.py take them; None where it is empty.
+pub(crate) fn lane_dict<'py>(py: Python<'py>, l: &Lane, before: usize, new: &(Vec<u8>, u32)) -> PyResult<Option<Bound<'py, PyDict>>> {
+    if l.is_empty() && new.1 == 0 {
         return Ok(None);
     }
     let cols = PyDict::new(py);
@@ -124,8 +130,8 @@ fn lane<'py>(py: Python<'py>, c: &ChunkOut) -> PyResult<Option<Bound<'py, PyDict
     cols.set_item("rwbs", le(py, &l.rwbs, u32::to_le_bytes)?)?;
     let d = PyDict::new(py);
     d.set_item("cols", cols)?;
-    d.set_item("strings_before", c.lane_strings_before)?;
-    d.set_item("new_strings", (PyBytes::new(py, &c.lane_new.0), c.lane_new.1))?;
+    d.set_item("strings_before", before)?;
+    d.set_item("new_strings", (PyBytes::new(py, &new.0), new.1))?;
     let stats = PyList::empty(py);
     for s in &l.stats {
         stats.append((&s.name, s.n, s.lo, s.hi, s.all_cpus()))?;

@@ -403,7 +403,7 @@ impl Scanner {
                 comm: trim_str(&comm).as_bytes(),
                 major: *major,
                 minor: *minor,
-                dev: (b.major, b.minor),
+                dev: Some((b.major, b.minor)),
                 rwbs: b.rwbs,
                 sector: *sector,
                 nr: *nr,

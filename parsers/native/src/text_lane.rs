@@ -34,6 +34,7 @@ pub struct Interner {
     devs: HashMap<(u32, u32), u32, BuildHasherDefault<Fnv>>, // (major, minor) -> the code of "major,minor"
     // the previous value of each column: a column mostly repeats itself (one device, a few comms)
     last: [Option<(Vec<u8>, u32)>; 3],
+    last_dev: Option<((u32, u32), u32)>, // the previous plainly spelled device and its code
     pub new_blob: Vec<u8>, // strings first seen in this chunk, each followed by '\n'
     pub new_n: u32,
 }
@@ -83,7 +84,7 @@ impl Interner {
         let plain = |d: &[u8]| d.len() == 1 || d.first() != Some(&b'0');
         let canonical = plain(printed.0) && plain(printed.1);
         if canonical {
-            if let Some(&c) = self.devs.get(&(major, minor)) {
+            if let Some(c) = self.plain_dev(major, minor) {
                 return c;
             }
         }
@@ -96,6 +97,26 @@ impl Interner {
             self.devs.insert((major, minor), c);
         }
         c
+    }
+
+    /// The code of a device already seen spelled plainly: the previous one without a lookup.
+    fn plain_dev(&mut self, major: u32, minor: u32) -> Option<u32> {
+        match self.last_dev {
+            Some((d, c)) if d == (major, minor) => Some(c),
+            _ => {
+                let c = *self.devs.get(&(major, minor))?;
+                self.last_dev = Some(((major, minor), c));
+                Some(c)
+            }
+        }
+    }
+
+    /// The code of the device major,minor spelled plainly (a binary record's number, no text).
+    fn dev_num(&mut self, major: u32, minor: u32) -> u32 {
+        match self.plain_dev(major, minor) {
+            Some(c) => c,
+            None => self.dev(major, minor, (major.to_string().as_bytes(), minor.to_string().as_bytes())),
+        }
     }
 
     /// The strings first seen since the last call, and how many.
@@ -156,7 +177,8 @@ pub struct LaneEvent<'a> {
     pub comm: &'a [u8],
     pub major: u32,
     pub minor: u32,
-    pub dev: (&'a [u8], &'a [u8]), // as printed: "major", "minor"
+    /// as printed: "major", "minor"; None: a binary record's number, spelled plainly
+    pub dev: Option<(&'a [u8], &'a [u8])>,
     pub rwbs: &'a [u8],
     pub sector: u64,
     pub nr: u32,
@@ -182,7 +204,10 @@ impl Lane {
         self.nr.push(e.nr);
         self.bytes.push(e.bytes.unwrap_or(0));
         self.nulls.push(if e.bytes.is_some() { 0 } else { BYTES_NULL });
-        self.dev.push(strings.dev(e.major, e.minor, e.dev));
+        self.dev.push(match e.dev {
+            Some(printed) => strings.dev(e.major, e.minor, printed),
+            None => strings.dev_num(e.major, e.minor),
+        });
         self.comm.push(strings.code(COMM, e.comm));
         self.rwbs.push(strings.code(RWBS, e.rwbs));
         let st = match self.stats.iter().position(|s| s.kind == e.kind) {
@@ -219,7 +244,7 @@ mod tests {
             comm,
             major: 8,
             minor: std::str::from_utf8(minor).unwrap().parse().unwrap(),
-            dev: (b"8", minor),
+            dev: Some((b"8", minor)),
             rwbs: b"WS",
             sector: 100,
             nr: 8,
@@ -247,7 +272,7 @@ mod tests {
         let (mut s, mut lane) = (Interner::default(), Lane::default());
         let mut e = ev(ISSUE, 1, b"dd", b"1");
         lane.push(&e, &mut s);
-        e.dev = (b"08", b"1"); // the same numbers, printed otherwise: its own string, as the frames have it
+        e.dev = Some((b"08", b"1")); // the same numbers, printed otherwise: its own string, as the frames have it
         lane.push(&e, &mut s);
         lane.push(&ev(ISSUE, 2, b"dd", b"1"), &mut s);
         assert_eq!(lane.dev, [0, 3, 0]);

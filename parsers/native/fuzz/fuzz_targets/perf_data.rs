@@ -1,15 +1,32 @@
 //! Any bytes as a perf.data, in file mode and in pipe mode: the scanner ends (an `OpenError`, an
-//! end, or a `Damage` with its offset) and never panics, loops or allocates without bound.
+//! end, or a `Damage` with its offset) and never panics, loops or allocates without bound; with the
+//! block lane set (6.x's block_rq_issue offsets, as a format file would place them) too.
 #![no_main]
 
 use std::io::Cursor;
 
-use _native::perf_data::Scanner;
+use _native::block_fields::{IntField, StrField};
+use _native::perf_data::{LaneCfg, LaneKind, Scanner};
+use _native::text::lane::ISSUE;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    for pipe in [false, true] {
+    for (pipe, lane) in [(false, false), (true, false), (false, true)] {
         let Ok(mut s) = Scanner::open(Box::new(Cursor::new(data.to_vec())), pipe) else { continue };
+        if lane {
+            let int = |offset, size| IntField { offset, size, signed: false };
+            let kind = LaneKind {
+                id: i64::from(data.first().copied().unwrap_or(0)),
+                kind: ISSUE,
+                fixed_end: 44,
+                dev: int(8, 4),
+                sector: int(16, 8),
+                nr_sector: Some(int(24, 4)),
+                bytes: Some(int(28, 4)),
+                rwbs: Some(StrField { offset: 34, size: 10 }),
+            };
+            s.lane = Some(LaneCfg::new(int(0, 2), vec![kind], vec![true; 4]));
+        }
         let _ = s.tracing_data();
         loop {
             let b = s.next_batch(1 << 10, 1 << 16);
