@@ -22,7 +22,7 @@
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
-use crate::fields::{clamped, gather_cstrings, intern_ints, Fnv, Interned};
+use crate::fields::{gather_cstrings, record, intern_ints, Fnv, Interned};
 
 /// An integer field: `size` (1, 2, 4 or 8) bytes at `offset` from the record's start.
 #[derive(Clone, Copy, Debug)]
@@ -224,15 +224,7 @@ pub fn gather_block(buf: &[u8], starts: &[i64], spec: &BlockSpec, known_pids: &[
     let mut pids = PidIndex { known: known_pids, last: None, memo: HashMap::default() };
     let mut edge = Vec::new();
     for &s in starts {
-        let rec: &[u8] = match usize::try_from(s).ok().and_then(|a| buf.get(a..a.checked_add(span)?)) {
-            Some(r) => r,
-            None => {
-                // cut by the buffer's edge (damage): its bytes clamped, as the per-field gathers read them
-                edge.clear();
-                clamped(buf, s, span, &mut edge);
-                &edge
-            }
-        };
+        let rec = record(buf, s, span, &mut edge);
         let pid = spec.pid.read(rec, big) as i32;
         c.pid.push(pid);
         c.comm_at.push(pids.at(pid));

@@ -15,7 +15,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::hash::BuildHasherDefault;
 
 use crate::block_fields::{cut, IntField, PidIndex, StrField};
-use crate::fields::{clamped, Fnv};
+use crate::fields::{record, Fnv};
 use crate::text::lane::{KindStats, Lane, BYTES_NULL};
 
 /// Where one block kind keeps the fields the lane reads.
@@ -123,14 +123,7 @@ impl DatLane {
                 continue; // an index the merge did not give: never, but no panic
             };
             let s = starts[i];
-            let rec: &[u8] = match usize::try_from(s).ok().and_then(|a| buf.get(a..a.checked_add(span)?)) {
-                Some(r) => r,
-                None => {
-                    edge.clear();
-                    clamped(buf, s, span, &mut edge);
-                    &edge
-                }
-            };
+            let rec = record(buf, s, span, &mut edge);
             let pid = spec.pid.read(rec, big) as i32;
             let comm_at = pids.at(pid);
             let d = spec.dev.read(rec, big) as u64;

@@ -22,6 +22,19 @@ pub(crate) fn clamped(buf: &[u8], at: i64, n: usize, out: &mut Vec<u8>) {
     }
 }
 
+/// The `n` bytes of the record at `at`: borrowed where the buffer holds them whole, else (a record
+/// cut by the buffer's edge: damage) clamped into `edge`, as the per-field gathers read them.
+pub(crate) fn record<'a>(buf: &'a [u8], at: i64, n: usize, edge: &'a mut Vec<u8>) -> &'a [u8] {
+    match usize::try_from(at).ok().and_then(|a| buf.get(a..a.checked_add(n)?)) {
+        Some(r) => r,
+        None => {
+            edge.clear();
+            clamped(buf, at, n, edge);
+            edge
+        }
+    }
+}
+
 /// The (records x width) byte matrix of the field at `offset` of every record, row-major.
 pub fn gather_bytes(buf: &[u8], starts: &[i64], offset: i64, width: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(starts.len() * width);

@@ -1319,11 +1319,17 @@ mod damaged {
 
     fn drain(bytes: Vec<u8>, pipe: bool) -> (usize, Option<Damage>) {
         let Ok(mut s) = Scanner::open(Box::new(Cursor::new(bytes)), pipe) else { return (0, None) };
+        let n = samples(&mut s);
+        (n, s.damage.clone())
+    }
+
+    /// The samples a scanner gives to the end of its input.
+    fn samples(s: &mut Scanner) -> usize {
         let mut n = 0;
         for _ in 0..100_000 {
             let b = s.next_batch(1 << 12, 1 << 20);
             if b.is_empty() && b.lost.is_empty() {
-                return (n, s.damage.clone());
+                return n;
             }
             n += b.len();
         }
@@ -1360,14 +1366,7 @@ mod damaged {
             assert_eq!((c.at, c.claimed_end), (cut as u64, 744 + 725_944));
             assert!(c.data_end <= cut as u64 && c.data_end + (1 << 16) > cut as u64, "{c:?}");
             assert!(s.meta().features.is_empty() && s.tracing_data().is_none());
-            let mut n = 0;
-            loop {
-                let b = s.next_batch(1 << 12, 1 << 20);
-                if b.is_empty() && b.lost.is_empty() {
-                    break;
-                }
-                n += b.len();
-            }
+            let n = samples(&mut s);
             assert!(s.damage.is_none(), "{cut}: {:?}", s.damage);
             assert!(n >= last && n <= 5356, "{cut}: {n} samples after {last}");
             last = n;
@@ -1418,14 +1417,7 @@ mod damaged {
             let mut d = data.clone();
             d[at + 6..at + 8].copy_from_slice(&size.to_le_bytes());
             let mut s = Scanner::open(Box::new(Cursor::new(d)), false).expect("opened");
-            let mut n = 0;
-            loop {
-                let b = s.next_batch(1 << 12, 1 << 20);
-                if b.is_empty() && b.lost.is_empty() {
-                    break;
-                }
-                n += b.len();
-            }
+            let n = samples(&mut s);
             assert!(s.damage.is_none(), "{size}: {:?}", s.damage);
             assert_eq!(n, 5355, "size {size}");
             let k = s.skips();
@@ -1442,14 +1434,7 @@ mod damaged {
         assert_eq!(u32::from_le_bytes(data[at + 56..at + 60].try_into().unwrap()), 68);
         data[at + 56..at + 60].copy_from_slice(&4000u32.to_le_bytes());
         let mut s = Scanner::open(Box::new(Cursor::new(data)), false).expect("opened");
-        let mut n = 0;
-        loop {
-            let b = s.next_batch(1 << 12, 1 << 20);
-            if b.is_empty() && b.lost.is_empty() {
-                break;
-            }
-            n += b.len();
-        }
+        let n = samples(&mut s);
         assert_eq!((n, s.bad_records, s.skips().stretches), (5355, 1, 0));
         assert!(s.damage.is_none());
     }
