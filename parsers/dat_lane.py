@@ -15,12 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .event_format import FrameBuilder, _int_spec
+from .event_format import LANE_KINDS, FrameBuilder, _int_spec, lane_layout
 from .schema import BlockLane, KindStats, LaneStrings
-
-KINDS = {"block:block_rq_insert": 1, "block:block_rq_issue": 2, "block:block_rq_complete": 3}
-_SUBMIT = ("block:block_rq_insert", "block:block_rq_issue")
-_SIZES = (1, 2, 4, 8)
 
 
 class DatLane:
@@ -45,7 +41,7 @@ class DatLane:
             skip.add(kind_id)
             if name not in best or best[name][0] < kind_id:
                 best[name] = (kind_id, bounds[i], bounds[i + 1])
-        return [best[k] for k in KINDS if k in best], skip
+        return [best[k] for k in LANE_KINDS if k in best], skip
 
     def take(self, buf: bytes, start: np.ndarray, ns: np.ndarray, cpu: np.ndarray, order: np.ndarray,
              groups: list[tuple[int, int, int]]) -> tuple[BlockLane | None, list[KindStats]]:
@@ -66,17 +62,13 @@ def make_lane(builder: FrameBuilder) -> DatLane | None:
     """The lane for the capture's formats, or None where one of its block kinds cannot go in it."""
     from . import _native
 
-    fmts = [f for f in builder.formats.of_system("block") if f.key in KINDS and not f.problem]
+    fmts = [f for f in builder.formats.of_system("block") if f.key in LANE_KINDS and not f.problem]
     layouts = []
     for fmt in fmts:
-        dev, sector, rwbs = fmt.get("dev"), fmt.get("sector"), fmt.get("rwbs")
-        submit = fmt.key in _SUBMIT
-        ints = [builder.pid_field, dev, sector, fmt.get("nr_sector"), fmt.get("bytes") if submit else None]
-        if dev is None or sector is None or any(f is not None and f.size not in _SIZES for f in ints):
+        layout = lane_layout(fmt)
+        if layout is None or (builder.pid_field is not None and builder.pid_field.size not in (1, 2, 4, 8)):
             return None  # the frames make these otherwise (a generic frame, or an error): leave them to it
-        if rwbs is not None and rwbs.kind != "str":
-            return None
-        layouts.append((fmt.id, KINDS[fmt.key], *(_int_spec(f) for f in ints), (rwbs.offset, rwbs.size) if rwbs else None))
+        layouts.append((fmt.id, LANE_KINDS[fmt.key], _int_spec(builder.pid_field), *layout))
     names = [s.encode("utf-8", "replace") for s in builder.comm_names.cast(str).to_list()]
     native = _native.DatBlockLane(builder.e == ">", builder.comm_pids.astype(np.int64).tobytes(), names)
     for layout in layouts:

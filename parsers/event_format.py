@@ -399,6 +399,25 @@ def _ioprio_text(p: int) -> str:
     return f"{_IOPRIO_CLASS[(p >> 13) & 7]},{(p >> 3) & 0x3FF},{p & 7}"
 
 
+# the block lane's kinds, as its kind column codes them (schema.BlockLane, text_lane.rs)
+LANE_KINDS = {"block:block_rq_insert": 1, "block:block_rq_issue": 2, "block:block_rq_complete": 3}
+
+
+def lane_layout(fmt) -> tuple | None:
+    """Where the block lane reads a block request's format: the (offset, size, signed) of dev,
+    sector, nr_sector and bytes (insert and issue; None where absent) and the (offset, size) of
+    rwbs (None where absent). None where the lane cannot read it as the frames do (no dev or
+    sector, an integer of an odd size, an rwbs that is not a char array): its frames are built."""
+    if fmt.key not in LANE_KINDS or fmt.problem or fmt.get("dev") is None or fmt.get("sector") is None:
+        return None
+    submit = fmt.key != "block:block_rq_complete"
+    ints = [fmt.get("dev"), fmt.get("sector"), fmt.get("nr_sector"), fmt.get("bytes") if submit else None]
+    rwbs = fmt.get("rwbs")
+    if any(f is not None and f.size not in (1, 2, 4, 8) for f in ints) or (rwbs is not None and rwbs.kind != "str"):
+        return None
+    return (*(_int_spec(f) for f in ints), (rwbs.offset, rwbs.size) if rwbs is not None else None)
+
+
 def _int_spec(f: Field | None) -> tuple[int, int, bool] | None:
     """A field read as a number by the native block gather, as ``int_column`` reads it."""
     if f is None:

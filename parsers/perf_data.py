@@ -32,7 +32,7 @@ import numpy as np
 import polars as pl
 
 from .errors import TraceParseError
-from .event_format import FrameBuilder, int_column
+from .event_format import LANE_KINDS, FrameBuilder, int_column, lane_layout
 from .payloads import fields as payload_fields
 from .perf_print import render_args
 from .print_fmt import Kallsyms, Render
@@ -42,8 +42,6 @@ from .symbols import SymbolOptions, Symbolizer, kallsyms_bytes
 from .trace_dat import Header, _Bytes, _Cut, _parse_cmdlines, _spool, read_tracing_sections
 
 TRACING_MAGIC = b"\x17\x08\x44tracing"
-# the block lane's kinds (text_lane.rs INSERT, ISSUE, COMPLETE)
-LANE_KINDS = {"block:block_rq_insert": 1, "block:block_rq_issue": 2, "block:block_rq_complete": 3}
 PIPE_HEADER_SIZE = 16
 CHUNK_BYTES = 4 << 20  # RAW payload bytes per chunk (the frames built from them are a few times that)
 _MAX_SAMPLES = 1 << 18
@@ -311,15 +309,10 @@ class _Reader:
         kinds = []
         for tp in b.formats.ids("block"):
             fmt = b.formats.get(tp)
-            if fmt is None or fmt.key not in LANE_KINDS or fmt.problem or not fmt.get("dev") or not fmt.get("sector"):
-                continue
-            ints = [fmt.get("dev"), fmt.get("sector"), fmt.get("nr_sector"), None if fmt.key == "block:block_rq_complete" else fmt.get("bytes")]
-            if any(f is not None and f.size not in (1, 2, 4, 8) for f in ints):
-                continue  # no integer the lane reads: its frames say what it holds
-            spec = [None if f is None else (f.offset, f.size, f.signed) for f in ints]
-            rwbs = fmt.get("rwbs")
-            kinds.append((tp, LANE_KINDS[fmt.key], fmt.fixed_end, *spec,
-                          (rwbs.offset, rwbs.size) if rwbs is not None and rwbs.kind == "str" else None))
+            layout = None if fmt is None else lane_layout(fmt)
+            if layout is None:
+                continue  # not a request the lane reads as the frames do: its frames say what it holds
+            kinds.append((tp, LANE_KINDS[fmt.key], fmt.fixed_end, *layout))
             self.lane_kinds.append((fmt.key, tp, fmt.fixed_end))
         t = b.type_field
         if not kinds or t.size not in (1, 2, 4, 8):
