@@ -13,12 +13,23 @@ from ..parsers.errors import EmptyCaptureError, MissingEventsError, TraceParseEr
 from ..parsers.schema import Chunk
 from ..parsers.source import Source
 from .block_pairing import done_of, op_of
+from .block_recording import BY, BlockRecording
+from .block_recording import PHASES as PHASE_ORDER
 from .block_tables import build_report
-from .heatmap import BLOCK_KEEP, Timeline, add_block, block_data as timeline_data
+from .heatmap import Timeline
+from .heatmap import block_data as timeline_data
 from .histogram import GroupedDistributions
 from .open_requests import OpenRequests
 from .result import UNIT_NS, Report
-from .shared import LISTING_CAP, Tally, check_threshold, check_top, check_unit, check_window, listing_limit
+from .shared import (
+    LISTING_CAP,
+    Tally,
+    check_threshold,
+    check_top,
+    check_unit,
+    check_window,
+    listing_limit,
+)
 
 PHASES = {  # phase -> (start column, end column)
     "d2c": ("iss_ts", "ts"),
@@ -72,6 +83,15 @@ def _valid_dev(dev: str) -> bool:
     return len(parts) == 2 and all(p.isdigit() for p in parts)
 
 
+# the groupings of each latency's distributions, over a cell's attributes (block_recording.BY)
+DIMS = {
+    "total": pl.lit(""),
+    "dev": pl.col("dev"),
+    "op": pl.col("op"),
+    "rwbs": pl.col("rwbs"),
+    "proc": pl.concat_str(pl.col("pid").cast(pl.String), pl.lit("\t"), pl.col("comm")),
+    "devop": pl.concat_str(pl.col("dev"), pl.lit("\t"), pl.col("op")),
+}
 BATCH_ROWS = 1 << 17  # finished requests recorded at once (see BlockAnalysis.flush): ~10 MB of columns
 UNPAIRED = ("complete_without_issue", "issue_without_complete", "insert_without_complete", "overwritten",
             "op_mismatch", "partial_completions", "requeues", "negative_latency", "open_dropped")
@@ -97,7 +117,8 @@ class BlockAnalysis:
         # a hook for exporters: called with each chunk's finished requests, as the report counts
         # them (filters applied), before any is recorded; it sees the rows, never changes them
         self.on_requests = None
-        self.timeline: Timeline | None = None  # heat maps and per-interval series (reports/heatmap.py)
+        self.timeline: Timeline | None = None  # heat maps and per-interval series (reports/heatmap.py), at the end
+        self.recording: BlockRecording | None = None  # what the finished requests were counted into
         self._pending: list = []  # chunks' pairings whose finished requests are not recorded yet
         self._pending_n = 0
 
@@ -118,22 +139,32 @@ class BlockAnalysis:
             self.counts[what] += self._filter(p.side(side), lenient=True).height if self.opts.filtered else p.count(side)
         # (the first pairing is recorded even when it finished nothing: the report then has its
         # heat maps, empty, as a capture with requests has them)
-        if p.n_done or (self.timeline is None and not self._pending):
+        if p.n_done or (self.recording is None and not self._pending):
             self._pending.append(p)
             self._pending_n += p.n_done
             if self._pending_n >= BATCH_ROWS:
                 self.flush()
 
     def flush(self) -> None:
-        """Record the finished requests of the chunks fed so far. They are recorded in batches: the
-        recording is a few dozen polars queries whatever their size (~1 ms each), and a capture that
-        lost its completes brings a few hundred finished requests per chunk."""
+        """Record the finished requests of the chunks fed so far (reports/block_recording.py). They
+        wait in batches: the report's filters and the exporter's hook read them as a frame."""
         if not self._pending:
             return
-        done = _requests(done_of(self._pending))
-        self._pending, self._pending_n = [], 0
-        self.requests.add(done.group_by("dev", "comm", "op").agg(n=pl.len()))
-        self._record(self._filter(done))
+        pending, self._pending, self._pending_n = self._pending, [], 0
+        if self.recording is None:
+            o = self.opts
+            self.recording = BlockRecording(self.t0 or 0, UNIT_NS[o.unit], min(o.limit or LISTING_CAP, LISTING_CAP), o.slower_than_ns)
+        kept = None
+        if self.opts.filtered or self.on_requests is not None:
+            done = _requests(done_of(pending))
+            kept = done.select(self._cond(lenient=False)).to_series()
+            if self.on_requests is not None and done.height:
+                req = done.filter(kept)
+                if req.height:
+                    self.on_requests(req.select(REQUEST_COLUMNS))
+            if not self.opts.filtered:
+                kept = None
+        self.recording.record(pending, kept)
 
     def _count(self, what: str, side: pl.DataFrame) -> None:
         self.counts[what] += self._filter(side, lenient=True).height if self.opts.filtered else side.height
@@ -162,45 +193,24 @@ class BlockAnalysis:
         """Open requests (pairing rows) the filters keep: by who asked, the request's op and when it started."""
         return state.filter(_open_side(state).select(self._cond(lenient=True)).to_series())
 
-    def _record(self, req: pl.DataFrame) -> None:
-        if self.on_requests is not None and req.height:
-            self.on_requests(req.select(REQUEST_COLUMNS))
-        self.matched += req.height
-        if self.timeline is None:
-            self.timeline = Timeline(self.t0 or 0, BLOCK_KEEP)
-        add_block(self.timeline, req)
-        dims = {
-            "total": pl.lit(""),
-            "dev": pl.col("dev"),
-            "op": pl.col("op"),
-            "rwbs": pl.col("rwbs"),
-            "proc": pl.concat_str(pl.col("pid").cast(pl.String), pl.lit("\t"), pl.col("comm")),
-            "devop": pl.concat_str(pl.col("dev"), pl.lit("\t"), pl.col("op")),
-        }
-        by = ["dev", "op", "rwbs", "pid", "comm"]
-        for phase in PHASES:
-            v = req.filter(pl.col(f"{phase}_ns").is_not_null())
-            self.counts["negative_latency"] += v.filter(pl.col(f"{phase}_ns") < 0).height
-            v = v.filter(pl.col(f"{phase}_ns") >= 0).select(*by, "bytes", value_ns=pl.col(f"{phase}_ns"))
-            self.dists.add_grouped(phase, v, by, dims)
-        self._keep_slow(req)
-
-    def _keep_slow(self, req: pl.DataFrame) -> None:
-        o = self.opts
-        cand = req.filter(pl.col("d2c_ns").is_not_null())
-        if o.slower_than_ns is not None:
-            cand = cand.filter(pl.col("d2c_ns") >= o.slower_than_ns)
-        self.slow_total += cand.height
-        cand = cand.select(SLOW_COLUMNS)
-        both = pl.concat([self.slow, cand]) if self.slow.height else cand
-        keep = min(o.limit or LISTING_CAP, LISTING_CAP)  # "all" is bounded too: memory stays flat
-        if both.height > keep:  # the slowest; ties: earliest, then by device and sector
-            order = ["d2c_ns", "ts_ns", "dev", "sector"]
-            both = both.top_k(keep, by=order, reverse=[False, True, True, True])
-        self.slow = both
+    def _read_recording(self) -> None:
+        """The recording's counts, as the report's tables and JSON read them."""
+        rec = self.recording
+        if rec is None:
+            return
+        self.matched, negative, self.slow_total = rec.totals()
+        self.counts["negative_latency"] = sum(negative)
+        self.requests.frame = rec.tally()
+        for phase in PHASE_ORDER:
+            cells = rec.cells(phase)
+            if cells.height:
+                self.dists.add_cells(phase, cells, BY, DIMS)
+        self.timeline = rec.timeline()
+        self.slow = rec.slow()
 
     def finish(self, source: Source) -> Report:
         self.flush()
+        self._read_recording()
         _check_events(source)
         if self.opts.filtered:
             st = self._match_open(self.open.all())

@@ -24,8 +24,6 @@ whole run, so that open requests carry codes from chunk to chunk) and its answer
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import polars as pl
 
@@ -142,7 +140,7 @@ def columns(frames: dict[str, pl.DataFrame], strings: Strings) -> dict[str, byte
     return out
 
 
-def _array(out: dict[str, bytes], name: str, dtype) -> pl.Series:
+def nullable(out: dict[str, bytes], name: str, dtype) -> pl.Series:
     values = pl.Series(name.split(".")[-1], np.frombuffer(out[name], dtype=dtype))
     valid = out.get(name + "_valid")
     if valid is None or np.frombuffer(valid, dtype=np.uint8).all():
@@ -160,9 +158,9 @@ CODES = ("dev", "ins_comm", "iss_comm", "rwbs")
 def requests(out: dict[str, bytes], prefix: str, strings: Strings) -> pl.DataFrame:
     """The kernel's requests under ``prefix`` (done, dropped, open) as a frame."""
     cols = {c: strings.decode(np.frombuffer(out[f"{prefix}.{c}"], dtype=np.uint32)).alias(c) for c in CODES}
-    cols.update({c: _array(out, f"{prefix}.{c}", t).cast(ft).alias(c) for c, (t, ft) in REQUEST.items()})
+    cols.update({c: nullable(out, f"{prefix}.{c}", t).cast(ft).alias(c) for c, (t, ft) in REQUEST.items()})
     if prefix == "done":
-        cols["ts"] = _array(out, "done.ts", np.int64)
+        cols["ts"] = nullable(out, "done.ts", np.int64)
         cols["c_rwbs"] = strings.decode(np.frombuffer(out["done.c_rwbs"], dtype=np.uint32)).alias("c_rwbs")
     return pl.DataFrame(cols)
 
@@ -177,7 +175,7 @@ def sides(out: dict[str, bytes], prefix: str, strings: Strings) -> pl.DataFrame:
         "dev": strings.decode(np.frombuffer(out[f"{prefix}.dev"], dtype=np.uint32)),
         "op": op,
         "comm": strings.decode(np.frombuffer(out[f"{prefix}.comm"], dtype=np.uint32)),
-        "ts_ns": _array(out, f"{prefix}.ts", np.int64),
+        "ts_ns": nullable(out, f"{prefix}.ts", np.int64),
     })
 
 
@@ -225,8 +223,12 @@ def paired(out: dict[str, bytes], strings: _Codes) -> Paired:
     return Paired(out, strings)
 
 
+def joined(ps: list[Paired]) -> dict[str, bytes]:
+    """The done.* buffers of several chunks' pairings (one run's: one string table), joined."""
+    return {k: b"".join(p._out[k] for p in ps) for k in ps[0]._out if k.startswith("done.")}
+
+
 def done_of(ps: list[Paired]) -> pl.DataFrame:
-    """The finished requests of several chunks' pairings (one run's: one string table), as one
-    frame: their buffers joined, then decoded once (a decode is a few polars calls per column)."""
-    joined = {k: b"".join(p._out[k] for p in ps) for k in ps[0]._out if k.startswith("done.")}
-    return requests(joined, "done", ps[0]._strings)
+    """The finished requests of several chunks' pairings as one frame: their buffers joined, then
+    decoded once (a decode is a few polars calls per column)."""
+    return requests(joined(ps), "done", ps[0]._strings)

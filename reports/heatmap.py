@@ -223,19 +223,7 @@ class Timeline:
 
 
 # --- what each report draws: the call sites stay one line each ---------------------------------
-
-BLOCK_KEEP = ["comm", "pid", "dev", "rwbs", "sector", "bytes"]
-
-
-def add_block(tl: Timeline, req: pl.DataFrame) -> None:
-    """Finished block requests (block.py's columns): each phase's heat map at the request's complete
-    time, and requests and bytes per interval and device (those with a D2C, as the IOPS column counts)."""
-    lazy = req.lazy()  # each filter and its select in one query
-    for phase in ("d2c", "i2c", "i2d"):
-        v = pl.col(f"{phase}_ns")
-        tl.latency(phase, lazy.filter(v.is_not_null() & (v >= 0)).select("ts_ns", *BLOCK_KEEP, value_ns=v).collect())
-    d2c = lazy.filter(pl.col("d2c_ns").is_not_null() & (pl.col("d2c_ns") >= 0))
-    tl.count("requests", d2c.select("ts_ns", key="dev", bytes=pl.col("bytes").cast(pl.Int64)).collect(), ("bytes",))
+# (block's heat maps are counted by its native recording: reports/block_recording.py)
 
 
 def block_data(tl: Timeline | None, end_ns: int) -> dict:

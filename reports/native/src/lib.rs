@@ -4,7 +4,12 @@
 //! `traceparse.reports._native`.
 
 pub mod pairing;
+pub mod recording;
 #[cfg(feature = "python")]
 mod py;
 #[cfg(feature = "python")]
+mod py_columns;
+#[cfg(feature = "python")]
 mod py_pairing;
+#[cfg(feature = "python")]
+mod py_recording;

@@ -6,5 +6,6 @@ use pyo3::prelude::*;
 fn kernels(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     crate::py_pairing::register(m)?;
+    crate::py_recording::register(m)?;
     Ok(())
 }

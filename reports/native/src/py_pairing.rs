@@ -8,6 +8,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
+use crate::py_columns::{column, Le, Out};
 use crate::pairing::{pair_chunk, Bounds, Done, Event, Open, OpenTable, Ops, Request, Scratch, Side};
 
 // bits of the `nulls` column: which of an event's values are null in its frame
@@ -16,40 +17,6 @@ const KEY_NULL: u8 = 2;
 const PID_NULL: u8 = 4;
 const NR_NULL: u8 = 8;
 const BYTES_NULL: u8 = 16;
-
-/// A fixed-size little-endian value of a column buffer.
-trait Le: Sized + Copy + Default {
-    const N: usize;
-    fn read(b: &[u8]) -> Self;
-    fn write(self, out: &mut Vec<u8>);
-}
-
-macro_rules! le {
-    ($($t:ty),*) => {$(
-        impl Le for $t {
-            const N: usize = std::mem::size_of::<$t>();
-            fn read(b: &[u8]) -> Self {
-                let mut a = [0u8; std::mem::size_of::<$t>()];
-                a.copy_from_slice(b); // callers pass chunks_exact(N): the lengths agree
-                <$t>::from_le_bytes(a)
-            }
-            fn write(self, out: &mut Vec<u8>) {
-                out.extend_from_slice(&self.to_le_bytes());
-            }
-        }
-    )*};
-}
-le!(u8, u32, u64, i32, i64);
-
-/// A column's bytes, checked to hold `n` values of `T`.
-fn column<'a, T: Le>(cols: &'a [Bound<'a, PyBytes>], names: &[&str], name: &str, n: usize) -> PyResult<&'a [u8]> {
-    let at = names.iter().position(|&x| x == name).ok_or_else(|| PyValueError::new_err(format!("pairing: no column {name}")))?;
-    let b = cols.get(at).map(|c| c.as_bytes()).unwrap_or_default();
-    if b.len() != n * T::N {
-        return Err(PyValueError::new_err(format!("pairing: column {name} has {} bytes, expected {}", b.len(), n * T::N)));
-    }
-    Ok(b)
-}
 
 const COLUMNS: [&str; 11] = ["kind", "devnum", "sector", "ts", "dev", "comm", "pid", "rwbs", "nr", "bytes", "nulls"];
 
@@ -91,21 +58,7 @@ fn events(cols: &Bound<PyDict>, out: &mut Vec<Event>) -> PyResult<()> {
     Ok(())
 }
 
-/// Output columns under a prefix: "done.ts", "done.ts_valid", ...
-struct Out<'py> {
-    dict: Bound<'py, PyDict>,
-}
-
-impl<'py> Out<'py> {
-    fn put<T: Le>(&self, name: &str, values: impl Iterator<Item = T>) -> PyResult<()> {
-        let mut buf = Vec::new();
-        values.for_each(|v| v.write(&mut buf));
-        self.dict.set_item(name, PyBytes::new(self.dict.py(), &buf))
-    }
-    fn put_opt<T: Le>(&self, name: &str, values: impl Iterator<Item = Option<T>> + Clone) -> PyResult<()> {
-        self.put(&format!("{name}_valid"), values.clone().map(|v| u8::from(v.is_some())))?;
-        self.put(name, values.map(Option::unwrap_or_default))
-    }
+impl Out<'_> {
     fn requests<'a>(&self, p: &str, reqs: impl Iterator<Item = &'a Request> + Clone) -> PyResult<()> {
         self.put_opt(&format!("{p}.ins_ts"), reqs.clone().map(|r| r.ins_ts))?;
         self.put(&format!("{p}.ins_comm"), reqs.clone().map(|r| r.ins_comm))?;
@@ -162,7 +115,7 @@ impl Pairing {
         events(cols, &mut self.events)?;
         let (table, events, scratch) = (&mut self.table, &self.events, &mut self.scratch);
         let p = py.detach(|| pair_chunk(table, events, &Ops(ops), Bounds { hot_rows, max_open }, scratch));
-        let out = Out { dict: PyDict::new(py) };
+        let out = Out::new(py);
         out.done(&p.done)?;
         let empty_n = p.without_issue.iter().filter(|(_, e)| *e).count();
         for (name, n) in [("without_issue", p.without_issue.len()), ("mismatched", p.mismatched.len()), ("partials", p.partials.len()), ("overwritten", p.overwritten.len())] {
@@ -183,7 +136,7 @@ impl Pairing {
 
     /// Every open request (open.* columns, as `dropped.*` above).
     fn open<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let out = Out { dict: PyDict::new(py) };
+        let out = Out::new(py);
         out.opens("open", &self.table.all())?;
         Ok(out.dict)
     }

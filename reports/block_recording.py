@@ -1,0 +1,101 @@
+"""What `traceparse block` keeps of each finished request, counted by a native kernel.
+
+reports/native/src/recording.rs counts every finished request (the pairing's ``done`` columns, as
+they come out of it) into HdrHistogram cells, heat-map cells with their slowest requests, the
+per-interval series and the slow listing: the formulas of histogram.py and heatmap.py, per request
+in Rust rather than a few dozen polars queries per batch. At the end this module turns its answers
+into the frames those modules keep (GroupedDistributions' pending cells, a Timeline's heat maps and
+series, the slow listing, the tally), and they do the rest as before: roll-up, percentiles, final
+widths, JSON.
+"""
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from . import _native
+from .block_pairing import OPS, Paired, _Codes, joined, nullable
+from .heatmap import Cells, HeatMap, Timeline
+
+PHASES = ("d2c", "i2c", "i2d")  # the kernel's phase numbers, in this order
+BY = ["dev", "op", "rwbs", "pid", "comm"]  # a distribution cell's attributes
+BLOCK_KEEP = ["comm", "pid", "dev", "rwbs", "sector", "bytes"]  # what a heat-map cell shows of its slowest
+
+
+class BlockRecording:
+    def __init__(self, t0_ns: int, unit_ns: int, keep_slow: int, slower_than_ns: int | None):
+        self.t0 = t0_ns
+        self._rec = _native.Recorder(t0_ns, unit_ns, keep_slow, slower_than_ns)
+        self._codes: _Codes | None = None
+
+    def record(self, pending: list[Paired], kept: pl.Series | None = None) -> None:
+        """The finished requests of ``pending`` pairings; ``kept``: which of them (in order) the
+        report's filters keep (None: all)."""
+        codes = self._codes = pending[0]._strings
+        mask = None if kept is None else kept.fill_null(False).cast(pl.UInt8).to_numpy().tobytes()
+        self._rec.record(joined(pending), bytes(codes.ops), codes.values, mask)
+
+    def totals(self) -> tuple[int, tuple[int, int, int], int]:
+        """(requests the filters kept, negative latencies per phase, requests the listing could show)"""
+        _, matched, negative, slow_total = self._rec.totals()
+        return matched, tuple(negative), slow_total
+
+    def tally(self) -> pl.DataFrame:
+        """Finished requests per (dev, comm, op), before the filters."""
+        t = self._rec.tally()
+        return pl.DataFrame({"dev": self._text(t, "dev"), "comm": self._text(t, "comm"), "op": _ops(t["op"]),
+                             "n": np.frombuffer(t["n"], dtype=np.uint64)}).cast({"n": pl.UInt32})
+
+    def cells(self, phase: str) -> pl.DataFrame:
+        """One phase's HdrHistogram cells (GroupedDistributions' pending frame): BY, idx, k, ku, n, s, lo, hi, size."""
+        c = self._rec.dist(PHASES.index(phase))
+        cols = {"dev": self._text(c, "dev"), "op": _ops(c["op"]), "rwbs": self._text(c, "rwbs"),
+                "pid": nullable(c, "pid", np.int32), "comm": self._text(c, "comm")}
+        for name, t in (("idx", np.int64), ("k", np.int64), ("ku", np.int64), ("n", np.uint32), ("s", np.int64),
+                        ("lo", np.int64), ("hi", np.int64), ("size", np.uint64)):
+            cols[name] = np.frombuffer(c[name], dtype=t)
+        return pl.DataFrame(cols)
+
+    def timeline(self) -> Timeline:
+        """The heat maps (one per phase, empty ones too) and the requests series, as heatmap.py keeps them."""
+        tl = Timeline(self.t0, BLOCK_KEEP)
+        for p, phase in enumerate(PHASES):
+            width, cells, kept = self._rec.heatmap(p)
+            m = tl.maps[phase] = HeatMap(self.t0, BLOCK_KEEP)
+            if len(cells["n"]):
+                m.cells.width, m.cells.frame = width, _frame(cells, {"col": np.int64, "row": np.int64, "n": np.uint32})
+                k = _frame(kept, {"ts_ns": np.int64, "value_ns": np.int64, "row": np.int64})
+                m.kept = k.with_columns(comm=self._text(kept, "comm"), pid=nullable(kept, "pid", np.int32),
+                                        dev=self._text(kept, "dev"), rwbs=self._text(kept, "rwbs"),
+                                        sector=nullable(kept, "sector", np.uint64), bytes=nullable(kept, "bytes", np.uint64))
+        width, s = self._rec.series()
+        series = tl.series["requests"] = Cells(self.t0, ["key"], ("bytes",))
+        if len(s["n"]):
+            series.width = width
+            series.frame = (_frame(s, {"col": np.int64, "n": np.uint32, "bytes": np.int64})
+                            .with_columns(key=self._text(s, "key")).select("col", "key", "n", "bytes"))
+        return tl
+
+    def slow(self) -> pl.DataFrame:
+        """The slow listing (block.py's SLOW_COLUMNS), slowest first."""
+        s = self._rec.slow()
+        return pl.DataFrame({
+            "ts_ns": nullable(s, "ts_ns", np.int64), "comm": self._text(s, "comm"), "pid": nullable(s, "pid", np.int32),
+            "dev": self._text(s, "dev"), "op": _ops(s["op"]), "rwbs": self._text(s, "rwbs"),
+            "sector": nullable(s, "sector", np.uint64), "bytes": nullable(s, "bytes", np.uint64),
+            **{c: nullable(s, c, np.int64) for c in ("i2d_ns", "d2c_ns", "i2c_ns")}, "parts": nullable(s, "parts", np.int32),
+        })
+
+    def _text(self, cols: dict[str, bytes], name: str) -> pl.Series:
+        codes = np.frombuffer(cols[name], dtype=np.uint32)
+        if self._codes is None:  # nothing recorded: every column is empty
+            return pl.Series(name, [], dtype=pl.String)
+        return self._codes.decode(codes).alias(name)
+
+
+def _ops(b: bytes) -> pl.Series:
+    return pl.Series(np.frombuffer(b, dtype=np.uint8)).replace_strict(OPS, default="?", return_dtype=pl.String).alias("op")
+
+
+def _frame(cols: dict[str, bytes], types: dict) -> pl.DataFrame:
+    return pl.DataFrame({name: np.frombuffer(cols[name], dtype=t) for name, t in types.items()})

@@ -1,0 +1,83 @@
+//! Columns between Python and the kernels: one little-endian buffer per column (numpy's
+//! `tobytes()` / `frombuffer`), never a Python object per row. A nullable value goes with a
+//! `*_valid` byte column (1: has a value); interned strings are u32 codes with u32::MAX for null.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+
+/// A fixed-size little-endian value of a column buffer.
+pub trait Le: Sized + Copy + Default {
+    const N: usize;
+    fn read(b: &[u8]) -> Self;
+    fn write(self, out: &mut Vec<u8>);
+}
+
+macro_rules! le {
+    ($($t:ty),*) => {$(
+        impl Le for $t {
+            const N: usize = std::mem::size_of::<$t>();
+            fn read(b: &[u8]) -> Self {
+                let mut a = [0u8; std::mem::size_of::<$t>()];
+                a.copy_from_slice(b); // callers pass chunks_exact(N): the lengths agree
+                <$t>::from_le_bytes(a)
+            }
+            fn write(self, out: &mut Vec<u8>) {
+                out.extend_from_slice(&self.to_le_bytes());
+            }
+        }
+    )*};
+}
+le!(u8, u32, u64, i32, i64);
+
+/// A column's bytes, checked to hold `n` values of `T`.
+pub fn column<'a, T: Le>(cols: &'a [Bound<'a, PyBytes>], names: &[&str], name: &str, n: usize) -> PyResult<&'a [u8]> {
+    let at = names.iter().position(|&x| x == name).ok_or_else(|| PyValueError::new_err(format!("kernels: no column {name}")))?;
+    let b = cols.get(at).map(|c| c.as_bytes()).unwrap_or_default();
+    if b.len() != n * T::N {
+        return Err(PyValueError::new_err(format!("kernels: column {name} has {} bytes, expected {}", b.len(), n * T::N)));
+    }
+    Ok(b)
+}
+
+/// Output columns under a prefix: "done.ts", "done.ts_valid", ...
+pub struct Out<'py> {
+    pub dict: Bound<'py, PyDict>,
+}
+
+impl<'py> Out<'py> {
+    pub fn new(py: Python<'py>) -> Self {
+        Out { dict: PyDict::new(py) }
+    }
+
+    pub fn put<T: Le>(&self, name: &str, values: impl Iterator<Item = T>) -> PyResult<()> {
+        let mut buf = Vec::new();
+        values.for_each(|v| v.write(&mut buf));
+        self.dict.set_item(name, PyBytes::new(self.dict.py(), &buf))
+    }
+    pub fn put_opt<T: Le>(&self, name: &str, values: impl Iterator<Item = Option<T>> + Clone) -> PyResult<()> {
+        self.put(&format!("{name}_valid"), values.clone().map(|v| u8::from(v.is_some())))?;
+        self.put(name, values.map(Option::unwrap_or_default))
+    }
+}
+
+/// The values of column `name` of `cols` (name -> bytes), `n` of them.
+pub fn values<T: Le>(cols: &Bound<PyDict>, name: &str, n: usize) -> PyResult<Vec<T>> {
+    let item = cols.get_item(name)?.ok_or_else(|| PyValueError::new_err(format!("kernels: no column {name}")))?;
+    let b = item.cast::<PyBytes>().map_err(|_| PyValueError::new_err(format!("kernels: column {name} is not bytes")))?.as_bytes();
+    if b.len() != n * T::N {
+        return Err(PyValueError::new_err(format!("kernels: column {name} has {} bytes, expected {}", b.len(), n * T::N)));
+    }
+    Ok(b.chunks_exact(T::N).map(T::read).collect())
+}
+
+/// A nullable column: `name` and its `name_valid` companion (absent: every value is there).
+pub fn optional<T: Le>(cols: &Bound<PyDict>, name: &str, n: usize) -> PyResult<Vec<Option<T>>> {
+    let v = values::<T>(cols, name, n)?;
+    let valid_name = format!("{name}_valid");
+    if cols.get_item(&valid_name)?.is_none() {
+        return Ok(v.into_iter().map(Some).collect());
+    }
+    let valid = values::<u8>(cols, &valid_name, n)?;
+    Ok(v.into_iter().zip(valid).map(|(x, ok)| (ok == 1).then_some(x)).collect())
+}

@@ -1,0 +1,413 @@
+//! Recording finished block requests: what `traceparse block` keeps of each one.
+//!
+//! A finished request is counted, once per latency phase (D2C, I2C, I2D), into
+//!
+//! - HdrHistogram cells: (device, op, rwbs, pid, comm, counts-array index, log2 bucket in ns and in
+//!   the display unit) with count, sum, min, max and bytes. Cells are few however many requests
+//!   there are; the report rolls them up into its groupings (total, per device, op, process, ...);
+//! - a heat map: (time bucket, quarter-octave latency bucket) cells with their count and their
+//!   `KEEP_PER_CELL` slowest requests (ties: earliest, then by comm, pid, dev, rwbs, sector, bytes);
+//! - (D2C alone) requests and bytes per time bucket and device, and the slow listing.
+//!
+//! Each piece computes exactly what reports/histogram.py and reports/heatmap.py define (their
+//! bucket formulas, their time-bucket ladder and the rule that widens it); the Python side turns the
+//! kernel's answers into their frames and does the rest (roll-up, percentiles, final width, JSON).
+
+use std::cmp::Ordering;
+
+use rustc_hash::FxHashMap;
+
+use crate::pairing::NULL;
+
+/// Slowest requests kept per heat-map cell (reports/heatmap.py KEEP_PER_CELL).
+pub const KEEP_PER_CELL: usize = 5;
+/// Time buckets a heat map draws (MAX_COLUMNS); while streaming, 4x that many are kept.
+pub const MAX_COLUMNS: i64 = 120;
+/// Longer latencies are clamped into the histogram's top (histogram.py HIGHEST_NS: a week).
+pub const HIGHEST_NS: i64 = 7 * 86400 * 1_000_000_000;
+
+/// Time-bucket widths, 1 us .. 2000 s, each a multiple of every one before it: cells counted at a
+/// narrow width merge exactly into a wider one (heatmap.py LADDER).
+pub fn ladder() -> Vec<i64> {
+    (3..13).flat_map(|e| [10i64.pow(e), 2 * 10i64.pow(e)]).collect()
+}
+
+/// floor(log2 v) for v >= 1, -1 for 0: the bucket bpftrace's hist() puts v in.
+pub fn log2_floor(v: u64) -> i64 {
+    if v == 0 {
+        -1
+    } else {
+        63 - i64::from(v.leading_zeros())
+    }
+}
+
+/// HdrHistogram's counts-array index of `v` (1 .. HIGHEST_NS, 3 significant digits: 2048 sub-buckets).
+pub fn hdr_index(v: i64) -> i64 {
+    let u = v.clamp(0, HIGHEST_NS) as u64;
+    let bucket = (53 - i64::from((u | 2047).leading_zeros())).clamp(0, 63);
+    let sub = (u >> bucket) as i64;
+    (bucket + 1) * 1024 + sub - 1024
+}
+
+/// The quarter-octave latency bucket of `v` ns (heatmap.py lat_bucket): one per value below 4, then
+/// four per power of two.
+pub fn lat_bucket(v: i64) -> i64 {
+    let u = v.max(0) as u64;
+    if u < 4 {
+        return u as i64;
+    }
+    let k = (63 - i64::from(u.leading_zeros())).clamp(2, 63);
+    let sub = (u >> (k - 2)) as i64 - 4;
+    4 * (k - 1) + sub
+}
+
+/// A finished request as the report reads it (block.py's `_requests`): who asked (the insert side
+/// first), the rwbs (the complete's where the request had none), and its latencies.
+#[derive(Clone, Debug, Default)]
+pub struct Finished {
+    pub ts: Option<i64>,
+    pub dev: u32,
+    pub rwbs: u32,
+    pub op: u8,
+    pub comm: u32,
+    pub pid: Option<i32>,
+    pub sector: Option<u64>,
+    pub nr: Option<u32>,
+    pub bytes: Option<u64>,
+    pub parts: Option<i32>,
+    /// D2C, I2C, I2D in ns: complete - issue, complete - insert, issue - insert.
+    pub phases: [Option<i64>; 3],
+}
+
+/// The strings behind the codes, to order kept requests as the frames would (byte-wise, null last).
+#[derive(Default)]
+pub struct Strings(pub Vec<Option<String>>);
+
+impl Strings {
+    fn cmp(&self, a: u32, b: u32) -> Ordering {
+        let s = |c: u32| if c == NULL { None } else { self.0.get(c as usize).and_then(Option::as_deref) };
+        nulls_last(s(a), s(b))
+    }
+}
+
+/// Ascending with nulls after every value, as polars sorts with `nulls_last=True`.
+fn nulls_last<T: Ord>(a: Option<T>, b: Option<T>) -> Ordering {
+    match (a, b) {
+        (Some(x), Some(y)) => x.cmp(&y),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+}
+
+/// A request kept in a heat-map cell: what a click on the cell shows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Kept {
+    pub ts: i64,
+    pub value: i64,
+    pub comm: u32,
+    pub pid: Option<i32>,
+    pub dev: u32,
+    pub rwbs: u32,
+    pub sector: Option<u64>,
+    pub bytes: Option<u64>,
+}
+
+/// Slowest first; ties: earliest, then by the kept fields (the same requests are kept whatever
+/// order the chunks brought them in).
+fn slower(a: &Kept, b: &Kept, s: &Strings) -> Ordering {
+    b.value
+        .cmp(&a.value)
+        .then(a.ts.cmp(&b.ts))
+        .then_with(|| s.cmp(a.comm, b.comm))
+        .then_with(|| nulls_last(a.pid, b.pid))
+        .then_with(|| s.cmp(a.dev, b.dev))
+        .then_with(|| s.cmp(a.rwbs, b.rwbs))
+        .then_with(|| nulls_last(a.sector, b.sector))
+        .then_with(|| nulls_last(a.bytes, b.bytes))
+}
+
+/// The time axis of a heat map or series: the bucket width only grows, by heatmap.py's rule (4x
+/// MAX_COLUMNS while streaming), as requests further from t0 arrive.
+#[derive(Clone, Debug)]
+pub struct Axis {
+    pub t0: i64,
+    pub width: i64,
+}
+
+impl Axis {
+    fn new(t0: i64) -> Axis {
+        Axis { t0, width: ladder()[0] }
+    }
+
+    /// The width wide enough for `span_ns`; None if it stays.
+    fn widened(&self, span_ns: i64) -> Option<i64> {
+        let ladder = ladder();
+        let mut w = self.width;
+        let buckets = |w: i64| (span_ns.max(1) + w - 1) / w;
+        while buckets(w) > 4 * MAX_COLUMNS && w < ladder[ladder.len() - 1] {
+            w = ladder.iter().copied().find(|&x| x > w).unwrap_or(w);
+        }
+        (w != self.width).then_some(w)
+    }
+
+    fn col(&self, ts: i64) -> i64 {
+        (ts - self.t0).div_euclid(self.width)
+    }
+}
+
+/// One cell of a heat map: its count and its slowest requests, slowest first.
+#[derive(Clone, Debug, Default)]
+pub struct Cell {
+    pub n: u32,
+    pub kept: Vec<Kept>,
+}
+
+impl Cell {
+    fn keep(&mut self, k: Kept, s: &Strings) {
+        if self.kept.len() == KEEP_PER_CELL {
+            match self.kept.last() {
+                Some(worst) if slower(&k, worst, s) == Ordering::Less => {
+                    self.kept.pop();
+                }
+                _ => return,
+            }
+        }
+        let at = self.kept.partition_point(|x| slower(x, &k, s) != Ordering::Greater);
+        self.kept.insert(at, k);
+    }
+}
+
+/// One latency's heat map: cells by (time bucket, latency bucket).
+#[derive(Debug)]
+pub struct HeatMap {
+    pub axis: Axis,
+    pub cells: FxHashMap<(i64, i64), Cell>,
+}
+
+impl HeatMap {
+    fn new(t0: i64) -> HeatMap {
+        HeatMap { axis: Axis::new(t0), cells: FxHashMap::default() }
+    }
+
+    fn widen(&mut self, span_ns: i64, s: &Strings) {
+        let Some(w) = self.axis.widened(span_ns) else { return };
+        let old = std::mem::take(&mut self.cells);
+        let ratio = w / self.axis.width; // each width is a multiple of the ones before it
+        self.axis.width = w;
+        for ((col, row), cell) in old {
+            let into = self.cells.entry((col.div_euclid(ratio), row)).or_default();
+            into.n += cell.n;
+            for k in cell.kept {
+                into.keep(k, s);
+            }
+        }
+    }
+
+    fn add(&mut self, value: i64, r: &Finished, ts: i64, s: &Strings) {
+        let cell = self.cells.entry((self.axis.col(ts), lat_bucket(value))).or_default();
+        cell.n += 1;
+        let k = Kept { ts, value, comm: r.comm, pid: r.pid, dev: r.dev, rwbs: r.rwbs, sector: r.sector, bytes: r.bytes };
+        cell.keep(k, s);
+    }
+}
+
+/// Requests and bytes per time bucket and device (the IOPS and MB/s charts).
+#[derive(Debug)]
+pub struct Series {
+    pub axis: Axis,
+    pub cells: FxHashMap<(i64, u32), (u32, i64)>,
+}
+
+impl Series {
+    fn widen(&mut self, span_ns: i64) {
+        let Some(w) = self.axis.widened(span_ns) else { return };
+        let ratio = w / self.axis.width;
+        self.axis.width = w;
+        let old = std::mem::take(&mut self.cells);
+        for ((col, dev), (n, b)) in old {
+            let into = self.cells.entry((col.div_euclid(ratio), dev)).or_default();
+            into.0 += n;
+            into.1 += b;
+        }
+    }
+}
+
+/// The attributes a distribution cell is counted under (before the roll-up into groupings).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Attrs {
+    pub dev: u32,
+    pub op: u8,
+    pub rwbs: u32,
+    pub pid: Option<i32>,
+    pub comm: u32,
+}
+
+/// A distribution cell's totals: count, sum, extremes and bytes of its values.
+#[derive(Clone, Copy, Debug)]
+pub struct Agg {
+    pub n: u32,
+    pub sum: i64,
+    pub lo: i64,
+    pub hi: i64,
+    pub bytes: u64,
+}
+
+/// (attributes, HdrHistogram index, log2 bucket in ns, log2 bucket in the display unit)
+pub type CellKey = (Attrs, i64, i64, i64);
+
+/// What the report asks of the recording: its display unit and the slow listing's bounds.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    pub t0: i64,
+    pub unit_ns: i64,
+    /// Requests the slow listing keeps (the slowest by D2C).
+    pub keep_slow: usize,
+    /// Only requests at least this slow (D2C) are listed.
+    pub slower_than: Option<i64>,
+}
+
+/// Everything recorded so far.
+pub struct Recording {
+    pub opts: Options,
+    pub strings: Strings,
+    /// Finished requests per (dev, comm, op), before the report's filters.
+    pub tally: FxHashMap<(u32, u32, u8), u64>,
+    /// Requests the filters kept.
+    pub matched: u64,
+    /// Per phase: pairs whose end precedes their start (left out of everything).
+    pub negative: [u64; 3],
+    pub dists: [FxHashMap<CellKey, Agg>; 3],
+    /// Per phase (D2C, I2C, I2D): the heat maps.
+    pub heat: [HeatMap; 3],
+    pub series: Series,
+    /// Candidates of the slow listing (more than `keep_slow` between cuts).
+    pub slow: Vec<Finished>,
+    /// The last row of the last cut: the listing's bar, which only rises.
+    slow_floor: Option<Finished>,
+    pub slow_total: u64,
+    /// Whether anything was recorded (even nothing): the report then has its (empty) heat maps.
+    pub recorded: bool,
+}
+
+impl Recording {
+    pub fn new(opts: Options) -> Recording {
+        Recording {
+            opts,
+            strings: Strings::default(),
+            tally: FxHashMap::default(),
+            matched: 0,
+            negative: [0; 3],
+            dists: Default::default(),
+            heat: [HeatMap::new(opts.t0), HeatMap::new(opts.t0), HeatMap::new(opts.t0)],
+            series: Series { axis: Axis::new(opts.t0), cells: FxHashMap::default() },
+            slow: Vec::new(),
+            slow_floor: None,
+            slow_total: 0,
+            recorded: false,
+        }
+    }
+
+    /// Record a batch of finished requests; `kept(i)`: whether the report's filters keep request i
+    /// (every one is tallied first).
+    pub fn record(&mut self, reqs: &[Finished], kept: impl Fn(usize) -> bool) {
+        self.recorded = true;
+        for r in reqs {
+            *self.tally.entry((r.dev, r.comm, r.op)).or_default() += 1;
+        }
+        // the axes widen by the batch's latest request, before any of it is counted (as heatmap.py)
+        for (p, heat) in self.heat.iter_mut().enumerate() {
+            let last = reqs.iter().enumerate().filter(|&(i, r)| kept(i) && r.phases[p].is_some_and(|v| v >= 0)).filter_map(|(_, r)| r.ts).max();
+            if let Some(last) = last {
+                heat.widen(last - self.opts.t0, &self.strings);
+                if p == 0 {
+                    self.series.widen(last - self.opts.t0);
+                }
+            }
+        }
+        for (i, r) in reqs.iter().enumerate() {
+            if kept(i) {
+                self.matched += 1;
+                self.one(r);
+            }
+        }
+        if self.slow.len() > 2 * self.opts.keep_slow.max(1024) {
+            self.cut_slow();
+        }
+    }
+
+    fn one(&mut self, r: &Finished) {
+        let attrs = Attrs { dev: r.dev, op: r.op, rwbs: r.rwbs, pid: r.pid, comm: r.comm };
+        for p in 0..3 {
+            let Some(v) = r.phases[p] else { continue };
+            if v < 0 {
+                self.negative[p] += 1;
+                continue;
+            }
+            let key = (attrs, hdr_index(v), log2_floor(v as u64), log2_floor((v / self.opts.unit_ns) as u64));
+            let bytes = r.bytes.unwrap_or(0);
+            self.dists[p]
+                .entry(key)
+                .and_modify(|a| {
+                    a.n += 1;
+                    a.sum = a.sum.wrapping_add(v);
+                    a.lo = a.lo.min(v);
+                    a.hi = a.hi.max(v);
+                    a.bytes = a.bytes.wrapping_add(bytes);
+                })
+                .or_insert(Agg { n: 1, sum: v, lo: v, hi: v, bytes });
+            if let Some(ts) = r.ts {
+                self.heat[p].add(v, r, ts, &self.strings);
+                if p == 0 {
+                    let c = self.series.cells.entry((self.series.axis.col(ts), r.dev)).or_default();
+                    c.0 += 1;
+                    c.1 += r.bytes.map_or(0, |b| b as i64);
+                }
+            }
+        }
+        if let Some(d2c) = r.phases[0] {
+            if self.opts.slower_than.is_none_or(|t| d2c >= t) {
+                self.slow_total += 1;
+                // behind the last cut's last row, a request can never make the listing
+                if self.slow_floor.as_ref().is_none_or(|f| self.slow_order(r, f) != Ordering::Greater) {
+                    self.slow.push(r.clone());
+                }
+            }
+        }
+    }
+
+    /// The slow listing's order: slowest D2C first; ties: earliest, then by device and sector.
+    fn slow_order(&self, a: &Finished, b: &Finished) -> Ordering {
+        b.phases[0]
+            .cmp(&a.phases[0])
+            .then(nulls_last(a.ts, b.ts))
+            .then_with(|| self.strings.cmp(a.dev, b.dev))
+            .then_with(|| nulls_last(a.sector, b.sector))
+    }
+
+    fn cut_slow(&mut self) {
+        let keep = self.opts.keep_slow;
+        let mut slow = std::mem::take(&mut self.slow);
+        if slow.len() > keep {
+            if keep > 0 {
+                slow.select_nth_unstable_by(keep - 1, |a, b| self.slow_order(a, b));
+            }
+            slow.truncate(keep);
+            self.slow_floor = slow.iter().max_by(|a, b| self.slow_order(a, b)).cloned();
+        }
+        self.slow = slow;
+    }
+
+    /// The slow listing: at most `keep_slow` requests, slowest first.
+    pub fn slowest(&mut self) -> &[Finished] {
+        self.cut_slow();
+        let mut slow = std::mem::take(&mut self.slow);
+        slow.sort_by(|a, b| self.slow_order(a, b));
+        self.slow = slow;
+        &self.slow
+    }
+}
+
+#[cfg(test)]
+#[path = "recording_tests.rs"]
+mod tests;
