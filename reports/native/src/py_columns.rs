@@ -60,24 +60,3 @@ impl<'py> Out<'py> {
         self.put(name, values.map(Option::unwrap_or_default))
     }
 }
-
-/// The values of column `name` of `cols` (name -> bytes), `n` of them.
-pub fn values<T: Le>(cols: &Bound<PyDict>, name: &str, n: usize) -> PyResult<Vec<T>> {
-    let item = cols.get_item(name)?.ok_or_else(|| PyValueError::new_err(format!("kernels: no column {name}")))?;
-    let b = item.cast::<PyBytes>().map_err(|_| PyValueError::new_err(format!("kernels: column {name} is not bytes")))?.as_bytes();
-    if b.len() != n * T::N {
-        return Err(PyValueError::new_err(format!("kernels: column {name} has {} bytes, expected {}", b.len(), n * T::N)));
-    }
-    Ok(b.chunks_exact(T::N).map(T::read).collect())
-}
-
-/// A nullable column: `name` and its `name_valid` companion (absent: every value is there).
-pub fn optional<T: Le>(cols: &Bound<PyDict>, name: &str, n: usize) -> PyResult<Vec<Option<T>>> {
-    let v = values::<T>(cols, name, n)?;
-    let valid_name = format!("{name}_valid");
-    if cols.get_item(&valid_name)?.is_none() {
-        return Ok(v.into_iter().map(Some).collect());
-    }
-    let valid = values::<u8>(cols, &valid_name, n)?;
-    Ok(v.into_iter().zip(valid).map(|(x, ok)| (ok == 1).then_some(x)).collect())
-}

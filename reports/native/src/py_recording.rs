@@ -5,47 +5,94 @@
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyBytes, PyDict};
 
 use crate::pairing::{Ops, NULL};
-use crate::py_columns::{optional, values, Out};
+use crate::py_columns::{Le, Out};
 use crate::recording::{Finished, Options, Recording, Strings};
 
-/// The pairing's finished requests (`done.*` columns) as the report reads them (block.py's
-/// `_requests`): the insert side's comm and pid first, the complete's rwbs where the request had
-/// none, bytes from the sector count where the event had none.
-fn finished(cols: &Bound<PyDict>, ops: &Ops) -> PyResult<Vec<Finished>> {
-    let n = cols.get_item("done.dev")?.map_or(Ok(0), |b| b.len())? / 4;
-    let ts = optional::<i64>(cols, "done.ts", n)?;
-    let dev = values::<u32>(cols, "done.dev", n)?;
-    let c_rwbs = values::<u32>(cols, "done.c_rwbs", n)?;
-    let rwbs = values::<u32>(cols, "done.rwbs", n)?;
-    let (ins_comm, iss_comm) = (values::<u32>(cols, "done.ins_comm", n)?, values::<u32>(cols, "done.iss_comm", n)?);
-    let (ins_ts, iss_ts) = (optional::<i64>(cols, "done.ins_ts", n)?, optional::<i64>(cols, "done.iss_ts", n)?);
-    let (ins_pid, iss_pid) = (optional::<i32>(cols, "done.ins_pid", n)?, optional::<i32>(cols, "done.iss_pid", n)?);
-    let nr = optional::<u32>(cols, "done.nr", n)?;
-    let bytes = optional::<u64>(cols, "done.bytes", n)?;
-    let sector = optional::<u64>(cols, "done.orig_sector", n)?;
-    let parts = optional::<i32>(cols, "done.parts", n)?;
-    let diff = |end: Option<i64>, start: Option<i64>| Some(end?.wrapping_sub(start?));
-    Ok((0..n)
-        .map(|i| {
-            let rwbs = if rwbs[i] != NULL { rwbs[i] } else { c_rwbs[i] };
-            Finished {
-                ts: ts[i],
-                dev: dev[i],
-                rwbs,
-                op: ops.of(rwbs),
-                comm: if ins_comm[i] != NULL { ins_comm[i] } else { iss_comm[i] },
-                pid: ins_pid[i].or(iss_pid[i]),
-                sector: sector[i],
-                nr: nr[i],
-                bytes: bytes[i].filter(|&b| b > 0).or(nr[i].map(|s| u64::from(s).wrapping_mul(512))),
-                parts: parts[i],
-                phases: [diff(ts[i], iss_ts[i]), diff(ts[i], ins_ts[i]), diff(iss_ts[i], ins_ts[i])],
-            }
-        })
-        .collect())
+/// A column of the pairing's `done.*` output, read in place: little-endian values and, for a
+/// nullable one, its `_valid` bytes.
+#[derive(Clone, Copy)]
+struct Col<'a, T> {
+    values: &'a [u8],
+    valid: Option<&'a [u8]>,
+    _t: std::marker::PhantomData<T>,
+}
+
+impl<'a, T: Le> Col<'a, T> {
+    fn of(name: &str, n: usize, held: &'a [Option<Bound<'a, PyBytes>>]) -> PyResult<Self> {
+        let find = |name: &str| held.iter().zip(DONE).find(|(_, c)| *c == name).and_then(|(b, _)| b.as_ref()).map(|b| b.as_bytes());
+        let values = find(name).ok_or_else(|| PyValueError::new_err(format!("recorder: no column {name}")))?;
+        let valid = find(&format!("{name}_valid"));
+        if values.len() != n * T::N || valid.is_some_and(|v| v.len() != n) {
+            return Err(PyValueError::new_err(format!("recorder: column {name} does not hold {n} values")));
+        }
+        Ok(Col { values, valid, _t: std::marker::PhantomData })
+    }
+    fn at(&self, i: usize) -> T {
+        self.values.get(i * T::N..(i + 1) * T::N).map_or_else(T::default, T::read)
+    }
+    fn opt(&self, i: usize) -> Option<T> {
+        self.valid.is_none_or(|v| v.get(i) == Some(&1)).then(|| self.at(i))
+    }
+}
+
+/// The pairing's done.* columns (and their `_valid` companions) that the recording reads.
+const DONE: [&str; 23] = [
+    "done.ts", "done.ts_valid", "done.dev", "done.c_rwbs", "done.rwbs", "done.ins_comm", "done.iss_comm", "done.ins_ts",
+    "done.ins_ts_valid", "done.iss_ts", "done.iss_ts_valid", "done.ins_pid", "done.ins_pid_valid", "done.iss_pid",
+    "done.iss_pid_valid", "done.nr", "done.nr_valid", "done.bytes", "done.bytes_valid", "done.orig_sector",
+    "done.orig_sector_valid", "done.parts", "done.parts_valid",
+];
+
+/// The finished requests of one batch, where the pairing wrote them.
+struct Done<'a> {
+    ts: Col<'a, i64>,
+    dev: Col<'a, u32>,
+    c_rwbs: Col<'a, u32>,
+    rwbs: Col<'a, u32>,
+    ins_comm: Col<'a, u32>,
+    iss_comm: Col<'a, u32>,
+    ins_ts: Col<'a, i64>,
+    iss_ts: Col<'a, i64>,
+    ins_pid: Col<'a, i32>,
+    iss_pid: Col<'a, i32>,
+    nr: Col<'a, u32>,
+    bytes: Col<'a, u64>,
+    sector: Col<'a, u64>,
+    parts: Col<'a, i32>,
+}
+
+impl Done<'_> {
+    /// Request i as the report reads it (block.py's `_requests`): the insert side's comm and pid
+    /// first, the complete's rwbs where the request had none, bytes from the sector count where the
+    /// event had none.
+    fn row(&self, i: usize, ops: &Ops) -> Finished {
+        let (ts, ins_ts, iss_ts, nr) = (self.ts.opt(i), self.ins_ts.opt(i), self.iss_ts.opt(i), self.nr.opt(i));
+        let rwbs = match self.rwbs.at(i) {
+            NULL => self.c_rwbs.at(i),
+            r => r,
+        };
+        let comm = match self.ins_comm.at(i) {
+            NULL => self.iss_comm.at(i),
+            c => c,
+        };
+        let diff = |end: Option<i64>, start: Option<i64>| Some(end?.wrapping_sub(start?));
+        Finished {
+            ts,
+            dev: self.dev.at(i),
+            rwbs,
+            op: ops.of(rwbs),
+            comm,
+            pid: self.ins_pid.opt(i).or(self.iss_pid.opt(i)),
+            sector: self.sector.opt(i),
+            nr,
+            bytes: self.bytes.opt(i).filter(|&b| b > 0).or(nr.map(|s| u64::from(s).wrapping_mul(512))),
+            parts: self.parts.opt(i),
+            phases: [diff(ts, iss_ts), diff(ts, ins_ts), diff(iss_ts, ins_ts)],
+        }
+    }
 }
 
 /// Finished requests, recorded batch after batch; read out once at the end.
@@ -80,13 +127,36 @@ impl Recorder {
     /// 1 where the report's filters keep it (None: all).
     #[pyo3(signature = (cols, ops, strings, kept=None))]
     fn record(&mut self, py: Python<'_>, cols: &Bound<'_, PyDict>, ops: &[u8], strings: Vec<Option<String>>, kept: Option<&[u8]>) -> PyResult<()> {
-        let reqs = finished(cols, &Ops(ops))?;
-        if kept.is_some_and(|k| k.len() != reqs.len()) {
+        let mut held = Vec::with_capacity(DONE.len());
+        for name in DONE {
+            match cols.get_item(name)? {
+                Some(b) => held.push(Some(b.cast_into::<PyBytes>().map_err(|_| PyValueError::new_err(format!("recorder: column {name} is not bytes")))?)),
+                None => held.push(None), // a column without nulls may come without its _valid
+            }
+        }
+        let n = held.get(2).and_then(Option::as_ref).map_or(0, |b| b.as_bytes().len()) / 4;
+        let done = Done {
+            ts: Col::of("done.ts", n, &held)?,
+            dev: Col::of("done.dev", n, &held)?,
+            c_rwbs: Col::of("done.c_rwbs", n, &held)?,
+            rwbs: Col::of("done.rwbs", n, &held)?,
+            ins_comm: Col::of("done.ins_comm", n, &held)?,
+            iss_comm: Col::of("done.iss_comm", n, &held)?,
+            ins_ts: Col::of("done.ins_ts", n, &held)?,
+            iss_ts: Col::of("done.iss_ts", n, &held)?,
+            ins_pid: Col::of("done.ins_pid", n, &held)?,
+            iss_pid: Col::of("done.iss_pid", n, &held)?,
+            nr: Col::of("done.nr", n, &held)?,
+            bytes: Col::of("done.bytes", n, &held)?,
+            sector: Col::of("done.orig_sector", n, &held)?,
+            parts: Col::of("done.parts", n, &held)?,
+        };
+        if kept.is_some_and(|k| k.len() != n) {
             return Err(PyValueError::new_err("recorder: the kept mask and the requests differ in length"));
         }
         self.rec.strings = Strings(strings);
-        let rec = &mut self.rec;
-        py.detach(|| rec.record(&reqs, |i| kept.is_none_or(|k| k.get(i) == Some(&1))));
+        let (rec, ops) = (&mut self.rec, Ops(ops));
+        py.detach(|| rec.record(n, |i| done.row(i, &ops), |i| kept.is_none_or(|k| k.get(i) == Some(&1))));
         Ok(())
     }
 

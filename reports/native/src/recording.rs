@@ -308,31 +308,39 @@ impl Recording {
         }
     }
 
-    /// Record a batch of finished requests; `kept(i)`: whether the report's filters keep request i
-    /// (every one is tallied first).
-    pub fn record(&mut self, reqs: &[Finished], kept: impl Fn(usize) -> bool) {
+    /// Record a batch of `n` finished requests, `req(i)` the i-th; `kept(i)`: whether the report's
+    /// filters keep it (every one is tallied first). Requests are read where they lie, twice: a
+    /// batch of them made whole is ~100 bytes a request of memory to fill and read back.
+    pub fn record(&mut self, n: usize, req: impl Fn(usize) -> Finished, kept: impl Fn(usize) -> bool) {
         self.recorded = true;
-        for r in reqs {
-            *self.tally.entry((r.dev, r.comm, r.op)).or_default() += 1;
-        }
         // the axes widen by the batch's latest request, before any of it is counted (as heatmap.py)
+        let mut last: [Option<i64>; 3] = [None; 3];
+        for i in 0..n {
+            let r = req(i);
+            *self.tally.entry((r.dev, r.comm, r.op)).or_default() += 1;
+            if !kept(i) {
+                continue;
+            }
+            for (p, l) in last.iter_mut().enumerate() {
+                if r.phases[p].is_some_and(|v| v >= 0) && r.ts.is_some() {
+                    *l = (*l).max(r.ts);
+                }
+            }
+        }
         for (p, heat) in self.heat.iter_mut().enumerate() {
-            let last = reqs.iter().enumerate().filter(|&(i, r)| kept(i) && r.phases[p].is_some_and(|v| v >= 0)).filter_map(|(_, r)| r.ts).max();
-            if let Some(last) = last {
+            if let Some(last) = last[p] {
                 heat.widen(last - self.opts.t0, &self.strings);
                 if p == 0 {
                     self.series.widen(last - self.opts.t0);
                 }
             }
         }
-        for (i, r) in reqs.iter().enumerate() {
-            if kept(i) {
-                self.matched += 1;
-                self.one(r);
+        for i in (0..n).filter(|&i| kept(i)) {
+            self.matched += 1;
+            self.one(&req(i));
+            if self.slow.len() > 2 * self.opts.keep_slow.max(1024) {
+                self.cut_slow();
             }
-        }
-        if self.slow.len() > 2 * self.opts.keep_slow.max(1024) {
-            self.cut_slow();
         }
     }
 

@@ -97,7 +97,7 @@ fn cells_and_their_slowest_do_not_depend_on_batches_or_order() {
         let mut rest = &reqs[..];
         while !rest.is_empty() {
             let (batch, more) = rest.split_at((rnd(60) as usize + 1).min(rest.len()));
-            rec.record(batch, |_| true);
+            rec.record(batch.len(), |i| batch[i].clone(), |_| true);
             rest = more;
         }
         let w = rec.heat[0].axis.width;
@@ -109,7 +109,7 @@ fn cells_and_their_slowest_do_not_depend_on_batches_or_order() {
         // one batch widens at once to the same width
         let mut once = Recording::new(opts(0));
         once.strings = strings();
-        once.record(&reqs, |_| true);
+        once.record(reqs.len(), |i| reqs[i].clone(), |_| true);
         assert_eq!(once.heat[0].axis.width, w);
     }
 }
@@ -119,7 +119,7 @@ fn distribution_cells_add_up_to_the_values() {
     let mut rnd = rng(7);
     let reqs: Vec<Finished> = (0..2000).map(|i| req(i, rnd(1 << 30) as i64, (i % 3) as u32, 0, i as u64)).collect();
     let mut rec = Recording::new(opts(0));
-    rec.record(&reqs, |i| i % 2 == 0); // the filters keep every other one
+    rec.record(reqs.len(), |i| reqs[i].clone(), |i| i % 2 == 0); // the filters keep every other one
     let kept: Vec<i64> = reqs.iter().step_by(2).filter_map(|r| r.phases[0]).collect();
     let cells = &rec.dists[0];
     assert_eq!(cells.values().map(|a| u64::from(a.n)).sum::<u64>(), kept.len() as u64);
@@ -143,13 +143,13 @@ fn the_slow_listing_keeps_the_slowest_ties_earliest_then_device() {
     let mut rec = Recording::new(Options { keep_slow: 3, ..opts(0) });
     rec.strings = s;
     for batch in reqs.chunks(700) {
-        rec.record(batch, |_| true);
+        rec.record(batch.len(), |i| batch[i].clone(), |_| true);
     }
     let got: Vec<_> = rec.slowest().iter().map(|r| (r.phases[0], r.ts, r.dev)).collect();
     assert_eq!(got, [(Some(99), Some(10), 1), (Some(99), Some(99), 1), (Some(99), Some(99), 0)]);
     assert_eq!(rec.slow_total, 5002);
     let mut past = Recording::new(Options { keep_slow: 100_000, slower_than: Some(98), ..opts(0) });
-    past.record(&reqs, |_| true);
+    past.record(reqs.len(), |i| reqs[i].clone(), |_| true);
     assert_eq!(past.slowest().len(), 50 * 2 + 2);
 }
 
@@ -157,7 +157,7 @@ fn the_slow_listing_keeps_the_slowest_ties_earliest_then_device() {
 fn series_count_requests_and_bytes_per_bucket_and_device() {
     let reqs: Vec<Finished> = (0..1000).map(|i| req(i * 1_000_000, 10, (i % 2) as u32, 0, i as u64)).collect();
     let mut rec = Recording::new(opts(0));
-    rec.record(&reqs, |_| true);
+    rec.record(reqs.len(), |i| reqs[i].clone(), |_| true);
     let w = rec.series.axis.width;
     assert_eq!(w, 10_000_000); // 1 s over 1 ms requests: 100 buckets of 10 ms (the ladder's first past 480)
     let n: u32 = rec.series.cells.values().map(|c| c.0).sum();
