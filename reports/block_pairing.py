@@ -24,6 +24,8 @@ whole run, so that open requests carry codes from chunk to chunk) and its answer
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import polars as pl
 
@@ -34,9 +36,18 @@ NULL = 2**32 - 1  # the kernel's code of a null string
 TS_NULL, KEY_NULL, PID_NULL, NR_NULL, BYTES_NULL = 1, 2, 4, 8, 16
 
 
+OP = r"^F?([WDRFN])"  # the op letter of an rwbs: R, W, D (discard), F (flush) or N; a leading F is a preflush
+
+
 def op_of(rwbs: pl.Expr) -> pl.Expr:
-    """R, W, D (discard), F (flush) or N from rwbs; a leading F before the op letter is a preflush."""
-    return rwbs.str.extract(r"^F?([WDRFN])", 1).fill_null("?")
+    """R, W, D (discard), F (flush) or N from rwbs ("?" for none)."""
+    return rwbs.str.extract(OP, 1).fill_null("?")
+
+
+def op_letter(rwbs: str | None) -> str:
+    """op_of for one string (the same pattern): for the few strings a chunk brings."""
+    m = re.match(OP, rwbs) if rwbs is not None else None
+    return m.group(1) if m else "?"
 
 
 class _Codes:
@@ -68,9 +79,8 @@ class LaneCodes(_Codes):
     def sync(self) -> None:
         """Learn the op letters of the strings a new chunk brought."""
         new = self.values[len(self.ops):]
-        if new:
-            ops = pl.select(op_of(pl.lit(pl.Series(new, dtype=pl.String)))).to_series()
-            self.ops += "".join(ops.to_list()).encode()
+        if new:  # a loop per distinct string: a polars query would cost ~1 ms per chunk
+            self.ops += "".join(map(op_letter, new)).encode()
             self._series = None
 
 

@@ -141,9 +141,7 @@ class HeatMap:
         self.kept = k
 
     def set_width(self, w: int) -> None:
-        self.cells.set_width(w)
-        if self.kept is not None:
-            self._cut(final=True)
+        self.cells.set_width(w)  # the kept requests are cut to the new cells by data(), once
 
     def data(self, metric: str, columns: int) -> dict:
         c = self.cells.frame

@@ -144,15 +144,15 @@ impl Axis {
     fn widened(&self, span_ns: i64) -> Option<i64> {
         let ladder = ladder();
         let mut w = self.width;
-        let buckets = |w: i64| (span_ns.max(1) + w - 1) / w;
-        while buckets(w) > 4 * MAX_COLUMNS && w < ladder[ladder.len() - 1] {
+        let buckets = |w: i64| (span_ns.max(1) as u64).div_ceil(w as u64);
+        while buckets(w) > 4 * MAX_COLUMNS as u64 && w < ladder[ladder.len() - 1] {
             w = ladder.iter().copied().find(|&x| x > w).unwrap_or(w);
         }
         (w != self.width).then_some(w)
     }
 
     fn col(&self, ts: i64) -> i64 {
-        (ts - self.t0).div_euclid(self.width)
+        ts.wrapping_sub(self.t0).div_euclid(self.width) // wrapping as polars' Int64 does
     }
 }
 
@@ -227,8 +227,8 @@ impl Series {
         let old = std::mem::take(&mut self.cells);
         for ((col, dev), (n, b)) in old {
             let into = self.cells.entry((col.div_euclid(ratio), dev)).or_default();
-            into.0 += n;
-            into.1 += b;
+            into.0 = into.0.wrapping_add(n);
+            into.1 = into.1.wrapping_add(b);
         }
     }
 }
@@ -329,9 +329,9 @@ impl Recording {
         }
         for (p, heat) in self.heat.iter_mut().enumerate() {
             if let Some(last) = last[p] {
-                heat.widen(last - self.opts.t0, &self.strings);
+                heat.widen(last.wrapping_sub(self.opts.t0), &self.strings);
                 if p == 0 {
-                    self.series.widen(last - self.opts.t0);
+                    self.series.widen(last.wrapping_sub(self.opts.t0));
                 }
             }
         }
@@ -368,8 +368,8 @@ impl Recording {
                 self.heat[p].add(v, r, ts, &self.strings);
                 if p == 0 {
                     let c = self.series.cells.entry((self.series.axis.col(ts), r.dev)).or_default();
-                    c.0 += 1;
-                    c.1 += r.bytes.map_or(0, |b| b as i64);
+                    c.0 = c.0.wrapping_add(1);
+                    c.1 = c.1.wrapping_add(r.bytes.map_or(0, |b| b as i64));
                 }
             }
         }
