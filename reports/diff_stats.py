@@ -31,6 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
+from .histogram import counts_of
+
 REPLICATES = 20_000  # p-values go down to 1/20001, small enough for Holm over a few hundred cells
 SEED = 6  # fixed: the same inputs give the same intervals, run after run
 ALPHA = 0.05
@@ -54,7 +56,7 @@ class Binned:
     def from_hdr(cls, encoded: str, max_ns: int | None = None) -> "Binned":
         """Decode HdrHistogram's standard compressed base64 and keep the non-empty buckets."""
         h = HdrHistogram.decode(encoded)
-        counts = np.ctypeslib.as_array(h.counts)[: h.counts_len].astype(np.int64)
+        counts = counts_of(h)[: h.counts_len].astype(np.int64)
         idx = np.flatnonzero(counts)
         lows, values = equivalent_range(h, idx)
         if max_ns is not None:  # as the report does: a percentile never exceeds the recorded max
