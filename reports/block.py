@@ -129,9 +129,15 @@ class BlockAnalysis:
         req = frames.get("block:block_rq_requeue")
         if req is not None and req.height:  # the requeue's comm is whoever ran it, not the requester
             self._count("requeues", req.select("dev", op=op_of(pl.col("rwbs")), comm=pl.lit(None, pl.String), ts_ns="ts_ns"))
-        p = self.open.pair(frames, chunk.block_lane)  # with the open requests of earlier chunks; what stays open is kept
+        # unfiltered and without the exporter's hook, the pairing records what it finishes itself
+        # (once the capture's first time, the heat maps' axis, is known; before, a batch waits)
+        direct = not self.opts.filtered and self.on_requests is None and self.t0 is not None
+        record = self._recording().native(self.open.strings) if direct else None
+        p = self.open.pair(frames, chunk.block_lane, record)  # with the open requests of earlier chunks; what stays open is kept
         if p is None:
             return
+        if direct:
+            self.recording.native(self.open.strings)  # (the first chunk's pairing set them)
         self.all_without_issue += p.count("without_issue")
         self.empty_without_issue += p.empty_without_issue()
         for what, side in (("complete_without_issue", "without_issue"), ("op_mismatch", "mismatched"),
@@ -139,21 +145,19 @@ class BlockAnalysis:
             self.counts[what] += self._filter(p.side(side), lenient=True).height if self.opts.filtered else p.count(side)
         # (the first pairing is recorded even when it finished nothing: the report then has its
         # heat maps, empty, as a capture with requests has them)
-        if p.n_done or (self.recording is None and not self._pending):
+        if not direct and (p.n_done or (self.recording is None and not self._pending)):
             self._pending.append(p)
             self._pending_n += p.n_done
             if self._pending_n >= BATCH_ROWS:
                 self.flush()
 
     def flush(self) -> None:
-        """Record the finished requests of the chunks fed so far (reports/block_recording.py). They
-        wait in batches: the report's filters and the exporter's hook read them as a frame."""
+        """Record the finished requests of the chunks fed so far (reports/block_recording.py), when
+        the report's filters or the exporter's hook read them: they wait in batches, read as one
+        frame each (without either, the pairing records them as it finds them)."""
         if not self._pending:
             return
         pending, self._pending, self._pending_n = self._pending, [], 0
-        if self.recording is None:
-            o = self.opts
-            self.recording = BlockRecording(self.t0 or 0, UNIT_NS[o.unit], min(o.limit or LISTING_CAP, LISTING_CAP), o.slower_than_ns)
         kept = None
         if self.opts.filtered or self.on_requests is not None:
             done = _requests(done_of(pending))
@@ -164,7 +168,13 @@ class BlockAnalysis:
                     self.on_requests(req.select(REQUEST_COLUMNS))
             if not self.opts.filtered:
                 kept = None
-        self.recording.record(pending, kept)
+        self._recording().record(pending, kept)
+
+    def _recording(self) -> BlockRecording:
+        if self.recording is None:
+            o = self.opts
+            self.recording = BlockRecording(self.t0 or 0, UNIT_NS[o.unit], min(o.limit or LISTING_CAP, LISTING_CAP), o.slower_than_ns)
+        return self.recording
 
     def _count(self, what: str, side: pl.DataFrame) -> None:
         self.counts[what] += self._filter(side, lenient=True).height if self.opts.filtered else side.height
@@ -196,7 +206,7 @@ class BlockAnalysis:
     def _read_recording(self) -> None:
         """The recording's counts, as the report's tables and JSON read them."""
         rec = self.recording
-        if rec is None:
+        if rec is None or not rec.recorded:
             return
         self.matched, negative, self.slow_total = rec.totals()
         self.counts["negative_latency"] = sum(negative)

@@ -205,7 +205,7 @@ class Paired:
 
     def __init__(self, out: dict[str, bytes], strings: _Codes):
         self._out, self._strings = out, strings
-        self.n_done = len(out["done.ts"]) // 8
+        self.n_done = out["done.n"]
 
     @property
     def done(self) -> pl.DataFrame:
@@ -235,7 +235,7 @@ def paired(out: dict[str, bytes], strings: _Codes) -> Paired:
 
 def joined(ps: list[Paired]) -> dict[str, bytes]:
     """The done.* buffers of several chunks' pairings (one run's: one string table), joined."""
-    return {k: b"".join(p._out[k] for p in ps) for k in ps[0]._out if k.startswith("done.")}
+    return {k: b"".join(p._out[k] for p in ps) for k in ps[0]._out if k.startswith("done.") and k != "done.n"}
 
 
 def done_of(ps: list[Paired]) -> pl.DataFrame:

@@ -28,6 +28,16 @@ class BlockRecording:
         self._rec = _native.Recorder(t0_ns, unit_ns, keep_slow, slower_than_ns)
         self._codes: _Codes | None = None
 
+    def native(self, codes: _Codes | None) -> _native.Recorder:
+        """The kernel itself, for the pairing to record into as it pairs (``codes``: the run's strings)."""
+        self._codes = codes or self._codes
+        return self._rec
+
+    @property
+    def recorded(self) -> bool:
+        """Whether any pairing was recorded (even one that finished nothing)."""
+        return self._rec.totals()[0]
+
     def record(self, pending: list[Paired], kept: pl.Series | None = None) -> None:
         """The finished requests of ``pending`` pairings; ``kept``: which of them (in order) the
         report's filters keep (None: all)."""

@@ -40,9 +40,10 @@ class OpenRequests:
         self.matched_issued = 0  # of those, the ones match() keeps
         self.matched_inserted = 0
 
-    def pair(self, frames: dict[str, pl.DataFrame], lane: BlockLane | None = None) -> Paired | None:
+    def pair(self, frames: dict[str, pl.DataFrame], lane: BlockLane | None = None, record=None) -> Paired | None:
         """Pair one chunk's block events (its lane, else its block frames) with the open requests;
-        what stays open is kept. None: no block rows."""
+        what stays open is kept. None: no block rows. ``record``: a native Recorder that counts the
+        finished requests as they are found (they are not handed over then)."""
         if lane is not None:
             if self.strings is None:
                 self.strings, self._lane = LaneCodes(lane.strings), lane.strings
@@ -58,7 +59,8 @@ class OpenRequests:
             if cols is None:  # a chunk without block rows decides nothing (the next may bring a lane)
                 return None
             self.strings = strings
-        out = self._table.pair(cols, bytes(self.strings.ops), hot_rows(), self.max_open, self.sides)
+        strings = self.strings.values if record is not None else None
+        out = self._table.pair(cols, bytes(self.strings.ops), hot_rows(), self.max_open, self.sides, record, strings)
         if out["dropped.dev"]:
             self._drop(requests(out, "dropped", self.strings))
         return paired(out, self.strings)

@@ -1,6 +1,7 @@
 """Renderings pinned by golden files; the numbers inside them are checked elsewhere against references."""
 from __future__ import annotations
 
+import enum
 import json
 
 import pytest
@@ -31,16 +32,37 @@ def test_json_is_strict_and_deterministic():
 @pytest.mark.parametrize("run,path", [("block", "perf-block.txt"), ("block", "tracedat/blk.v7zstd.dat"),
                                       ("net", "net/net-tcp-connect.dat"), ("info", "tracedat/blk.v7zstd.dat")])
 def test_json_text_is_what_json_dumps_writes(run, path):
-    # the renderer's own indent=2 writer against the standard library's, on real reports and odd values
-    from traceparse.render.json_text import dumps
+    # the renderer's own (native) indent=2 writer against the standard library's, on real reports and odd values
+    from traceparse.reports._native import dumps
 
     data = getattr(traceparse, run)(FIXTURES / path).data
     assert dumps(data) == json.dumps(data, indent=2, allow_nan=False)
-    odd = {1: [1.5, True, None, (1, 2), -0.0, 1e300, 10**30], 2.5: {}, True: [], None: "é\n\"\u2028", "k": [{}, [[]]]}
+    odd = {1: [1.5, True, None, (1, 2), -0.0, 1e300, 10**30, -(2**63), 2**63, 1e16, 1e-05, 0.1 + 0.2], 2.5: {}, True: [],
+           False: 0, None: "é\n\"\u2028\x7f\x00\b\f\r\t\\/😀\udc80", "k": [{}, [[]]], 10**20: IntFlag.A, "s": Sub("x")}
     assert dumps(odd) == json.dumps(odd, indent=2, allow_nan=False)
-    for bad, exc in (({"x": float("nan")}, ValueError), ([float("-inf")], ValueError), ({(1,): 2}, TypeError), ({"x": object()}, TypeError)):
+    for bad, exc in (({"x": float("nan")}, ValueError), ([float("-inf")], ValueError), ({float("nan"): 1}, ValueError),
+                     ({(1,): 2}, TypeError), ({"x": object()}, TypeError), ({"x": {1, 2}}, TypeError)):
         with pytest.raises(exc):
             dumps(bad)
+
+
+class IntFlag(enum.IntEnum):
+    A = 3
+
+
+class Sub(str):
+    pass
+
+
+def test_json_floats_are_pythons_repr():
+    # random doubles of every magnitude: float.__repr__ decides fixed or exponent notation
+    import random
+
+    from traceparse.reports._native import dumps
+
+    rnd = random.Random(5)
+    values = [rnd.uniform(-1, 1) * 10.0 ** rnd.randint(-30, 30) for _ in range(3000)]
+    assert dumps(values) == json.dumps(values, indent=2)
 
 
 def test_log2_labels_and_bars_match_bpftrace():

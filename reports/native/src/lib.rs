@@ -10,6 +10,8 @@ mod py;
 #[cfg(feature = "python")]
 mod py_columns;
 #[cfg(feature = "python")]
+mod py_json;
+#[cfg(feature = "python")]
 mod py_pairing;
 #[cfg(feature = "python")]
 mod py_recording;

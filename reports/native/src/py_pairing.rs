@@ -9,6 +9,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
 use crate::py_columns::{column, Le, Out};
+use crate::py_recording::Recorder;
+use crate::recording::{Finished, Strings};
 use crate::pairing::{pair_chunk, Bounds, Done, Event, Open, OpenTable, Ops, Request, Scratch, Side};
 
 // bits of the `nulls` column: which of an event's values are null in its frame
@@ -110,13 +112,31 @@ impl Pairing {
     /// partials.*, overwritten.*, dropped.* (open requests the bound dropped); each unpaired side's
     /// count as `<side>.n` (and `without_issue.empty_n`), its rows only with `sides` (the report's
     /// filters read them; unfiltered, a count is all it needs).
-    #[pyo3(signature = (cols, ops, hot_rows, max_open, sides=true))]
-    fn pair<'py>(&mut self, py: Python<'py>, cols: &Bound<'py, PyDict>, ops: &[u8], hot_rows: usize, max_open: usize, sides: bool) -> PyResult<Bound<'py, PyDict>> {
+    ///
+    /// With `record` (a Recorder, and `strings`, the run's strings by code) the finished requests
+    /// are recorded here, not handed over: only their number comes back, as `done.n`.
+    #[pyo3(signature = (cols, ops, hot_rows, max_open, sides=true, record=None, strings=None))]
+    #[allow(clippy::too_many_arguments)] // Python's keywords, one per knob
+    fn pair<'py>(
+        &mut self, py: Python<'py>, cols: &Bound<'py, PyDict>, ops: &[u8], hot_rows: usize, max_open: usize, sides: bool,
+        record: Option<PyRefMut<'py, Recorder>>, strings: Option<Vec<Option<String>>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
         events(cols, &mut self.events)?;
         let (table, events, scratch) = (&mut self.table, &self.events, &mut self.scratch);
         let p = py.detach(|| pair_chunk(table, events, &Ops(ops), Bounds { hot_rows, max_open }, scratch));
         let out = Out::new(py);
-        out.done(&p.done)?;
+        out.dict.set_item("done.n", p.done.len())?;
+        match record {
+            Some(mut r) => {
+                let rec = &mut r.rec;
+                if let Some(strings) = strings {
+                    rec.strings = Strings(strings);
+                }
+                let (done, ops) = (&p.done, Ops(ops));
+                py.detach(|| rec.record(done.len(), |i| Finished::of(&done[i], &ops), |_| true));
+            }
+            None => out.done(&p.done)?,
+        }
         let empty_n = p.without_issue.iter().filter(|(_, e)| *e).count();
         for (name, n) in [("without_issue", p.without_issue.len()), ("mismatched", p.mismatched.len()), ("partials", p.partials.len()), ("overwritten", p.overwritten.len())] {
             out.dict.set_item(format!("{name}.n"), n)?;

@@ -7,7 +7,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
-use crate::pairing::{Ops, NULL};
+use crate::pairing::{Done, Ops, Request};
 use crate::py_columns::{Le, Out};
 use crate::recording::{Finished, Options, Recording, Strings};
 
@@ -47,7 +47,7 @@ const DONE: [&str; 23] = [
 ];
 
 /// The finished requests of one batch, where the pairing wrote them.
-struct Done<'a> {
+struct DoneCols<'a> {
     ts: Col<'a, i64>,
     dev: Col<'a, u32>,
     c_rwbs: Col<'a, u32>,
@@ -64,33 +64,26 @@ struct Done<'a> {
     parts: Col<'a, i32>,
 }
 
-impl Done<'_> {
-    /// Request i as the report reads it (block.py's `_requests`): the insert side's comm and pid
-    /// first, the complete's rwbs where the request had none, bytes from the sector count where the
-    /// event had none.
-    fn row(&self, i: usize, ops: &Ops) -> Finished {
-        let (ts, ins_ts, iss_ts, nr) = (self.ts.opt(i), self.ins_ts.opt(i), self.iss_ts.opt(i), self.nr.opt(i));
-        let rwbs = match self.rwbs.at(i) {
-            NULL => self.c_rwbs.at(i),
-            r => r,
-        };
-        let comm = match self.ins_comm.at(i) {
-            NULL => self.iss_comm.at(i),
-            c => c,
-        };
-        let diff = |end: Option<i64>, start: Option<i64>| Some(end?.wrapping_sub(start?));
-        Finished {
-            ts,
+impl DoneCols<'_> {
+    /// Request i, as the pairing had it.
+    fn row(&self, i: usize) -> Done {
+        Done {
+            ts: self.ts.opt(i),
             dev: self.dev.at(i),
-            rwbs,
-            op: ops.of(rwbs),
-            comm,
-            pid: self.ins_pid.opt(i).or(self.iss_pid.opt(i)),
-            sector: self.sector.opt(i),
-            nr,
-            bytes: self.bytes.opt(i).filter(|&b| b > 0).or(nr.map(|s| u64::from(s).wrapping_mul(512))),
-            parts: self.parts.opt(i),
-            phases: [diff(ts, iss_ts), diff(ts, ins_ts), diff(iss_ts, ins_ts)],
+            c_rwbs: self.c_rwbs.at(i),
+            req: Request {
+                ins_ts: self.ins_ts.opt(i),
+                ins_comm: self.ins_comm.at(i),
+                ins_pid: self.ins_pid.opt(i),
+                iss_ts: self.iss_ts.opt(i),
+                iss_comm: self.iss_comm.at(i),
+                iss_pid: self.iss_pid.opt(i),
+                rwbs: self.rwbs.at(i),
+                nr: self.nr.opt(i),
+                bytes: self.bytes.opt(i),
+                orig_sector: self.sector.opt(i),
+                parts: self.parts.opt(i),
+            },
         }
     }
 }
@@ -98,7 +91,7 @@ impl Done<'_> {
 /// Finished requests, recorded batch after batch; read out once at the end.
 #[pyclass(module = "traceparse.reports._native")]
 pub struct Recorder {
-    rec: Recording,
+    pub(crate) rec: Recording,
 }
 
 fn phase(p: usize) -> PyResult<usize> {
@@ -135,7 +128,7 @@ impl Recorder {
             }
         }
         let n = held.get(2).and_then(Option::as_ref).map_or(0, |b| b.as_bytes().len()) / 4;
-        let done = Done {
+        let done = DoneCols {
             ts: Col::of("done.ts", n, &held)?,
             dev: Col::of("done.dev", n, &held)?,
             c_rwbs: Col::of("done.c_rwbs", n, &held)?,
@@ -156,7 +149,7 @@ impl Recorder {
         }
         self.rec.strings = Strings(strings);
         let (rec, ops) = (&mut self.rec, Ops(ops));
-        py.detach(|| rec.record(n, |i| done.row(i, &ops), |i| kept.is_none_or(|k| k.get(i) == Some(&1))));
+        py.detach(|| rec.record(n, |i| Finished::of(&done.row(i), &ops), |i| kept.is_none_or(|k| k.get(i) == Some(&1))));
         Ok(())
     }
 

@@ -17,7 +17,7 @@ use std::cmp::Ordering;
 
 use rustc_hash::FxHashMap;
 
-use crate::pairing::NULL;
+use crate::pairing::{Done, Ops, NULL};
 
 /// Slowest requests kept per heat-map cell (reports/heatmap.py KEEP_PER_CELL).
 pub const KEEP_PER_CELL: usize = 5;
@@ -77,6 +77,30 @@ pub struct Finished {
     pub parts: Option<i32>,
     /// D2C, I2C, I2D in ns: complete - issue, complete - insert, issue - insert.
     pub phases: [Option<i64>; 3],
+}
+
+impl Finished {
+    /// A finished request of the pairing as the report reads it (block.py's `_requests`): the
+    /// insert side's comm and pid first, the complete's rwbs where the request had none, bytes from
+    /// the sector count where the event had none.
+    pub fn of(d: &Done, ops: &Ops) -> Finished {
+        let r = &d.req;
+        let rwbs = if r.rwbs != NULL { r.rwbs } else { d.c_rwbs };
+        let diff = |end: Option<i64>, start: Option<i64>| Some(end?.wrapping_sub(start?));
+        Finished {
+            ts: d.ts,
+            dev: d.dev,
+            rwbs,
+            op: ops.of(rwbs),
+            comm: r.requester(),
+            pid: r.ins_pid.or(r.iss_pid),
+            sector: r.orig_sector,
+            nr: r.nr,
+            bytes: r.bytes.filter(|&b| b > 0).or(r.nr.map(|s| u64::from(s).wrapping_mul(512))),
+            parts: r.parts,
+            phases: [diff(d.ts, r.iss_ts), diff(d.ts, r.ins_ts), diff(r.iss_ts, r.ins_ts)],
+        }
+    }
 }
 
 /// The strings behind the codes, to order kept requests as the frames would (byte-wise, null last).
