@@ -13,8 +13,8 @@ from ..parsers.errors import EmptyCaptureError, MissingEventsError, TraceParseEr
 from ..parsers.schema import Chunk
 from ..parsers.source import Source
 from .block_pairing import done_of, op_of
-from .block_recording import BY, BlockRecording
 from .block_recording import PHASES as PHASE_ORDER
+from .block_recording import BlockRecording
 from .block_tables import build_report
 from .heatmap import Timeline
 from .heatmap import block_data as timeline_data
@@ -83,15 +83,6 @@ def _valid_dev(dev: str) -> bool:
     return len(parts) == 2 and all(p.isdigit() for p in parts)
 
 
-# the groupings of each latency's distributions, over a cell's attributes (block_recording.BY)
-DIMS = {
-    "total": pl.lit(""),
-    "dev": pl.col("dev"),
-    "op": pl.col("op"),
-    "rwbs": pl.col("rwbs"),
-    "proc": pl.concat_str(pl.col("pid").cast(pl.String), pl.lit("\t"), pl.col("comm")),
-    "devop": pl.concat_str(pl.col("dev"), pl.lit("\t"), pl.col("op")),
-}
 BATCH_ROWS = 1 << 17  # finished requests recorded at once (see BlockAnalysis.flush): ~10 MB of columns
 UNPAIRED = ("complete_without_issue", "issue_without_complete", "insert_without_complete", "overwritten",
             "op_mismatch", "partial_completions", "requeues", "negative_latency", "open_dropped")
@@ -212,9 +203,7 @@ class BlockAnalysis:
         self.counts["negative_latency"] = sum(negative)
         self.requests.frame = rec.tally()
         for phase in PHASE_ORDER:
-            cells = rec.cells(phase)
-            if cells.height:
-                self.dists.add_cells(phase, cells, BY, DIMS)
+            rec.distributions(phase, self.dists)
         self.timeline = rec.timeline()
         self.slow = rec.slow()
 

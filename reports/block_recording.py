@@ -4,9 +4,9 @@ reports/native/src/recording.rs counts every finished request (the pairing's ``d
 they come out of it) into HdrHistogram cells, heat-map cells with their slowest requests, the
 per-interval series and the slow listing: the formulas of histogram.py and heatmap.py, per request
 in Rust rather than a few dozen polars queries per batch. At the end this module turns its answers
-into the frames those modules keep (GroupedDistributions' pending cells, a Timeline's heat maps and
-series, the slow listing, the tally), and they do the rest as before: roll-up, percentiles, final
-widths, JSON.
+into what those modules keep (GroupedDistributions' distributions, rolled up natively into the
+report's groupings: total, dev, op, rwbs, proc and devop; a Timeline's heat maps and series; the
+slow listing; the tally), and they do the rest as before: percentiles, final widths, JSON.
 """
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ import polars as pl
 from . import _native
 from .block_pairing import OPS, Paired, _Codes, joined, nullable
 from .heatmap import Cells, HeatMap, Timeline
+from .histogram import GroupedDistributions
 
 PHASES = ("d2c", "i2c", "i2d")  # the kernel's phase numbers, in this order
-BY = ["dev", "op", "rwbs", "pid", "comm"]  # a distribution cell's attributes
 BLOCK_KEEP = ["comm", "pid", "dev", "rwbs", "sector", "bytes"]  # what a heat-map cell shows of its slowest
 
 
@@ -56,15 +56,20 @@ class BlockRecording:
         return pl.DataFrame({"dev": self._text(t, "dev"), "comm": self._text(t, "comm"), "op": _ops(t["op"]),
                              "n": np.frombuffer(t["n"], dtype=np.uint64)}).cast({"n": pl.UInt32})
 
-    def cells(self, phase: str) -> pl.DataFrame:
-        """One phase's HdrHistogram cells (GroupedDistributions' pending frame): BY, idx, k, ku, n, s, lo, hi, size."""
-        c = self._rec.dist(PHASES.index(phase))
-        cols = {"dev": self._text(c, "dev"), "op": _ops(c["op"]), "rwbs": self._text(c, "rwbs"),
-                "pid": nullable(c, "pid", np.int32), "comm": self._text(c, "comm")}
-        for name, t in (("idx", np.int64), ("k", np.int64), ("ku", np.int64), ("n", np.uint32), ("s", np.int64),
-                        ("lo", np.int64), ("hi", np.int64), ("size", np.uint64)):
-            cols[name] = np.frombuffer(c[name], dtype=t)
-        return pl.DataFrame(cols)
+    def distributions(self, phase: str, into: GroupedDistributions) -> None:
+        """One phase's distributions in every grouping of block.py's DIMS, rolled up natively."""
+        dims, keys, c = self._rec.groups(PHASES.index(phase))
+        a = {name: np.frombuffer(c[name], dtype=np.int64 if name in ("s", "lo", "hi") or name.endswith("_at") else np.uint64)
+             for name in c}
+        ends = {t: [0, *a[f"{t}_end"].tolist()] for t in ("c", "k", "ku")}
+        for i, (dim, key, n, s, lo, hi, size) in enumerate(zip(dims, keys, *(a[x].tolist() for x in ("n", "s", "lo", "hi", "size")))):
+            d = into.group(phase, dim, key)
+            lo_c, hi_c = ends["c"][i], ends["c"][i + 1]
+            d.add_totals(n, s, lo, hi, size, a["c_at"][lo_c:hi_c], a["c_n"][lo_c:hi_c])
+            for table, t in ((d.log2, "k"), (d.log2_unit, "ku")):
+                j, k = ends[t][i], ends[t][i + 1]
+                for bucket, m in zip(a[f"{t}_at"][j:k].tolist(), a[f"{t}_n"][j:k].tolist()):
+                    table[bucket] = table.get(bucket, 0) + m
 
     def timeline(self) -> Timeline:
         """The heat maps (one per phase, empty ones too) and the requests series, as heatmap.py keeps them."""

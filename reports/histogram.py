@@ -74,6 +74,16 @@ class Distribution:
     def hdr(self, h: HdrHistogram) -> None:
         self._hdr = h
 
+    def add_totals(self, n: int, s: int, lo: int, hi: int, size: int | None, idx: np.ndarray, counts: np.ndarray) -> None:
+        """``n`` values summing to ``s``, from ``lo`` to ``hi`` ns, of ``size`` bytes, counted ``counts``
+        at HdrHistogram indices ``idx`` (their log2 buckets go in apart)."""
+        self.count += n
+        self.sum_ns += s
+        self.bytes_total += size or 0
+        self.min_ns = lo if self.min_ns is None else min(self.min_ns, lo)
+        self.max_ns = hi if self.max_ns is None else max(self.max_ns, hi)
+        self.add_cells(idx, counts, n, lo, hi)
+
     def add_cells(self, idx: np.ndarray, n: np.ndarray, total: int, lo: int, hi: int) -> None:
         """Counts ``n`` at counts-array indices ``idx`` (``total`` values, from ``lo`` to ``hi`` ns)."""
         self._cells.append((idx, n))
@@ -241,21 +251,20 @@ class GroupedDistributions:
         idxs, ns = flat["idxs"].to_numpy(), flat["ns"].to_numpy()
         start = 0
         for phase, dim, key, n, s, lo, hi, b, end in zip(*(groups[c].to_list() for c in (*keys, "n", "s", "lo", "hi", "size")), ends):
-            d = self._groups.get((phase, dim, key))
-            if d is None:
-                d = self._groups[(phase, dim, key)] = Distribution()
-            d.count += n
-            d.sum_ns += s
-            d.bytes_total += b or 0
-            d.min_ns = lo if d.min_ns is None else min(d.min_ns, lo)
-            d.max_ns = hi if d.max_ns is None else max(d.max_ns, hi)
-            d.add_cells(idxs[start:end], ns[start:end], n, lo, hi)
+            self.group(phase, dim, key).add_totals(n, s, lo, hi, b, idxs[start:end], ns[start:end])
             start = end
         per_k = cells.group_by(*keys, "k", "ku").agg(pl.col("n").sum())
         for phase, dim, key, k, ku, n in zip(*(per_k[c].to_list() for c in (*keys, "k", "ku", "n"))):
             d = self._groups[(phase, dim, key)]
             d.log2[k] = d.log2.get(k, 0) + n
             d.log2_unit[ku] = d.log2_unit.get(ku, 0) + n
+
+    def group(self, phase: str, dim: str, key: str) -> Distribution:
+        """The distribution of (phase, dim, key), made empty if new: to add counted values to."""
+        d = self._groups.get((phase, dim, key))
+        if d is None:
+            d = self._groups[(phase, dim, key)] = Distribution()
+        return d
 
     def get(self, phase: str, dim: str, key: str = "") -> Distribution:
         return self.groups.get((phase, dim, key)) or Distribution()

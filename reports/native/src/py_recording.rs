@@ -9,7 +9,7 @@ use pyo3::types::{PyBytes, PyDict};
 
 use crate::pairing::{Done, Ops, Request};
 use crate::py_columns::{Le, Out};
-use crate::recording::{Finished, Options, Recording, Strings};
+use crate::recording::{Finished, Group, Options, Recording, Strings};
 
 /// A column of the pairing's `done.*` output, read in place: little-endian values and, for a
 /// nullable one, its `_valid` bytes.
@@ -188,6 +188,38 @@ impl Recorder {
         out.put("hi", rows.iter().map(|(_, a)| a.hi))?;
         out.put("size", rows.iter().map(|(_, a)| a.bytes))?;
         Ok(out.dict)
+    }
+
+    /// One phase's distributions in every grouping: dims and keys (lists), then columns: n, s, lo,
+    /// hi, size per group, and each group's HdrHistogram counts (idx, cn) and log2 buckets (k, kn;
+    /// ku, kun) one after another, `*_end` saying where each group's run ends.
+    fn groups<'py>(&self, py: Python<'py>, p: usize) -> PyResult<(Vec<&'static str>, Vec<String>, Bound<'py, PyDict>)> {
+        let mut groups: Vec<_> = self.rec.groups(phase(p)?).into_iter().collect();
+        groups.sort_by(|a, b| a.0.cmp(&b.0));
+        let out = Out::new(py);
+        out.put("n", groups.iter().map(|(_, g)| g.n))?;
+        out.put("s", groups.iter().map(|(_, g)| g.sum))?;
+        out.put("lo", groups.iter().map(|(_, g)| g.lo))?;
+        out.put("hi", groups.iter().map(|(_, g)| g.hi))?;
+        out.put("size", groups.iter().map(|(_, g)| g.bytes))?;
+        for (name, of) in [("c", 0), ("k", 1), ("ku", 2)] {
+            let table = |g: &Group| -> Vec<(i64, u64)> {
+                let m = [&g.counts, &g.log2, &g.log2_unit][of];
+                let mut v: Vec<_> = m.iter().map(|(a, b)| (*a, *b)).collect();
+                v.sort_unstable();
+                v
+            };
+            let tables: Vec<_> = groups.iter().map(|(_, g)| table(g)).collect();
+            let mut end = 0u64;
+            out.put(&format!("{name}_end"), tables.iter().map(|t| {
+                end += t.len() as u64;
+                end
+            }))?;
+            out.put(&format!("{name}_at"), tables.iter().flatten().map(|(a, _)| *a))?;
+            out.put(&format!("{name}_n"), tables.iter().flatten().map(|(_, n)| *n))?;
+        }
+        let (dims, keys) = groups.into_iter().map(|((d, k), _)| (d, k)).unzip();
+        Ok((dims, keys, out.dict))
     }
 
     /// One phase's heat map: (bucket width, cells: col, row, n; kept: ts_ns, value_ns, row, comm,

@@ -280,6 +280,34 @@ pub struct Agg {
 /// (attributes, HdrHistogram index, log2 bucket in ns, log2 bucket in the display unit)
 pub type CellKey = (Attrs, i64, i64, i64);
 
+/// One distribution of the report's groupings (block.py DIMS): its totals, its HdrHistogram
+/// counts by index and its log2 buckets in ns and in the display unit.
+#[derive(Debug, Default)]
+pub struct Group {
+    pub n: u64,
+    pub sum: i64,
+    pub lo: i64,
+    pub hi: i64,
+    pub bytes: u64,
+    pub counts: FxHashMap<i64, u64>,
+    pub log2: FxHashMap<i64, u64>,
+    pub log2_unit: FxHashMap<i64, u64>,
+}
+
+/// The groupings a cell is rolled up into, named as block.py's DIMS names them, with each one's key
+/// for `a` ("?" where a string it needs is null, as the frames' fill_null does).
+pub fn group_keys(a: &Attrs, s: &Strings) -> [(&'static str, String); 6] {
+    let text = |c: u32| if c == NULL { None } else { s.0.get(c as usize).cloned().flatten() };
+    let (dev, rwbs, comm, op) = (text(a.dev), text(a.rwbs), text(a.comm), char::from(a.op).to_string());
+    let or_null = |v: Option<String>| v.unwrap_or_else(|| "?".into());
+    let proc_key = match (a.pid, &comm) {
+        (Some(pid), Some(comm)) => format!("{pid}\t{comm}"),
+        _ => "?".into(),
+    };
+    let devop = dev.as_ref().map_or_else(|| "?".into(), |d| format!("{d}\t{op}"));
+    [("total", String::new()), ("dev", or_null(dev)), ("op", op), ("rwbs", or_null(rwbs)), ("proc", proc_key), ("devop", devop)]
+}
+
 /// What the report asks of the recording: its display unit and the slow listing's bounds.
 #[derive(Clone, Copy, Debug)]
 pub struct Options {
@@ -406,6 +434,28 @@ impl Recording {
                 }
             }
         }
+    }
+
+    /// One phase's distributions, rolled up from its cells into every grouping: (dim, key) -> group.
+    pub fn groups(&self, p: usize) -> FxHashMap<(&'static str, String), Group> {
+        let mut out: FxHashMap<(&'static str, String), Group> = FxHashMap::default();
+        let mut keys_of: FxHashMap<Attrs, [(&'static str, String); 6]> = FxHashMap::default();
+        for ((attrs, idx, k, ku), a) in self.dists.get(p).into_iter().flatten() {
+            let keys = keys_of.entry(*attrs).or_insert_with(|| group_keys(attrs, &self.strings));
+            for key in keys.iter() {
+                let g = out.entry(key.clone()).or_insert_with(|| Group { lo: i64::MAX, hi: i64::MIN, ..Group::default() });
+                let n = u64::from(a.n);
+                g.n += n;
+                g.sum = g.sum.wrapping_add(a.sum);
+                g.lo = g.lo.min(a.lo);
+                g.hi = g.hi.max(a.hi);
+                g.bytes = g.bytes.wrapping_add(a.bytes);
+                *g.counts.entry(*idx).or_default() += n;
+                *g.log2.entry(*k).or_default() += n;
+                *g.log2_unit.entry(*ku).or_default() += n;
+            }
+        }
+        out
     }
 
     /// The slow listing's order: slowest D2C first; ties: earliest, then by device and sector.

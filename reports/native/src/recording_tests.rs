@@ -165,3 +165,29 @@ fn series_count_requests_and_bytes_per_bucket_and_device() {
     assert_eq!((n, bytes), (1000, 4096 * 1000));
     assert_eq!(rec.series.cells[&(0, 0)], (5, 5 * 4096));
 }
+
+#[test]
+fn distributions_roll_up_into_every_grouping_with_the_frames_keys() {
+    let s = Strings(vec![Some("8,0".into()), Some("dd".into()), Some("W".into())]);
+    let mut a = req(1000, 5000, 0, 1, 0);
+    a.rwbs = 2;
+    let mut b = req(2000, 7000, 0, NULL, 8); // no comm: no process key
+    b.rwbs = 2;
+    let mut c = req(3000, 9000, NULL, 1, 16); // no device
+    c.pid = None;
+    c.rwbs = NULL;
+    let mut rec = Recording::new(opts(0));
+    rec.strings = s;
+    rec.record(3, |i| [&a, &b, &c][i].clone(), |_| true);
+    let g = rec.groups(0);
+    let n = |dim: &'static str, key: &str| g.get(&(dim, key.to_string())).map(|g| g.n);
+    assert_eq!(n("total", ""), Some(3));
+    assert_eq!((n("dev", "8,0"), n("dev", "?")), (Some(2), Some(1)));
+    assert_eq!((n("op", "W"), n("rwbs", "W"), n("rwbs", "?")), (Some(3), Some(2), Some(1)));
+    assert_eq!((n("proc", "7\tdd"), n("proc", "?")), (Some(1), Some(2)));
+    assert_eq!((n("devop", "8,0\tW"), n("devop", "?")), (Some(2), Some(1)));
+    let total = &g[&("total", String::new())];
+    assert_eq!((total.sum, total.lo, total.hi, total.bytes), (21000, 5000, 9000, 3 * 4096));
+    assert_eq!(total.counts.values().sum::<u64>(), 3);
+    assert_eq!(total.log2_unit.get(&2), Some(&2)); // 5 and 7 us in [4, 8) us; 9 us in [8, 16)
+}
