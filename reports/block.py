@@ -123,12 +123,10 @@ class BlockAnalysis:
         # unfiltered and without the exporter's hook, the pairing records what it finishes itself
         # (once the capture's first time, the heat maps' axis, is known; before, a batch waits)
         direct = not self.opts.filtered and self.on_requests is None and self.t0 is not None
-        record = self._recording().native(self.open.strings) if direct else None
+        record = self._recording().native if direct else None
         p = self.open.pair(frames, chunk.block_lane, record)  # with the open requests of earlier chunks; what stays open is kept
         if p is None:
             return
-        if direct:
-            self.recording.native(self.open.strings)  # (the first chunk's pairing set them)
         self.all_without_issue += p.count("without_issue")
         self.empty_without_issue += p.empty_without_issue()
         for what, side in (("complete_without_issue", "without_issue"), ("op_mismatch", "mismatched"),

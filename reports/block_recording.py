@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from . import _native
-from .block_pairing import OPS, Paired, _Codes, joined, nullable
+from .block_pairing import Paired, joined
 from .heatmap import Cells, HeatMap, Timeline
 from .histogram import GroupedDistributions
 
@@ -26,11 +26,10 @@ class BlockRecording:
     def __init__(self, t0_ns: int, unit_ns: int, keep_slow: int, slower_than_ns: int | None):
         self.t0 = t0_ns
         self._rec = _native.Recorder(t0_ns, unit_ns, keep_slow, slower_than_ns)
-        self._codes: _Codes | None = None
 
-    def native(self, codes: _Codes | None) -> _native.Recorder:
-        """The kernel itself, for the pairing to record into as it pairs (``codes``: the run's strings)."""
-        self._codes = codes or self._codes
+    @property
+    def native(self) -> _native.Recorder:
+        """The kernel itself, for the pairing to record into as it pairs."""
         return self._rec
 
     @property
@@ -41,7 +40,7 @@ class BlockRecording:
     def record(self, pending: list[Paired], kept: pl.Series | None = None) -> None:
         """The finished requests of ``pending`` pairings; ``kept``: which of them (in order) the
         report's filters keep (None: all)."""
-        codes = self._codes = pending[0]._strings
+        codes = pending[0]._strings
         mask = None if kept is None else kept.fill_null(False).cast(pl.UInt8).to_numpy().tobytes()
         self._rec.record(joined(pending), bytes(codes.ops), codes.values, mask)
 
@@ -52,9 +51,7 @@ class BlockRecording:
 
     def tally(self) -> pl.DataFrame:
         """Finished requests per (dev, comm, op), before the filters."""
-        t = self._rec.tally()
-        return pl.DataFrame({"dev": self._text(t, "dev"), "comm": self._text(t, "comm"), "op": _ops(t["op"]),
-                             "n": np.frombuffer(t["n"], dtype=np.uint64)}).cast({"n": pl.UInt32})
+        return pl.DataFrame(self._rec.tally(), schema={"dev": pl.String, "comm": pl.String, "op": pl.String, "n": pl.UInt32})
 
     def distributions(self, phase: str, into: GroupedDistributions) -> None:
         """One phase's distributions in every grouping of block.py's DIMS, rolled up natively."""
@@ -77,40 +74,24 @@ class BlockRecording:
         for p, phase in enumerate(PHASES):
             width, cells, kept = self._rec.heatmap(p)
             m = tl.maps[phase] = HeatMap(self.t0, BLOCK_KEEP)
-            if len(cells["n"]):
-                m.cells.width, m.cells.frame = width, _frame(cells, {"col": np.int64, "row": np.int64, "n": np.uint32})
-                k = _frame(kept, {"ts_ns": np.int64, "value_ns": np.int64, "row": np.int64})
-                m.kept = k.with_columns(comm=self._text(kept, "comm"), pid=nullable(kept, "pid", np.int32),
-                                        dev=self._text(kept, "dev"), rwbs=self._text(kept, "rwbs"),
-                                        sector=nullable(kept, "sector", np.uint64), bytes=nullable(kept, "bytes", np.uint64))
+            if cells["n"]:
+                m.cells.width, m.cells.frame = width, pl.DataFrame(cells, schema=CELLS)
+                m.kept = pl.DataFrame(kept, schema=KEPT)
         width, s = self._rec.series()
         series = tl.series["requests"] = Cells(self.t0, ["key"], ("bytes",))
-        if len(s["n"]):
-            series.width = width
-            series.frame = (_frame(s, {"col": np.int64, "n": np.uint32, "bytes": np.int64})
-                            .with_columns(key=self._text(s, "key")).select("col", "key", "n", "bytes"))
+        if s["n"]:
+            series.width, series.frame = width, pl.DataFrame(s, schema=SERIES)
         return tl
 
     def slow(self) -> pl.DataFrame:
         """The slow listing (block.py's SLOW_COLUMNS), slowest first."""
-        s = self._rec.slow()
-        return pl.DataFrame({
-            "ts_ns": nullable(s, "ts_ns", np.int64), "comm": self._text(s, "comm"), "pid": nullable(s, "pid", np.int32),
-            "dev": self._text(s, "dev"), "op": _ops(s["op"]), "rwbs": self._text(s, "rwbs"),
-            "sector": nullable(s, "sector", np.uint64), "bytes": nullable(s, "bytes", np.uint64),
-            **{c: nullable(s, c, np.int64) for c in ("i2d_ns", "d2c_ns", "i2c_ns")}, "parts": nullable(s, "parts", np.int32),
-        })
-
-    def _text(self, cols: dict[str, bytes], name: str) -> pl.Series:
-        codes = np.frombuffer(cols[name], dtype=np.uint32)
-        if self._codes is None:  # nothing recorded: every column is empty
-            return pl.Series(name, [], dtype=pl.String)
-        return self._codes.decode(codes).alias(name)
+        return pl.DataFrame(self._rec.slow(), schema=SLOW)
 
 
-def _ops(b: bytes) -> pl.Series:
-    return pl.Series(np.frombuffer(b, dtype=np.uint8)).replace_strict(OPS, default="?", return_dtype=pl.String).alias("op")
-
-
-def _frame(cols: dict[str, bytes], types: dict) -> pl.DataFrame:
-    return pl.DataFrame({name: np.frombuffer(cols[name], dtype=t) for name, t in types.items()})
+# the frames' types, as the polars queries these stand in for made them (heatmap.py, block.py)
+CELLS = {"col": pl.Int64, "row": pl.Int64, "n": pl.UInt32}
+KEPT = {"ts_ns": pl.Int64, "value_ns": pl.Int64, "row": pl.Int64, "comm": pl.String, "pid": pl.Int32, "dev": pl.String,
+        "rwbs": pl.String, "sector": pl.UInt64, "bytes": pl.UInt64}
+SERIES = {"col": pl.Int64, "key": pl.String, "n": pl.UInt32, "bytes": pl.Int64}
+SLOW = {"ts_ns": pl.Int64, "comm": pl.String, "pid": pl.Int32, "dev": pl.String, "op": pl.String, "rwbs": pl.String,
+        "sector": pl.UInt64, "bytes": pl.UInt64, "i2d_ns": pl.Int64, "d2c_ns": pl.Int64, "i2c_ns": pl.Int64, "parts": pl.Int32}

@@ -5,7 +5,7 @@
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict};
+use pyo3::types::{PyBytes, PyDict, PyList};
 
 use crate::pairing::{Done, Ops, Request};
 use crate::py_columns::{Le, Out};
@@ -159,35 +159,15 @@ impl Recorder {
         (r.recorded, r.matched, r.negative, r.slow_total)
     }
 
-    /// Finished requests per (dev, comm, op): dev, comm (codes), op (letters), n.
+    /// Finished requests per (dev, comm, op): name -> list (strings spelled, None for null).
     fn tally<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let out = Out::new(py);
-        let rows: Vec<_> = self.rec.tally.iter().collect();
-        out.put("dev", rows.iter().map(|((d, _, _), _)| *d))?;
-        out.put("comm", rows.iter().map(|((_, c, _), _)| *c))?;
-        out.put("op", rows.iter().map(|((_, _, o), _)| *o))?;
-        out.put("n", rows.iter().map(|(_, n)| **n))?;
-        Ok(out.dict)
-    }
-
-    /// One phase's distribution cells: dev, op, rwbs, pid, comm, idx, k, ku, n, s, lo, hi, size.
-    fn dist<'py>(&self, py: Python<'py>, p: usize) -> PyResult<Bound<'py, PyDict>> {
-        let out = Out::new(py);
-        let rows: Vec<_> = self.rec.dists[phase(p)?].iter().collect();
-        out.put("dev", rows.iter().map(|(k, _)| k.0.dev))?;
-        out.put("op", rows.iter().map(|(k, _)| k.0.op))?;
-        out.put("rwbs", rows.iter().map(|(k, _)| k.0.rwbs))?;
-        out.put_opt("pid", rows.iter().map(|(k, _)| k.0.pid))?;
-        out.put("comm", rows.iter().map(|(k, _)| k.0.comm))?;
-        out.put("idx", rows.iter().map(|(k, _)| k.1))?;
-        out.put("k", rows.iter().map(|(k, _)| k.2))?;
-        out.put("ku", rows.iter().map(|(k, _)| k.3))?;
-        out.put("n", rows.iter().map(|(_, a)| a.n))?;
-        out.put("s", rows.iter().map(|(_, a)| a.sum))?;
-        out.put("lo", rows.iter().map(|(_, a)| a.lo))?;
-        out.put("hi", rows.iter().map(|(_, a)| a.hi))?;
-        out.put("size", rows.iter().map(|(_, a)| a.bytes))?;
-        Ok(out.dict)
+        let (rows, s) = (self.rec.tally.iter().collect::<Vec<_>>(), &self.rec.strings);
+        let out = PyDict::new(py);
+        out.set_item("dev", PyList::new(py, rows.iter().map(|((d, _, _), _)| s.text(*d)))?)?;
+        out.set_item("comm", PyList::new(py, rows.iter().map(|((_, c, _), _)| s.text(*c)))?)?;
+        out.set_item("op", PyList::new(py, rows.iter().map(|((_, _, o), _)| op_letter(*o)))?)?;
+        out.set_item("n", PyList::new(py, rows.iter().map(|(_, n)| **n))?)?;
+        Ok(out)
     }
 
     /// One phase's distributions in every grouping: dims and keys (lists), then columns: n, s, lo,
@@ -223,58 +203,72 @@ impl Recorder {
     }
 
     /// One phase's heat map: (bucket width, cells: col, row, n; kept: ts_ns, value_ns, row, comm,
-    /// pid, dev, rwbs, sector, bytes).
+    /// pid, dev, rwbs, sector, bytes), as name -> list. Lists, not buffers: they are small, and a
+    /// polars Series made from numpy loads numpy.ma (~10 ms of a small run).
     fn heatmap<'py>(&self, py: Python<'py>, p: usize) -> PyResult<(i64, Bound<'py, PyDict>, Bound<'py, PyDict>)> {
-        let h = &self.rec.heat[phase(p)?];
-        let cells = Out::new(py);
+        let (h, s) = (&self.rec.heat[phase(p)?], &self.rec.strings);
         let rows: Vec<_> = h.cells.iter().collect();
-        cells.put("col", rows.iter().map(|((c, _), _)| *c))?;
-        cells.put("row", rows.iter().map(|((_, r), _)| *r))?;
-        cells.put("n", rows.iter().map(|(_, c)| c.n))?;
-        let kept = Out::new(py);
+        let cells = PyDict::new(py);
+        cells.set_item("col", PyList::new(py, rows.iter().map(|((c, _), _)| *c))?)?;
+        cells.set_item("row", PyList::new(py, rows.iter().map(|((_, r), _)| *r))?)?;
+        cells.set_item("n", PyList::new(py, rows.iter().map(|(_, c)| c.n))?)?;
         let ks: Vec<_> = rows.iter().flat_map(|((_, row), c)| c.kept.iter().map(move |k| (*row, k))).collect();
-        kept.put("ts_ns", ks.iter().map(|(_, k)| k.ts))?;
-        kept.put("value_ns", ks.iter().map(|(_, k)| k.value))?;
-        kept.put("row", ks.iter().map(|(r, _)| *r))?;
-        kept.put("comm", ks.iter().map(|(_, k)| k.comm))?;
-        kept.put_opt("pid", ks.iter().map(|(_, k)| k.pid))?;
-        kept.put("dev", ks.iter().map(|(_, k)| k.dev))?;
-        kept.put("rwbs", ks.iter().map(|(_, k)| k.rwbs))?;
-        kept.put_opt("sector", ks.iter().map(|(_, k)| k.sector))?;
-        kept.put_opt("bytes", ks.iter().map(|(_, k)| k.bytes))?;
-        Ok((h.axis.width, cells.dict, kept.dict))
+        let kept = PyDict::new(py);
+        kept.set_item("ts_ns", PyList::new(py, ks.iter().map(|(_, k)| k.ts))?)?;
+        kept.set_item("value_ns", PyList::new(py, ks.iter().map(|(_, k)| k.value))?)?;
+        kept.set_item("row", PyList::new(py, ks.iter().map(|(r, _)| *r))?)?;
+        kept.set_item("comm", PyList::new(py, ks.iter().map(|(_, k)| s.text(k.comm)))?)?;
+        kept.set_item("pid", PyList::new(py, ks.iter().map(|(_, k)| k.pid))?)?;
+        kept.set_item("dev", PyList::new(py, ks.iter().map(|(_, k)| s.text(k.dev)))?)?;
+        kept.set_item("rwbs", PyList::new(py, ks.iter().map(|(_, k)| s.text(k.rwbs)))?)?;
+        kept.set_item("sector", PyList::new(py, ks.iter().map(|(_, k)| k.sector))?)?;
+        kept.set_item("bytes", PyList::new(py, ks.iter().map(|(_, k)| k.bytes))?)?;
+        Ok((h.axis.width, cells, kept))
     }
 
-    /// Requests and bytes per time bucket and device: (bucket width, col, key (dev code), n, bytes).
+    /// Requests and bytes per time bucket and device: (bucket width, col, key (dev), n, bytes).
     fn series<'py>(&self, py: Python<'py>) -> PyResult<(i64, Bound<'py, PyDict>)> {
-        let s = &self.rec.series;
-        let out = Out::new(py);
-        let rows: Vec<_> = s.cells.iter().collect();
-        out.put("col", rows.iter().map(|((c, _), _)| *c))?;
-        out.put("key", rows.iter().map(|((_, d), _)| *d))?;
-        out.put("n", rows.iter().map(|(_, v)| v.0))?;
-        out.put("bytes", rows.iter().map(|(_, v)| v.1))?;
-        Ok((s.axis.width, out.dict))
+        let (se, s) = (&self.rec.series, &self.rec.strings);
+        let rows: Vec<_> = se.cells.iter().collect();
+        let out = PyDict::new(py);
+        out.set_item("col", PyList::new(py, rows.iter().map(|((c, _), _)| *c))?)?;
+        out.set_item("key", PyList::new(py, rows.iter().map(|((_, d), _)| s.text(*d)))?)?;
+        out.set_item("n", PyList::new(py, rows.iter().map(|(_, v)| v.0))?)?;
+        out.set_item("bytes", PyList::new(py, rows.iter().map(|(_, v)| v.1))?)?;
+        Ok((se.axis.width, out))
     }
 
     /// The slow listing, slowest first: ts_ns, comm, pid, dev, op, rwbs, sector, bytes, i2d_ns,
     /// d2c_ns, i2c_ns, parts.
     fn slow<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let out = Out::new(py);
-        let rows = self.rec.slowest();
-        out.put_opt("ts_ns", rows.iter().map(|r| r.ts))?;
-        out.put("comm", rows.iter().map(|r| r.comm))?;
-        out.put_opt("pid", rows.iter().map(|r| r.pid))?;
-        out.put("dev", rows.iter().map(|r| r.dev))?;
-        out.put("op", rows.iter().map(|r| r.op))?;
-        out.put("rwbs", rows.iter().map(|r| r.rwbs))?;
-        out.put_opt("sector", rows.iter().map(|r| r.sector))?;
-        out.put_opt("bytes", rows.iter().map(|r| r.bytes))?;
+        let rows = self.rec.slowest().to_vec();
+        let s = &self.rec.strings;
+        let out = PyDict::new(py);
+        out.set_item("ts_ns", PyList::new(py, rows.iter().map(|r| r.ts))?)?;
+        out.set_item("comm", PyList::new(py, rows.iter().map(|r| s.text(r.comm)))?)?;
+        out.set_item("pid", PyList::new(py, rows.iter().map(|r| r.pid))?)?;
+        out.set_item("dev", PyList::new(py, rows.iter().map(|r| s.text(r.dev)))?)?;
+        out.set_item("op", PyList::new(py, rows.iter().map(|r| op_letter(r.op)))?)?;
+        out.set_item("rwbs", PyList::new(py, rows.iter().map(|r| s.text(r.rwbs)))?)?;
+        out.set_item("sector", PyList::new(py, rows.iter().map(|r| r.sector))?)?;
+        out.set_item("bytes", PyList::new(py, rows.iter().map(|r| r.bytes))?)?;
         for (name, p) in [("i2d_ns", 2), ("d2c_ns", 0), ("i2c_ns", 1)] {
-            out.put_opt(name, rows.iter().map(|r| r.phases[p]))?;
+            out.set_item(name, PyList::new(py, rows.iter().map(|r| r.phases[p]))?)?;
         }
-        out.put_opt("parts", rows.iter().map(|r| r.parts))?;
-        Ok(out.dict)
+        out.set_item("parts", PyList::new(py, rows.iter().map(|r| r.parts))?)?;
+        Ok(out)
+    }
+}
+
+/// An op letter as the frames spell it (block_pairing.OPS): "?" for anything else.
+fn op_letter(op: u8) -> &'static str {
+    match op {
+        b'R' => "R",
+        b'W' => "W",
+        b'D' => "D",
+        b'F' => "F",
+        b'N' => "N",
+        _ => "?",
     }
 }
 

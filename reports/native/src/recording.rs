@@ -108,9 +108,17 @@ impl Finished {
 pub struct Strings(pub Vec<Option<String>>);
 
 impl Strings {
+    /// The string of code `c` (None for null).
+    pub fn text(&self, c: u32) -> Option<&str> {
+        if c == NULL {
+            None
+        } else {
+            self.0.get(c as usize).and_then(Option::as_deref)
+        }
+    }
+
     fn cmp(&self, a: u32, b: u32) -> Ordering {
-        let s = |c: u32| if c == NULL { None } else { self.0.get(c as usize).and_then(Option::as_deref) };
-        nulls_last(s(a), s(b))
+        nulls_last(self.text(a), self.text(b))
     }
 }
 
@@ -297,7 +305,7 @@ pub struct Group {
 /// The groupings a cell is rolled up into, named as block.py's DIMS names them, with each one's key
 /// for `a` ("?" where a string it needs is null, as the frames' fill_null does).
 pub fn group_keys(a: &Attrs, s: &Strings) -> [(&'static str, String); 6] {
-    let text = |c: u32| if c == NULL { None } else { s.0.get(c as usize).cloned().flatten() };
+    let text = |c: u32| s.text(c).map(str::to_string);
     let (dev, rwbs, comm, op) = (text(a.dev), text(a.rwbs), text(a.comm), char::from(a.op).to_string());
     let or_null = |v: Option<String>| v.unwrap_or_else(|| "?".into());
     let proc_key = match (a.pid, &comm) {
