@@ -192,7 +192,7 @@ class BlockAnalysis:
         """Open requests (pairing rows) the filters keep: by who asked, the request's op and when it started."""
         return state.filter(_open_side(state).select(self._cond(lenient=True)).to_series())
 
-    def _read_recording(self) -> None:
+    def _read_recording(self, end_ns: int) -> None:
         """The recording's counts, as the report's tables and JSON read them."""
         rec = self.recording
         if rec is None or not rec.recorded:
@@ -202,12 +202,12 @@ class BlockAnalysis:
         self.requests.frame = rec.tally()
         for phase in PHASE_ORDER:
             rec.distributions(phase, self.dists)
-        self.timeline = rec.timeline()
+        self.timeline = rec.timeline(end_ns)
         self.slow = rec.slow()
 
     def finish(self, source: Source) -> Report:
         self.flush()
-        self._read_recording()
+        self._read_recording(self.window_ns(source)[1])
         _check_events(source)
         if self.opts.filtered:
             st = self._match_open(self.open.all())

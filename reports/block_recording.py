@@ -15,7 +15,7 @@ import polars as pl
 
 from . import _native
 from .block_pairing import Paired, joined
-from .heatmap import Cells, HeatMap, Timeline
+from .heatmap import Cells, HeatMap, Timeline, width_for
 from .histogram import GroupedDistributions
 
 PHASES = ("d2c", "i2c", "i2d")  # the kernel's phase numbers, in this order
@@ -68,15 +68,17 @@ class BlockRecording:
                 for bucket, m in zip(a[f"{t}_at"][j:k].tolist(), a[f"{t}_n"][j:k].tolist()):
                     table[bucket] = table.get(bucket, 0) + m
 
-    def timeline(self) -> Timeline:
-        """The heat maps (one per phase, empty ones too) and the requests series, as heatmap.py keeps them."""
+    def timeline(self, end_ns: int) -> Timeline:
+        """The heat maps (one per phase, empty ones too) and the requests series, as heatmap.py keeps
+        them, already at the width Timeline.finish(end_ns) chooses and cut as HeatMap.data cuts them."""
+        self._rec.finish_axes(width_for(end_ns - self.t0, max(self._rec.widths())))
         tl = Timeline(self.t0, BLOCK_KEEP)
         for p, phase in enumerate(PHASES):
             width, cells, kept = self._rec.heatmap(p)
             m = tl.maps[phase] = HeatMap(self.t0, BLOCK_KEEP)
             if cells["n"]:
                 m.cells.width, m.cells.frame = width, pl.DataFrame(cells, schema=CELLS)
-                m.kept = pl.DataFrame(kept, schema=KEPT)
+                m.kept, m.final = pl.DataFrame(kept, schema=KEPT), True
         width, s = self._rec.series()
         series = tl.series["requests"] = Cells(self.t0, ["key"], ("bytes",))
         if s["n"]:

@@ -99,6 +99,7 @@ class HeatMap:
         self.cells = Cells(t0_ns, ["row"])
         self.keep = keep or []  # columns of a request shown when its cell is clicked
         self.kept: pl.DataFrame | None = None
+        self.final = False  # kept holds the final cut already (block's native recording made it)
 
     @property
     def width(self) -> int:
@@ -150,7 +151,8 @@ class HeatMap:
                "slowest": {"keys": ["col", "row", "ts_ns", "value_ns", *self.keep], "rows": []}}
         if c is None or not c.height:
             return out
-        self._cut(final=True)
+        if not self.final:
+            self._cut(final=True)
         lo, hi = c.select(lo=pl.col("row").min(), hi=pl.col("row").max()).row(0)
         out["rows"] = [dict(zip(("lo", "hi"), bucket_range(i))) for i in range(lo, hi + 1)]
         c = c.sort("col", "row")

@@ -202,6 +202,21 @@ impl Recorder {
         Ok((dims, keys, out.dict))
     }
 
+    /// The widths of the three heat maps' axes and the series'.
+    fn widths(&self) -> Vec<i64> {
+        self.rec.widths()
+    }
+
+    /// Every axis at the final width `w` (a multiple of every width so far), each heat map's kept
+    /// requests cut to the report's bound: what heatmap.py's finish and final cut did.
+    fn finish_axes(&mut self, w: i64) -> PyResult<()> {
+        if self.rec.widths().iter().any(|&x| x <= 0 || w % x != 0) {
+            return Err(PyValueError::new_err(format!("recorder: width {w} is not a multiple of the axes' widths")));
+        }
+        self.rec.finish_axes(w);
+        Ok(())
+    }
+
     /// One phase's heat map: (bucket width, cells: col, row, n; kept: ts_ns, value_ns, row, comm,
     /// pid, dev, rwbs, sector, bytes), as name -> list. Lists, not buffers: they are small, and a
     /// polars Series made from numpy loads numpy.ma (~10 ms of a small run).

@@ -21,6 +21,9 @@ use crate::pairing::{Done, Ops, NULL};
 
 /// Slowest requests kept per heat-map cell (reports/heatmap.py KEEP_PER_CELL).
 pub const KEEP_PER_CELL: usize = 5;
+/// Slowest requests kept per heat map in all (MAX_KEPT): every cell's slowest first, then every
+/// cell's second, ...
+pub const MAX_KEPT: usize = 4_000;
 /// Time buckets a heat map draws (MAX_COLUMNS); while streaming, 4x that many are kept.
 pub const MAX_COLUMNS: i64 = 120;
 /// Longer latencies are clamped into the histogram's top (histogram.py HIGHEST_NS: a week).
@@ -223,7 +226,16 @@ impl HeatMap {
     }
 
     fn widen(&mut self, span_ns: i64, s: &Strings) {
-        let Some(w) = self.axis.widened(span_ns) else { return };
+        if let Some(w) = self.axis.widened(span_ns) {
+            self.rebin(w, s);
+        }
+    }
+
+    /// The cells at width `w` (a multiple of the current one), their kept requests merged.
+    fn rebin(&mut self, w: i64, s: &Strings) {
+        if w == self.axis.width {
+            return;
+        }
         let old = std::mem::take(&mut self.cells);
         let ratio = w / self.axis.width; // each width is a multiple of the ones before it
         self.axis.width = w;
@@ -233,6 +245,26 @@ impl HeatMap {
             for k in cell.kept {
                 into.keep(k, s);
             }
+        }
+    }
+
+    /// At most `max` kept requests in all: every cell's slowest first, then every cell's second,
+    /// ...; within a rank the slowest, then the earliest (no two cells tie on both).
+    fn cut(&mut self, max: usize) {
+        // (rank in its cell, slowest first, earliest first, the cell)
+        type Place = (usize, std::cmp::Reverse<i64>, i64, (i64, i64));
+        let mut all: Vec<Place> =
+            self.cells.iter().flat_map(|(at, c)| c.kept.iter().enumerate().map(move |(rank, k)| (rank, std::cmp::Reverse(k.value), k.ts, *at))).collect();
+        if all.len() <= max {
+            return;
+        }
+        all.sort_unstable();
+        let mut keep: FxHashMap<(i64, i64), usize> = FxHashMap::default();
+        for (_, _, _, at) in &all[..max] {
+            *keep.entry(*at).or_default() += 1;
+        }
+        for (at, c) in self.cells.iter_mut() {
+            c.kept.truncate(keep.get(at).copied().unwrap_or(0)); // a cell keeps a prefix: ranks come in order
         }
     }
 
@@ -253,7 +285,15 @@ pub struct Series {
 
 impl Series {
     fn widen(&mut self, span_ns: i64) {
-        let Some(w) = self.axis.widened(span_ns) else { return };
+        if let Some(w) = self.axis.widened(span_ns) {
+            self.rebin(w);
+        }
+    }
+
+    fn rebin(&mut self, w: i64) {
+        if w == self.axis.width {
+            return;
+        }
         let ratio = w / self.axis.width;
         self.axis.width = w;
         let old = std::mem::take(&mut self.cells);
@@ -442,6 +482,21 @@ impl Recording {
                 }
             }
         }
+    }
+
+    /// The widths of the heat maps' and the series' axes.
+    pub fn widths(&self) -> Vec<i64> {
+        self.heat.iter().map(|h| h.axis.width).chain([self.series.axis.width]).collect()
+    }
+
+    /// Every axis at the report's final width `w` (heatmap.py Timeline.finish chooses it: a
+    /// multiple of every width so far), and each heat map's kept requests cut to MAX_KEPT.
+    pub fn finish_axes(&mut self, w: i64) {
+        for h in self.heat.iter_mut() {
+            h.rebin(w, &self.strings);
+            h.cut(MAX_KEPT);
+        }
+        self.series.rebin(w);
     }
 
     /// One phase's distributions, rolled up from its cells into every grouping: (dim, key) -> group.

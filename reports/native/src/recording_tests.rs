@@ -191,3 +191,28 @@ fn distributions_roll_up_into_every_grouping_with_the_frames_keys() {
     assert_eq!(total.counts.values().sum::<u64>(), 3);
     assert_eq!(total.log2_unit.get(&2), Some(&2)); // 5 and 7 us in [4, 8) us; 9 us in [8, 16)
 }
+
+#[test]
+fn the_final_cut_keeps_every_cells_slowest_before_any_cells_second() {
+    // 1000 cells (100 columns of 1 us, 10 latency rows an octave apart) of 5 requests each: 5000
+    // kept, 4000 stay
+    let reqs: Vec<Finished> = (0..5000i64)
+        .map(|i| {
+            let (cell, j) = (i / 5, i % 5);
+            req((cell % 100) * 1000 + j, (1i64 << (12 + cell / 100)) + j, 0, 0, i as u64)
+        })
+        .collect();
+    let mut rec = Recording::new(opts(0));
+    rec.record(reqs.len(), |i| reqs[i].clone(), |_| true);
+    let w = rec.heat[0].axis.width;
+    rec.finish_axes(w);
+    let kept: Vec<usize> = rec.heat[0].cells.values().map(|c| c.kept.len()).collect();
+    assert_eq!(kept.iter().sum::<usize>(), MAX_KEPT);
+    assert!(kept.iter().all(|&k| (3..=4).contains(&k))); // ranks 0-2 everywhere, rank 3 for the slowest
+    // each cell's 4th slowest is its second fastest; a rank survives by value then time
+    assert!(rec.heat[0].cells.values().filter(|c| c.kept.len() == 4).all(|c| c.kept[3].value & 7 == 1));
+    assert_eq!(rec.heat[0].cells.len(), 1000);
+    // widening merges cells and their kept requests
+    rec.finish_axes(w * 1000);
+    assert!(rec.heat[0].cells.values().all(|c| c.kept.len() <= KEEP_PER_CELL));
+}
