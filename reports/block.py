@@ -265,7 +265,6 @@ def _open_side(state: pl.DataFrame) -> pl.DataFrame:
 
 # the paired requests as the exporter hands them out (traceparse export --report block)
 REQUEST_COLUMNS = ["ts_ns", "dev", "op", "rwbs", "sector", "nr_sector", "bytes", "comm", "pid", "parts", "d2c_ns", "i2c_ns", "i2d_ns"]
-SLOW_COLUMNS = ["ts_ns", "comm", "pid", "dev", "op", "rwbs", "sector", "bytes", "i2d_ns", "d2c_ns", "i2c_ns", "parts"]
 
 
 def _requests(done: pl.DataFrame) -> pl.DataFrame:

@@ -54,7 +54,8 @@ class BlockRecording:
         return pl.DataFrame(self._rec.tally(), schema={"dev": pl.String, "comm": pl.String, "op": pl.String, "n": pl.UInt32})
 
     def distributions(self, phase: str, into: GroupedDistributions) -> None:
-        """One phase's distributions in every grouping of block.py's DIMS, rolled up natively."""
+        """One phase's distributions in each of block's groupings (total, dev, op, rwbs, proc, devop:
+        recording.rs group_keys), rolled up natively, added to ``into``."""
         dims, keys, c = self._rec.groups(PHASES.index(phase))
         a = {name: np.frombuffer(c[name], dtype=np.int64 if name in ("s", "lo", "hi") or name.endswith("_at") else np.uint64)
              for name in c}
@@ -86,11 +87,12 @@ class BlockRecording:
         return tl
 
     def slow(self) -> pl.DataFrame:
-        """The slow listing (block.py's SLOW_COLUMNS), slowest first."""
+        """The slow listing (the columns of SLOW), slowest first."""
         return pl.DataFrame(self._rec.slow(), schema=SLOW)
 
 
-# the frames' types, as the polars queries these stand in for made them (heatmap.py, block.py)
+# the frames' types, as the polars queries these stand in for made them (heatmap.py, block.py);
+# SLOW's keys are the slow listing's columns, in order
 CELLS = {"col": pl.Int64, "row": pl.Int64, "n": pl.UInt32}
 KEPT = {"ts_ns": pl.Int64, "value_ns": pl.Int64, "row": pl.Int64, "comm": pl.String, "pid": pl.Int32, "dev": pl.String,
         "rwbs": pl.String, "sector": pl.UInt64, "bytes": pl.UInt64}

@@ -203,15 +203,11 @@ class GroupedDistributions:
         The values are first counted per (``by`` columns, bucket): few cells however many values,
         and each grouping is then a small group_by over those cells.
         """
-        if frame.height:
-            self.add_cells(phase, frame.lazy().group_by(*by, **self._cell_keys()).agg(*self._cell_aggs(frame)), by, dims)
-
-    def add_cells(self, phase: str, cells: pl.DataFrame | pl.LazyFrame, by: list[str], dims: dict[str, pl.Expr]) -> None:
-        """Cells counted elsewhere (``by`` columns, idx, k, ku, n, s, lo, hi, size: as add_grouped
-        counts them; block's come from its native recording), to roll up as add_grouped's are."""
-        cells = cells.lazy()
+        if not frame.height:
+            return
+        cells = frame.lazy().group_by(*by, **self._cell_keys()).agg(*self._cell_aggs(frame))
         if phase in self._pending:
-            # cells of earlier chunks and these, merged (in the same query): their number stays
+            # cells of earlier chunks and this one, merged (in the same query): their number stays
             # bounded by the distinct (attributes, bucket) pairs, and the roll-up runs once at the end
             merged = pl.concat([self._pending[phase][0].lazy(), cells])
             cells = merged.group_by(*by, "idx", "k", "ku").agg(*_MERGE_CELLS)

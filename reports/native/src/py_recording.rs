@@ -1,7 +1,9 @@
 //! The Python face of the recording: `traceparse.reports._native.Recorder`.
 //!
-//! It reads the pairing's `done.*` columns (py_pairing.rs) as they are, and hands back, at the end,
-//! the cells, kept requests and listing as columns (py_columns.rs) for reports/block_recording.py.
+//! It records a batch of the pairing's `done.*` columns (py_pairing.rs) as they are, or the pairing
+//! hands it a chunk's finished requests itself (`Pairing.pair(record=...)`). At the end it hands
+//! back the distributions as column buffers, and the heat maps, series, tally and slow listing as
+//! lists with their strings spelled, for reports/block_recording.py.
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
