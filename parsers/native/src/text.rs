@@ -137,6 +137,19 @@ fn trim_str(s: &str) -> &str {
     }
 }
 
+/// `b` as valid UTF-8 (invalid bytes replaced), trimmed as `str::trim` trims. Nearly every comm
+/// and payload is ASCII: it needs neither the UTF-8 check nor the replacement, and is trimmed
+/// bytewise (what `trim_str` does to ASCII ends).
+fn clean(b: &[u8]) -> Cow<'_, [u8]> {
+    if b.is_ascii() {
+        return Cow::Borrowed(line::trim(b));
+    }
+    match lossy(b) {
+        Cow::Borrowed(s) => Cow::Borrowed(trim_str(s).as_bytes()),
+        Cow::Owned(s) => Cow::Owned(trim_str(&s).as_bytes().to_vec()),
+    }
+}
+
 fn lossy(b: &[u8]) -> Cow<'_, str> {
     // the check alone is faster than the lossy walk, and nearly every line is valid
     match std::str::from_utf8(b) {
@@ -381,26 +394,25 @@ impl Scanner {
         }
         let kind = self.kind(&h.event);
         let (name, class) = &self.names[kind];
-        let body = lossy(h.payload);
-        let body = trim_str(&body);
+        let body = clean(h.payload);
         let typed = match class {
-            Class::Block => block_fields(body.as_bytes(), name),
-            Class::Net => net_fields(body.as_bytes()),
+            Class::Block => block_fields(&body, name),
+            Class::Net => net_fields(&body),
             Class::Other => Some(Typed::Other),
         };
         let Some(typed) = typed else {
-            return p.out.skip(no, || format!("{name}: {body}"));
+            return p.out.skip(no, || format!("{name}: {}", lossy(&body)));
         };
         let comm = &h.comm[if self.cfg.dialect == Dialect::Ftrace { line::instance_len(h.comm) } else { 0 }..];
         let lane_kind = self.lane_kinds.get(kind).copied().unwrap_or(0);
         if let (Typed::Block { b, major, minor, sector, nr, bytes, .. }, true) = (&typed, lane_kind != 0) {
-            let comm = lossy(comm);
+            let comm = clean(comm);
             let ev = lane::LaneEvent {
                 kind: lane_kind,
                 ts: sec * 1_000_000_000 + frac,
                 cpu,
                 pid,
-                comm: trim_str(&comm).as_bytes(),
+                comm: &comm,
                 major: *major,
                 minor: *minor,
                 dev: Some((b.major, b.minor)),
@@ -425,10 +437,10 @@ impl Scanner {
         k.pid.push(pid);
         k.tgid.push(tgid.unwrap_or(0));
         k.tgid_ok.push(u8::from(tgid.is_some()));
-        k.comm.push(Some(trim_str(&lossy(comm)).as_bytes()));
+        k.comm.push(Some(&clean(comm)));
         k.seq.push(p.seq);
         if let Some(s) = &mut k.payload {
-            s.push(body.as_bytes());
+            s.push(&body);
         }
         typed.push(k);
     }

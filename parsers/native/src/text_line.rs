@@ -16,8 +16,11 @@ pub enum Dialect {
 }
 
 /// The whitespace of the line grammar (a regex's ASCII `\s`).
+#[inline(always)]
 pub fn is_ws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r')
+    // one bit test, not six compares: this runs over every padding byte of every line
+    const WS: u64 = 1 << b' ' | 1 << b'\t' | 1 << b'\n' | 1 << 0x0B | 1 << 0x0C | 1 << b'\r';
+    b < 64 && WS & (1 << b) != 0
 }
 
 fn is_word(b: u8) -> bool {
@@ -26,18 +29,21 @@ fn is_word(b: u8) -> bool {
 
 /// `s` without its leading and trailing whitespace.
 pub fn trim(s: &[u8]) -> &[u8] {
-    let a = s.iter().position(|&b| !is_ws(b)).unwrap_or(s.len());
+    // perf pads the comm to 16 columns: skip its spaces a word at a time
+    let mut a = 0;
+    while s.get(a..a + 8).is_some_and(|w| w == b"        ") {
+        a += 8;
+    }
+    let a = a + s.get(a..).unwrap_or_default().iter().position(|&b| !is_ws(b)).unwrap_or(s.len() - a);
     let z = s.iter().rposition(|&b| !is_ws(b)).map_or(a, |i| i + 1);
     s.get(a..z).unwrap_or_default()
 }
 
 /// Start of the run of bytes satisfying `f` that ends at `end`.
+#[inline(always)]
 fn run_back(p: &[u8], end: usize, f: impl Fn(u8) -> bool) -> usize {
-    let mut i = end.min(p.len());
-    while i > 0 && p.get(i - 1).is_some_and(|&b| f(b)) {
-        i -= 1;
-    }
-    i
+    let head = p.get(..end).unwrap_or(p);
+    head.iter().rposition(|&b| !f(b)).map_or(0, |k| k + 1)
 }
 
 fn all(s: &[u8], f: impl Fn(u8) -> bool) -> bool {
@@ -75,15 +81,17 @@ fn bracketed(t: &[u8]) -> Option<&[u8]> {
 /// perf: `COMM [TGID/]PID [CPU] SEC`, e.g. "Web Content 1234/1240 [003] 2406".
 pub fn perf_prefix(p: &[u8]) -> Option<Prefix<'_>> {
     let (sec, i) = seconds(p)?;
-    let cpu = bracketed(p.get(run_back(p, i, |b| !is_ws(b))..i)?)?;
-    let i = run_back(p, i, |b| !is_ws(b));
+    let c = run_back(p, i, |b| !is_ws(b));
+    let cpu = bracketed(p.get(c..i)?)?;
+    let i = c;
     let w = run_back(p, i, is_ws);
     let t = run_back(p, w, |b| !is_ws(b));
     if w == i || t == w || t == 0 {
         return None; // the pid stands after a whitespace, never at the start of the line
     }
     let token = &p[t..w];
-    let (tgid, pid) = match memchr::memchr(b'/', token) {
+    // (a memchr call costs more than the walk over a token this short)
+    let (tgid, pid) = match token.iter().position(|&b| b == b'/') {
         Some(k) => (Some(&token[..k]), &token[k + 1..]),
         None => (None, token),
     };
@@ -169,7 +177,7 @@ pub struct Head<'a> {
 
 /// The first ": " in `s` (a searcher built per call costs more than this on short lines).
 fn colon_space(s: &[u8]) -> Option<usize> {
-    memchr::memchr_iter(b':', s).find(|&k| s.get(k + 1) == Some(&b' '))
+    s.windows(2).position(|w| w == b": ")
 }
 
 /// Where ``.frac: `` starts: the first '.' followed by digits and ": ".
@@ -325,10 +333,7 @@ fn marker_at(l: &[u8], i: usize) -> Option<(&[u8], usize)> {
 
 /// Parse `\d+` into an i64 where it fits.
 pub fn int(d: &[u8]) -> Option<i64> {
-    if d.is_empty() {
-        return None;
-    }
-    d.iter().try_fold(0i64, |a, &b| a.checked_mul(10)?.checked_add(i64::from(b.checked_sub(b'0').filter(|&v| v < 10)?)))
+    i64::try_from(super::payload::digits_u64(d)?).ok()
 }
 
 /// A lost-event record: (cpu, lost count), each None where absent or too wide.

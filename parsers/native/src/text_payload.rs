@@ -35,22 +35,27 @@ struct Cur<'a> {
 }
 
 impl<'a> Cur<'a> {
+    #[inline(always)]
     fn take(&mut self, f: impl Fn(u8) -> bool) -> &'a [u8] {
-        let n = self.s.get(self.i..).unwrap_or_default().iter().take_while(|&&b| f(b)).count();
-        let out = &self.s[self.i..self.i + n];
+        let rest = self.s.get(self.i..).unwrap_or_default();
+        let n = rest.iter().position(|&b| !f(b)).unwrap_or(rest.len());
         self.i += n;
-        out
+        rest.get(..n).unwrap_or_default()
     }
+    #[inline(always)]
     fn some(&mut self, f: impl Fn(u8) -> bool) -> Option<&'a [u8]> {
         let t = self.take(f);
         (!t.is_empty()).then_some(t)
     }
+    #[inline(always)]
     fn byte(&mut self, b: u8) -> Option<()> {
         (self.s.get(self.i) == Some(&b)).then(|| self.i += 1)
     }
+    #[inline(always)]
     fn digits(&mut self) -> Option<&'a [u8]> {
         self.some(|b| b.is_ascii_digit())
     }
+    #[inline(always)]
     fn ws(&mut self) -> Option<()> {
         self.some(is_ws).map(|_| ())
     }
@@ -140,11 +145,28 @@ pub fn net(p: &[u8]) -> Net<'_> {
 
 /// An unsigned number that fits `T` (u32/u64), from ASCII digits.
 pub fn unsigned<T: TryFrom<u64>>(d: &[u8]) -> Option<T> {
+    T::try_from(digits_u64(d)?).ok()
+}
+
+/// ASCII digits as a u64. Up to 19 digits cannot overflow one, so they are summed without the
+/// overflow checks, whose 128-bit multiply per digit was the costliest step of a block line (each
+/// line has some 35 digits); a longer run (the 20 of a flush's sector 2^64-1) is checked.
+pub fn digits_u64(d: &[u8]) -> Option<u64> {
     if d.is_empty() {
         return None;
     }
-    let v = d.iter().try_fold(0u64, |a, &b| a.checked_mul(10)?.checked_add(u64::from(b.checked_sub(b'0').filter(|&v| v < 10)?)))?;
-    T::try_from(v).ok()
+    if d.len() <= 19 {
+        let mut v = 0u64;
+        for &b in d {
+            let x = b.wrapping_sub(b'0');
+            if x > 9 {
+                return None;
+            }
+            v = v * 10 + u64::from(x);
+        }
+        return Some(v);
+    }
+    d.iter().try_fold(0u64, |a, &b| a.checked_mul(10)?.checked_add(u64::from(b.checked_sub(b'0').filter(|&v| v < 10)?)))
 }
 
 /// A signed number as a string cast reads it: an optional sign, then ASCII digits.
