@@ -31,6 +31,7 @@ from typing import BinaryIO
 import numpy as np
 import polars as pl
 
+from . import prefetch
 from .errors import TraceParseError
 from .event_format import LANE_KINDS, FrameBuilder, int_column, lane_layout
 from .payloads import fields as payload_fields
@@ -45,10 +46,11 @@ TRACING_MAGIC = b"\x17\x08\x44tracing"
 PIPE_HEADER_SIZE = 16
 CHUNK_BYTES = 4 << 20  # RAW payload bytes per chunk (the frames built from them are a few times that)
 _MAX_SAMPLES = 1 << 18
-# block requests per batch once the scanner gathers the lane (~3.5 MB of lane columns): blk-1M.perf.data's
-# block run took 1.64 s CPU and 381 MB with 2^18, 1.41 s and 286 MB with 2^16, 1.28 s and 267 MB with
-# 2^15 (one run each, loaded machine): the pairing's and recording's working set stays in cache
-_LANE_EVENTS = 1 << 16
+# block requests per batch once the scanner gathers the lane (~0.9 MB of lane columns): the pairing's
+# and recording's working set stays in cache. blk-1M.perf.data's block run, 4 runs each (2026-12-02,
+# with the records read ahead): 0.43-0.48 s wall with 2^16, 0.41-0.42 with 2^15, 0.39-0.41 with 2^14,
+# 0.40 with 2^13, 0.41-0.42 with 2^12 (earlier, one run each: 2^18 1.64 s CPU and 381 MB, 2^16 1.41 s)
+_LANE_EVENTS = 1 << 14
 
 
 @dataclass
@@ -82,7 +84,7 @@ def open_scanner(stream: BinaryIO, source: Source):
     path = getattr(stream, "name", None)
     plain = isinstance(path, str) and getattr(stream, "decoded", None) is None and _regular(stream)
     try:
-        scanner = PerfScanner.open_path(path, pipe) if plain else PerfScanner(stream, pipe)
+        scanner = ((not pipe and prefetch.take(path)) or PerfScanner.open_path(path, pipe)) if plain else PerfScanner(stream, pipe)
     except ValueError as exc:
         closer()
         raise TraceParseError(f"{source.path}: not a readable perf.data ({exc})") from None

@@ -337,15 +337,22 @@ def block(
     scheduler: Optional[str] = SCHEDULER,
 ) -> None:
     """Block I/O latency: issue->complete (D2C), insert->complete (I2C), insert->issue (I2D)."""
-    from . import api
+    from .parsers import prefetch
 
-    _window(ctx, since, until)
-    _check_stdout(output)
-    options = dict(unit=unit, slower_than_ns=slower_than, top=top, dev=dev, comm=comm, op=op, since_s=since, until_s=until)
-    if _fleet_wanted(files, engine, scheduler, label):
-        report = api.fleet_report("block", files, labels=label, engine=engine, scheduler=scheduler, strict=strict, **options)
-    else:
-        report = api.block(files[0], strict=strict, progress=progress_for(files[0]), **options)
+    if len(files) == 1:
+        prefetch.start(files[0])  # a perf.data is read while the reports are imported
+    try:
+        from . import api
+
+        _window(ctx, since, until)
+        _check_stdout(output)
+        options = dict(unit=unit, slower_than_ns=slower_than, top=top, dev=dev, comm=comm, op=op, since_s=since, until_s=until)
+        if _fleet_wanted(files, engine, scheduler, label):
+            report = api.fleet_report("block", files, labels=label, engine=engine, scheduler=scheduler, strict=strict, **options)
+        else:
+            report = api.block(files[0], strict=strict, progress=progress_for(files[0]), **options)
+    finally:
+        prefetch.discard()
     _emit(report, fmt, output)
 
 

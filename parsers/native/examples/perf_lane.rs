@@ -4,6 +4,8 @@
 //!     cargo build --release --example perf_lane
 //!     valgrind --tool=callgrind target/release/examples/perf_lane bench/work/blk-1M.perf.data
 //!
+//! With AHEAD set in the environment the records are read by a thread of their own (perf_ahead.rs).
+//!
 //! The lane's fields are 6.x's block_rq_* offsets (this machine's format files: dev 8, sector 16,
 //! nr_sector 24, bytes 28, rwbs 34) for the tracepoint ids given after the file (insert issue complete).
 use _native::block_fields::{IntField, StrField};
@@ -34,6 +36,9 @@ fn main() {
     let kinds = vec![kind(insert, INSERT, 64, Some(int(28, 4))), kind(issue, ISSUE, 64, Some(int(28, 4))), kind(complete, COMPLETE, 48, None)];
     s.lane = Some(LaneCfg::new(int(0, 2), kinds, vec![true; 16]));
     s.stacks_wanted = false;
+    if std::env::var_os("AHEAD").is_some() {
+        assert!(s.read_ahead(), "a reading thread");
+    }
     let (mut lane, mut samples, mut batches) = (0, 0, 0);
     loop {
         let b = s.next_batch(1 << 16, 4 << 20);

@@ -12,6 +12,8 @@
 //! (the format files) *after* a PERF_RECORD_HEADER_TRACING_DATA record whose size does not count
 //! it. [`PipeTracing`] takes those bytes out of the stream before the crate sees it.
 
+#[path = "perf_ahead.rs"]
+mod ahead;
 #[path = "perf_resync.rs"]
 mod resync;
 use resync::{Resync, Skips, FILLER};
@@ -414,6 +416,15 @@ impl Stacks {
     }
 }
 
+/// Where the records come from: the crate's reader, called by the scanner, or a thread reading
+/// ahead (perf_ahead.rs).
+#[allow(clippy::large_enum_variant)] // one per scanner, made once: its size costs nothing
+enum Records {
+    Direct(PerfFile, PerfRecordIter<Box<dyn Input>>),
+    Ahead(ahead::Ahead),
+    Gone, // a thread could not be made
+}
+
 /// Where reading stopped early: the offset the reader had reached, and why.
 #[derive(Debug, Clone)]
 pub struct Damage {
@@ -423,9 +434,12 @@ pub struct Damage {
 
 /// Streams a perf.data's samples in time order.
 pub struct Scanner {
-    file: PerfFile,
-    iter: PerfRecordIter<Box<dyn Input>>,
+    source: Records,
+    build_ids: Vec<(String, Vec<u8>)>,
     pos: Arc<AtomicU64>,
+    pipe: bool,
+    /// where a reading thread failed (`pos` is where the crate had read to when it is not ahead)
+    failed_at: Option<u64>,
     pipe_tracing: Option<Arc<Mutex<Vec<u8>>>>,
     tracing: Option<Vec<u8>>,
     meta: Meta,
@@ -508,10 +522,13 @@ impl Scanner {
         let tracing = perf_file.feature_section_data(Feature::TRACING_DATA).map(<[u8]>::to_vec);
         let mut comms = Interner::default();
         comms.id("swapper"); // tid 0, the idle task: perf names it so without any COMM record
+        let build_ids = build_ids(&perf_file);
         Ok(Scanner {
-            file: perf_file,
-            iter: record_iter,
+            source: Records::Direct(perf_file, record_iter),
+            build_ids,
             pos,
+            pipe,
+            failed_at: None,
             pipe_tracing,
             tracing,
             meta,
@@ -541,15 +558,23 @@ impl Scanner {
     /// HEADER_BUILD_ID: (path, build id) of each file perf record listed, sorted by path; a damaged
     /// section gives what was read before the damage.
     pub fn build_ids(&self) -> Vec<(String, Vec<u8>)> {
-        let mut out: Vec<(String, Vec<u8>)> = self
-            .file
-            .build_ids()
-            .unwrap_or_default()
-            .into_values()
-            .map(|d| (String::from_utf8_lossy(&d.path).into_owned(), d.build_id))
-            .collect();
-        out.sort();
-        out
+        self.build_ids.clone()
+    }
+
+    /// Read the records in a thread of its own from here on (perf_ahead.rs); file mode, before
+    /// the first record only: false where it is not started.
+    pub fn read_ahead(&mut self) -> bool {
+        if self.pipe || self.records > 0 || !matches!(self.source, Records::Direct(..)) {
+            return false;
+        }
+        let Records::Direct(file, iter) = std::mem::replace(&mut self.source, Records::Gone) else { return false };
+        match ahead::start(file, iter, self.pos.clone()) {
+            Some(a) => {
+                self.source = Records::Ahead(a);
+                true
+            }
+            None => false,
+        }
     }
 
     /// The capture's tracing data (the format files), once it has been seen.
@@ -578,11 +603,12 @@ impl Scanner {
                 Ok(Ok(true)) => continue,
                 Ok(Ok(false)) => None,
                 Ok(Err(e)) => Some(e),
-                Err(_) => Some("the perf.data reader failed on this record".to_owned()),
+                Err(_) => Some(ahead::CRATE_PANIC.to_owned()),
             };
             self.done = true;
             if let Some(what) = failed {
-                self.damage = Some(Damage { offset: self.pos.load(Ordering::Relaxed), what });
+                let offset = self.failed_at.take().unwrap_or_else(|| self.pos.load(Ordering::Relaxed));
+                self.damage = Some(Damage { offset, what });
             } else if let Some(at) = self.pipe_cut() {
                 self.damage = Some(Damage { offset: at, what: "the stream ends inside a record: cut".to_owned() });
             }
@@ -608,10 +634,18 @@ impl Scanner {
 
     /// One record into `b`: Ok(false) at the end of the data.
     fn step(&mut self, b: &mut Batch) -> Result<bool, String> {
-        let rec = match self.iter.next_record(&mut self.file) {
+        let next = match &mut self.source {
+            Records::Direct(file, iter) => iter.next_record(file).map_err(|e| e.to_string()),
+            Records::Ahead(a) => a.next_record().map_err(|(at, what)| {
+                self.failed_at = Some(at);
+                what
+            }),
+            Records::Gone => Err("the perf.data reading thread could not be started".to_owned()),
+        };
+        let rec = match next {
             Ok(Some(r)) => r,
             Ok(None) => return Ok(false),
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(e),
         };
         if let PerfFileRecord::UserRecord(u) = &rec {
             if u.record_type.record_type().0 == FILLER {
@@ -642,6 +676,14 @@ impl Scanner {
         }
         Ok(true)
     }
+}
+
+/// HEADER_BUILD_ID: (path, build id) of each file perf record listed, sorted by path.
+fn build_ids(f: &PerfFile) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> =
+        f.build_ids().unwrap_or_default().into_values().map(|d| (String::from_utf8_lossy(&d.path).into_owned(), d.build_id)).collect();
+    out.sort();
+    out
 }
 
 /// The crate's header reading, its errors as text; a panic in it (its bug) becomes an error too.
@@ -1448,6 +1490,63 @@ mod damaged {
         data[at..at + 8].copy_from_slice(&(1u64 << 62).to_le_bytes());
         let e = Scanner::open(Box::new(Cursor::new(data)), false).err().expect("refused");
         assert!(e.what.contains("feature section"), "{e:?}");
+    }
+
+    /// Every batch (its columns, lost counts, pauses), then the records, damage and skips.
+    fn read_all(bytes: Vec<u8>, ahead: bool) -> Option<String> {
+        let mut s = Scanner::open(Box::new(Cursor::new(bytes)), false).ok()?;
+        if ahead {
+            assert!(s.read_ahead(), "a reading thread");
+        }
+        let mut out = String::new();
+        for _ in 0..100_000 {
+            let b = s.next_batch(1 << 10, 1 << 16);
+            out += &format!("{b:?}\n");
+            if b.is_empty() && b.lost.is_empty() {
+                let k = s.skips();
+                out += &format!("{} {:?} {:?} {} {}", s.records, s.damage, (k.stretches, k.bytes, k.first), s.bad_records, b.paused);
+                return Some(out);
+            }
+        }
+        panic!("the scanner never ended");
+    }
+
+    #[test]
+    fn read_ahead_gives_what_reading_in_place_gives_whole_cut_or_damaged() {
+        let data = fixture();
+        let at = records(&data)[4000];
+        let mut inputs = vec![data.clone(), data[..400_000].to_vec()];
+        let mut bad_size = data.clone();
+        bad_size[at + 6..at + 8].copy_from_slice(&3u16.to_le_bytes());
+        inputs.push(bad_size);
+        // a sample retyped as PERF_RECORD_COMPRESSED: its bytes are no zstd frame, the crate's reading
+        // fails there (damage, with the offset the reader had reached)
+        let mut compressed = data.clone();
+        compressed[at..at + 4].copy_from_slice(&81u32.to_le_bytes());
+        inputs.push(compressed);
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..12 {
+            let mut d = data.clone();
+            for _ in 0..3 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let at = 744 + (seed % 725_944) as usize; // inside the data section
+                d[at] = (seed >> 32) as u8;
+            }
+            inputs.push(d);
+        }
+        let mut ends = Vec::new();
+        for (i, d) in inputs.into_iter().enumerate() {
+            let (here, ahead) = (read_all(d.clone(), false), read_all(d, true));
+            let here = here.unwrap_or_else(|| panic!("input {i} opens"));
+            assert!(Some(&here) == ahead.as_ref(), "input {i}: the two readings differ");
+            ends.push(here.lines().last().unwrap_or_default().to_owned());
+        }
+        // the inputs reach each ending: whole, cut, a stretch skipped, damage, a record that did not parse
+        assert!(ends[0].starts_with("5746 None (0, 0, None) 0") && ends[1].starts_with("3187 None"), "{ends:?}");
+        assert!(ends[2].contains("(1, 128, Some(") && ends[3].contains("Some(Damage { offset: "), "{ends:?}");
+        assert!(ends.iter().any(|e| e.ends_with(" 1 false")), "{ends:?}");
     }
 
     #[test]

@@ -117,6 +117,12 @@ impl PerfScanner {
         batch_dict(py, &b)
     }
 
+    /// Read the records in a thread of their own from here on (perf_ahead.rs): file mode, before
+    /// the first batch. False where it was not started (then the scanner reads them itself).
+    fn read_ahead(&self) -> PyResult<bool> {
+        Ok(self.lock()?.read_ahead())
+    }
+
     /// The block lane is wanted: a batch ends where the tracing data is first met, so that it can
     /// be set (`set_lane`) before the block requests after it are read.
     fn want_lane(&self) -> PyResult<()> {

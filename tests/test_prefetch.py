@@ -1,0 +1,87 @@
+"""Reading a perf.data ahead while the reports are imported (parsers/prefetch.py, perf_ahead.rs).
+
+The CLI's ``block`` starts it; the report must then read exactly what it would have read itself,
+and a run that ends any other way must leave no scanner (and no reading thread) behind.
+"""
+from __future__ import annotations
+
+import lzma
+import os
+import shutil
+
+import pytest
+from conftest import FIXTURES
+
+import traceparse
+from traceparse import cli
+from traceparse.parsers import prefetch
+
+PERF_DATA = FIXTURES / "perf-block.perf.data"
+
+
+@pytest.fixture(autouse=True)
+def _nothing_left():
+    prefetch.discard()
+    yield
+    assert not prefetch._started, "a scanner was left reading"
+
+
+@pytest.fixture
+def takes(monkeypatch):
+    """What each ``prefetch.take`` handed the report (None where it opened the file itself)."""
+    got: list = []
+    real = prefetch.take
+
+    def take(path):
+        got.append(real(path))
+        return got[-1]
+
+    monkeypatch.setattr(prefetch, "take", take)
+    return got
+
+
+def test_the_cli_reads_a_perf_data_ahead_and_reports_what_reading_it_in_place_reports(tmp_path, takes):
+    out = tmp_path / "block.json"
+    with pytest.raises(SystemExit) as done:
+        cli.main(["block", str(PERF_DATA), "--format", "json", "-o", str(out), "--top", "0"])
+    assert done.value.code in (0, None)
+    assert len(takes) == 1 and takes[0] is not None, "the report opened the file again"
+    in_place = traceparse.render_report(traceparse.block(str(PERF_DATA), top=0), "json")
+    assert takes[0].read_ahead() is False  # (already reading ahead)
+    assert out.read_text() == in_place
+
+
+def test_only_a_perf_data_in_file_mode_on_disk_is_read_ahead(tmp_path):
+    pipe = tmp_path / "pipe.perf.data"
+    pipe.write_bytes(lzma.decompress((FIXTURES / "perfdata" / "pipe-block.perf.data.xz").read_bytes()))
+    garbage = tmp_path / "garbage.perf.data"
+    garbage.write_bytes(PERF_DATA.read_bytes()[:104])  # the header's start and nothing after: not openable
+    for path in (FIXTURES / "perf-block.txt", pipe, garbage, tmp_path, tmp_path / "missing.perf.data", "-"):
+        prefetch.start(str(path))
+        assert not prefetch._started, path
+    prefetch.start(str(PERF_DATA))
+    assert len(prefetch._started) == 1
+    prefetch.discard()
+
+
+def test_a_file_changed_since_the_start_is_opened_again(tmp_path, takes):
+    copy = tmp_path / "copy.perf.data"
+    shutil.copy(PERF_DATA, copy)
+    prefetch.start(str(copy))
+    st = copy.stat()
+    os.utime(copy, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    assert prefetch.take(str(copy)) is None
+    prefetch.discard()
+    prefetch.start(str(copy))
+    assert prefetch.take(str(tmp_path / ".." / tmp_path.name / "copy.perf.data")) is not None  # the same file, spelled otherwise
+
+
+def test_a_run_that_stops_before_reading_leaves_no_scanner(monkeypatch, capsys):
+    held = []
+    real = prefetch.discard
+    monkeypatch.setattr(prefetch, "discard", lambda: (held.append(len(prefetch._started)), real()))
+    with pytest.raises(SystemExit) as done:
+        cli.main(["block", str(PERF_DATA), "--since", "2", "--until", "1"])
+    assert done.value.code == 2
+    assert "--since 2 must be before --until 1" in capsys.readouterr().err
+    assert held == [1]  # it was reading when the option was refused, and was dropped
