@@ -9,22 +9,20 @@ slowest pairs, what did not pair, log2 histograms; ``report.data`` is the JSON c
 """
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import polars as pl
 
 from ..parsers.errors import EmptyCaptureError, MissingEventsError, TraceParseError
 from ..parsers.source import Source
 from .engine.count import FieldCount
-from .engine.hist import FieldHist, linear_buckets
+from .engine.hist import FieldHist
 from .engine.latency import PairOptions, PairRun
 from .engine.select import event_matcher
 from .engine.spec import event_match
 from .engine.where import parse_where
 from .event_tables import build_count_report, build_hist_report, build_pair_report
 from .heatmap import Timeline, add_pairs, pairs_data
-from .histogram import buckets
 from .presets import PRESETS, Preset, funclatency_spec
 from .result import UNIT_NS, Report
 from .shared import check_threshold, check_top, check_unit, listing_limit

@@ -9,7 +9,6 @@ import importlib.util
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, ROOT

@@ -37,7 +37,7 @@ def test_json_text_is_what_json_dumps_writes(run, path):
 
     data = getattr(traceparse, run)(FIXTURES / path).data
     assert dumps(data) == json.dumps(data, indent=2, allow_nan=False)
-    odd = {1: [1.5, True, None, (1, 2), -0.0, 1e300, 10**30, -(2**63), 2**63, 1e16, 1e-05, 0.1 + 0.2], 2.5: {}, True: [],
+    odd = {7: [1.5, True, None, (1, 2), -0.0, 1e300, 10**30, -(2**63), 2**63, 1e16, 1e-05, 0.1 + 0.2], 2.5: {}, True: [],
            False: 0, None: "é\n\"\u2028\x7f\x00\b\f\r\t\\/😀\udc80", "k": [{}, [[]]], 10**20: IntFlag.A, "s": Sub("x")}
     assert dumps(odd) == json.dumps(odd, indent=2, allow_nan=False)
     for bad, exc in (({"x": float("nan")}, ValueError), ([float("-inf")], ValueError), ({float("nan"): 1}, ValueError),

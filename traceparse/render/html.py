@@ -108,7 +108,7 @@ STAT_SHOWN = (("count", "count"), ("p50_ns", "p50"), ("p90_ns", "p90"), ("p99_ns
 def stats_strip(metric: str, stats: dict, unit: str) -> str:
     """The numbers of one distribution, each tagged with its JSON key and raw value (``data-ns``)."""
     parts = []
-    for key, label in STAT_SHOWN:
+    for key, name in STAT_SHOWN:
         v = stats.get(key)
         if key == "count":
             text, raw = f"{int(v or 0)}", int(v or 0)
@@ -116,7 +116,7 @@ def stats_strip(metric: str, stats: dict, unit: str) -> str:
             text, raw = fmt_time(v, unit), "" if v is None else v
         shown = text if key == "count" else f"{text}{unit if v is not None else ''}"
         parts.append(f'<span class="stat" data-metric="{escape(metric)}" data-stat="{key}" data-ns="{raw}">'
-                     f'<b>{label}</b> <span class="v">{escape(shown)}</span></span>')
+                     f'<b>{name}</b> <span class="v">{escape(shown)}</span></span>')
     return '<div class="stats">' + "".join(parts) + "</div>"
 
 
