@@ -85,3 +85,12 @@ def test_a_run_that_stops_before_reading_leaves_no_scanner(monkeypatch, capsys):
     assert done.value.code == 2
     assert "--since 2 must be before --until 1" in capsys.readouterr().err
     assert held == [1]  # it was reading when the option was refused, and was dropped
+
+
+def test_a_scanner_over_a_python_file_object_reads_in_place():
+    """Its reads take the GIL: a thread reading ahead would wait for it while the scanner's drop waits for the thread."""
+    from traceparse.parsers._native import PerfScanner
+
+    with open(PERF_DATA, "rb") as f:
+        assert PerfScanner(f, False).read_ahead() is False
+    assert PerfScanner.open_path(str(PERF_DATA), False).read_ahead() is True

@@ -14,6 +14,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use linux_perf_data::{Endianness, PerfFile, PerfFileRecord, PerfRecordIter, RawUserRecord, UserRecordType};
 use linux_perf_event_reader::{RawData, RawEventRecord, RecordParseInfo, RecordType};
@@ -30,10 +31,11 @@ const PIECES: usize = AHEAD_BYTES / PIECE_BYTES;
 /// A panic in the crate (its bug) ends the reading like damage, as `Scanner::next_batch` has it.
 pub const CRATE_PANIC: &str = "the perf.data reader failed on this record";
 
-/// A record as the crate gave it, its bytes at `span` of its piece.
+/// A record as the crate gave it, its bytes at `span` of its piece; an event's parse info (the same
+/// for every record of its attr, and bigger than the record's own fields) once per piece, at `info`.
 enum Kept {
-    Event { attr_index: usize, record_type: RecordType, misc: u16, parse_info: RecordParseInfo, span: Range<usize> },
-    User { record_type: UserRecordType, endian: Endianness, misc: u16, span: Range<usize> },
+    Event { attr_index: usize, record_type: RecordType, misc: u16, info: u16, span: Range<u32> },
+    User { record_type: UserRecordType, endian: Endianness, misc: u16, span: Range<u32> },
 }
 
 /// How the reading ended: at the end of the data, or at an error (the offset reached, and why).
@@ -46,6 +48,7 @@ enum End {
 struct Piece {
     bytes: Vec<u8>,
     kept: Vec<Kept>,
+    infos: Vec<RecordParseInfo>,
     end: Option<End>, // the last piece says how the reading ended
 }
 
@@ -54,17 +57,23 @@ impl Piece {
     /// into fresh pages cost more than the copy), or a new one.
     fn reuse(back: &Receiver<Piece>) -> Self {
         match back.try_recv() {
-            Ok(mut p) => {
+            Ok(mut p) if p.bytes.capacity() >= PIECE_ROOM => {
                 p.bytes.clear();
                 p.kept.clear();
+                p.infos.clear();
                 p
             }
-            Err(_) => Piece { bytes: Vec::with_capacity(PIECE_ROOM), kept: Vec::with_capacity(PIECE_BYTES / 64), end: None },
+            _ => Piece::empty(PIECE_ROOM),
         }
     }
 
-    fn copy(&mut self, data: &RawData) -> Range<usize> {
-        let start = self.bytes.len();
+    fn empty(room: usize) -> Self {
+        Piece { bytes: Vec::with_capacity(room), kept: Vec::with_capacity(room / 64), infos: Vec::new(), end: None }
+    }
+
+    /// (a piece holds PIECE_ROOM bytes, far below u32::MAX)
+    fn copy(&mut self, data: &RawData) -> Range<u32> {
+        let start = self.bytes.len() as u32;
         match *data {
             RawData::Single(s) => self.bytes.extend_from_slice(s),
             RawData::Split(a, b) => {
@@ -72,14 +81,21 @@ impl Piece {
                 self.bytes.extend_from_slice(b);
             }
         }
-        start..self.bytes.len()
+        start..self.bytes.len() as u32
     }
 
     fn keep(&mut self, rec: &PerfFileRecord) {
         let kept = match rec {
             PerfFileRecord::EventRecord { attr_index, record } => {
                 let span = self.copy(&record.data);
-                Kept::Event { attr_index: *attr_index, record_type: record.record_type, misc: record.misc, parse_info: record.parse_info, span }
+                let info = match self.infos.iter().position(|i| *i == record.parse_info) {
+                    Some(i) => i,
+                    None => {
+                        self.infos.push(record.parse_info);
+                        self.infos.len() - 1
+                    }
+                };
+                Kept::Event { attr_index: *attr_index, record_type: record.record_type, misc: record.misc, info: info as u16, span }
             }
             PerfFileRecord::UserRecord(u) => {
                 let span = self.copy(&u.data);
@@ -92,7 +108,8 @@ impl Piece {
 
 /// The records of a reading thread, in the crate's order.
 pub struct Ahead {
-    rx: Receiver<Piece>,
+    rx: Option<Receiver<Piece>>, // None once dropped: the thread's next send fails, and it ends
+    thread: Option<JoinHandle<()>>,
     back: Sender<Piece>,
     piece: Piece,
     at: usize,
@@ -132,8 +149,8 @@ pub fn start(mut file: PerfFile, mut iter: PerfRecordIter<Box<dyn Input>>, pos: 
             }
         }
     });
-    let piece = Piece { bytes: Vec::new(), kept: Vec::new(), end: None };
-    thread.ok().map(|_| Ahead { rx, back, piece, at: 0, end: None, pos })
+    let piece = Piece::empty(0);
+    thread.ok().map(|t| Ahead { rx: Some(rx), thread: Some(t), back, piece, at: 0, end: None, pos })
 }
 
 impl Ahead {
@@ -154,30 +171,42 @@ impl Ahead {
                 }
                 None => {}
             }
-            match self.rx.recv() {
-                Ok(p) => {
+            match self.rx.as_ref().map(Receiver::recv) {
+                Some(Ok(p)) => {
                     let used = std::mem::replace(&mut self.piece, p);
                     let _ = self.back.send(used); // (a thread that is done has no use for it)
                     self.at = 0;
                 }
                 // the thread is gone without its last piece: only a panic outside the crate does that
-                Err(_) => self.end = Some(End::Failed(self.pos.load(Ordering::Relaxed), CRATE_PANIC.to_owned())),
+                _ => self.end = Some(End::Failed(self.pos.load(Ordering::Relaxed), CRATE_PANIC.to_owned())),
             }
         }
         let k = &self.piece.kept[self.at];
         self.at += 1;
-        let b = &self.piece.bytes;
+        let (b, infos) = (&self.piece.bytes, &self.piece.infos);
+        let bytes = |span: &Range<u32>| RawData::Single(b.get(span.start as usize..span.end as usize).unwrap_or_default());
         Ok(Some(match k {
-            Kept::Event { attr_index, record_type, misc, parse_info, span } => PerfFileRecord::EventRecord {
-                attr_index: *attr_index,
-                record: RawEventRecord { record_type: *record_type, misc: *misc, data: RawData::Single(b.get(span.clone()).unwrap_or_default()), parse_info: *parse_info },
-            },
-            Kept::User { record_type, endian, misc, span } => PerfFileRecord::UserRecord(RawUserRecord {
-                record_type: *record_type,
-                endian: *endian,
-                misc: *misc,
-                data: RawData::Single(b.get(span.clone()).unwrap_or_default()),
-            }),
+            Kept::Event { attr_index, record_type, misc, info, span } => {
+                let Some(&parse_info) = infos.get(usize::from(*info)) else { return Err((self.pos.load(Ordering::Relaxed), CRATE_PANIC.to_owned())) };
+                PerfFileRecord::EventRecord {
+                    attr_index: *attr_index,
+                    record: RawEventRecord { record_type: *record_type, misc: *misc, data: bytes(span), parse_info },
+                }
+            }
+            Kept::User { record_type, endian, misc, span } => {
+                PerfFileRecord::UserRecord(RawUserRecord { record_type: *record_type, endian: *endian, misc: *misc, data: bytes(span) })
+            }
         }))
+    }
+}
+
+impl Drop for Ahead {
+    /// The thread is told (its channel closes) and waited for: it holds a piece at most, and no
+    /// thread outlives the scanner that started it.
+    fn drop(&mut self) {
+        self.rx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }

@@ -45,6 +45,9 @@ impl Seek for PyFile {
 #[pyclass(module = "traceparse.parsers._native")]
 struct PerfScanner {
     inner: Mutex<Scanner>,
+    /// opened by path: its reads need no Python (a thread reading ahead over a Python file object
+    /// would wait for the GIL, and dropping the scanner, which waits for that thread, holds it)
+    by_path: bool,
 }
 
 fn bytes_of<T: Copy, const N: usize>(py: Python<'_>, v: &[T], f: impl Fn(T) -> [u8; N]) -> Py<PyBytes> {
@@ -96,7 +99,7 @@ impl PerfScanner {
         // buffered: the crate reads each record's header and body with their own small reads
         let scanner = Scanner::open(Box::new(io::BufReader::with_capacity(1 << 20, PyFile(file))), pipe)
             .map_err(|e| PyValueError::new_err(format!("at byte {}: {}", e.offset, e.what)))?;
-        Ok(PerfScanner { inner: Mutex::new(scanner) })
+        Ok(PerfScanner { inner: Mutex::new(scanner), by_path: false })
     }
 
     /// Opens the file at `path` itself: no Python call per read, and no GIL while it scans.
@@ -106,7 +109,7 @@ impl PerfScanner {
         // unbuffered: the scanner's record check (resync.rs) reads the data section in 1 MiB pieces
         // and the sections around it in small ones (a buffer here read 1 MiB at each of their seeks)
         let scanner = Scanner::open(Box::new(file), pipe).map_err(|e| PyValueError::new_err(format!("at byte {}: {}", e.offset, e.what)))?;
-        Ok(PerfScanner { inner: Mutex::new(scanner) })
+        Ok(PerfScanner { inner: Mutex::new(scanner), by_path: true })
     }
 
     /// Up to `max_samples` samples (or `max_raw` payload bytes) as a dict of column buffers. The GIL
@@ -117,10 +120,11 @@ impl PerfScanner {
         batch_dict(py, &b)
     }
 
-    /// Read the records in a thread of their own from here on (perf_ahead.rs): file mode, before
-    /// the first batch. False where it was not started (then the scanner reads them itself).
+    /// Read the records in a thread of their own from here on (perf_ahead.rs): a file opened by
+    /// path, in file mode, before the first batch. False where it was not started (then the
+    /// scanner reads them itself).
     fn read_ahead(&self) -> PyResult<bool> {
-        Ok(self.lock()?.read_ahead())
+        Ok(self.by_path && self.lock()?.read_ahead())
     }
 
     /// The block lane is wanted: a batch ends where the tracing data is first met, so that it can
