@@ -60,7 +60,8 @@ def scan_alone(scanners: list, reads: Iterator[tuple[bytes, bytes, int, list[byt
     skipped lines numbered from the file's start."""
     pool = ThreadPoolExecutor(len(scanners), thread_name_prefix="traceparse-scan")
     pending: deque = deque()  # (future, scanner), oldest first
-    after_head = False  # an event line was seen: frames that open a chunk are that event's
+    # an event line (or ftrace's stack marker) was seen: frames that open a chunk are its
+    after_head = False
     line_no = 0  # lines before the chunk (the scanners number a chunk's lines from 1)
     turn = 0
 
@@ -72,15 +73,15 @@ def scan_alone(scanners: list, reads: Iterator[tuple[bytes, bytes, int, list[byt
             no, text = out["first_skip"]
             out["first_skip"] = (no + line_no, text)
         line_no += out["lines"]
-        after_head = after_head or out["heads"] > 0
+        after_head = after_head or out["heads"] > 0 or out["markers"] > 0
         if out["lane"] is not None:
             strings.recode(out["lane"], s)
         return out
 
     try:
         for head, data, end, cuts, _last in reads:
-            # a scanner takes its next chunk once its last is done; until an event line has been
-            # seen, one chunk at a time (whether a chunk's first lines are frames depends on it)
+            # a scanner takes its next chunk once its last is done; until an event line or a marker
+            # has been seen, one chunk at a time (whether a chunk's first lines are frames depends on it)
             while pending and (len(pending) == len(scanners) or not after_head):
                 yield done()
             pending.append((pool.submit(scanners[turn].scan_alone, data, cuts, head, end, after_head), turn))

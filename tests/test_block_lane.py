@@ -3,6 +3,7 @@ the frames path it stands in for: the same report, number for number, however th
 from __future__ import annotations
 
 import io
+import lzma
 from pathlib import Path
 
 import pytest
@@ -109,6 +110,17 @@ def test_frames_before_any_event_line_are_skipped_as_the_frames_path_skips_them(
     assert lean == _skips(path, lean=False, chunk_bytes=4096)
     assert lean[0] == 300 and lean[1] == 1
     assert _report(str(path), lean=True, chunk_bytes=4096) == _report(str(path), lean=False)
+def test_frames_after_a_stack_marker_before_any_event_line_stay_its_own_across_chunks(tmp_path):
+    # ftrace's "<stack trace>" marker owns the frames after it, event line or not (its CPU had
+    # no event yet: they are dropped, not skipped); chunks scanned apart must know it too
+    lines = lzma.open(ROOT / "fixtures/tracefs-block-stack.txt.xz", "rt").read().splitlines(keepends=True)
+    marker = next(i for i, l in enumerate(lines) if l.rstrip().endswith("<stack trace>"))
+    frames = " => trace_event_raw_event_block_rq\n" * 300
+    path = tmp_path / "marker-first.txt"
+    path.write_text("".join(lines[: marker - 1]) + lines[marker] + frames + "".join(lines[marker + 1 :]))
+    lean = _skips(path, lean=True, chunk_bytes=4096)
+    assert lean == _skips(path, lean=False, chunk_bytes=4096) == _skips(path, lean=True, chunk_bytes=None)
+    assert lean[0] == 0
 # --- trace.dat: the native page walk gathers the lane (parsers/dat_lane.py) ------------------------
 
 SAMPLES = ROOT.parent / "shared" / "samples"

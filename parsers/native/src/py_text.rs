@@ -101,6 +101,7 @@ fn chunk<'py>(py: Python<'py>, c: &ChunkOut) -> PyResult<Bound<'py, PyDict>> {
     d.set_item("lane", lane(py, c)?)?;
     d.set_item("lines", c.lines)?;
     d.set_item("heads", c.heads)?;
+    d.set_item("markers", c.markers)?;
     Ok(d)
 }
 
@@ -180,7 +181,7 @@ impl TextScanner {
     }
 
     /// Scan one chunk on its own (`Scanner::scan_alone`): `data[:end]` after `head` and the cut
-    /// lines `cuts`; `after_head`: an earlier chunk had an event line. Its "first_skip" line
+    /// lines `cuts`; `after_head`: an earlier chunk had an event line or a stack marker. Its "first_skip" line
     /// number counts from the chunk's first line, "lines" says how many it had.
     #[pyo3(signature = (data, cuts, head, end, after_head))]
     fn scan_alone<'py>(&mut self, py: Python<'py>, data: &[u8], cuts: Vec<Vec<u8>>, head: &[u8], end: usize, after_head: bool) -> PyResult<Bound<'py, PyDict>> {

@@ -74,6 +74,7 @@ pub struct ChunkOut {
     pub lane_strings_before: usize,
     pub lines: u64, // lines scanned (`Scanner::scan_alone`: its line numbers count from the chunk's first)
     pub heads: u32, // event lines among them
+    pub markers: u32, // ftrace's stack markers among them: like an event line, each owns the frames after it
 }
 
 impl ChunkOut {
@@ -220,7 +221,7 @@ impl Scanner {
 
     /// One chunk on its own, for scanning chunks in parallel (two scanners, every other chunk):
     /// nothing is carried between calls, so the frames that open a chunk belong to the last event
-    /// of the one before (`after_head`: an earlier chunk had an event line), as they would were
+    /// of the one before (`after_head`: an earlier chunk had an event line or a stack marker), as they would were
     /// that event carried over; line numbers count from the chunk's first line (1). Only without
     /// call chains (`Config::stacks` false), which would need the event they hang from.
     pub fn scan_alone(&mut self, head: &[u8], data: &[u8], cuts: &[Vec<u8>], after_head: bool) -> ChunkOut {
@@ -310,6 +311,7 @@ impl Scanner {
             if let Some(cpu) = line::marker(l) {
                 if let Some(cpu) = signed::<i16>(cpu) {
                     p.seq += 1;
+                    p.out.markers += 1;
                     p.owner = Owner::Marker(p.last_on_cpu.get(&cpu).copied());
                 }
             }

@@ -271,3 +271,19 @@ fn a_chunk_scanned_alone_takes_its_opening_frames_as_the_last_events() {
     let out = Scanner::new(c).scan_alone(b"dd 1 [000] 5.1: block:bl", b"ock_rq_issue: 8,0 R 512 () 1 + 1 [dd]\n\tffff a (k)\n", &[], false);
     assert_eq!((out.skipped, out.lines, out.heads, kind(&out, "block:block_rq_issue").ts_ns[0]), (0, 2, 1, 5_100_000_000));
 }
+
+#[test]
+fn a_stack_marker_owns_the_frames_after_it_in_the_chunks_after_its_own() {
+    // ftrace's marker before any event line on its CPU: the frames after it are recognised (and
+    // dropped), not skipped; a chunk after the marker's own is told so, as after an event line
+    let mut c = cfg(Dialect::Ftrace);
+    c.stacks = false;
+    let first = b"dd-1 [001] 5.000001: <stack trace>\n => blk_mq_start_request\n";
+    let second = b" => blk_mq_run_hw_queue\n => vfs_write\n";
+    let whole = Scanner::new(c.clone()).scan(&[&first[..], &second[..]].concat(), &[], true).unwrap();
+    assert_eq!((whole.skipped, whole.heads, whole.markers), (0, 0, 1));
+    let out = Scanner::new(c.clone()).scan_alone(b"", first, &[], false);
+    assert_eq!((out.skipped, out.heads, out.markers), (0, 0, 1));
+    let out = Scanner::new(c).scan_alone(b"", second, &[], out.heads + out.markers > 0);
+    assert_eq!((out.skipped, out.markers), (0, 0));
+}

@@ -61,7 +61,7 @@ fuzz_target!(|data: &[u8]| {
             let out = two[i % 2].scan_alone(b"", &group.concat(), &[], after_head);
             alone_events += out.kinds.iter().map(|k| k.len()).sum::<usize>() + out.lane.len();
             alone_skipped += out.skipped as usize;
-            after_head |= out.heads > 0;
+            after_head |= out.heads > 0 || out.markers > 0;
         }
         assert_eq!((alone_events, alone_skipped), (events, skipped));
     }
