@@ -296,6 +296,28 @@ def test_damaged_records_are_counted_and_skipped_and_the_rest_is_read(tmp_path):
     assert out.returncode == 0 and b"damaged stretch of records" in out.stdout + out.stderr
 
 
+
+@pytest.mark.parametrize("claim", [1 << 44, 1 << 27])
+def test_an_auxtrace_record_claiming_more_data_than_can_be_is_a_counted_skip_not_an_abort(tmp_path, claim):
+    # the crate sizes its buffer by an AUXTRACE record's claimed data before reading it: 16 TB
+    # aborted the process (cargo fuzz found it); past the section's end, or the bound of what is
+    # passed over (64 MB), the record is a damaged stretch like any broken header
+    data = bytearray(PERF_DATA.read_bytes())
+    at = [a for a in _record_offsets(bytes(data)) if int.from_bytes(data[a : a + 4], "little") == 9][1000]
+    names = {0x838: "block:block_rq_issue", 0x839: "block:block_rq_insert", 0x83B: "block:block_rq_complete"}
+    lost = names[int.from_bytes(data[at + 60 : at + 62], "little")]
+    data[at : at + 4] = (71).to_bytes(4, "little")  # PERF_RECORD_AUXTRACE, its data's size the body's first u64
+    data[at + 8 : at + 16] = claim.to_bytes(8, "little")
+    bad = tmp_path / "aux.perf.data"
+    bad.write_bytes(bytes(data))
+    want = text_counts((FIXTURES / "perf-block.txt").read_text())
+    want[lost] -= 1
+    for args in ((bad,), ("-",)):
+        out = run_cli("info", *args, "--format", "json", stdin=bytes(data) if args == ("-",) else None)
+        assert out.returncode == 0, out.stderr.decode()
+        assert json.loads(out.stdout)["events"] == dict(want)
+        assert b"an AUXTRACE record of" in out.stdout + out.stderr
+
 def test_a_damaged_record_in_a_pipe_stream_is_skipped_and_the_stream_read_on():
     # the pipe's records walked from byte 16 (the tracing data follows its HEADER_TRACING_DATA
     # record, its length in the record's first u32); the 501st sample's size made 3

@@ -26,6 +26,12 @@ const WINDOW: usize = 1 << 20;
 /// there: what it holds stays bounded, whatever the length of the damage
 const SEARCH_MAX: u64 = 8 << 20;
 const MAX_RECORD: usize = 1 << 16;
+/// PERF_RECORD_AUXTRACE: its data (Intel PT, CoreSight) follows the record, outside the header's
+/// size, and the crate sizes a buffer by the first u64 of its body before reading it. Nothing here
+/// reads AUX data; the bound keeps a damaged claim (ASan saw 14 TB) from reaching that buffer and
+/// what this reader holds to check the record at most this much.
+const AUXTRACE: u32 = 71;
+const MAX_AUX: u64 = 64 << 20;
 
 /// What was skipped: stretches, their bytes, and where the first began.
 #[derive(Debug, Default, Clone)]
@@ -101,7 +107,13 @@ impl<R: Read> Resync<R> {
         let kind = if self.big { u32::from_be_bytes([h[0], h[1], h[2], h[3]]) } else { u32::from_le_bytes([h[0], h[1], h[2], h[3]]) };
         let misc = if self.big { u16::from_be_bytes([h[4], h[5]]) } else { u16::from_le_bytes([h[4], h[5]]) };
         let size = if self.big { u16::from_be_bytes([h[6], h[7]]) } else { u16::from_le_bytes([h[6], h[7]]) };
-        Some((kind, misc, u64::from(size)))
+        let mut size = u64::from(size);
+        if kind == AUXTRACE {
+            // the record's extent is its header's size and the data after it
+            let d: [u8; 8] = self.buf.get(i + 8..i + 16)?.try_into().ok()?;
+            size = size.saturating_add(if self.big { u64::from_be_bytes(d) } else { u64::from_le_bytes(d) });
+        }
+        Some((kind, misc, size))
     }
 
     /// Why the header at `off` is no record's, or None when it is plausible.
@@ -113,6 +125,9 @@ impl<R: Read> Resync<R> {
         // the kernel's records are 8-byte aligned; a round's end is a bare header
         if size < 8 || (kind < 64 && size % 8 != 0) || (matches!(kind, FINISHED_ROUND | FINISHED_INIT) && size != 8) {
             return Some(format!("a record size of {size}"));
+        }
+        if kind == AUXTRACE && size > MAX_AUX {
+            return Some(format!("an AUXTRACE record of {size} bytes with its data"));
         }
         if kind < 64 && misc & MISC_UNUSED != 0 {
             return Some(format!("a record header's misc {misc:#x}"));
@@ -183,7 +198,7 @@ impl<R: Read> Resync<R> {
         if self.end.is_some_and(|e| next >= e) || next != self.base + self.at as u64 {
             return Ok(());
         }
-        self.fill(8)?;
+        self.fill(16)?; // a header, and an AUXTRACE's data size after it
         if self.header(next).is_none() {
             return Ok(()); // the input ends inside a header: the crate says so
         }
@@ -391,6 +406,28 @@ mod tests {
         assert_eq!(out.len(), data.len());
         assert_eq!((s.stretches, s.bytes, s.first), (1, 20 << 20, Some(48)));
         assert_eq!(&out[48 + (20 << 20)..], &data[48 + (20 << 20)..]);
+    }
+
+    fn auxtrace(data_size: u64) -> Vec<u8> {
+        let mut r = rec(AUXTRACE, 48);
+        r[8..16].copy_from_slice(&data_size.to_le_bytes());
+        r
+    }
+
+    #[test]
+    fn an_auxtrace_records_data_is_part_of_it_and_a_claim_past_the_bound_is_broken() {
+        // its data passes as it is, and the records after it are on the chain
+        let data = [rec(9, 48), auxtrace(24), vec![0xab; 24], rec(9, 48), rec(68, 8)].concat();
+        let (out, s) = through(data.clone(), Some(data.len() as u64));
+        assert_eq!((out, s.stretches), (data, 0));
+        // a claimed size the section cannot hold, or past the bound in a pipe, is a stretch of its own
+        for (claim, end) in [(1u64 << 44, true), (MAX_AUX, false), (u64::MAX, false)] {
+            let data = [rec(9, 48), auxtrace(claim), rec(9, 48), rec(9, 48), rec(9, 48)].concat();
+            let (out, s) = through(data.clone(), end.then_some(data.len() as u64));
+            assert_eq!((s.stretches, s.bytes, s.first, out.len()), (1, 48, Some(48), data.len()), "{claim}");
+            assert!(s.first_why.contains("AUXTRACE") || s.first_why.contains("past the data section"), "{}", s.first_why);
+            assert_eq!(u32::from_le_bytes(out[48..52].try_into().unwrap()), FILLER);
+        }
     }
 
     #[test]
