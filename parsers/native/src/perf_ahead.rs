@@ -48,7 +48,7 @@ enum End {
 struct Piece {
     bytes: Vec<u8>,
     kept: Vec<Kept>,
-    infos: Vec<RecordParseInfo>,
+    infos: Vec<(usize, RecordParseInfo)>, // (attr index, its parse info)
     end: Option<End>, // the last piece says how the reading ended
 }
 
@@ -88,10 +88,12 @@ impl Piece {
         let kept = match rec {
             PerfFileRecord::EventRecord { attr_index, record } => {
                 let span = self.copy(&record.data);
-                let info = match self.infos.iter().position(|i| *i == record.parse_info) {
+                // the crate's parse info is its attr's (file_reader.rs: parse_infos[attr_index]):
+                // found by the index, not by comparing the whole struct per record
+                let info = match self.infos.iter().position(|(a, _)| a == attr_index) {
                     Some(i) => i,
                     None => {
-                        self.infos.push(record.parse_info);
+                        self.infos.push((*attr_index, record.parse_info));
                         self.infos.len() - 1
                     }
                 };
@@ -187,7 +189,7 @@ impl Ahead {
         let bytes = |span: &Range<u32>| RawData::Single(b.get(span.start as usize..span.end as usize).unwrap_or_default());
         Ok(Some(match k {
             Kept::Event { attr_index, record_type, misc, info, span } => {
-                let Some(&parse_info) = infos.get(usize::from(*info)) else { return Err((self.pos.load(Ordering::Relaxed), CRATE_PANIC.to_owned())) };
+                let Some(&(_, parse_info)) = infos.get(usize::from(*info)) else { return Err((self.pos.load(Ordering::Relaxed), CRATE_PANIC.to_owned())) };
                 PerfFileRecord::EventRecord {
                     attr_index: *attr_index,
                     record: RawEventRecord { record_type: *record_type, misc: *misc, data: bytes(span), parse_info },

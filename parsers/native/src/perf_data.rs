@@ -1117,21 +1117,23 @@ fn lane_sample<'a>(data: &'a [u8], info: &linux_perf_event_reader::RecordParseIn
         let w: [u8; 4] = data.get(at..at.checked_add(4)?)?.try_into().ok()?;
         Some(if big { u32::from_be_bytes(w) } else { u32::from_le_bytes(w) })
     };
-    let mut at = 0usize;
+    // the fixed fields are u64 words, each where the words present before it end
+    let words = |before: F| 8 * (f & before).bits().count_ones() as usize;
+    let to_tid = F::IDENTIFIER | F::IP;
+    let to_cpu = to_tid | F::TID | F::TIME | F::ADDR | F::ID | F::STREAM_ID;
+    let mut at = words(to_cpu | F::CPU | F::PERIOD);
+    if data.len() < at {
+        return None;
+    }
     let mut s = LaneSample { ts: 0, cpu: TID_UNKNOWN_CPU, tid: -1, raw: &[] };
-    for (bit, len) in [(F::IDENTIFIER, 8), (F::IP, 8), (F::TID, 8), (F::TIME, 8), (F::ADDR, 8), (F::ID, 8), (F::STREAM_ID, 8), (F::CPU, 8), (F::PERIOD, 8)] {
-        if !f.contains(bit) {
-            continue;
-        }
-        word(at)?;
-        if bit == F::TID {
-            s.tid = half(at + 4)? as i32; // u32 pid, u32 tid
-        } else if bit == F::TIME {
-            s.ts = word(at)?;
-        } else if bit == F::CPU {
-            s.cpu = half(at)?; // u32 cpu, u32 reserved
-        }
-        at += len;
+    if f.contains(F::TID) {
+        s.tid = half(words(to_tid) + 4)? as i32; // u32 pid, u32 tid
+    }
+    if f.contains(F::TIME) {
+        s.ts = word(words(to_tid | F::TID))?;
+    }
+    if f.contains(F::CPU) {
+        s.cpu = half(words(to_cpu))?; // u32 cpu, u32 reserved
     }
     if f.contains(F::CALLCHAIN) {
         let nr = usize::try_from(word(at)?).ok()?;

@@ -305,6 +305,28 @@ impl<R: Read> Read for Resync<R> {
         self.pos.store(self.base + self.at as u64, Ordering::Relaxed);
         Ok(n)
     }
+
+    /// The crate reads each record by two exact reads (header, body): one copy where both ends are
+    /// held and inside checked records (what `read` would hand over in one call), else `read` in turn.
+    fn read_exact(&mut self, out: &mut [u8]) -> io::Result<()> {
+        let (here, n) = (self.base + self.at as u64, out.len());
+        if self.buf.len() - self.at >= n && self.next.is_none_or(|next| next > here && next - here >= n as u64) {
+            out.copy_from_slice(&self.buf[self.at..self.at + n]);
+            self.at += n;
+            self.pos.store(here + n as u64, Ordering::Relaxed);
+            return Ok(());
+        }
+        let mut rest = out;
+        while !rest.is_empty() {
+            match self.read(rest) {
+                Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "failed to fill whole buffer")),
+                Ok(k) => rest = &mut rest[k..],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
 }
 
 impl<R: Read + Seek> Seek for Resync<R> {
