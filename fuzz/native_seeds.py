@@ -5,12 +5,13 @@
 
 Each target reads its input in its own encoding (its fuzz_targets/NAME.rs says how): `text` a
 flags byte (dialect, stacks, lane, chunk size) and then lines; `perf_data` a perf.data's bytes;
-`ring_buffer` a layout byte and then ring-buffer pages. The pairing, recording, fields and
-elf_syms targets start from nothing as well as they start from these.
+`ring_buffer` a layout byte and then ring-buffer pages; `elf_syms` an ELF binary. The pairing,
+recording and fields targets start from nothing as well as they would from seeds.
 """
 from __future__ import annotations
 
 import lzma
+import shutil
 import sys
 from pathlib import Path
 
@@ -46,7 +47,17 @@ def ring_buffer(out: Path) -> None:
         (out / f"pages-{how:02x}").write_bytes(bytes([how]) + data[at : at + 2048])
 
 
-SEEDS = {"text": text, "perf_data": perf_data, "ring_buffer": ring_buffer}
+def elf_syms(out: Path) -> None:
+    # the machine's own small ELF binaries (a corpus is never committed): whole, and their headers
+    for name in ("true", "env", "sleep"):
+        path = shutil.which(name)
+        if path:
+            data = Path(path).read_bytes()
+            (out / name).write_bytes(data)
+            (out / f"{name}-head").write_bytes(data[:4096])
+
+
+SEEDS = {"text": text, "perf_data": perf_data, "ring_buffer": ring_buffer, "elf_syms": elf_syms}
 
 if __name__ == "__main__":
     if len(sys.argv) != 3 or sys.argv[1] not in SEEDS:
