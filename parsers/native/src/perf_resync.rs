@@ -169,7 +169,10 @@ impl<R: Read> Resync<R> {
     /// a record whose header, or the one after it, is broken: `check` looks at that one closely.
     fn run_from(&self, mut off: u64) -> u64 {
         let held = self.base + self.buf.len() as u64;
-        if off + 8 > held || self.bad(off).is_some() {
+        // a header is measured when held whole (an AUXTRACE's with its data size): one that is
+        // not ends the run, and `check` looks at it once it is
+        let measured = |at: u64| at + 8 <= held && self.header(at).is_some() && self.bad(at).is_none();
+        if !measured(off) {
             return off;
         }
         // `off`'s header is good: each step checks the header after it, which the next step takes
@@ -178,7 +181,7 @@ impl<R: Read> Resync<R> {
             if self.end == Some(after) {
                 return after;
             }
-            if after + 8 > held || self.bad(after).is_some() {
+            if !measured(after) {
                 break;
             }
             off = after;
@@ -449,6 +452,24 @@ mod tests {
             assert_eq!((s.stretches, s.bytes, s.first, out.len()), (1, 48, Some(48), data.len()), "{claim}");
             assert!(s.first_why.contains("AUXTRACE") || s.first_why.contains("past the data section"), "{}", s.first_why);
             assert_eq!(u32::from_le_bytes(out[48..52].try_into().unwrap()), FILLER);
+        }
+    }
+
+    #[test]
+    fn an_auxtrace_header_at_the_end_of_what_is_held_is_checked_when_its_size_is() {
+        // the header's 8 bytes held but not its data size: the run of checked records stops there
+        // (it looped on the record it could not measure)
+        for pad in 0..4 {
+            let mut data = Vec::new();
+            while data.len() + 48 <= WINDOW - 8 - 8 * pad {
+                data.extend(rec(9, 48));
+            }
+            while data.len() < WINDOW - 8 - 8 * pad {
+                data.extend(rec(68, 8));
+            }
+            data.extend([auxtrace(24), vec![0xab; 24], rec(9, 48), rec(68, 8)].concat());
+            let (out, s) = through(data.clone(), Some(data.len() as u64));
+            assert_eq!((out, s.stretches), (data, 0), "pad {pad}");
         }
     }
 
