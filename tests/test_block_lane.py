@@ -110,6 +110,8 @@ def test_frames_before_any_event_line_are_skipped_as_the_frames_path_skips_them(
     assert lean == _skips(path, lean=False, chunk_bytes=4096)
     assert lean[0] == 300 and lean[1] == 1
     assert _report(str(path), lean=True, chunk_bytes=4096) == _report(str(path), lean=False)
+
+
 def test_frames_after_a_stack_marker_before_any_event_line_stay_its_own_across_chunks(tmp_path):
     # ftrace's "<stack trace>" marker owns the frames after it, event line or not (its CPU had
     # no event yet: they are dropped, not skipped); chunks scanned apart must know it too
@@ -121,6 +123,8 @@ def test_frames_after_a_stack_marker_before_any_event_line_stay_its_own_across_c
     lean = _skips(path, lean=True, chunk_bytes=4096)
     assert lean == _skips(path, lean=False, chunk_bytes=4096) == _skips(path, lean=True, chunk_bytes=None)
     assert lean[0] == 0
+
+
 # --- trace.dat: the native page walk gathers the lane (parsers/dat_lane.py) ------------------------
 
 SAMPLES = ROOT.parent / "shared" / "samples"

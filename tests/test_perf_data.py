@@ -21,6 +21,8 @@ from traceparse.parsers.errors import TraceParseError
 
 PERF_DATA = FIXTURES / "perf-block.perf.data"
 PIPE = FIXTURES / "perfdata" / "pipe-block.perf.data.xz"
+# PERF_DATA's tracepoint ids (perf report --header-only), by the payload's common_type
+BLOCK_IDS = {0x838: "block:block_rq_issue", 0x839: "block:block_rq_insert", 0x83B: "block:block_rq_complete"}
 
 
 frames = read_frames
@@ -273,11 +275,10 @@ def test_damaged_records_are_counted_and_skipped_and_the_rest_is_read(tmp_path):
     # are skipped and counted; every other sample reads as perf script reads the original
     data = bytearray(PERF_DATA.read_bytes())
     recs = [at for at in _record_offsets(bytes(data)) if int.from_bytes(data[at : at + 4], "little") == 9]  # samples
-    names = {0x838: "block:block_rq_issue", 0x839: "block:block_rq_insert", 0x83B: "block:block_rq_complete"}
     hit = Counter()
     for at, how in ((recs[1000], "size"), (recs[3000], "raw")):
         # the payload's common_type, at byte 60 of these 128-byte samples (perf report -D: RAW size at 56)
-        hit[names[int.from_bytes(data[at + 60 : at + 62], "little")]] += 1
+        hit[BLOCK_IDS[int.from_bytes(data[at + 60 : at + 62], "little")]] += 1
         if how == "size":
             data[at + 6 : at + 8] = (100).to_bytes(2, "little")
         else:
@@ -296,16 +297,14 @@ def test_damaged_records_are_counted_and_skipped_and_the_rest_is_read(tmp_path):
     assert out.returncode == 0 and b"damaged stretch of records" in out.stdout + out.stderr
 
 
-
 @pytest.mark.parametrize("claim", [1 << 44, 1 << 27])
 def test_an_auxtrace_record_claiming_more_data_than_can_be_is_a_counted_skip_not_an_abort(tmp_path, claim):
-    # the crate sizes its buffer by an AUXTRACE record's claimed data before reading it: 16 TB
+    # the crate sizes its buffer by an AUXTRACE record's claimed data before reading it: 14 TB
     # aborted the process (cargo fuzz found it); past the section's end, or the bound of what is
     # passed over (64 MB), the record is a damaged stretch like any broken header
     data = bytearray(PERF_DATA.read_bytes())
     at = [a for a in _record_offsets(bytes(data)) if int.from_bytes(data[a : a + 4], "little") == 9][1000]
-    names = {0x838: "block:block_rq_issue", 0x839: "block:block_rq_insert", 0x83B: "block:block_rq_complete"}
-    lost = names[int.from_bytes(data[at + 60 : at + 62], "little")]
+    lost = BLOCK_IDS[int.from_bytes(data[at + 60 : at + 62], "little")]
     data[at : at + 4] = (71).to_bytes(4, "little")  # PERF_RECORD_AUXTRACE, its data's size the body's first u64
     data[at + 8 : at + 16] = claim.to_bytes(8, "little")
     bad = tmp_path / "aux.perf.data"
