@@ -22,9 +22,12 @@ than `perf script > /dev/null` alone) reads bench/work/blk-1M.perf.data, recorde
       dd if=/dev/zero of=/var/tmp/tpbench bs=4k count=340000 oflag=direct
 (~1.03M samples, 127 MB; this kernel's perf drops some block_rq_complete under load: fine for speed);
 `traceparse info` on it is the reading alone, without the block report.
-Each command runs 3 times (--quick: once); the table shows the median wall time, the median CPU
-time (user + system, of the command and its threads: on this shared 2-core VM it moves less with
-the load than the wall time does) and the largest peak RSS.
+Each case runs its commands in turn, traceparse then its peers, for 3 rounds (trace.dat and perf.data,
+a few seconds each: 5; --quick: 1); the table shows the median wall time, the median CPU time (user
++ system, of the command and its threads: on this shared 2-core VM it moves less with the load than
+the wall time does) and the largest peak RSS; a peer's ratio is the median of the rounds' ratios
+(neighbours in time share the VM's load, which drifts over minutes: the same perf.data ratio was
+3.80x with each command's runs back to back and 4.8-5.0x in farm-bench's A/B pairs that hour).
 """
 from __future__ import annotations
 
@@ -76,6 +79,11 @@ def run(cmd: list, repeat: int) -> dict:
     return {"t": statistics.median(walls), "cpu": statistics.median(cpus) if cpus else float("nan"), "rss": rss}
 
 
+def merged(runs: list[dict]) -> dict:
+    """One command's runs as one row: median wall and CPU, the largest peak RSS."""
+    return {"t": statistics.median(r["t"] for r in runs), "cpu": statistics.median(r["cpu"] for r in runs), "rss": max(r["rss"] for r in runs)}
+
+
 def perf_text(events: int, fixture: Path = FIXTURE, tag: str = "perf", *extra: str) -> Path:
     path = WORK / f"{tag}-{events}.txt"
     if not path.exists():
@@ -104,16 +112,20 @@ class Bench:
     def __init__(self, repeat: int):
         self.repeat, self.rows = repeat, []
 
-    def case(self, label: str, path: Path, events: int, peers: list[tuple[str, list]], tp: list | None = None) -> dict:
-        """traceparse block on ``path``, then each peer on the same file; returns traceparse's row."""
+    def case(self, label: str, path: Path, events: int, peers: list[tuple[str, list]], tp: list | None = None, repeat: int | None = None) -> dict:
+        """traceparse block on ``path`` and each peer on the same file, in turn round after round (A B C
+        A B C ...: on this shared VM the load drifts between minutes, less between neighbours); each
+        peer's ratio is the median of its rounds' ratios. Returns traceparse's row."""
         mb = path.stat().st_size / 1e6
-        me = dict(case=label, name="traceparse block " + str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path), events=events, mb=mb,
-                  **run(tp or [*TP, "block", path, "-f", "json"], self.repeat))
+        cmds = [tp or [*TP, "block", path, "-f", "json"], *(cmd for _, cmd in peers)]
+        rounds = [[run(cmd, 1) for cmd in cmds] for _ in range(repeat or self.repeat)]
+        rows = [merged([r[i] for r in rounds]) for i in range(len(cmds))]
+        me = dict(case=label, name="traceparse block " + str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path), events=events, mb=mb, **rows[0])
         self.rows.append(me)
-        for name, cmd in peers:
-            r = run(cmd, self.repeat)
-            ratio = f"{r['t'] / me['t']:.2f}x faster" if r["t"] >= me["t"] else f"{me['t'] / r['t']:.2f}x slower"
-            self.rows.append(dict(case=label, name=name, events=events, mb=mb, ratio=ratio, **r))
+        for i, (name, _) in enumerate(peers, 1):
+            x = statistics.median(r[i]["t"] / r[0]["t"] for r in rounds)  # the peer's time / traceparse's
+            ratio = f"{x:.2f}x faster" if x >= 1 else f"{1 / x:.2f}x slower"
+            self.rows.append(dict(case=label, name=name, events=events, mb=mb, ratio=ratio, x=x, **rows[i]))
         return me
 
     def mine(self, label: str) -> dict | None:
@@ -148,16 +160,16 @@ def targets(b: Bench, texts: dict[str, str], dats: dict[str, str], lost: str | N
     def faster(label, peer, k, what):
         me, p = b.mine(label), b.peer(label, peer)
         if me and p:
-            x = p["t"] / me["t"]
-            out.append(f"| {what}: ≥ {k}x faster than `{peer}` | {x:.2f}x ({me['t']:.2f} s vs {p['t']:.2f} s; CPU {me['cpu']:.2f} vs {p['cpu']:.2f} s) | {'yes' if x >= k else 'no'} |")
+            x = p["x"]  # the median of the rounds' ratios
+            out.append(f"| {what}: ≥ {k}x faster than `{peer}` | {x:.2f}x (median of rounds; medians {me['t']:.2f} s vs {p['t']:.2f} s; CPU {me['cpu']:.2f} vs {p['cpu']:.2f} s) | {'yes' if x >= k else 'no'} |")
 
     for label, what in texts.items():
         if what == "1.3 GB":
             faster(label, MAWK, 8, f"perf text {what}")
             me, lim = b.mine(label), b.peer(label, LIMIT)
             if lim:
-                x = me["t"] / lim["t"]
-                out.append(f"| perf text {what}: within 2x of the C limit | {x:.2f}x the limit's time ({me['t']:.2f} s vs {lim['t']:.2f} s) | {'yes' if x <= 2 else 'no'} |")
+                x = 1 / lim["x"]
+                out.append(f"| perf text {what}: within 2x of the C limit | {x:.2f}x the limit's time (median of rounds; medians {me['t']:.2f} s vs {lim['t']:.2f} s) | {'yes' if x <= 2 else 'no'} |")
         elif " MB" in what:
             faster(label, MAWK, 3, f"perf text {what}")
             faster(label, LOOP, 8, f"perf text {what}")
@@ -168,7 +180,7 @@ def targets(b: Bench, texts: dict[str, str], dats: dict[str, str], lost: str | N
     faster("perf.data ~1M", PERF_SCRIPT, 5, "perf.data ~1M")
     me, info, ps = b.mine("perf.data ~1M"), b.peer("perf.data ~1M", TP_INFO), b.peer("perf.data ~1M", PERF_SCRIPT)
     if me and info and ps:
-        x = ps["t"] / info["t"]
+        x = ps["x"] / info["x"]
         out.append(f"| (perf.data ~1M, the reading alone: `traceparse info` {x:.2f}x faster than `{PERF_SCRIPT}`; CPU {info['cpu']:.2f} vs {ps['cpu']:.2f} s) | | |")
     for label in (*[k for k, v in texts.items() if v == "1.3 GB"], *dats, lost, "perf.data ~1M"):
         r = b.mine(label)
@@ -189,24 +201,30 @@ def per_event(b: Bench, sizes: list[int], start: float) -> str:
     return "\n".join(out)
 
 
-def fixed_costs(rounds: int) -> str:
-    """The fixed-cost rows alone, run round after round in turn (medians): on a shared machine the
+FIXED = {
+    "`python -c 'import polars'`": [sys.executable, "-c", "import polars"],
+    "`traceparse block` on the 801-event trace.dat fixture": [*TP, "block", SMALL_DAT, "-f", "json"],
+    "`traceparse block` on an 18-event perf text": [*TP, "block", ROOT / "fixtures" / "handmade" / "comm-spaces.perf.txt", "-f", "json"],
+    "`traceparse --help`": [*TP, "--help"],
+}
+
+
+def fixed_runs(rounds: int) -> dict[str, dict]:
+    """The fixed-cost commands run round after round in turn (medians): on a shared machine the
     load moves less between neighbours than between commands minutes apart."""
-    cmds = {
-        "`python -c 'import polars'`": [sys.executable, "-c", "import polars"],
-        "`traceparse block` on the 801-event trace.dat fixture": [*TP, "block", SMALL_DAT, "-f", "json"],
-        "`traceparse block` on an 18-event perf text": [*TP, "block", ROOT / "fixtures" / "handmade" / "comm-spaces.perf.txt", "-f", "json"],
-        "`traceparse --help`": [*TP, "--help"],
-    }
-    got: dict[str, list[dict]] = {k: [] for k in cmds}
+    got: dict[str, list[dict]] = {k: [] for k in FIXED}
     for _ in range(rounds):
-        for k, cmd in cmds.items():
+        for k, cmd in FIXED.items():
             got[k].append(run(cmd, 1))
-    med = {k: (statistics.median(r["t"] for r in rs), statistics.median(r["cpu"] for r in rs)) for k, rs in got.items()}
-    t0, c0 = next(iter(med.values()))
+    return {k: merged(rs) for k, rs in got.items()}
+
+
+def fixed_costs(rounds: int) -> str:
+    med = fixed_runs(rounds)
+    t0, c0 = med[next(iter(FIXED))]["t"], med[next(iter(FIXED))]["cpu"]
     out = [f"load average: {os.getloadavg()[0]:.1f}; medians of {rounds} interleaved rounds\n",
            "| fixed cost | wall (s) | CPU (s) | x import polars (wall) | x import polars (CPU) |", "|---|---|---|---|---|"]
-    out += [f"| {k} | {t:.3f} | {c:.3f} | {t / t0:.2f}x | {c / c0:.2f}x |" for k, (t, c) in med.items()]
+    out += [f"| {k} | {r['t']:.3f} | {r['cpu']:.3f} | {r['t'] / t0:.2f}x | {r['cpu'] / c0:.2f}x |" for k, r in med.items()]
     return "\n".join(out)
 
 
@@ -242,7 +260,7 @@ def main() -> None:
         path = a.dat_dir / name
         if path.exists() and not (a.quick and k > 1):
             peers = [(TRACE_CMD, ["trace-cmd", "report", "-i", path])] if shutil.which("trace-cmd") else []
-            b.case(label, path, dat_events(path), peers)
+            b.case(label, path, dat_events(path), peers, repeat=b.repeat + 2 * (not a.quick))
             dats[label] = k
 
     perf_data = a.dat_dir / "blk-1M.perf.data"
@@ -250,18 +268,17 @@ def main() -> None:
         peers = [(TP_INFO, [*TP, "info", perf_data, "-f", "json"])]
         if shutil.which("perf"):
             peers.append((PERF_SCRIPT, ["perf", "script", "-f", "-i", perf_data]))
-        b.case("perf.data ~1M", perf_data, dat_events(perf_data), peers)
+        b.case("perf.data ~1M", perf_data, dat_events(perf_data), peers, repeat=5)
 
-    polars = run([sys.executable, "-c", "import polars"], 5)["t"]
-    small_dat = run([*TP, "block", SMALL_DAT, "-f", "json"], 5)["t"]
-    start = run([*TP, "block", ROOT / "fixtures" / "handmade" / "comm-spaces.perf.txt", "-f", "json"], 5)["t"]
-    helps = run([*TP, "--help"], 5)
+    fixed = list(fixed_runs(1 if a.quick else 7).values())
+    polars, small_dat, start, helps = fixed[0]["t"], fixed[1]["t"], fixed[2]["t"], fixed[3]
 
     print(f"machine: {platform.node()}, {os.cpu_count()} CPUs, {platform.platform()}, Python {platform.python_version()}")
     print(f"load average before the run's end: {os.getloadavg()[0]:.1f}\n")
     print(b.table())
-    print(f"\n`traceparse --help`: {helps['t']:.2f} s (median of 5), peak RSS {helps['rss']} MB")
-    print(f"\n| fixed cost | time (s) |\n|---|---|\n| `python -c 'import polars'` | {polars:.2f} |")
+    print(f"\n`traceparse --help`: {helps['t']:.2f} s, peak RSS {helps['rss']} MB")
+    print(f"\nFixed costs, medians of {1 if a.quick else 7} rounds run in turn:\n")
+    print(f"| fixed cost | time (s) |\n|---|---|\n| `python -c 'import polars'` | {polars:.2f} |")
     print(f"| `traceparse block` on the 801-event trace.dat fixture (start-up, imports, format files, report) | {small_dat:.2f} |")
     print(f"| `traceparse block` on an 18-event perf text | {start:.2f} |\n")
     print(targets(b, texts, dats, "perf text, every complete lost", (polars, small_dat)))
