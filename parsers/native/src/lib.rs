@@ -19,3 +19,7 @@ pub mod text;
 pub mod perf_data;
 pub mod elf_syms;
 pub mod maps;
+#[cfg(any(test, feature = "fuzz"))]
+pub mod fuzz_checks;
+#[cfg(test)]
+mod fuzz_runs;

@@ -5,6 +5,10 @@
 
 pub mod pairing;
 pub mod recording;
+#[cfg(any(test, feature = "fuzz"))]
+pub mod fuzz_checks;
+#[cfg(test)]
+mod fuzz_runs;
 #[cfg(feature = "python")]
 mod py;
 #[cfg(feature = "python")]

@@ -1,22 +1,5 @@
-//! Any bytes as an ELF binary (and as its debug file), and as an MMAP2 record body: reading the
-//! symbols, a build id, names of offsets and a mapping ends in a value or an error, never a panic.
+//! cargo fuzz's entry to the elf_syms check: src/fuzz_checks/elf_syms.rs holds it (and says what it
+//! checks), so that `cargo test` runs it too, over mutated seeds (src/fuzz_runs.rs).
 #![no_main]
 
-use _native::elf_syms::{build_id, ElfSymbols};
-use _native::maps::parse_mmap;
-use libfuzzer_sys::fuzz_target;
-
-fuzz_target!(|data: &[u8]| {
-    let _ = build_id(data);
-    for debug in [None, Some(data)] {
-        if let Ok(e) = ElfSymbols::parse(data, debug) {
-            for off in [0u64, 1, 0x1000, u64::MAX, data.len() as u64] {
-                let _ = e.lookup(off);
-            }
-        }
-    }
-    for misc in [0u16, 1 << 14] {
-        let _ = parse_mmap(data, misc, true, false);
-        let _ = parse_mmap(data, misc, false, true);
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| _native::fuzz_checks::elf_syms::check(data));
