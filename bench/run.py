@@ -125,7 +125,8 @@ class Bench:
         for i, (name, _) in enumerate(peers, 1):
             x = statistics.median(r[i]["t"] / r[0]["t"] for r in rounds)  # the peer's time / traceparse's
             ratio = f"{x:.2f}x faster" if x >= 1 else f"{1 / x:.2f}x slower"
-            self.rows.append(dict(case=label, name=name, events=events, mb=mb, ratio=ratio, x=x, **rows[i]))
+            walls = [r[i]["t"] for r in rounds]  # per round, for a ratio between two peers
+            self.rows.append(dict(case=label, name=name, events=events, mb=mb, ratio=ratio, x=x, walls=walls, **rows[i]))
         return me
 
     def mine(self, label: str) -> dict | None:
@@ -180,7 +181,7 @@ def targets(b: Bench, texts: dict[str, str], dats: dict[str, str], lost: str | N
     faster("perf.data ~1M", PERF_SCRIPT, 5, "perf.data ~1M")
     me, info, ps = b.mine("perf.data ~1M"), b.peer("perf.data ~1M", TP_INFO), b.peer("perf.data ~1M", PERF_SCRIPT)
     if me and info and ps:
-        x = ps["x"] / info["x"]
+        x = statistics.median(p / i for p, i in zip(ps["walls"], info["walls"]))
         out.append(f"| (perf.data ~1M, the reading alone: `traceparse info` {x:.2f}x faster than `{PERF_SCRIPT}`; CPU {info['cpu']:.2f} vs {ps['cpu']:.2f} s) | | |")
     for label in (*[k for k, v in texts.items() if v == "1.3 GB"], *dats, lost, "perf.data ~1M"):
         r = b.mine(label)

@@ -1,8 +1,10 @@
 //! A brief fuzz run of every scanner's check in `cargo test`: the cargo-fuzz targets' own checks
 //! (src/fuzz_checks/), fed the fixtures and mutations of them from a fixed seed. CI runs this;
 //! the hour-long coverage-guided runs are cargo fuzz's (fuzz/README.md). No coverage guides these
-//! inputs, so each seed is a real capture's bytes and each mutation a few edits of one: enough
-//! to reach the damaged-input branches that a random byte string never gets past the magic for.
+//! inputs, so the text and perf.data seeds are real captures' bytes (and the ELF seed a real
+//! binary), each mutation a few edits of one: enough to reach the damaged-input branches that a
+//! random byte string never gets past the magic for. The field gathers and the ring-buffer walk
+//! read any bytes as their input's layout, so their seeds are random (pages with in-page commits).
 
 use std::path::PathBuf;
 
