@@ -96,6 +96,7 @@ pub struct Scanner {
     lane_kinds: Vec<u8>, // per kind: its lane kind code, 0 where it goes to frames
     lane_strings: lane::Interner,
     stacks: HashMap<Vec<u8>, i32>,
+    named: line::Named, // event names met, by what their lines print before the payload
 }
 
 /// Where a call-chain frame goes: the event line above it (perf), or the event an ftrace stack
@@ -171,6 +172,7 @@ impl Scanner {
             lane_kinds: Vec::new(),
             lane_strings: lane::Interner::default(),
             stacks: HashMap::new(),
+            named: line::Named::default(),
         }
     }
 
@@ -254,13 +256,19 @@ impl Scanner {
 
     /// The line as an event line, or (perf) as the TAB-led frame it plainly is: a -g capture's
     /// lines are 97% frames, and no comm starts with a TAB.
-    fn classify<'a>(&self, l: &'a [u8]) -> Result<Head<'a>, Option<&'a [u8]>> {
-        if self.cfg.dialect == Dialect::Perf && l.first() == Some(&b'\t') {
+    /// With the head, its kind where its name is one met before.
+    fn classify<'a>(&self, l: &'a [u8]) -> Result<(Head<'a>, Option<usize>), Option<&'a [u8]>> {
+        let d = self.cfg.dialect;
+        if d == Dialect::Perf && l.first() == Some(&b'\t') {
             if let Some(sym) = line::frame(l, Dialect::Perf) {
                 return Err(Some(sym));
             }
         }
-        line::head(l, self.cfg.dialect).ok_or(None)
+        let lead = line::lead(l, d).ok_or(None)?;
+        if let Some((h, kind)) = self.named.known(&lead, d) {
+            return Ok((h, Some(kind)));
+        }
+        lead.head(d).map(|h| (h, None)).ok_or(None)
     }
 
     fn is_head(&self, l: Line) -> bool {
@@ -299,11 +307,11 @@ impl Scanner {
             return p.out.skip(no, || format!("{CUT_NOTE}{shown}"));
         }
         let frame = match self.classify(l) {
-            Ok(h) => {
+            Ok((h, kind)) => {
                 p.seq += 1;
                 p.out.heads += 1;
                 p.owner = Owner::Head(p.seq);
-                return self.event(p, no, l, h);
+                return self.event(p, no, l, h, kind);
             }
             Err(frame) => frame,
         };
@@ -375,7 +383,7 @@ impl Scanner {
         self.cfg.exact.iter().find(|(k, _)| *k == name).map_or(name, |(_, v)| v.clone())
     }
 
-    fn event(&mut self, p: &mut Pass, no: u64, l: &[u8], h: Head) {
+    fn event(&mut self, p: &mut Pass, no: u64, l: &[u8], h: Head, known: Option<usize>) {
         let pre = h.pre;
         let sec = line::int(pre.sec);
         let frac = h.frac.iter().take(9).fold(0i64, |a, &b| a * 10 + i64::from(b - b'0')) * 10i64.pow(9 - h.frac.len().min(9) as u32);
@@ -394,7 +402,14 @@ impl Scanner {
         if self.cfg.dialect == Dialect::Ftrace {
             p.last_on_cpu.insert(cpu, p.seq); // whose stack marker is whose
         }
-        let kind = self.kind(&h.event);
+        let kind = match known {
+            Some(k) => k,
+            None => {
+                let k = self.kind(&h.event);
+                self.named.learn(&h, k);
+                k
+            }
+        };
         let (name, class) = &self.names[kind];
         let body = clean(h.payload);
         let typed = match class {

@@ -15,12 +15,30 @@ pub enum Dialect {
     Ftrace,
 }
 
+/// Bits of `CLASS`: what a byte is to the line grammar.
+pub const WS: u8 = 1; // a regex's ASCII `\s`
+pub const DIGIT: u8 = 2;
+pub const UPPER: u8 = 4;
+
+/// Each byte's classes: one load and a test, where the byte-by-byte loops of every line (padding,
+/// digits, flags) spent more on the comparisons than on the bytes.
+pub static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = if matches!(c, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r') { WS } else { 0 }
+            | if c.is_ascii_digit() { DIGIT } else { 0 }
+            | if c.is_ascii_uppercase() { UPPER } else { 0 };
+        b += 1;
+    }
+    t
+};
+
 /// The whitespace of the line grammar (a regex's ASCII `\s`).
 #[inline(always)]
 pub fn is_ws(b: u8) -> bool {
-    // one bit test, not six compares: this runs over every padding byte of every line
-    const WS: u64 = 1 << b' ' | 1 << b'\t' | 1 << b'\n' | 1 << 0x0B | 1 << 0x0C | 1 << b'\r';
-    b < 64 && WS & (1 << b) != 0
+    CLASS[usize::from(b)] & WS != 0
 }
 
 fn is_word(b: u8) -> bool {
@@ -173,6 +191,9 @@ pub struct Head<'a> {
     pub frac: &'a [u8],
     pub event: Cow<'a, [u8]>, // as printed (ftrace: without its system)
     pub payload: &'a [u8],    // untrimmed; empty where the line has none
+    /// What stands between ".frac: " and the payload, its ": " included, where a payload follows
+    /// the name (else empty): every line that starts so names the same event (`Named`).
+    pub named: &'a [u8],
 }
 
 /// The first ": " in `s` (a searcher built per call costs more than this on short lines).
@@ -191,39 +212,97 @@ fn find_dot(l: &[u8]) -> Option<(usize, usize)> {
     None
 }
 
-pub fn head(l: &[u8], dialect: Dialect) -> Option<Head<'_>> {
+/// An event line's prefix read, before its name: the comm, the prefix, the fraction and what
+/// follows ".frac: ".
+pub struct Lead<'a> {
+    pub comm: &'a [u8],
+    pub pre: Prefix<'a>,
+    pub frac: &'a [u8],
+    pub after: &'a [u8],
+}
+
+#[inline] // once per line, and its result is large: built in place, not copied out
+pub fn lead(l: &[u8], dialect: Dialect) -> Option<Lead<'_>> {
     let (dot, n) = find_dot(l)?;
     let prefix = &l[..dot];
-    let frac = &l[dot + 1..dot + 1 + n];
-    let after = &l[dot + 3 + n..];
     let pre = match dialect {
         Dialect::Perf => perf_prefix(prefix)?,
         Dialect::Ftrace => ftrace_prefix(prefix)?,
     };
-    let comm = &prefix[..pre.start];
-    if dialect == Dialect::Ftrace {
-        if let Some((event, payload)) = syscall(after) {
-            return Some(Head { comm, pre, frac, event: Cow::Owned(event), payload });
+    Some(Lead { comm: &prefix[..pre.start], pre, frac: &l[dot + 1..dot + 1 + n], after: &l[dot + 3 + n..] })
+}
+
+pub fn head(l: &[u8], dialect: Dialect) -> Option<Head<'_>> {
+    lead(l, dialect)?.head(dialect)
+}
+
+/// The event names met before, each as its line spelled what stands before the payload
+/// (`Head::named`): a capture has a handful, and comparing those bytes replaces reading the
+/// name again. A name is one line's and the next's whenever that line starts with the same bytes:
+/// they hold the first ": " of the line's rest at their end, so the name and the payload split
+/// where they split before (ftrace's syscall lines, read before the name, are not so known).
+#[derive(Default, Debug)]
+pub struct Named {
+    seen: Vec<(Vec<u8>, (usize, usize), usize)>, // what stood before the payload, where the event is in it, its kind
+}
+
+impl Named {
+    const MAX: usize = 16;
+
+    /// The head of `lead`'s line and its kind, where it starts as a known name does.
+    #[inline] // once per line, and its result is large: built in place, not copied out
+    pub fn known<'a>(&self, lead: &Lead<'a>, dialect: Dialect) -> Option<(Head<'a>, usize)> {
+        let after = lead.after;
+        if dialect == Dialect::Ftrace && after.starts_with(b"sys_") {
+            return None;
+        }
+        let (named, (a, z), kind) = self.seen.iter().find(|(named, _, _)| after.starts_with(named))?;
+        let (named, payload) = after.split_at(named.len());
+        let event = Cow::Borrowed(&named[*a..*z]);
+        Some((Head { comm: lead.comm, pre: lead.pre, frac: lead.frac, event, payload, named }, *kind))
+    }
+
+    /// Know `h`'s name as `kind` from now on (a bounded few: a capture of many kinds reads the rest).
+    pub fn learn(&mut self, h: &Head, kind: usize) {
+        let Cow::Borrowed(event) = &h.event else { return };
+        if h.named.is_empty() || self.seen.len() >= Self::MAX || self.seen.iter().any(|(n, _, _)| n == h.named) {
+            return;
+        }
+        // the event is a slice of `named`; any place that holds its bytes gives the same name
+        if let Some(at) = memchr::memmem::find(h.named, event) {
+            self.seen.push((h.named.to_vec(), (at, at + event.len()), kind));
         }
     }
-    let (name, payload) = match colon_space(after) {
-        Some(k) => (&after[..k], Some(&after[k + 2..])),
-        None => (after, None),
-    };
-    let name = trim(name);
-    let bare = name.strip_suffix(b":");
-    // "name: payload", or "name:" ending the line; perf's "system:name" holds a ':' of its own, so a
-    // line cut inside the name ("2856.934950:   block:") is no event line
-    let named = payload.is_some() || bare.is_some_and(|b| dialect == Dialect::Ftrace || b.contains(&b':'));
-    let mut event = bare.unwrap_or(name);
-    if event.iter().any(|&b| is_ws(b)) {
-        // "1 block:block_rq_complete": perf printed a period column before the name
-        event = &event[run_back(event, event.len(), |b| !is_ws(b))..];
+}
+
+impl<'a> Lead<'a> {
+    #[inline] // once per line, and its result is large: built in place, not copied out
+    pub fn head(&self, dialect: Dialect) -> Option<Head<'a>> {
+        let (comm, pre, frac, after) = (self.comm, self.pre, self.frac, self.after);
+        if dialect == Dialect::Ftrace {
+            if let Some((event, payload)) = syscall(after) {
+                return Some(Head { comm, pre, frac, event: Cow::Owned(event), payload, named: b"" });
+            }
+        }
+        let (name, payload, named) = match colon_space(after) {
+            Some(k) => (&after[..k], Some(&after[k + 2..]), &after[..k + 2]),
+            None => (after, None, &b""[..]),
+        };
+        let name = trim(name);
+        let bare = name.strip_suffix(b":");
+        // "name: payload", or "name:" ending the line; perf's "system:name" holds a ':' of its own, so a
+        // line cut inside the name ("2856.934950:   block:") is no event line
+        let named_ok = payload.is_some() || bare.is_some_and(|b| dialect == Dialect::Ftrace || b.contains(&b':'));
+        let mut event = bare.unwrap_or(name);
+        if event.iter().any(|&b| is_ws(b)) {
+            // "1 block:block_rq_complete": perf printed a period column before the name
+            event = &event[run_back(event, event.len(), |b| !is_ws(b))..];
+        }
+        if !named_ok || event.is_empty() || event.contains(&b'>') {
+            return None;
+        }
+        Some(Head { comm, pre, frac, event: Cow::Borrowed(event), payload: payload.unwrap_or_default(), named })
     }
-    if !named || event.is_empty() || event.contains(&b'>') {
-        return None;
-    }
-    Some(Head { comm, pre, frac, event: Cow::Borrowed(event), payload: payload.unwrap_or_default() })
 }
 
 /// The syscall events the kernel prints itself (trace_syscalls.c), with no "name: ":

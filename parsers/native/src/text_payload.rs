@@ -13,7 +13,7 @@
 //!
 //! Inside `[...]` insert and issue print the task's comm, complete prints the error code.
 
-use super::line::is_ws;
+use super::line::{is_ws, CLASS, DIGIT, UPPER, WS};
 
 /// A block payload's fields, as text (each kind decides which it types).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,17 +47,31 @@ impl<'a> Cur<'a> {
         let t = self.take(f);
         (!t.is_empty()).then_some(t)
     }
+    /// The run of bytes of the classes `bits` (line::CLASS) from here: a table load per byte.
+    #[inline(always)]
+    fn class(&mut self, bits: u8) -> &'a [u8] {
+        let start = self.i;
+        while self.s.get(self.i).is_some_and(|&b| CLASS[usize::from(b)] & bits != 0) {
+            self.i += 1;
+        }
+        self.s.get(start..self.i).unwrap_or_default()
+    }
+    #[inline(always)]
+    fn some_class(&mut self, bits: u8) -> Option<&'a [u8]> {
+        let t = self.class(bits);
+        (!t.is_empty()).then_some(t)
+    }
     #[inline(always)]
     fn byte(&mut self, b: u8) -> Option<()> {
         (self.s.get(self.i) == Some(&b)).then(|| self.i += 1)
     }
     #[inline(always)]
     fn digits(&mut self) -> Option<&'a [u8]> {
-        self.some(|b| b.is_ascii_digit())
+        self.some_class(DIGIT)
     }
     #[inline(always)]
     fn ws(&mut self) -> Option<()> {
-        self.some(is_ws).map(|_| ())
+        self.some_class(WS).map(|_| ())
     }
 }
 
@@ -79,7 +93,7 @@ pub fn block(p: &[u8]) -> Option<Block<'_>> {
     c.byte(b',')?;
     let minor = c.digits()?;
     c.ws()?;
-    let rwbs = c.some(|b| b.is_ascii_uppercase())?;
+    let rwbs = c.some_class(UPPER)?;
     c.ws()?;
     let mut bytes = None;
     if p.get(c.i) != Some(&b'(') {
@@ -87,7 +101,7 @@ pub fn block(p: &[u8]) -> Option<Block<'_>> {
         c.ws()?;
     }
     c.byte(b'(')?;
-    c.take(|b| b != b')');
+    c.i += memchr::memchr(b')', p.get(c.i..).unwrap_or_default())?;
     c.byte(b')')?;
     c.ws()?;
     let sector = c.digits()?;

@@ -287,3 +287,27 @@ fn a_stack_marker_owns_the_frames_after_it_in_the_chunks_after_its_own() {
     let out = Scanner::new(c).scan_alone(b"", second, &[], out.heads + out.markers > 0);
     assert_eq!((out.skipped, out.markers), (0, 0));
 }
+
+#[test]
+fn a_known_name_splits_its_lines_as_the_full_reading_does() {
+    let issue = b"dd  4116 [001]  2406.385071:     block:block_rq_issue: 254,0 WS 4096 () 2048 + 8 [dd]";
+    let mut named = line::Named::default();
+    let lead = line::lead(issue, Dialect::Perf).unwrap();
+    assert!(named.known(&lead, Dialect::Perf).is_none());
+    named.learn(&lead.head(Dialect::Perf).unwrap(), 3);
+    // the same spelling before the payload: known, with the payload this line has
+    let next = b"kworker/0:1  7 [000]  2406.385090:     block:block_rq_issue: 8,0 R 512 () 1 + 1 [k]";
+    let (h, kind) = named.known(&line::lead(next, Dialect::Perf).unwrap(), Dialect::Perf).unwrap();
+    assert_eq!((&*h.event, h.payload, kind), (&b"block:block_rq_issue"[..], &b"8,0 R 512 () 1 + 1 [k]"[..], 3));
+    // padded otherwise, or the name ending the line: read in full
+    for other in [&b"dd  4116 [001]  2406.385071:    block:block_rq_issue: x"[..], b"dd  4116 [001]  2406.385071:     block:block_rq_issue:"] {
+        assert!(named.known(&line::lead(other, Dialect::Perf).unwrap(), Dialect::Perf).is_none());
+    }
+    // ftrace's syscall lines are read before any name: one that starts as a known name does is not it
+    let sys = b"dd-1 [000] 5.100: sys_write(fd: 1)";
+    let mut fnamed = line::Named::default();
+    let first = b"dd-1 [000] 5.000: sys_write(fd: 1"; // no ')': a name "sys_write(fd" and its payload
+    fnamed.learn(&line::head(first, Dialect::Ftrace).unwrap(), 0);
+    assert!(fnamed.known(&line::lead(sys, Dialect::Ftrace).unwrap(), Dialect::Ftrace).is_none());
+    assert_eq!(&*line::head(sys, Dialect::Ftrace).unwrap().event, b"syscalls:sys_enter_write");
+}

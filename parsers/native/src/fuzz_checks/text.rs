@@ -1,7 +1,7 @@
 //! The text scanner over any bytes, in both dialects, cut into chunks at the fuzzer's choice:
 //! it must not panic, and what it reports must add up (every line is one thing, numbered once).
 
-use crate::text::line::Dialect;
+use crate::text::line::{self, Dialect, Named};
 use crate::text::{Config, Scanner};
 
 fn cfg(dialect: Dialect, flags: u8) -> Config {
@@ -49,6 +49,7 @@ pub fn check(data: &[u8]) {
     if lines.is_empty() {
         assert!(s.scan(b"", &[], true).is_some());
     }
+    known_names_read_as_the_full_read(&lines, dialect);
     assert!(events + skipped <= lines.len() + 1);
     if flags & 1 != 0 && flags & 8 == 0 {
         // without call chains the chunks scanned on their own (two scanners, every other chunk, as
@@ -62,5 +63,23 @@ pub fn check(data: &[u8]) {
             after_head |= out.heads > 0 || out.markers > 0;
         }
         assert_eq!((alone_events, alone_skipped), (events, skipped));
+    }
+}
+
+/// A line whose name is known (line::Named, learned from the lines before it) splits into the
+/// head the full reading gives it: the same event, payload and comm.
+fn known_names_read_as_the_full_read(lines: &[&[u8]], dialect: Dialect) {
+    let mut named = Named::default();
+    for (i, l) in lines.iter().enumerate() {
+        let l = l.strip_suffix(b"\n").unwrap_or(l);
+        let full = line::head(l, dialect);
+        let Some(lead) = line::lead(l, dialect) else { continue };
+        if let Some((h, kind)) = named.known(&lead, dialect) {
+            let full = full.expect("a known name on a line the full reading refuses");
+            assert_eq!((&h.event, h.payload, h.comm, h.named), (&full.event, full.payload, full.comm, full.named));
+            assert!(kind < i);
+        } else if let Some(h) = full {
+            named.learn(&h, i);
+        }
     }
 }
