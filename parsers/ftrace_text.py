@@ -23,7 +23,7 @@ their system; the ones reports know are given it back (``block_rq_issue`` -> ``b
 """
 from __future__ import annotations
 
-from .text import Dialect
+from .text_dialect import Dialect
 
 # system of the tracepoints reports know, for text that prints names alone
 _SYSTEM_PREFIX = (

@@ -14,7 +14,7 @@ with ``-F pid,tid``; ``--ns`` gives nine fraction digits; a period column may st
 """
 from __future__ import annotations
 
-from .text import Dialect
+from .text_dialect import Dialect
 
 # The grammar lives in the scanner (parsers/native/src/text_line.rs): the prefix is read from its
 # end ("[TGID/]PID [CPU] SEC"), frames are TAB-led "ADDR SYM (DSO)" lines (the "(dso)" tells a frame

@@ -1,13 +1,19 @@
 """Reading that starts before the reports are imported.
 
-A ``traceparse block`` run spends its first ~0.15 s importing polars and the reports, one core
-busy and the other idle. A perf.data on disk can be read in that time: ``start`` opens it and has
-the native scanner read its records in a thread of their own (parsers/native/src/perf_ahead.rs),
-with nothing of this package that imports polars; ``perf_data.open_scanner`` then ``take``s the
-scanner instead of opening the file again. Only a regular file in perf's file mode is read so
-(pipe mode's tracing data must be met where the stream has it), and only if it is still the
-same file (device, inode, size, mtime) when it is taken. The CLI ``discard``s what no report took, so a run that stops early
-(a bad option, an error) leaves no thread reading.
+A ``traceparse block`` run spends its first ~0.25 s importing polars, numpy and the reports, one
+core busy and the other idle. A capture on disk can be read in that time: ``start`` opens it and
+has the native core read it in threads of its own, with nothing of this package that imports
+polars, and the parser then ``take``s what was started instead of opening the file again:
+
+- a perf.data in perf's file mode: its records (parsers/native/src/perf_ahead.rs). Pipe mode's
+  tracing data must be met where the stream has it, so a pipe-mode file is read as before.
+- perf script or ftrace text, uncompressed: its chunks, scanned by the block report's two scanners
+  (parsers/native/src/text_ahead.rs). The dialect is sniffed from the same first bytes as
+  sniff.detect sniffs, and the text parser takes the reading only for the scanners it would build.
+
+Only what is still the same file (device, inode, size, mtime) when it is taken is used. The CLI
+``discard``s what no report took, so a run that stops early (a bad option, an error) leaves no
+thread reading.
 """
 from __future__ import annotations
 
@@ -15,7 +21,8 @@ import os
 
 _MAGIC = b"PERFILE2"
 _FILE_HEADER = 104  # perf_file_header's size in file mode (pipe mode's is 16)
-_started: dict[tuple, object] = {}  # the file's identity (device, inode, size, mtime) -> its scanner
+_SNIFF_BYTES = 1 << 16  # sniff.SNIFF_BYTES: the bytes sniff.detect tells a format by
+_started: dict[tuple, tuple] = {}  # the file's identity (device, inode, size, mtime) -> (what, its reading)
 
 
 def _identity(path: str) -> tuple | None:
@@ -29,18 +36,23 @@ def _identity(path: str) -> tuple | None:
 
 
 def start(path: str) -> None:
-    """Start reading ``path`` ahead if it is a perf.data in file mode on disk; else do nothing
-    (the report opens it as it would have, and says what is wrong with it)."""
+    """Start reading ``path`` ahead if it is a perf.data in file mode or a text capture on disk;
+    else do nothing (the report opens it as it would have, and says what is wrong with it)."""
     ident = _identity(path)
     if ident is None or ident in _started:
         return
     try:
         with open(path, "rb") as f:
-            head = f.read(16)
+            head = f.read(_SNIFF_BYTES)
     except OSError:
         return
-    if head[:8] != _MAGIC or int.from_bytes(head[8:16], "little") != _FILE_HEADER:
-        return
+    if head[:8] == _MAGIC and int.from_bytes(head[8:16], "little") == _FILE_HEADER:
+        _start_perf_data(path, ident)
+    else:
+        _start_text(path, ident, head)
+
+
+def _start_perf_data(path: str, ident: tuple) -> None:
     from ._native import PerfScanner
 
     try:
@@ -48,15 +60,39 @@ def start(path: str) -> None:
     except ValueError:
         return  # a damaged header: the report's own opening names the damage
     if scanner.read_ahead():
-        _started[ident] = scanner
+        _started[ident] = ("perf-data", scanner)
 
 
-def take(path: str):
-    """The scanner started over ``path``, if it is still that file; None otherwise."""
+def _start_text(path: str, ident: tuple, head: bytes) -> None:
+    from ._native import TextAhead
+    from .text_dialect import dialects, lane_scanner_args, sniff_text
+
+    name = sniff_text(head)  # compressed or binary input has no event lines: None
+    dialect = next((d for d in dialects() if d.name == name), None)
+    if dialect is None:
+        return
+    args = lane_scanner_args(dialect)
+    try:
+        _started[ident] = (("text", args), TextAhead(path, *args))
+    except OSError:
+        return  # the report's own opening says what is wrong
+
+
+def take(path: str, what="perf-data"):
+    """What was started over ``path`` (``what``: "perf-data", or ("text", the scanners' arguments)),
+    if it is still that file and was started so; None otherwise."""
     ident = _identity(path)
-    return _started.pop(ident, None) if ident is not None else None
+    started = _started.get(ident) if ident is not None else None
+    if started is None or started[0] != what:
+        return None
+    del _started[ident]
+    return started[1]
 
 
 def discard() -> None:
-    """Drop what no report took: a dropped scanner ends its reading thread."""
+    """Drop what no report took: its reading threads end."""
+    for _, reading in _started.values():
+        close = getattr(reading, "close", None)
+        if close is not None:
+            close()
     _started.clear()

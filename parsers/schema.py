@@ -47,20 +47,7 @@ FIELDS: dict[str, pl.DataType] = {
     "fields": pl.List(pl.Struct({"key": pl.String, "value": pl.String})),
 }
 
-BLOCK_EVENTS = (
-    "block:block_rq_insert",
-    "block:block_rq_issue",
-    "block:block_rq_complete",
-    "block:block_rq_requeue",
-)
-NET_EVENTS = (
-    "net:net_dev_queue",
-    "net:net_dev_xmit",
-    "net:netif_receive_skb",
-    "net:netif_receive_skb_entry",
-    "net:netif_rx",
-    "net:napi_gro_receive_entry",
-)
+from .event_names import BLOCK_EVENTS, NET_EVENTS  # noqa: E402 - (polars-free: the reading started before the imports needs them)
 
 
 def schema_for(event: str) -> dict[str, pl.DataType]:

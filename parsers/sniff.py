@@ -300,7 +300,7 @@ def detect(stream: BinaryIO, name: str) -> str:
         return "trace-dat"
     if head[:8] in PERF_DATA_MAGICS:
         return "perf-data"
-    from .text import sniff_text  # text dialects live with the text engine
+    from .text_dialect import sniff_text
 
     fmt = sniff_text(head)
     binary = b"\x00" in head[:4096]

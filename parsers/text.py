@@ -8,18 +8,21 @@ module, with the lines it was written for.
 """
 from __future__ import annotations
 
+import io
+import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import BinaryIO
 
 import numpy as np
 import polars as pl
 
-from . import _native
+from . import _native, prefetch
+from .errors import TraceParseError
 from .payloads import fields
 from .schema import BLOCK_EVENTS, NET_EVENTS, BlockLane, Chunk, KindStats, LaneStrings, conform
 from .source import Source
-from .text_alone import SCANNERS, RunStrings, scan_alone
+from .text_alone import SCANNERS, RunStrings, scan_alone, scanned_ahead
+from .text_dialect import MAX_LINE_BYTES, Dialect, dialects, lane_scanner_args, sniff_text  # noqa: F401 - the text engine's names
 
 CHUNK_BYTES = 6 << 20  # measured: with the parser running a chunk ahead, 6 MB keeps peak RSS ~360 MB on 1.3 GB; 8 MB went past 400 MB
 MAX_CHUNK_LINES = 64_000  # measured: a -g capture's 6 MB chunk holds 135k lines and peaks near 400 MB RSS
@@ -29,38 +32,7 @@ MAX_CHUNK_LINES = 64_000  # measured: a -g capture's 6 MB chunk holds 135k lines
 # chunks peaked at 290-305 MB RSS, 6 MB at 276-281, 4 MB at 257-259 (1.3 GB of text: 8% more CPU).
 LANE_CHUNK_BYTES = 4 << 20
 LANE_CHUNK_LINES = 1 << 19
-# No trace line comes near this (a -g frame or a payload is a few hundred bytes): a longer one is
-# damage (a file glued to binary data, a copy cut inside a line). It is cut: one skipped line, and
-# no more than this much of it is ever held, however far its newline is. (The scanner knows the
-# same bound: text.rs MAX_LINE_BYTES.)
-MAX_LINE_BYTES = 1 << 20
 _CUT_SHOWN = 60  # how much of a cut line is kept, for the "first skipped line" message
-
-
-@dataclass(frozen=True)
-class Dialect:
-    name: str  # the ``source.format`` it produces, and the scanner's name for its grammar
-    # events printed without their system that reports know: (name prefix, system), (name, full name)
-    systems: tuple[tuple[str, str], ...] = ()
-    exact: tuple[tuple[str, str], ...] = ()
-
-
-def dialects() -> tuple[Dialect, ...]:
-    from .ftrace_text import FTRACE
-    from .perf_script import PERF_SCRIPT
-
-    return (PERF_SCRIPT, FTRACE)
-
-
-def sniff_text(head: bytes) -> str | None:
-    """The dialect whose event lines make up most of the first lines (lines over the bound left out), or None."""
-    data = b"\n".join(l for l in head.split(b"\n")[:2000] if len(l) <= MAX_LINE_BYTES)
-    best, best_hits = None, 0
-    for d in dialects():
-        hits = _native.count_heads(data, d.name)
-        if hits > best_hits:
-            best, best_hits = d.name, hits
-    return best
 
 
 def sniff_window(stream: BinaryIO, want: int = 1 << 16, limit: int = 256 << 20) -> bytes:
@@ -179,8 +151,13 @@ def parse_text(
     chunks = reads(stream, size, LANE_CHUNK_LINES if lean and not chunk_bytes else None)
     if lean:  # no call chains: no chunk needs the one before, two are scanned at once
         run = RunStrings(SCANNERS)
-        for out in scan_alone([scanner() for _ in range(SCANNERS)], chunks, run):
-            yield _chunk(out, source, run.strings, learn=False)
+        ahead = None if chunk_bytes else _file_ahead(stream, source, dialect)
+        outs = scanned_ahead(ahead, run) if ahead is not None else scan_alone([scanner() for _ in range(SCANNERS)], chunks, run)
+        try:
+            for out in outs:
+                yield _chunk(out, source, run.strings, learn=False)
+        except OSError as exc:  # the native reading's
+            raise TraceParseError(f"{source.path}: {exc}") from None
         return
     one, strings = scanner(), LaneStrings()
     for head, data, end, cuts, last in chunks:
@@ -189,13 +166,31 @@ def parse_text(
             yield _chunk(out, source, strings)
 
 
+def _file_ahead(stream: BinaryIO, source: Source, dialect: Dialect):
+    """The native reading of the file ``stream`` reads, where it is a plain file on disk read from
+    its start (prefetch.py's, started before the imports, or one started now); else None."""
+    raw = getattr(stream, "raw_file", None)
+    path = source.path
+    plain = source.compression is None and raw is stream and isinstance(raw, io.BufferedReader)
+    if not plain or getattr(raw, "name", None) != path or not os.path.isfile(path):
+        return None
+    try:
+        if raw.tell() != 0:
+            return None
+    except OSError:
+        return None
+    args = lane_scanner_args(dialect)
+    return prefetch.take(path, ("text", args)) or _native.TextAhead(path, *args)
+
+
 def _chunk(out: dict, source: Source, strings: LaneStrings, learn: bool = True) -> Chunk:
     """The scanner's output for one chunk -> frames by kind, lost counts; skips and stacks into ``source``."""
     if out["skipped"]:
         no, text = out["first_skip"]
         source.skip(out["skipped"], no, text)
     _add_stacks(source, out)
-    chunk = Chunk(lost_events=out["lost_events"], lost_by_cpu=dict(out["lost_by_cpu"]))
+    # (the native reading says how far into the file it is; a stream's position says it otherwise)
+    chunk = Chunk(lost_events=out["lost_events"], lost_by_cpu=dict(out["lost_by_cpu"]), read_fraction=out.get("read_fraction"))
     chunk.frames = {k["name"]: _frame(k) for k in out["kinds"]}
     lane = out["lane"]
     if lane is not None:

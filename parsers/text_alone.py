@@ -1,5 +1,9 @@
 """Text chunks scanned on their own, two at once: the block report's read of perf/ftrace text.
 
+A text file on disk is read and scanned so by the native core itself (``_native.TextAhead``, which
+prefetch.py starts before the reports are imported); a pipe or a compressed stream is read here
+and its chunks handed to two ``TextScanner``s. Either way the chunks are put in the run's terms here.
+
 The block report reads text without call chains (the lane: parsers/text.py), where the scanner is
 the longest part of a run and the report's thread waits for it most of the time. Without call
 chains no chunk needs the one before it (``TextScanner.scan_alone``: nothing is carried over, the
@@ -55,36 +59,46 @@ class RunStrings:
             cols[name] = table[np.minimum(local, len(table) - 1)].tobytes()
 
 
+class InOrder:
+    """The scanners' chunks, taken in file order: skipped lines numbered from the file's start, the
+    lanes in the run's string codes, and whether an event line (or ftrace's stack marker) was seen
+    (frames that open a chunk after it are that event's)."""
+
+    def __init__(self, strings: RunStrings):
+        self.strings = strings
+        self.after_head = False
+        self.line_no = 0  # lines before the chunk (the scanners number a chunk's lines from 1)
+
+    def take(self, out: dict, scanner: int) -> dict:
+        if out["first_skip"] is not None:
+            no, text = out["first_skip"]
+            out["first_skip"] = (no + self.line_no, text)
+        self.line_no += out["lines"]
+        self.after_head = self.after_head or out["heads"] > 0 or out["markers"] > 0
+        if out["lane"] is not None:
+            self.strings.recode(out["lane"], scanner)
+        return out
+
+
 def scan_alone(scanners: list, reads: Iterator[tuple[bytes, bytes, int, list[bytes], bool]], strings: RunStrings) -> Iterator[dict]:
     """The scanners' output of ``reads`` (text.reads), in file order, lanes in the run's codes and
     skipped lines numbered from the file's start."""
     pool = ThreadPoolExecutor(len(scanners), thread_name_prefix="traceparse-scan")
     pending: deque = deque()  # (future, scanner), oldest first
-    # an event line (or ftrace's stack marker) was seen: frames that open a chunk are its
-    after_head = False
-    line_no = 0  # lines before the chunk (the scanners number a chunk's lines from 1)
+    order = InOrder(strings)
     turn = 0
 
     def done() -> dict:
-        nonlocal after_head, line_no
         fut, s = pending.popleft()
-        out = fut.result()
-        if out["first_skip"] is not None:
-            no, text = out["first_skip"]
-            out["first_skip"] = (no + line_no, text)
-        line_no += out["lines"]
-        after_head = after_head or out["heads"] > 0 or out["markers"] > 0
-        if out["lane"] is not None:
-            strings.recode(out["lane"], s)
-        return out
+        return order.take(fut.result(), s)
 
     try:
         for head, data, end, cuts, _last in reads:
             # a scanner takes its next chunk once its last is done; until an event line or a marker
             # has been seen, one chunk at a time (whether a chunk's first lines are frames depends on it)
-            while pending and (len(pending) == len(scanners) or not after_head):
+            while pending and (len(pending) == len(scanners) or not order.after_head):
                 yield done()
-            pending.append((pool.submit(scanners[turn].scan_alone, data, cuts, head, end, after_head), turn))
+            pending.append((pool.submit(scanners[turn].scan_alone, data, cuts, head, end, order.after_head), turn))
             turn = (turn + 1) % len(scanners)
         while pending:
             yield done()
@@ -92,3 +106,14 @@ def scan_alone(scanners: list, reads: Iterator[tuple[bytes, bytes, int, list[byt
         for fut, _ in pending:
             fut.cancel()
         pool.shutdown(wait=True)
+
+
+def scanned_ahead(ahead, strings: RunStrings) -> Iterator[dict]:
+    """The chunks of a ``_native.TextAhead`` (the file read and scanned by threads of the native
+    core, as ``scan_alone`` scans what it is given), in file order and the run's terms."""
+    order = InOrder(strings)
+    try:
+        while (out := ahead.next()) is not None:
+            yield order.take(out, out["scanner"])
+    finally:
+        ahead.close()

@@ -1,10 +1,12 @@
-"""Reading a perf.data ahead while the reports are imported (parsers/prefetch.py, perf_ahead.rs).
+"""Reading a capture ahead while the reports are imported (parsers/prefetch.py; a perf.data's
+records by perf_ahead.rs, a text's chunks by text_ahead.rs).
 
 The CLI's ``block`` starts it; the report must then read exactly what it would have read itself,
 and a run that ends any other way must leave no scanner (and no reading thread) behind.
 """
 from __future__ import annotations
 
+import io
 import lzma
 import os
 import shutil
@@ -32,8 +34,8 @@ def takes(monkeypatch):
     got: list = []
     real = prefetch.take
 
-    def take(path):
-        got.append(real(path))
+    def take(path, *what):
+        got.append(real(path, *what))
         return got[-1]
 
     monkeypatch.setattr(prefetch, "take", take)
@@ -56,7 +58,7 @@ def test_only_a_perf_data_in_file_mode_on_disk_is_read_ahead(tmp_path):
     pipe.write_bytes(lzma.decompress((FIXTURES / "perfdata" / "pipe-block.perf.data.xz").read_bytes()))
     garbage = tmp_path / "garbage.perf.data"
     garbage.write_bytes(PERF_DATA.read_bytes()[:104])  # the header's start and nothing after: not openable
-    for path in (FIXTURES / "perf-block.txt", pipe, garbage, tmp_path, tmp_path / "missing.perf.data", "-"):
+    for path in (pipe, garbage, tmp_path, tmp_path / "missing.perf.data", "-"):
         prefetch.start(str(path))
         assert not prefetch._started, path
     prefetch.start(str(PERF_DATA))
@@ -94,3 +96,41 @@ def test_a_scanner_over_a_python_file_object_reads_in_place():
     with open(PERF_DATA, "rb") as f:
         assert PerfScanner(f, False).read_ahead() is False
     assert PerfScanner.open_path(str(PERF_DATA), False).read_ahead() is True
+
+
+TEXT = FIXTURES / "perf-block.txt"
+
+
+def test_the_cli_reads_a_text_capture_ahead_and_reports_what_reading_it_from_a_stream_reports(tmp_path, takes):
+    out = tmp_path / "block.json"
+    with pytest.raises(SystemExit) as done:
+        cli.main(["block", str(TEXT), "--format", "json", "-o", str(out), "--top", "0"])
+    assert done.value.code in (0, None)
+    assert len(takes) == 1 and type(takes[0]).__name__ == "TextAhead", "the text was not read ahead"
+    with open(TEXT, "rb") as f:  # a file object: read by Python, chunk by chunk
+        streamed = traceparse.render_report(traceparse.block(io.BytesIO(f.read()), top=0), "json")
+    assert out.read_text() == streamed.replace("<stream>", str(TEXT))
+
+
+def test_only_plain_text_on_disk_is_read_ahead_and_only_for_the_scanners_asked_for(tmp_path):
+    packed = FIXTURES / "tracefs-block.txt.xz"  # compressed: sniffed as no text, read by Python
+    binary = tmp_path / "binary"
+    binary.write_bytes(bytes(range(256)) * 64)
+    for path in (packed, binary, FIXTURES / "blk.dat"):
+        prefetch.start(str(path))
+        assert not prefetch._started, path
+    prefetch.start(str(TEXT))
+    ((what, _),) = prefetch._started.values()
+    assert what[0] == "text" and what[1][0] == "perf-script"
+    assert prefetch.take(str(TEXT)) is None  # asked for a perf.data's reading: not this one
+    assert prefetch.take(str(TEXT), ("text", ("ftrace-text", *what[1][1:]))) is None
+    assert prefetch.take(str(TEXT), what) is not None
+    prefetch.start(str(TEXT))
+    copy = tmp_path / "copy.txt"
+    shutil.copy(TEXT, copy)
+    prefetch.start(str(copy))
+    st = copy.stat()
+    os.utime(copy, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    assert prefetch.take(str(copy), what) is None  # changed since it was started
+    assert len(prefetch._started) == 2
+    prefetch.discard()  # closes both: their threads end

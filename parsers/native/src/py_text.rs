@@ -4,10 +4,11 @@
 //! strings as one '\n'-separated blob per table or column (no value holds a newline: they come
 //! from lines), which polars splits once.
 
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
+use crate::text::ahead::Ahead;
 use crate::text::cols::{Codes, Strings};
 use crate::text::lane::Lane;
 use crate::text::line::Dialect;
@@ -192,6 +193,47 @@ impl TextScanner {
     }
 }
 
+/// A text file read and scanned ahead, in threads of their own (text::ahead): the block report's
+/// chunks, in file order, each as `TextScanner.scan_alone` gives it.
+#[pyclass(module = "traceparse.parsers._native")]
+struct TextAhead {
+    inner: Option<std::sync::Mutex<Ahead>>,
+    size: u64,
+}
+
+#[pymethods]
+impl TextAhead {
+    /// Start reading `path` with the block report's scanners (no call chains, no payload text,
+    /// block requests in the lane) of the dialect and event names given.
+    #[new]
+    fn new(path: &str, dialect_name: &str, block_events: Vec<String>, net_events: Vec<String>, systems: Vec<(String, String)>, exact: Vec<(String, String)>) -> PyResult<Self> {
+        let cfg = Config { dialect: dialect(dialect_name)?, stacks: false, payload: false, lane: true, block_events, net_events, systems, exact };
+        let opened = std::fs::File::open(path).and_then(|f| Ok((f.metadata()?.len(), f)));
+        let (size, file) = opened.map_err(|e| PyOSError::new_err(format!("{path}: {e}")))?;
+        let ahead = Ahead::start(file, &cfg).map_err(|e| PyOSError::new_err(format!("{path}: cannot start reading: {e}")))?;
+        Ok(TextAhead { inner: Some(std::sync::Mutex::new(ahead)), size })
+    }
+
+    /// The next chunk, with "scanner" (whose string codes its lane is in) and "read_fraction" (of
+    /// the file, read with it); None after the last. A failed read raises OSError.
+    fn next<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(ahead) = self.inner.as_mut() else { return Ok(None) };
+        let ahead = ahead.get_mut().unwrap_or_else(|e| e.into_inner());
+        let Some(s) = py.detach(|| ahead.next()) else { return Ok(None) };
+        let out = s.out.map_err(PyOSError::new_err)?;
+        let d = chunk(py, &out)?;
+        d.set_item("scanner", s.scanner)?;
+        d.set_item("read_fraction", if self.size > 0 { s.read_bytes as f64 / self.size as f64 } else { 1.0 })?;
+        Ok(Some(d))
+    }
+
+    /// Stop reading (the threads end; what they scanned is dropped).
+    fn close(&mut self, py: Python<'_>) {
+        let inner = self.inner.take();
+        py.detach(move || drop(inner));
+    }
+}
+
 /// How many of `data`'s lines are event lines of the dialect `dialect_name`.
 #[pyfunction]
 fn count_heads(py: Python<'_>, data: &[u8], dialect_name: &str) -> PyResult<usize> {
@@ -201,6 +243,7 @@ fn count_heads(py: Python<'_>, data: &[u8], dialect_name: &str) -> PyResult<usiz
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<TextScanner>()?;
+    m.add_class::<TextAhead>()?;
     m.add_function(wrap_pyfunction!(count_heads, m)?)?;
     Ok(())
 }

@@ -11,6 +11,8 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
+#[path = "text_ahead.rs"]
+pub mod ahead;
 #[path = "text_cols.rs"]
 pub mod cols;
 #[path = "text_lane.rs"]
@@ -411,7 +413,13 @@ impl Scanner {
             }
         };
         let (name, class) = &self.names[kind];
-        let body = clean(h.payload);
+        let lane_kind = self.lane_kinds.get(kind).copied().unwrap_or(0);
+        // the lane types only ASCII fields of a block payload (a byte of UTF-8 or its replacement
+        // is in none): one whose ends are ASCII and not whitespace is its own trim, and it types
+        // as its lossy copy would
+        let ascii_end = |b: Option<&u8>| b.is_some_and(|&b| b < 0x80 && !line::is_ws(b));
+        let own = lane_kind != 0 && ascii_end(h.payload.first()) && ascii_end(h.payload.last());
+        let body = if own { Cow::Borrowed(h.payload) } else { clean(h.payload) };
         let typed = match class {
             Class::Block => block_fields(&body, name),
             Class::Net => net_fields(&body),
@@ -421,7 +429,6 @@ impl Scanner {
             return p.out.skip(no, || format!("{name}: {}", lossy(&body)));
         };
         let comm = &h.comm[if self.cfg.dialect == Dialect::Ftrace { line::instance_len(h.comm) } else { 0 }..];
-        let lane_kind = self.lane_kinds.get(kind).copied().unwrap_or(0);
         if let (Typed::Block { b, major, minor, sector, nr, bytes, .. }, true) = (&typed, lane_kind != 0) {
             let comm = clean(comm);
             let ev = lane::LaneEvent {
