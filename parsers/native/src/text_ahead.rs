@@ -227,8 +227,13 @@ impl Ahead {
         Ok(Ahead { scanned: Some(done_rx), room, early: BTreeMap::new(), next: 0, ended: false, stop, threads })
     }
 
-    /// The next chunk in file order; None after the last (or after the one that ended it early).
-    pub fn next(&mut self) -> Option<Scanned> {
+}
+
+/// The chunks in file order, up to the last (or the one that ended the reading early).
+impl Iterator for Ahead {
+    type Item = Scanned;
+
+    fn next(&mut self) -> Option<Scanned> {
         if self.ended {
             return None;
         }
@@ -394,7 +399,7 @@ mod tests {
         std::fs::write(&path, &text).unwrap();
         let mut a = Ahead::start(File::open(&path).unwrap(), &lane_cfg()).unwrap();
         let (mut events, mut seqs, mut skipped, mut lines) = (0, Vec::new(), 0, 0);
-        while let Some(s) = a.next() {
+        for s in a.by_ref() {
             let out = s.out.unwrap();
             assert_eq!(s.scanner as u64, s.seq % 2);
             events += out.lane.len();
