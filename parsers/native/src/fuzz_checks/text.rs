@@ -50,6 +50,7 @@ pub fn check(data: &[u8]) {
         assert!(s.scan(b"", &[], true).is_some());
     }
     known_names_read_as_the_full_read(&lines, dialect);
+    reads_join_back_into_the_input(data, usize::from(flags >> 3) + 1);
     assert!(events + skipped <= lines.len() + 1);
     if flags & 1 != 0 && flags & 8 == 0 {
         // without call chains the chunks scanned on their own (two scanners, every other chunk, as
@@ -82,4 +83,22 @@ fn known_names_read_as_the_full_read(lines: &[&[u8]], dialect: Dialect) {
             named.learn(&h, i);
         }
     }
+}
+
+/// The native reading's chunks (text_ahead.rs `Reads`), in reads of any size: whole lines that
+/// join back into the input (a fuzz input has no line over the bound, so nothing is cut).
+fn reads_join_back_into_the_input(data: &[u8], size: usize) {
+    let mut r = crate::text::ahead::Reads::new(data, size);
+    let mut joined = Vec::new();
+    while let Some(p) = r.next(Vec::new()).expect("reading a slice cannot fail") {
+        assert!(p.cuts.is_empty());
+        let lines = [p.head.as_slice(), &p.data[..p.end]].concat();
+        assert!(p.last || lines.ends_with(b"\n"), "a chunk that is not the last ends inside a line");
+        joined.extend(lines);
+        if p.last {
+            assert!(r.next(Vec::new()).unwrap().is_none());
+            break;
+        }
+    }
+    assert_eq!(joined, data);
 }
