@@ -210,11 +210,11 @@ impl Ahead {
         let gate = Arc::new(Gate::default());
         let room = Arc::new(Room { state: Mutex::new((0, START_DEPTH, false)), changed: Condvar::new() });
         let (done_tx, done_rx) = channel::<Scanned>(); // bounded by `room`
-        let (back_tx, back_rx) = sync_channel::<Vec<u8>>(SCANNERS + 1); // read buffers handed back
+        let (back_tx, back_rx) = sync_channel::<Vec<u8>>(1); // a read buffer handed back (its pages warm)
         let mut jobs = Vec::new();
         let mut threads = Vec::new();
         for s in 0..SCANNERS {
-            let (tx, rx) = sync_channel::<Job>(1);
+            let (tx, rx) = sync_channel::<Job>(0); // handed over, not queued: the read buffers in use stay few
             jobs.push(tx);
             let (scanner, gate, room, done, back) = (Scanner::new(cfg.clone()), gate.clone(), room.clone(), done_tx.clone(), back_tx.clone());
             let t = std::thread::Builder::new().name("traceparse-scan".into()).spawn(move || scan(s, scanner, &rx, &gate, &room, &done, &back))?;
