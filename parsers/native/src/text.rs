@@ -292,6 +292,9 @@ impl Scanner {
             group_of: HashMap::new(),
             groups: Vec::new(),
         };
+        if self.cfg.lane {
+            p.out.lane.reserve(lines.len()); // (a line is at most one event)
+        }
         for (i, l) in lines.iter().enumerate() {
             let no = self.next_no + i as u64;
             match *l {

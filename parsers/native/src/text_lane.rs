@@ -186,6 +186,22 @@ pub struct LaneEvent<'a> {
 }
 
 impl Lane {
+    /// Room for `n` events in every column: a chunk's lane grown push by push copied each column
+    /// a dozen times over.
+    pub fn reserve(&mut self, n: usize) {
+        self.kind.reserve(n);
+        self.devnum.reserve(n);
+        self.sector.reserve(n);
+        self.ts.reserve(n);
+        self.pid.reserve(n);
+        self.nr.reserve(n);
+        self.bytes.reserve(n);
+        self.nulls.reserve(n);
+        self.dev.reserve(n);
+        self.comm.reserve(n);
+        self.rwbs.reserve(n);
+    }
+
     pub fn len(&self) -> usize {
         self.kind.len()
     }
