@@ -59,10 +59,37 @@ impl Kind {
 /// (devnum, sector): devnum is major << 20 | minor, as the caller computes it.
 pub type Key = (u64, u64);
 
-/// One block event, as the frames have it. `key` is None where the device or sector is null: such an
-/// event pairs with nothing (a complete is "without issue", an insert/issue stays open).
-#[derive(Clone, Debug, Default)]
+/// One block event, as the frames have it (`EventValues`). `key` is None where the device or sector
+/// is null: such an event pairs with nothing (a complete is "without issue", an insert/issue stays
+/// open). Its nullable values are kept as values and a bit each, not as Options: an event is 64
+/// bytes, not 104, and a chunk's events are written, gathered in sweep order and read again, so
+/// their size was the pairing's memory traffic.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Event {
+    devnum: u64,
+    key_sector: u64,
+    sector: u64,
+    ts: i64,
+    bytes: u64,
+    pub dev: u32,
+    pub comm: u32,
+    pub rwbs: u32,
+    pid: i32,
+    nr: u32,
+    pub kind: u8,
+    absent: u8, // the bits below: which values are null (stored as 0)
+}
+
+const NO_KEY: u8 = 1;
+const NO_TS: u8 = 2;
+const NO_PID: u8 = 4;
+const NO_NR: u8 = 8;
+const NO_BYTES: u8 = 16;
+const NO_SECTOR_VALUE: u8 = 32;
+
+/// An event's values, each nullable one as an Option.
+#[derive(Clone, Debug, Default)]
+pub struct EventValues {
     pub kind: u8,
     pub key: Option<Key>,
     pub dev: u32,
@@ -74,6 +101,65 @@ pub struct Event {
     pub bytes: Option<u64>,
     /// The sector as printed (a complete's key may be the flush's 0 instead).
     pub sector: Option<u64>,
+}
+
+impl From<EventValues> for Event {
+    #[inline]
+    fn from(v: EventValues) -> Self {
+        let bit = |some: bool, b: u8| if some { 0 } else { b };
+        let absent = bit(v.key.is_some(), NO_KEY) | bit(v.ts.is_some(), NO_TS) | bit(v.pid.is_some(), NO_PID) | bit(v.nr.is_some(), NO_NR)
+            | bit(v.bytes.is_some(), NO_BYTES) | bit(v.sector.is_some(), NO_SECTOR_VALUE);
+        let (devnum, key_sector) = v.key.unwrap_or_default();
+        Event {
+            devnum,
+            key_sector,
+            sector: v.sector.unwrap_or(0),
+            ts: v.ts.unwrap_or(0),
+            bytes: v.bytes.unwrap_or(0),
+            dev: v.dev,
+            comm: v.comm,
+            rwbs: v.rwbs,
+            pid: v.pid.unwrap_or(0),
+            nr: v.nr.unwrap_or(0),
+            kind: v.kind,
+            absent,
+        }
+    }
+}
+
+impl Event {
+    #[inline]
+    fn has(&self, bit: u8) -> bool {
+        self.absent & bit == 0
+    }
+    #[inline]
+    pub fn key(&self) -> Option<Key> {
+        self.has(NO_KEY).then_some((self.devnum, self.key_sector))
+    }
+    #[inline]
+    pub fn ts(&self) -> Option<i64> {
+        self.has(NO_TS).then_some(self.ts)
+    }
+    #[inline]
+    pub fn pid(&self) -> Option<i32> {
+        self.has(NO_PID).then_some(self.pid)
+    }
+    #[inline]
+    pub fn nr(&self) -> Option<u32> {
+        self.has(NO_NR).then_some(self.nr)
+    }
+    #[inline]
+    pub fn bytes(&self) -> Option<u64> {
+        self.has(NO_BYTES).then_some(self.bytes)
+    }
+    #[inline]
+    pub fn sector(&self) -> Option<u64> {
+        self.has(NO_SECTOR_VALUE).then_some(self.sector)
+    }
+    pub fn set_key(&mut self, key: Option<Key>) {
+        (self.devnum, self.key_sector) = key.unwrap_or_default();
+        self.absent = (self.absent & !NO_KEY) | if key.is_some() { 0 } else { NO_KEY };
+    }
 }
 
 /// What a key remembers of its request: the insert and issue sides and the request's shape.
@@ -128,16 +214,16 @@ impl Request {
     fn of(e: &Event, kind: Kind) -> Request {
         let mut r = Request {
             rwbs: e.rwbs,
-            nr: e.nr,
-            bytes: e.bytes,
-            orig_sector: e.sector,
+            nr: e.nr(),
+            bytes: e.bytes(),
+            orig_sector: e.sector(),
             parts: Some(0),
             ..Request::default()
         };
         if kind == Kind::Insert {
-            (r.ins_ts, r.ins_comm, r.ins_pid) = (e.ts, e.comm, e.pid);
+            (r.ins_ts, r.ins_comm, r.ins_pid) = (e.ts(), e.comm, e.pid());
         } else {
-            (r.iss_ts, r.iss_comm, r.iss_pid) = (e.ts, e.comm, e.pid);
+            (r.iss_ts, r.iss_comm, r.iss_pid) = (e.ts(), e.comm, e.pid());
         }
         r
     }
@@ -273,20 +359,20 @@ pub fn pair_chunk(table: &mut OpenTable, events: &[Event], ops: &Ops, bounds: Bo
     places.clear();
     let mut state: Vec<Open> = Vec::new();
     for (at, e) in events.iter().enumerate() {
-        let key = match e.key {
+        let key = match e.key() {
             // Rule: a flush completes with no sector (2^64-1); it was issued at sector 0, keyed there
             Some((dev, NO_SECTOR)) if e.kind == Kind::Complete as u8 && ops.of(e.rwbs) == b'F' => Some((dev, 0)),
             k => k,
         };
         let Some(kind) = Kind::from_code(e.kind) else { continue }; // the caller sends only the three kinds
         match key {
-            Some(key) => places.push(Place { key, ts: e.ts, kind, at: at as u32 }),
+            Some(key) => places.push(Place { key, ts: e.ts(), kind, at: at as u32 }),
             None if kind == Kind::Complete => {
                 // Rule: with no key nothing can have been issued under it
-                let side = Side { dev: e.dev, op: ops.of(e.rwbs), comm: NULL, ts: e.ts };
-                out.without_issue.push((side, e.nr == Some(0)));
+                let side = Side { dev: e.dev, op: ops.of(e.rwbs), comm: NULL, ts: e.ts() };
+                out.without_issue.push((side, e.nr() == Some(0)));
             }
-            None => state.push(Open { key: None, dev: e.dev, ts: e.ts, req: Request::of(e, kind) }),
+            None => state.push(Open { key: None, dev: e.dev, ts: e.ts(), req: Request::of(e, kind) }),
         }
     }
     let mut carried: Vec<Option<Open>> = Vec::new();
@@ -411,7 +497,7 @@ impl Row<'_> {
     }
     fn ts(&self) -> Option<i64> {
         match self {
-            Row::Event(e) => e.ts,
+            Row::Event(e) => e.ts(),
             Row::Carried(o) | Row::Rest(o) => o.ts,
         }
     }
@@ -445,7 +531,7 @@ fn pair_key<'a>(key: Key, rows: impl Iterator<Item = Row<'a>>, ops: &Ops, rests:
                 }
                 continue;
             }
-            Row::Event(e) => (e.dev, e.ts, Request::of(e, kind), kind == Kind::Insert, kind == Kind::Issue),
+            Row::Event(e) => (e.dev, e.ts(), Request::of(e, kind), kind == Kind::Insert, kind == Kind::Issue),
             Row::Carried(o) => {
                 let (i, s) = (o.req.ins_ts.is_some(), o.req.iss_ts.is_some());
                 (o.dev, o.ts, o.req, i, s)
@@ -470,7 +556,7 @@ fn pair_key<'a>(key: Key, rows: impl Iterator<Item = Row<'a>>, ops: &Ops, rests:
 
 /// A complete against what its key remembers; false if it was not taken (an op mismatch).
 fn complete(key: Key, c: &Event, req: &Request, ops: &Ops, rests: &mut BTreeMap<Key, Vec<Open>>, out: &mut Paired) -> bool {
-    let side = Side { dev: c.dev, op: ops.of(c.rwbs), comm: NULL, ts: c.ts };
+    let side = Side { dev: c.dev, op: ops.of(c.rwbs), comm: NULL, ts: c.ts() };
     // Rule: a read complete never pairs with a write issue: the issue stays open for its own complete
     let differs = req.rwbs != NULL && c.rwbs != NULL && c.rwbs != req.rwbs;
     if differs && ops.of(c.rwbs) != ops.of(req.rwbs) {
@@ -479,21 +565,21 @@ fn complete(key: Key, c: &Event, req: &Request, ops: &Ops, rests: &mut BTreeMap<
     }
     if req.iss_ts.is_none() {
         // Rule: a complete with no issue started before the capture (or ends a flush sequence: 0 sectors)
-        out.without_issue.push((side, c.nr == Some(0)));
+        out.without_issue.push((side, c.nr() == Some(0)));
     }
-    match (req.iss_ts, c.nr, req.nr) {
+    match (req.iss_ts, c.nr(), req.nr) {
         (Some(_), Some(done), Some(nr)) if done > 0 && done < nr => {
             // Rule: a partial completion; the request goes on at sector + done, where its next complete fires
             let who = req.requester();
-            out.partials.push(Side { dev: c.dev, op: ops.of(req.rwbs), comm: who, ts: c.ts });
+            out.partials.push(Side { dev: c.dev, op: ops.of(req.rwbs), comm: who, ts: c.ts() });
             let rest = Request { nr: Some(nr - done), parts: req.parts.map(|p| p.saturating_add(1)), ..req.clone() };
             let at = (key.0, key.1.wrapping_add(u64::from(done)));
             // a sector wrapping past 2^64 would land behind the sweep; such a rest is dropped here
             if at.1 > key.1 {
-                rests.entry(at).or_default().push(Open { key: Some(at), dev: c.dev, ts: c.ts, req: rest });
+                rests.entry(at).or_default().push(Open { key: Some(at), dev: c.dev, ts: c.ts(), req: rest });
             }
         }
-        _ if req.opened() => out.done.push(Done { ts: c.ts, dev: c.dev, c_rwbs: c.rwbs, req: req.clone() }),
+        _ if req.opened() => out.done.push(Done { ts: c.ts(), dev: c.dev, c_rwbs: c.rwbs, req: req.clone() }),
         _ => {}
     }
     true
@@ -647,9 +733,13 @@ mod tests {
     const OPS: &[u8] = b"RWWF";
     const BIG: Bounds = Bounds { hot_rows: 1 << 20, max_open: 1 << 20 };
 
-    fn ev(kind: Kind, ts: i64, sector: u64, nr: u32, rwbs: u32) -> Event {
+    fn values(kind: Kind, ts: i64, sector: u64, nr: u32, rwbs: u32) -> EventValues {
         let comm = if kind == Kind::Complete { NULL } else { kind as u32 * 10 };
-        Event { kind: kind as u8, key: Some((8 << 20, sector)), dev: 7, ts: Some(ts), comm, pid: Some(1), rwbs, nr: Some(nr), bytes: Some(u64::from(nr) * 512), sector: Some(sector) }
+        EventValues { kind: kind as u8, key: Some((8 << 20, sector)), dev: 7, ts: Some(ts), comm, pid: Some(1), rwbs, nr: Some(nr), bytes: Some(u64::from(nr) * 512), sector: Some(sector) }
+    }
+
+    fn ev(kind: Kind, ts: i64, sector: u64, nr: u32, rwbs: u32) -> Event {
+        values(kind, ts, sector, nr, rwbs).into()
     }
     use Kind::{Complete as C, Insert as Ins, Issue as Iss};
 
@@ -749,19 +839,19 @@ mod tests {
 
     #[test]
     fn a_value_an_event_lacks_keeps_the_remembered_one() {
-        let mut issue = ev(Iss, 100, 8, 8, W);
+        let mut issue = values(Iss, 100, 8, 8, W);
         issue.bytes = None;
-        let (p, _) = run(&[ev(Ins, 90, 8, 8, W), issue, ev(C, 150, 8, 8, W)]);
+        let (p, _) = run(&[ev(Ins, 90, 8, 8, W), issue.into(), ev(C, 150, 8, 8, W)]);
         assert_eq!(p.done[0].req.bytes, Some(4096));
     }
 
     #[test]
     fn an_event_without_a_key_pairs_with_nothing() {
-        let mut issue = ev(Iss, 100, 8, 8, W);
+        let mut issue = values(Iss, 100, 8, 8, W);
         issue.key = None;
-        let mut complete = ev(C, 150, 8, 8, W);
+        let mut complete = values(C, 150, 8, 8, W);
         complete.key = None;
-        let (p, t) = run(&[issue, complete]);
+        let (p, t) = run(&[issue.into(), complete.into()]);
         assert!(p.done.is_empty() && p.without_issue.len() == 1 && t.len() == 1);
     }
 
@@ -796,7 +886,7 @@ mod tests {
         let mut open: HashMap<Key, (Option<i64>, Option<i64>, u32)> = HashMap::new();
         let (mut done, mut over, mut orphan, mut mismatch) = (vec![], 0, 0, 0);
         for e in events {
-            let (Some(k), Some(ts)) = (e.key, e.ts) else { continue };
+            let (Some(k), Some(ts)) = (e.key(), e.ts()) else { continue };
             let o = open.entry(k).or_insert((None, None, NULL));
             match Kind::from_code(e.kind) {
                 Some(Ins) => {
@@ -839,7 +929,7 @@ mod tests {
                 .map(|i| {
                     let kind = [Ins, Iss, Iss, C, C][rnd(5) as usize];
                     let mut e = ev(kind, i as i64 * 10, rnd(4) * 8, 8, rnd(3) as u32);
-                    e.key = Some((rnd(2), rnd(4) * 8));
+                    e.set_key(Some((rnd(2), rnd(4) * 8)));
                     e
                 })
                 .collect();

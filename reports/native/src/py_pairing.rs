@@ -11,7 +11,7 @@ use pyo3::types::{PyBytes, PyDict};
 use crate::py_columns::{column, Le, Out};
 use crate::py_recording::Recorder;
 use crate::recording::{Finished, Strings};
-use crate::pairing::{pair_chunk, Bounds, Done, Event, Open, OpenTable, Ops, Request, Scratch, Side};
+use crate::pairing::{pair_chunk, Bounds, Done, Event, EventValues, Open, OpenTable, Ops, Request, Scratch, Side};
 
 // bits of the `nulls` column: which of an event's values are null in its frame
 const TS_NULL: u8 = 1;
@@ -44,7 +44,7 @@ fn events(cols: &Bound<PyDict>, out: &mut Vec<Event>) -> PyResult<()> {
     for i in 0..n {
         let z = nulls[i];
         let sec = at8(sector, i);
-        out.push(Event {
+        out.push(Event::from(EventValues {
             kind: kind[i],
             key: some(z, KEY_NULL).then_some((at8(devnum, i), sec)),
             dev: at4(dev, i),
@@ -55,7 +55,7 @@ fn events(cols: &Bound<PyDict>, out: &mut Vec<Event>) -> PyResult<()> {
             nr: some(z, NR_NULL).then_some(at4(nr, i)),
             bytes: some(z, BYTES_NULL).then_some(at8(bytes, i)),
             sector: some(z, KEY_NULL).then_some(sec),
-        });
+        }));
     }
     Ok(())
 }

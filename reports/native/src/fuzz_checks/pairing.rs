@@ -3,7 +3,7 @@
 //!
 //!     cd reports/native && RUSTC_BOOTSTRAP=1 cargo fuzz run pairing -- -max_total_time=300
 
-use crate::pairing::{pair_chunk, Bounds, Event, OpenTable, Ops, Scratch, NULL};
+use crate::pairing::{pair_chunk, Bounds, Event, EventValues, OpenTable, Ops, Scratch, NULL};
 
 /// 12 bytes per event: kind, key, time step, rwbs, sector count, nulls, chunk cut.
 fn event(b: &[u8], ts: &mut i64) -> (Event, bool) {
@@ -15,7 +15,7 @@ fn event(b: &[u8], ts: &mut i64) -> (Event, bool) {
         6 => u64::MAX - 3, // a partial rest here would wrap
         s => u64::from(s) * 8,
     };
-    let e = Event {
+    let e: Event = EventValues {
         kind: byte(0) % 5, // 0 and 4 are no kinds the caller sends: ignored
         key: (nulls & 1 == 0).then_some((u64::from(byte(3) % 2), sector)),
         dev: u32::from(byte(3) % 2),
@@ -26,7 +26,8 @@ fn event(b: &[u8], ts: &mut i64) -> (Event, bool) {
         nr: (nulls & 32 == 0).then_some(u32::from(byte(7) % 20)),
         bytes: (nulls & 64 == 0).then_some(u64::from(byte(8)) * 512),
         sector: (nulls & 1 == 0).then_some(sector),
-    };
+    }
+    .into();
     (e, byte(9) % 8 == 0)
 }
 
