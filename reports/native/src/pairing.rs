@@ -156,6 +156,28 @@ impl Event {
     pub fn sector(&self) -> Option<u64> {
         self.has(NO_SECTOR_VALUE).then_some(self.sector)
     }
+    /// An event of the lane's columns (py_pairing.rs): `null_*` say which values are null.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)] // a column each
+    pub fn of_lane(kind: u8, key: Key, dev: u32, ts: i64, comm: u32, pid: i32, rwbs: u32, nr: u32, bytes: u64, null_key: bool, null_ts: bool, null_pid: bool, null_nr: bool, null_bytes: bool) -> Self {
+        let keep = |null: bool, v: u64| if null { 0 } else { v };
+        let bit = |null: bool, b: u8| if null { b } else { 0 };
+        Event {
+            devnum: keep(null_key, key.0),
+            key_sector: keep(null_key, key.1),
+            sector: keep(null_key, key.1),
+            ts: keep(null_ts, ts as u64) as i64,
+            bytes: keep(null_bytes, bytes),
+            dev,
+            comm,
+            rwbs,
+            pid: keep(null_pid, pid as u32 as u64) as u32 as i32,
+            nr: keep(null_nr, u64::from(nr)) as u32,
+            kind,
+            absent: bit(null_key, NO_KEY | NO_SECTOR_VALUE) | bit(null_ts, NO_TS) | bit(null_pid, NO_PID) | bit(null_nr, NO_NR) | bit(null_bytes, NO_BYTES),
+        }
+    }
+
     pub fn set_key(&mut self, key: Option<Key>) {
         (self.devnum, self.key_sector) = key.unwrap_or_default();
         self.absent = (self.absent & !NO_KEY) | if key.is_some() { 0 } else { NO_KEY };
@@ -835,6 +857,30 @@ mod tests {
     fn at_equal_times_issue_comes_before_complete() {
         let (p, _) = run(&[ev(C, 100, 8, 8, W), ev(Iss, 100, 8, 8, W)]);
         assert_eq!(d2c(&p.done[0]), Some(0));
+    }
+
+    #[test]
+    fn an_event_of_the_lanes_columns_is_the_event_of_its_values() {
+        for nulls in 0..32u8 {
+            let n = |b: u8| nulls & b != 0;
+            let lane = Event::of_lane(2, (8 << 20, 96), 7, -5, 3, -1, 2, 8, 4096, n(1), n(2), n(4), n(8), n(16));
+            let some = |b: u8| !n(b);
+            let values = EventValues {
+                kind: 2,
+                key: some(1).then_some((8 << 20, 96)),
+                dev: 7,
+                ts: some(2).then_some(-5),
+                comm: 3,
+                pid: some(4).then_some(-1),
+                rwbs: 2,
+                nr: some(8).then_some(8),
+                bytes: some(16).then_some(4096),
+                sector: some(1).then_some(96),
+            };
+            let got = (lane.key(), lane.ts(), lane.pid(), lane.nr(), lane.bytes(), lane.sector());
+            assert_eq!(got, (values.key, values.ts, values.pid, values.nr, values.bytes, values.sector), "nulls {nulls:05b}");
+            assert_eq!(lane, Event::from(values), "nulls {nulls:05b}");
+        }
     }
 
     #[test]

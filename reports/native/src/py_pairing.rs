@@ -11,7 +11,7 @@ use pyo3::types::{PyBytes, PyDict};
 use crate::py_columns::{column, Le, Out};
 use crate::py_recording::Recorder;
 use crate::recording::{Finished, Strings};
-use crate::pairing::{pair_chunk, Bounds, Done, Event, EventValues, Open, OpenTable, Ops, Request, Scratch, Side};
+use crate::pairing::{pair_chunk, Bounds, Done, Event, Open, OpenTable, Ops, Request, Scratch, Side};
 
 // bits of the `nulls` column: which of an event's values are null in its frame
 const TS_NULL: u8 = 1;
@@ -36,7 +36,6 @@ fn events(cols: &Bound<PyDict>, out: &mut Vec<Event>) -> PyResult<()> {
     let c32 = |name| column::<u32>(&held, &COLUMNS, name, n);
     let (devnum, sector, ts, bytes) = (c64("devnum")?, c64("sector")?, c64("ts")?, c64("bytes")?);
     let (dev, comm, pid, rwbs, nr) = (c32("dev")?, c32("comm")?, c32("pid")?, c32("rwbs")?, c32("nr")?);
-    let some = |null: u8, bit: u8| null & bit == 0;
     let at8 = |b: &[u8], i: usize| b.get(i * 8..i * 8 + 8).map_or(0, u64::read);
     let at4 = |b: &[u8], i: usize| b.get(i * 4..i * 4 + 4).map_or(0, u32::read);
     out.clear();
@@ -44,18 +43,23 @@ fn events(cols: &Bound<PyDict>, out: &mut Vec<Event>) -> PyResult<()> {
     for i in 0..n {
         let z = nulls[i];
         let sec = at8(sector, i);
-        out.push(Event::from(EventValues {
-            kind: kind[i],
-            key: some(z, KEY_NULL).then_some((at8(devnum, i), sec)),
-            dev: at4(dev, i),
-            ts: some(z, TS_NULL).then_some(at8(ts, i) as i64),
-            comm: at4(comm, i),
-            pid: some(z, PID_NULL).then_some(at4(pid, i) as i32),
-            rwbs: at4(rwbs, i),
-            nr: some(z, NR_NULL).then_some(at4(nr, i)),
-            bytes: some(z, BYTES_NULL).then_some(at8(bytes, i)),
-            sector: some(z, KEY_NULL).then_some(sec),
-        }));
+        let null = |bit: u8| z & bit != 0;
+        out.push(Event::of_lane(
+            kind[i],
+            (at8(devnum, i), sec),
+            at4(dev, i),
+            at8(ts, i) as i64,
+            at4(comm, i),
+            at4(pid, i) as i32,
+            at4(rwbs, i),
+            at4(nr, i),
+            at8(bytes, i),
+            null(KEY_NULL),
+            null(TS_NULL),
+            null(PID_NULL),
+            null(NR_NULL),
+            null(BYTES_NULL),
+        ));
     }
     Ok(())
 }
