@@ -4,22 +4,11 @@
 //!     cargo build --release --example ahead -p traceparse-native
 //!     target/release/examples/ahead FILE
 use _native::text::ahead::Ahead;
-use _native::text::line::Dialect;
 use _native::text::Config;
 
 fn main() {
     let path = std::env::args().nth(1).expect("usage: ahead FILE");
-    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect();
-    let cfg = Config {
-        dialect: Dialect::Perf,
-        stacks: false,
-        payload: false,
-        lane: true,
-        block_events: s(&["block:block_rq_insert", "block:block_rq_issue", "block:block_rq_complete", "block:block_rq_requeue"]),
-        net_events: s(&["net:net_dev_xmit", "net:netif_receive_skb"]),
-        systems: Vec::new(),
-        exact: Vec::new(),
-    };
+    let cfg = Config::perf_block_lane();
     let ahead = Ahead::start(std::fs::File::open(&path).expect("readable file"), &cfg).expect("threads");
     let (mut events, mut chunks) = (0, 0);
     for s in ahead {

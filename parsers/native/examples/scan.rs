@@ -5,23 +5,12 @@
 //!     cargo build --release --example scan -p traceparse-native
 //!     valgrind --tool=callgrind target/release/examples/scan FILE
 
-use _native::text::line::Dialect;
 use _native::text::{Config, Scanner};
 
 fn main() {
     let path = std::env::args().nth(1).expect("usage: scan FILE");
     let data = std::fs::read(&path).expect("readable file");
-    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect();
-    let cfg = Config {
-        dialect: Dialect::Perf,
-        stacks: false,
-        payload: false,
-        lane: true,
-        block_events: s(&["block:block_rq_insert", "block:block_rq_issue", "block:block_rq_complete", "block:block_rq_requeue"]),
-        net_events: s(&["net:net_dev_xmit", "net:netif_receive_skb"]),
-        systems: Vec::new(),
-        exact: Vec::new(),
-    };
+    let cfg = Config::perf_block_lane();
     let mut scanner = Scanner::new(cfg);
     let (mut events, mut at) = (0usize, 0usize);
     while at < data.len() {

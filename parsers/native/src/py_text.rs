@@ -207,7 +207,7 @@ impl TextAhead {
     /// block requests in the lane) of the dialect and event names given.
     #[new]
     fn new(path: &str, dialect_name: &str, block_events: Vec<String>, net_events: Vec<String>, systems: Vec<(String, String)>, exact: Vec<(String, String)>) -> PyResult<Self> {
-        let cfg = Config { dialect: dialect(dialect_name)?, stacks: false, payload: false, lane: true, block_events, net_events, systems, exact };
+        let cfg = Config::block_lane(dialect(dialect_name)?, block_events, net_events, systems, exact);
         let opened = std::fs::File::open(path).and_then(|f| Ok((f.metadata()?.len(), f)));
         let (size, file) = opened.map_err(|e| PyOSError::new_err(format!("{path}: {e}")))?;
         let ahead = Ahead::start(file, &cfg).map_err(|e| PyOSError::new_err(format!("{path}: cannot start reading: {e}")))?;

@@ -50,6 +50,22 @@ pub struct Config {
     pub exact: Vec<(String, String)>,
 }
 
+impl Config {
+    /// The block report's scanner (text_ahead.rs): no call chains, no payload text, block
+    /// requests in the lane; ftrace's names given their systems as `systems` and `exact` say.
+    pub fn block_lane(dialect: Dialect, block_events: Vec<String>, net_events: Vec<String>, systems: Vec<(String, String)>, exact: Vec<(String, String)>) -> Self {
+        Config { dialect, stacks: false, payload: false, lane: true, block_events, net_events, systems, exact }
+    }
+
+    /// `block_lane` for perf script text with the block and net events the reports know (the
+    /// examples' and tests' scanner).
+    pub fn perf_block_lane() -> Self {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect();
+        let block = s(&["block:block_rq_insert", "block:block_rq_issue", "block:block_rq_complete", "block:block_rq_requeue"]);
+        Config::block_lane(Dialect::Perf, block, s(&["net:net_dev_xmit", "net:netif_receive_skb"]), Vec::new(), Vec::new())
+    }
+}
+
 /// One line of a chunk: its bytes, or the first bytes of a line cut for being over the bound.
 #[derive(Clone, Copy)]
 enum Line<'a> {

@@ -367,20 +367,6 @@ mod tests {
         assert_eq!(ps.last().unwrap().cuts, [vec![b'y'; CUT_SHOWN]]);
     }
 
-    fn lane_cfg() -> Config {
-        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect();
-        Config {
-            dialect: super::super::line::Dialect::Perf,
-            stacks: false,
-            payload: false,
-            lane: true,
-            block_events: s(&["block:block_rq_insert", "block:block_rq_issue", "block:block_rq_complete", "block:block_rq_requeue"]),
-            net_events: Vec::new(),
-            systems: Vec::new(),
-            exact: Vec::new(),
-        }
-    }
-
     #[test]
     fn every_chunk_comes_out_once_in_file_order() {
         let line = b"  dd  4116 [001]  2406.385071:     block:block_rq_issue: 254,0 WS 4096 () 2048 + 8 [dd]\n";
@@ -389,7 +375,7 @@ mod tests {
         text.extend(line.repeat(n));
         let path = std::env::temp_dir().join(format!("traceparse-ahead-{}.txt", std::process::id()));
         std::fs::write(&path, &text).unwrap();
-        let mut a = Ahead::start(File::open(&path).unwrap(), &lane_cfg()).unwrap();
+        let mut a = Ahead::start(File::open(&path).unwrap(), &Config::perf_block_lane()).unwrap();
         let (mut events, mut seqs, mut skipped, mut lines) = (0, Vec::new(), 0, 0);
         for s in a.by_ref() {
             let out = s.out.unwrap();
@@ -410,7 +396,7 @@ mod tests {
     fn dropped_before_the_end_its_threads_stop() {
         let path = std::env::temp_dir().join(format!("traceparse-ahead-drop-{}.txt", std::process::id()));
         std::fs::write(&path, b"x\n".repeat(CHUNK_BYTES)).unwrap();
-        let mut a = Ahead::start(File::open(&path).unwrap(), &lane_cfg()).unwrap();
+        let mut a = Ahead::start(File::open(&path).unwrap(), &Config::perf_block_lane()).unwrap();
         assert!(a.next().is_some());
         drop(a); // joins the reading and scanning threads: a hang here is the bug
         std::fs::remove_file(&path).unwrap();
