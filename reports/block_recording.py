@@ -75,11 +75,10 @@ class BlockRecording:
         self._rec.finish_axes(width_for(end_ns - self.t0, max(self._rec.widths())))
         tl = Timeline(self.t0, BLOCK_KEEP)
         for p, phase in enumerate(PHASES):
-            width, cells, kept = self._rec.heatmap(p)
             m = tl.maps[phase] = HeatMap(self.t0, BLOCK_KEEP)
-            if cells["n"]:
-                m.cells.width, m.cells.frame = width, pl.DataFrame(cells, schema=CELLS)
-                m.kept, m.final = pl.DataFrame(kept, schema=KEPT), True
+            data = self._rec.heatmap_data(p)
+            if data is not None:  # its cells and kept requests ordered already, as HeatMap.data orders them
+                m.cells.width, m.ordered = data[0], data[1:]
         width, s = self._rec.series()
         series = tl.series["requests"] = Cells(self.t0, ["key"], ("bytes",))
         if s["n"]:
@@ -93,9 +92,6 @@ class BlockRecording:
 
 # the frames' types, as the polars queries these stand in for made them (heatmap.py, block.py);
 # SLOW's keys are the slow listing's columns, in order
-CELLS = {"col": pl.Int64, "row": pl.Int64, "n": pl.UInt32}
-KEPT = {"ts_ns": pl.Int64, "value_ns": pl.Int64, "row": pl.Int64, "comm": pl.String, "pid": pl.Int32, "dev": pl.String,
-        "rwbs": pl.String, "sector": pl.UInt64, "bytes": pl.UInt64}
 SERIES = {"col": pl.Int64, "key": pl.String, "n": pl.UInt32, "bytes": pl.Int64}
 SLOW = {"ts_ns": pl.Int64, "comm": pl.String, "pid": pl.Int32, "dev": pl.String, "op": pl.String, "rwbs": pl.String,
         "sector": pl.UInt64, "bytes": pl.UInt64, "i2d_ns": pl.Int64, "d2c_ns": pl.Int64, "i2c_ns": pl.Int64, "parts": pl.Int32}

@@ -99,7 +99,9 @@ class HeatMap:
         self.cells = Cells(t0_ns, ["row"])
         self.keep = keep or []  # columns of a request shown when its cell is clicked
         self.kept: pl.DataFrame | None = None
-        self.final = False  # kept holds the final cut already (block's native recording made it)
+        self.final = False  # kept holds the final cut already
+        # (lo, hi, cells, slowest rows) as data() gives them, from block's native recording
+        self.ordered: tuple | None = None
 
     @property
     def width(self) -> int:
@@ -149,6 +151,10 @@ class HeatMap:
         out = {"metric": metric, "t0_ns": self.cells.t0, "bin_ns": self.width, "columns": columns,
                "rows": [], "cells": [], "kept_per_cell": KEEP_PER_CELL, "max_kept": MAX_KEPT,
                "slowest": {"keys": ["col", "row", "ts_ns", "value_ns", *self.keep], "rows": []}}
+        if self.ordered is not None:
+            lo, hi, out["cells"], out["slowest"]["rows"] = self.ordered
+            out["rows"] = [dict(zip(("lo", "hi"), bucket_range(i))) for i in range(lo, hi + 1)]
+            return out
         if c is None or not c.height:
             return out
         if not self.final:

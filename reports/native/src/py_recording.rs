@@ -219,28 +219,23 @@ impl Recorder {
         Ok(())
     }
 
-    /// One phase's heat map: (bucket width, cells: col, row, n; kept: ts_ns, value_ns, row, comm,
-    /// pid, dev, rwbs, sector, bytes), as name -> list. Lists, not buffers: they are small, and a
-    /// polars Series made from numpy loads numpy.ma (~10 ms of a small run).
-    fn heatmap<'py>(&self, py: Python<'py>, p: usize) -> PyResult<(i64, Bound<'py, PyDict>, Bound<'py, PyDict>)> {
+    /// One phase's heat map as the report's JSON has it (heatmap.py HeatMap.data): (bucket width,
+    /// lo, hi: the latency buckets' span, cells: [[col, row - lo, n]], slowest: [[col, row - lo,
+    /// ts_ns, value_ns, comm, pid, dev, rwbs, sector, bytes]]); None where it has no cell.
+    #[allow(clippy::type_complexity)] // a tuple Python unpacks
+    fn heatmap_data<'py>(&self, py: Python<'py>, p: usize) -> PyResult<Option<(i64, i64, i64, Bound<'py, PyList>, Bound<'py, PyList>)>> {
         let (h, s) = (&self.rec.heat[phase(p)?], &self.rec.strings);
-        let rows: Vec<_> = h.cells.iter().collect();
-        let cells = PyDict::new(py);
-        cells.set_item("col", PyList::new(py, rows.iter().map(|((c, _), _)| *c))?)?;
-        cells.set_item("row", PyList::new(py, rows.iter().map(|((_, r), _)| *r))?)?;
-        cells.set_item("n", PyList::new(py, rows.iter().map(|(_, c)| c.n))?)?;
-        let ks: Vec<_> = rows.iter().flat_map(|((_, row), c)| c.kept.iter().map(move |k| (*row, k))).collect();
-        let kept = PyDict::new(py);
-        kept.set_item("ts_ns", PyList::new(py, ks.iter().map(|(_, k)| k.ts))?)?;
-        kept.set_item("value_ns", PyList::new(py, ks.iter().map(|(_, k)| k.value))?)?;
-        kept.set_item("row", PyList::new(py, ks.iter().map(|(r, _)| *r))?)?;
-        kept.set_item("comm", PyList::new(py, ks.iter().map(|(_, k)| s.text(k.comm)))?)?;
-        kept.set_item("pid", PyList::new(py, ks.iter().map(|(_, k)| k.pid))?)?;
-        kept.set_item("dev", PyList::new(py, ks.iter().map(|(_, k)| s.text(k.dev)))?)?;
-        kept.set_item("rwbs", PyList::new(py, ks.iter().map(|(_, k)| s.text(k.rwbs)))?)?;
-        kept.set_item("sector", PyList::new(py, ks.iter().map(|(_, k)| k.sector))?)?;
-        kept.set_item("bytes", PyList::new(py, ks.iter().map(|(_, k)| k.bytes))?)?;
-        Ok((h.axis.width, cells, kept))
+        let Some(d) = h.data(s) else { return Ok(None) };
+        let cells = PyList::empty(py);
+        for (col, row, n) in &d.cells {
+            cells.append(PyList::new(py, [*col, *row, i64::from(*n)])?)?;
+        }
+        let slowest = PyList::empty(py);
+        for (col, row, k) in &d.slowest {
+            let r = (*col, *row, k.ts, k.value, s.text(k.comm), k.pid, s.text(k.dev), s.text(k.rwbs), k.sector, k.bytes);
+            slowest.append(r.into_pyobject(py)?)?;
+        }
+        Ok(Some((h.axis.width, d.lo, d.hi, cells, slowest)))
     }
 
     /// Requests and bytes per time bucket and device: (bucket width, col, key (dev), n, bytes).

@@ -162,6 +162,14 @@ fn slower(a: &Kept, b: &Kept, s: &Strings) -> Ordering {
         .then_with(|| nulls_last(a.bytes, b.bytes))
 }
 
+/// A heat map's cells and kept requests, ordered as the report shows them (`HeatMap::data`).
+pub struct HeatData<'a> {
+    pub lo: i64,
+    pub hi: i64,
+    pub cells: Vec<(i64, i64, u32)>,
+    pub slowest: Vec<(i64, i64, &'a Kept)>,
+}
+
 /// The time axis of a heat map or series: the bucket width only grows, by heatmap.py's rule (4x
 /// MAX_COLUMNS while streaming), as requests further from t0 arrive.
 #[derive(Clone, Debug)]
@@ -266,6 +274,22 @@ impl HeatMap {
         for (at, c) in self.cells.iter_mut() {
             c.kept.truncate(keep.get(at).copied().unwrap_or(0)); // a cell keeps a prefix: ranks come in order
         }
+    }
+
+    /// The heat map as the JSON contract has it (heatmap.py HeatMap.data): the span of its latency
+    /// buckets (lo, hi), its cells (col, row - lo, n) by column and row, and their kept requests as
+    /// (col, row - lo, request) in that order, slowest first; None where it has no cell. (Sorted
+    /// here, not by a polars query over the kept requests and a conversion of each row: that was
+    /// most of a report's end on a capture of many finished requests.)
+    pub fn data(&self, s: &Strings) -> Option<HeatData<'_>> {
+        let lo = self.cells.keys().map(|&(_, row)| row).min()?;
+        let hi = self.cells.keys().map(|&(_, row)| row).max()?;
+        let mut cells: Vec<(i64, i64, u32)> = self.cells.iter().map(|(&(col, row), c)| (col, row - lo, c.n)).collect();
+        cells.sort_unstable();
+        let mut slowest: Vec<(i64, i64, &Kept)> =
+            self.cells.iter().flat_map(|(&(_, row), c)| c.kept.iter().map(move |k| (self.axis.col(k.ts), row - lo, k))).collect();
+        slowest.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| slower(a.2, b.2, s)));
+        Some(HeatData { lo, hi, cells, slowest })
     }
 
     fn add(&mut self, value: i64, r: &Finished, ts: i64, s: &Strings) {
