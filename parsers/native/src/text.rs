@@ -458,7 +458,7 @@ impl Scanner {
                 comm: &comm,
                 major: *major,
                 minor: *minor,
-                dev: Some((b.major, b.minor)),
+                dev: Some((b.major.text, b.minor.text)),
                 rwbs: b.rwbs,
                 sector: *sector,
                 nr: *nr,
@@ -581,7 +581,7 @@ fn block_fields<'a>(body: &'a [u8], name: &str) -> Option<Typed<'a>> {
     let b = payload::block(body)?;
     let submit = matches!(name, "block:block_rq_insert" | "block:block_rq_issue");
     let bytes = match (submit, b.bytes) {
-        (true, Some(t)) => Some(unsigned::<u64>(t)?),
+        (true, Some(t)) => Some(t.fits::<u64>()?),
         _ => None,
     };
     // complete's [...] holds the error code: a number, but any text may stand there
@@ -594,10 +594,10 @@ fn block_fields<'a>(body: &'a [u8], name: &str) -> Option<Typed<'a>> {
         return None;
     }
     Some(Typed::Block {
-        major: unsigned(b.major)?,
-        minor: unsigned(b.minor)?,
-        sector: unsigned(b.sector)?,
-        nr: unsigned(b.nr)?,
+        major: b.major.fits()?,
+        minor: b.minor.fits()?,
+        sector: b.sector.fits()?,
+        nr: b.nr.fits()?,
         b,
         bytes,
         error,
@@ -619,7 +619,7 @@ impl Typed<'_> {
         match self {
             Typed::Block { b, major, minor, sector, nr, bytes, error, submit } => {
                 let c = &mut k.block;
-                c.dev.push_joined(b.major, b',', b.minor);
+                c.dev.push_joined(b.major.text, b',', b.minor.text);
                 c.dev_major.push(major);
                 c.dev_minor.push(minor);
                 c.rwbs.push(Some(b.rwbs));

@@ -50,7 +50,7 @@ impl Interner {
 
     fn code(&mut self, col: usize, v: &[u8]) -> u32 {
         if let Some((s, c)) = self.last.get(col).and_then(Option::as_ref) {
-            if s.as_slice() == v {
+            if same(s, v) {
                 return *c;
             }
         }
@@ -123,6 +123,19 @@ impl Interner {
     pub fn take_new(&mut self) -> (Vec<u8>, u32) {
         (std::mem::take(&mut self.new_blob), std::mem::replace(&mut self.new_n, 0))
     }
+}
+
+/// `a == b` for the short strings of the lane (a comm, an rwbs), compared in place: a call to
+/// memcmp per value cost more than the comparison.
+#[inline(always)]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() > 16 {
+        return a == b;
+    }
+    a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// Column indexes of `Interner::last`.

@@ -15,17 +15,32 @@
 
 use super::line::{is_ws, CLASS, DIGIT, UPPER, WS};
 
-/// A block payload's fields, as text (each kind decides which it types).
+/// A block payload's fields, as text (each kind decides which it types); its numbers with their
+/// values, read in the same pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Block<'a> {
-    pub major: &'a [u8],
-    pub minor: &'a [u8],
+    pub major: Digits<'a>,
+    pub minor: Digits<'a>,
     pub rwbs: &'a [u8],
-    pub bytes: Option<&'a [u8]>,
-    pub sector: &'a [u8],
-    pub nr: &'a [u8],
+    pub bytes: Option<Digits<'a>>,
+    pub sector: Digits<'a>,
+    pub nr: Digits<'a>,
     pub ioprio: Option<&'a [u8]>,
     pub tail: &'a [u8],
+}
+
+/// A run of ASCII digits and its value (`digits_u64`'s: None past u64).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Digits<'a> {
+    pub text: &'a [u8],
+    pub value: Option<u64>,
+}
+
+impl Digits<'_> {
+    /// The value where it fits `T` (`unsigned` of the text).
+    pub fn fits<T: TryFrom<u64>>(&self) -> Option<T> {
+        T::try_from(self.value?).ok()
+    }
 }
 
 /// A cursor over a payload: each step takes one lexical piece or fails.
@@ -69,6 +84,21 @@ impl<'a> Cur<'a> {
     fn digits(&mut self) -> Option<&'a [u8]> {
         self.some_class(DIGIT)
     }
+    /// Digits, summed as they are read: the numbers of a block line were read twice, once to
+    /// find them and once for their values.
+    #[inline(always)]
+    fn number(&mut self) -> Option<Digits<'a>> {
+        let start = self.i;
+        let mut v = 0u64;
+        while let Some(d) = self.s.get(self.i).map(|b| b.wrapping_sub(b'0')).filter(|&d| d <= 9) {
+            v = v.wrapping_mul(10).wrapping_add(u64::from(d));
+            self.i += 1;
+        }
+        let text = self.s.get(start..self.i).unwrap_or_default();
+        // up to 19 digits cannot overflow (digits_u64); a longer run is summed again, checked
+        let value = if text.len() <= 19 { Some(v) } else { digits_u64(text) };
+        (!text.is_empty()).then_some(Digits { text, value })
+    }
     #[inline(always)]
     fn ws(&mut self) -> Option<()> {
         self.some_class(WS).map(|_| ())
@@ -89,26 +119,26 @@ fn ioprio(t: &[u8]) -> bool {
 /// The fields of a block payload (trimmed), or None where it is of no known shape.
 pub fn block(p: &[u8]) -> Option<Block<'_>> {
     let mut c = Cur { s: p, i: 0 };
-    let major = c.digits()?;
+    let major = c.number()?;
     c.byte(b',')?;
-    let minor = c.digits()?;
+    let minor = c.number()?;
     c.ws()?;
     let rwbs = c.some_class(UPPER)?;
     c.ws()?;
     let mut bytes = None;
     if p.get(c.i) != Some(&b'(') {
-        bytes = Some(c.digits()?);
+        bytes = Some(c.number()?);
         c.ws()?;
     }
     c.byte(b'(')?;
     c.i += memchr::memchr(b')', p.get(c.i..).unwrap_or_default())?;
     c.byte(b')')?;
     c.ws()?;
-    let sector = c.digits()?;
+    let sector = c.number()?;
     c.ws()?;
     c.byte(b'+')?;
     c.ws()?;
-    let nr = c.digits()?;
+    let nr = c.number()?;
     c.ws()?;
     let mut io = None;
     if p.get(c.i) != Some(&b'[') {

@@ -311,3 +311,13 @@ fn a_known_name_splits_its_lines_as_the_full_reading_does() {
     assert!(fnamed.known(&line::lead(sys, Dialect::Ftrace).unwrap(), Dialect::Ftrace).is_none());
     assert_eq!(&*line::head(sys, Dialect::Ftrace).unwrap().event, b"syscalls:sys_enter_write");
 }
+
+#[test]
+fn a_block_payloads_numbers_carry_their_values_wide_ones_checked() {
+    let b = payload::block(b"8,0 FF () 18446744073709551615 + 0 [0]").unwrap();
+    assert_eq!((b.sector.value, b.major.fits::<u32>(), b.nr.value), (Some(u64::MAX), Some(8), Some(0)));
+    let b = payload::block(b"8,0 W 4096 () 18446744073709551616 + 8 [dd]").unwrap(); // one past u64
+    assert_eq!((b.sector.value, b.bytes.and_then(|d| d.value)), (None, Some(4096)));
+    let b = payload::block(b"4294967296,0 W () 9999999999999999999 + 8 [0]").unwrap(); // 19 digits: summed unchecked, and fits
+    assert_eq!((b.major.fits::<u32>(), b.major.value, b.sector.value), (None, Some(1 << 32), Some(9_999_999_999_999_999_999)));
+}
