@@ -152,10 +152,13 @@ def parse_text(
     if lean:  # no call chains: no chunk needs the one before, two are scanned at once
         run = RunStrings(SCANNERS)
         ahead = None if chunk_bytes else _file_ahead(stream, source, dialect)
-        outs = scanned_ahead(ahead, run) if ahead is not None else scan_alone([scanner() for _ in range(SCANNERS)], chunks, run)
+        if ahead is not None:  # (it codes the lane's strings for the run: they are learned as they come)
+            outs, strings, learn = scanned_ahead(ahead), LaneStrings(), True
+        else:
+            outs, strings, learn = scan_alone([scanner() for _ in range(SCANNERS)], chunks, run), run.strings, False
         try:
             for out in outs:
-                yield _chunk(out, source, run.strings, learn=False)
+                yield _chunk(out, source, strings, learn=learn)
         except OSError as exc:  # the native reading's
             raise TraceParseError(f"{source.path}: {exc}") from None
         return

@@ -1,8 +1,8 @@
 """Text chunks scanned on their own, two at once: the block report's read of perf/ftrace text.
 
 A text file on disk is read and scanned so by the native core itself (``_native.TextAhead``, which
-prefetch.py starts before the reports are imported); a pipe or a compressed stream is read here
-and its chunks handed to two ``TextScanner``s. Either way the chunks are put in the run's terms here.
+prefetch.py starts before the reports are imported, and which codes the lane's strings for the run
+itself); a pipe or a compressed stream is read here and its chunks handed to two ``TextScanner``s.
 
 The block report reads text without call chains (the lane: parsers/text.py), where the scanner is
 the longest part of a run and the report's thread waits for it most of the time. Without call
@@ -64,8 +64,8 @@ class InOrder:
     lanes in the run's string codes, and whether an event line (or ftrace's stack marker) was seen
     (frames that open a chunk after it are that event's)."""
 
-    def __init__(self, strings: RunStrings):
-        self.strings = strings
+    def __init__(self, strings: RunStrings | None):
+        self.strings = strings  # None: the lanes come in the run's codes already (TextAhead's)
         self.after_head = False
         self.line_no = 0  # lines before the chunk (the scanners number a chunk's lines from 1)
 
@@ -75,7 +75,7 @@ class InOrder:
             out["first_skip"] = (no + self.line_no, text)
         self.line_no += out["lines"]
         self.after_head = self.after_head or out["heads"] > 0 or out["markers"] > 0
-        if out["lane"] is not None:
+        if out["lane"] is not None and self.strings is not None:
             self.strings.recode(out["lane"], scanner)
         return out
 
@@ -108,10 +108,11 @@ def scan_alone(scanners: list, reads: Iterator[tuple[bytes, bytes, int, list[byt
         pool.shutdown(wait=True)
 
 
-def scanned_ahead(ahead, strings: RunStrings) -> Iterator[dict]:
+def scanned_ahead(ahead) -> Iterator[dict]:
     """The chunks of a ``_native.TextAhead`` (the file read and scanned by threads of the native
-    core, as ``scan_alone`` scans what it is given), in file order and the run's terms."""
-    order = InOrder(strings)
+    core, as ``scan_alone`` scans what it is given), in file order, skipped lines numbered from the
+    file's start (their lanes come in the run's string codes, with the run's new strings)."""
+    order = InOrder(None)
     try:
         while (out := ahead.next()) is not None:
             yield order.take(out, out["scanner"])

@@ -6,8 +6,9 @@
 //! then on the two scanners (`Scanner::scan_alone`, every other chunk) run beside the report. The
 //! reads are cut into chunks of whole lines as parsers/text.py's `reads` cuts them, a line over
 //! `MAX_LINE_BYTES` included (kept as its first bytes, one skipped line), and the chunks come out
-//! in file order. The line numbers and the lane's string codes stay each scanner's: Python puts
-//! them in the run's terms (parsers/text_alone.py), as it does for the chunks it reads itself.
+//! in file order, the lane's strings recoded in the run's codes (`RunCodes`: each scanner codes them
+//! as it first sees them, the run as the file first shows them). The skipped lines' numbers stay
+//! each chunk's: Python numbers them from the file's start (parsers/text_alone.py).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -115,7 +116,7 @@ impl<R: Read> Reads<R> {
 /// A chunk scanned, or how the reading ended early (an I/O error, a scanner's panic).
 pub struct Scanned {
     pub seq: u64,
-    pub scanner: usize, // whose string codes the lane is in
+    pub scanner: usize, // which scanner scanned it (its lane is in the run's codes by now)
     pub out: Result<ChunkOut, String>,
     pub last: bool,
     pub read_bytes: u64,
@@ -184,8 +185,49 @@ impl Room {
     }
 }
 
+/// The lane's strings coded for the whole run, in the order the file first shows them (what one
+/// scanner alone would have given), and each scanner's codes mapped to the run's.
+#[derive(Default)]
+struct RunCodes {
+    code: std::collections::HashMap<Vec<u8>, u32>,
+    of: [Vec<u32>; SCANNERS], // a scanner's code -> the run's
+}
+
+/// The code of a null lane string (parsers/schema.py LaneStrings): it stays null.
+const NULL: u32 = u32::MAX;
+
+impl RunCodes {
+    /// Put a chunk's lane, coded by scanner `s`, in the run's codes: its new strings become the
+    /// run's new strings (those it had not seen), coded from the run's count on.
+    fn recode(&mut self, out: &mut ChunkOut, s: usize) {
+        let before = self.code.len();
+        let (blob, n) = std::mem::take(&mut out.lane_new);
+        let mut new = Vec::new();
+        let of = &mut self.of[s];
+        debug_assert_eq!(of.len(), out.lane_strings_before, "a scanner's strings and the run's went apart");
+        for v in blob.split(|&b| b == b'\n').take(n as usize) {
+            let next = self.code.len() as u32;
+            let c = *self.code.entry(v.to_vec()).or_insert_with(|| {
+                new.extend_from_slice(v);
+                new.push(b'\n');
+                next
+            });
+            of.push(c);
+        }
+        let lane = &mut out.lane;
+        for col in [&mut lane.dev, &mut lane.comm, &mut lane.rwbs] {
+            for c in col.iter_mut() {
+                *c = of.get(*c as usize).copied().unwrap_or(NULL);
+            }
+        }
+        out.lane_new = (new, (self.code.len() - before) as u32);
+        out.lane_strings_before = before;
+    }
+}
+
 /// The reading and scanning threads, and the chunks they have scanned, handed out in file order.
 pub struct Ahead {
+    codes: RunCodes,
     scanned: Option<Receiver<Scanned>>,
     room: Arc<Room>,
     early: BTreeMap<u64, Scanned>, // scanned before an earlier chunk was
@@ -216,7 +258,7 @@ impl Ahead {
         let (stop2, gate2) = (stop.clone(), gate);
         let t = std::thread::Builder::new().name("traceparse-read".into()).spawn(move || read(reads, &jobs, &gate2, &done_tx, &back_rx, &stop2))?;
         threads.push(t);
-        Ok(Ahead { scanned: Some(done_rx), room, early: BTreeMap::new(), next: 0, ended: false, stop, threads })
+        Ok(Ahead { codes: RunCodes::default(), scanned: Some(done_rx), room, early: BTreeMap::new(), next: 0, ended: false, stop, threads })
     }
 
 }
@@ -247,6 +289,10 @@ impl Iterator for Ahead {
         };
         self.next += 1;
         self.ended = got.as_ref().is_none_or(|s| s.last || s.out.is_err());
+        let mut got = got;
+        if let Some(Scanned { out: Ok(out), scanner, .. }) = got.as_mut() {
+            self.codes.recode(out, *scanner);
+        }
         got
     }
 }
@@ -390,6 +436,41 @@ mod tests {
         assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>());
         assert!(seqs.len() >= 4);
         assert!(a.next().is_none());
+    }
+
+    #[test]
+    fn the_lanes_strings_come_in_the_codes_one_scanner_would_give() {
+        // comms and devices first seen in later chunks, some by one scanner and some by the other
+        let mut text = Vec::new();
+        let mut i = 0u64;
+        while text.len() < 3 * CHUNK_BYTES + 1000 {
+            let (comm, dev) = match (text.len() / CHUNK_BYTES, i % 3) {
+                (0, _) => ("dd", 0),
+                (1, 0) => ("fio", 16),
+                (2, 1) => ("kworker/0:1H", 0),
+                (_, k) => (["dd", "fio", "jbd2/vda1-8"][k as usize], k * 16),
+            };
+            text.extend(format!("  {comm}  4116 [001]  2406.{i:06}:     block:block_rq_issue: 254,{dev} WS 4096 () {i} + 8 [dd]\n").bytes());
+            i += 1;
+        }
+        let path = std::env::temp_dir().join(format!("traceparse-ahead-codes-{}.txt", std::process::id()));
+        std::fs::write(&path, &text).unwrap();
+        let events = |l: &crate::text::lane::Lane| -> Vec<(u32, u32, u32)> {
+            l.comm.iter().zip(&l.dev).zip(&l.rwbs).map(|((&c, &d), &r)| (c, d, r)).collect()
+        };
+        let lines = |(blob, n): &(Vec<u8>, u32)| -> Vec<Vec<u8>> { blob.split(|&b| b == b'\n').take(*n as usize).map(<[u8]>::to_vec).collect() };
+        let (mut strings, mut codes) = (Vec::new(), Vec::new());
+        for s in Ahead::start(File::open(&path).unwrap(), &Config::perf_block_lane()).unwrap() {
+            let out = s.out.unwrap();
+            assert_eq!(out.lane_strings_before, strings.len());
+            strings.extend(lines(&out.lane_new));
+            codes.extend(events(&out.lane));
+        }
+        std::fs::remove_file(&path).unwrap();
+        let whole = Scanner::new(Config::perf_block_lane()).scan(&text, &[], true).unwrap();
+        assert_eq!(strings, lines(&whole.lane_new));
+        assert_eq!(codes, events(&whole.lane));
+        assert!(strings.len() >= 7, "{}", strings.len()); // 4 comms, 3 devices and the rwbs
     }
 
     #[test]
