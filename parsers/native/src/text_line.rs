@@ -19,6 +19,7 @@ pub enum Dialect {
 pub const WS: u8 = 1; // a regex's ASCII `\s`
 pub const DIGIT: u8 = 2;
 pub const UPPER: u8 = 4;
+pub const LOWER: u8 = 8;
 
 /// Each byte's classes: one load and a test, where the byte-by-byte loops of every line (padding,
 /// digits, flags) spent more on the comparisons than on the bytes.
@@ -29,7 +30,8 @@ pub static CLASS: [u8; 256] = {
         let c = b as u8;
         t[b] = if matches!(c, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r') { WS } else { 0 }
             | if c.is_ascii_digit() { DIGIT } else { 0 }
-            | if c.is_ascii_uppercase() { UPPER } else { 0 };
+            | if c.is_ascii_uppercase() { UPPER } else { 0 }
+            | if c.is_ascii_lowercase() { LOWER } else { 0 };
         b += 1;
     }
     t

@@ -13,7 +13,7 @@
 //!
 //! Inside `[...]` insert and issue print the task's comm, complete prints the error code.
 
-use super::line::{is_ws, CLASS, DIGIT, UPPER, WS};
+use super::line::{is_ws, CLASS, DIGIT, LOWER, UPPER, WS};
 
 /// A block payload's fields, as text (each kind decides which it types); its numbers with their
 /// values, read in the same pass.
@@ -56,11 +56,6 @@ impl<'a> Cur<'a> {
         let n = rest.iter().position(|&b| !f(b)).unwrap_or(rest.len());
         self.i += n;
         rest.get(..n).unwrap_or_default()
-    }
-    #[inline(always)]
-    fn some(&mut self, f: impl Fn(u8) -> bool) -> Option<&'a [u8]> {
-        let t = self.take(f);
-        (!t.is_empty()).then_some(t)
     }
     /// The run of bytes of the classes `bits` (line::CLASS) from here: a table load per byte.
     #[inline(always)]
@@ -108,7 +103,7 @@ impl<'a> Cur<'a> {
 /// "be,0,4", "none,0,0": class, level, hint.
 fn ioprio(t: &[u8]) -> bool {
     let mut c = Cur { s: t, i: 0 };
-    let ok = c.some(|b| b.is_ascii_digit() || b.is_ascii_lowercase()).is_some()
+    let ok = c.some_class(DIGIT | LOWER).is_some()
         && c.byte(b',').is_some()
         && c.digits().is_some()
         && c.byte(b',').is_some()
