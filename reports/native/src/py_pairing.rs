@@ -22,46 +22,81 @@ const BYTES_NULL: u8 = 16;
 
 const COLUMNS: [&str; 11] = ["kind", "devnum", "sector", "ts", "dev", "comm", "pid", "rwbs", "nr", "bytes", "nulls"];
 
-/// The chunk's events, read from the columns in one pass into `out` (kept between chunks).
-fn events(cols: &Bound<PyDict>, out: &mut Vec<Event>) -> PyResult<()> {
+/// The chunk's columns as bytes objects, by name (COLUMNS' order).
+fn held<'py>(cols: &Bound<'py, PyDict>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
     let mut held = Vec::with_capacity(COLUMNS.len());
     for name in COLUMNS {
         let item = cols.get_item(name)?.ok_or_else(|| PyValueError::new_err(format!("pairing: no column {name}")))?;
         held.push(item.cast_into::<PyBytes>().map_err(|_| PyValueError::new_err(format!("pairing: column {name} is not bytes")))?);
     }
-    let n = held.first().map_or(0, |k| k.as_bytes().len());
-    let c = |name| column::<u8>(&held, &COLUMNS, name, n);
-    let (kind, nulls) = (c("kind")?, c("nulls")?);
-    let c64 = |name| column::<u64>(&held, &COLUMNS, name, n);
-    let c32 = |name| column::<u32>(&held, &COLUMNS, name, n);
-    let (devnum, sector, ts, bytes) = (c64("devnum")?, c64("sector")?, c64("ts")?, c64("bytes")?);
-    let (dev, comm, pid, rwbs, nr) = (c32("dev")?, c32("comm")?, c32("pid")?, c32("rwbs")?, c32("nr")?);
-    let at8 = |b: &[u8], i: usize| b.get(i * 8..i * 8 + 8).map_or(0, u64::read);
-    let at4 = |b: &[u8], i: usize| b.get(i * 4..i * 4 + 4).map_or(0, u32::read);
-    out.clear();
-    out.reserve(n);
-    for i in 0..n {
-        let z = nulls[i];
-        let sec = at8(sector, i);
-        let null = |bit: u8| z & bit != 0;
-        out.push(Event::of_lane(
-            kind[i],
-            (at8(devnum, i), sec),
-            at4(dev, i),
-            at8(ts, i) as i64,
-            at4(comm, i),
-            at4(pid, i) as i32,
-            at4(rwbs, i),
-            at4(nr, i),
-            at8(bytes, i),
-            null(KEY_NULL),
-            null(TS_NULL),
-            null(PID_NULL),
-            null(NR_NULL),
-            null(BYTES_NULL),
-        ));
+    Ok(held)
+}
+
+/// A chunk's columns, their lengths checked: slices of immutable bytes objects, which the pairing
+/// reads without the GIL (the report's reading thread runs Python meanwhile).
+struct Columns<'a> {
+    n: usize,
+    kind: &'a [u8],
+    nulls: &'a [u8],
+    devnum: &'a [u8],
+    sector: &'a [u8],
+    ts: &'a [u8],
+    bytes: &'a [u8],
+    dev: &'a [u8],
+    comm: &'a [u8],
+    pid: &'a [u8],
+    rwbs: &'a [u8],
+    nr: &'a [u8],
+}
+
+impl<'a> Columns<'a> {
+    fn of(held: &'a [Bound<'a, PyBytes>]) -> PyResult<Self> {
+        let n = held.first().map_or(0, |k| k.as_bytes().len());
+        let c = |name| column::<u8>(held, &COLUMNS, name, n);
+        let c64 = |name| column::<u64>(held, &COLUMNS, name, n);
+        let c32 = |name| column::<u32>(held, &COLUMNS, name, n);
+        Ok(Columns {
+            n,
+            kind: c("kind")?,
+            nulls: c("nulls")?,
+            devnum: c64("devnum")?,
+            sector: c64("sector")?,
+            ts: c64("ts")?,
+            bytes: c64("bytes")?,
+            dev: c32("dev")?,
+            comm: c32("comm")?,
+            pid: c32("pid")?,
+            rwbs: c32("rwbs")?,
+            nr: c32("nr")?,
+        })
     }
-    Ok(())
+
+    /// The chunk's events, read in one pass into `out` (kept between chunks).
+    fn events(&self, out: &mut Vec<Event>) {
+        let at8 = |b: &[u8], i: usize| b.get(i * 8..i * 8 + 8).map_or(0, u64::read);
+        let at4 = |b: &[u8], i: usize| b.get(i * 4..i * 4 + 4).map_or(0, u32::read);
+        out.clear();
+        out.reserve(self.n);
+        for (i, (&kind, &z)) in self.kind.iter().zip(self.nulls).enumerate() {
+            let null = |bit: u8| z & bit != 0;
+            out.push(Event::of_lane(
+                kind,
+                (at8(self.devnum, i), at8(self.sector, i)),
+                at4(self.dev, i),
+                at8(self.ts, i) as i64,
+                at4(self.comm, i),
+                at4(self.pid, i) as i32,
+                at4(self.rwbs, i),
+                at4(self.nr, i),
+                at8(self.bytes, i),
+                null(KEY_NULL),
+                null(TS_NULL),
+                null(PID_NULL),
+                null(NR_NULL),
+                null(BYTES_NULL),
+            ));
+        }
+    }
 }
 
 impl Out<'_> {
@@ -125,9 +160,13 @@ impl Pairing {
         &mut self, py: Python<'py>, cols: &Bound<'py, PyDict>, ops: &[u8], hot_rows: usize, max_open: usize, sides: bool,
         record: Option<PyRefMut<'py, Recorder>>, strings: Option<Vec<Option<String>>>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        events(cols, &mut self.events)?;
-        let (table, events, scratch) = (&mut self.table, &self.events, &mut self.scratch);
-        let p = py.detach(|| pair_chunk(table, events, &Ops(ops), Bounds { hot_rows, max_open }, scratch));
+        let held = held(cols)?;
+        let columns = Columns::of(&held)?;
+        let (table, events, scratch) = (&mut self.table, &mut self.events, &mut self.scratch);
+        let p = py.detach(|| {
+            columns.events(events);
+            pair_chunk(table, events, &Ops(ops), Bounds { hot_rows, max_open }, scratch)
+        });
         let out = Out::new(py);
         out.dict.set_item("done.n", p.done.len())?;
         match record {
