@@ -150,23 +150,30 @@ def parse_text(
     size = chunk_bytes or (LANE_CHUNK_BYTES if lean else CHUNK_BYTES)
     chunks = reads(stream, size, LANE_CHUNK_LINES if lean and not chunk_bytes else None)
     if lean:  # no call chains: no chunk needs the one before, two are scanned at once
-        run = RunStrings(SCANNERS)
         ahead = None if chunk_bytes else _file_ahead(stream, source, dialect)
-        if ahead is not None:  # (it codes the lane's strings for the run: they are learned as they come)
-            outs, strings, learn = scanned_ahead(ahead), LaneStrings(), True
-        else:
-            outs, strings, learn = scan_alone([scanner() for _ in range(SCANNERS)], chunks, run), run.strings, False
-        try:
-            for out in outs:
-                yield _chunk(out, source, strings, learn=learn)
-        except OSError as exc:  # the native reading's
-            raise TraceParseError(f"{source.path}: {exc}") from None
+        if ahead is not None:
+            yield from _read_ahead_chunks(ahead, source)
+            return
+        run = RunStrings(SCANNERS)
+        for out in scan_alone([scanner() for _ in range(SCANNERS)], chunks, run):
+            yield _chunk(out, source, run.strings, learn=False)
         return
     one, strings = scanner(), LaneStrings()
     for head, data, end, cuts, last in chunks:
         out = one.scan(data, cuts, last, head, end)
         if out is not None:
             yield _chunk(out, source, strings)
+
+
+def _read_ahead_chunks(ahead, source: Source) -> Iterator[Chunk]:
+    """The Chunks of the native reading: its lanes in the run's string codes, learned as they come.
+    A read that fails (or a scanner that fails on a chunk) is one line naming the file and where."""
+    strings = LaneStrings()
+    try:
+        for out in scanned_ahead(ahead):
+            yield _chunk(out, source, strings)
+    except OSError as exc:
+        raise TraceParseError(f"{source.path}: {exc}") from None
 
 
 def _file_ahead(stream: BinaryIO, source: Source, dialect: Dialect):
@@ -183,7 +190,10 @@ def _file_ahead(stream: BinaryIO, source: Source, dialect: Dialect):
     except OSError:
         return None
     args = lane_scanner_args(dialect)
-    return prefetch.take(path, ("text", args)) or _native.TextAhead(path, *args)
+    try:
+        return prefetch.take(path, ("text", args)) or _native.TextAhead(path, *args)
+    except OSError:  # (it was just opened: gone since) the stream, open already, is read instead
+        return None
 
 
 def _chunk(out: dict, source: Source, strings: LaneStrings, learn: bool = True) -> Chunk:

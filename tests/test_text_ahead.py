@@ -90,3 +90,30 @@ def test_progress_reaches_the_whole_file(damaged_big):
     traceparse.block(str(path), progress=lambda done, total: seen.append((done, total)))
     assert seen and seen[-1][0] == seen[-1][1] == path.stat().st_size
     assert [d for d, _ in seen] == sorted(d for d, _ in seen) and len(seen) >= 5
+
+
+def test_a_native_read_that_fails_is_one_line_naming_the_file_and_exit_2(monkeypatch, capsys):
+    """The native reading hands a failed read (or a scanner's failure) over as OSError after the
+    chunks before it; the report stops with one line, not a traceback."""
+    from traceparse import cli
+
+    class Failing:  # what TextAhead.next gives a reading whose read(2) failed after one chunk
+        def __init__(self, real):
+            self.real, self.n = real, 0
+
+        def next(self):
+            self.n += 1
+            if self.n > 1:
+                raise OSError("read failed at byte 4194304: Input/output error (os error 5)")
+            return self.real.next()
+
+        def close(self):
+            self.real.close()
+
+    real = text_engine._file_ahead
+    monkeypatch.setattr(text_engine, "_file_ahead", lambda *a: Failing(real(*a)))
+    with pytest.raises(SystemExit) as done:
+        cli.main(["block", str(FIXTURES / "perf-block.txt")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert done.value.code == 2
+    assert err == [f"traceparse: {FIXTURES / 'perf-block.txt'}: read failed at byte 4194304: Input/output error (os error 5)"]

@@ -197,6 +197,7 @@ impl TextScanner {
 /// chunks, in file order, each as `TextScanner.scan_alone` gives it.
 #[pyclass(module = "traceparse.parsers._native")]
 struct TextAhead {
+    // (a Mutex only to be Sync, as a pyclass must be: `next` takes it through &mut self, uncontended)
     inner: Option<std::sync::Mutex<Ahead>>,
     size: u64,
 }

@@ -272,9 +272,8 @@ impl Scanner {
         }
     }
 
-    /// The line as an event line, or (perf) as the TAB-led frame it plainly is: a -g capture's
-    /// lines are 97% frames, and no comm starts with a TAB.
-    /// With the head, its kind where its name is one met before.
+    /// The line as an event line, with its kind where its name is one met before, or (perf) as the
+    /// TAB-led frame it plainly is: a -g capture's lines are 97% frames, and no comm starts with a TAB.
     fn classify<'a>(&self, l: &'a [u8]) -> Result<(Head<'a>, Option<usize>), Option<&'a [u8]>> {
         let d = self.cfg.dialect;
         if d == Dialect::Perf && l.first() == Some(&b'\t') {

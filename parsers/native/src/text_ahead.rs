@@ -344,8 +344,11 @@ fn scan(me: usize, mut scanner: Scanner, jobs: &Receiver<Job>, gate: &Gate, room
         let out = catch_unwind(AssertUnwindSafe(|| scanner.scan_alone(&piece.head, data, &piece.cuts, after_head)));
         gate.done(out.as_ref().is_ok_and(|o| o.heads > 0 || o.markers > 0));
         let failed = out.is_err();
+        // where the chunk stands in the file: its read ends at read_bytes, its head before that read
+        let to = piece.read_bytes.saturating_sub((piece.data.len() - piece.end) as u64);
+        let from = piece.read_bytes.saturating_sub((piece.data.len() + piece.head.len()) as u64);
+        let out = out.map_err(|_| format!("{SCAN_PANIC} (bytes {from}..{to})"));
         let _ = back.try_send(piece.data);
-        let out = out.map_err(|_| SCAN_PANIC.to_string());
         if !room.enter() {
             return;
         }

@@ -178,6 +178,7 @@ impl Event {
         }
     }
 
+    #[cfg(test)]
     pub fn set_key(&mut self, key: Option<Key>) {
         (self.devnum, self.key_sector) = key.unwrap_or_default();
         self.absent = (self.absent & !NO_KEY) | if key.is_some() { 0 } else { NO_KEY };
