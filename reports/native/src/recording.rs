@@ -339,18 +339,62 @@ pub struct Attrs {
     pub comm: u32,
 }
 
-/// A distribution cell's totals: count, sum, extremes and bytes of its values.
-#[derive(Clone, Copy, Debug)]
-pub struct Agg {
-    pub n: u32,
+/// Where a log2 bucket is counted in a `Totals` table: bucket k (-1 for 0, up to 63) at k + 1.
+const LOG2_SLOTS: usize = 65;
+
+/// One set of attributes' totals in one phase: count, sum, extremes and bytes of its values, and
+/// its log2 buckets in ns and in the display unit (by `log2_floor(..) + 1`).
+#[derive(Clone, Debug)]
+pub struct Totals {
+    pub n: u64,
     pub sum: i64,
     pub lo: i64,
     pub hi: i64,
     pub bytes: u64,
+    pub log2: [u64; LOG2_SLOTS],
+    pub log2_unit: [u64; LOG2_SLOTS],
 }
 
-/// (attributes, HdrHistogram index, log2 bucket in ns, log2 bucket in the display unit)
-pub type CellKey = (Attrs, i64, i64, i64);
+impl Default for Totals {
+    fn default() -> Self {
+        Totals { n: 0, sum: 0, lo: i64::MAX, hi: i64::MIN, bytes: 0, log2: [0; LOG2_SLOTS], log2_unit: [0; LOG2_SLOTS] }
+    }
+}
+
+/// One phase's distribution cells: per attributes (their id in `Recording::attrs`) the totals, and
+/// the HdrHistogram counts by (attributes id, counts-array index) in one map of 16-byte entries.
+/// (One map keyed by the attributes, index and both log2 buckets, 88 bytes an entry, missed the
+/// cache on most requests: 37% of the recording's time was that load, perf annotate on
+/// blk-1M.perf.data.)
+#[derive(Debug, Default)]
+pub struct Dist {
+    pub totals: Vec<Totals>,
+    pub counts: FxHashMap<u64, u64>,
+}
+
+impl Dist {
+    fn add(&mut self, attr: u32, v: i64, unit_ns: i64, bytes: u64) {
+        let at = attr as usize;
+        if at >= self.totals.len() {
+            self.totals.resize(at + 1, Totals::default());
+        }
+        let t = &mut self.totals[at];
+        t.n += 1;
+        t.sum = t.sum.wrapping_add(v);
+        t.lo = t.lo.min(v);
+        t.hi = t.hi.max(v);
+        t.bytes = t.bytes.wrapping_add(bytes);
+        t.log2[(log2_floor(v as u64) + 1) as usize] += 1;
+        t.log2_unit[(log2_floor((v / unit_ns) as u64) + 1) as usize] += 1;
+        // (an index is below 2^16: hdr_index of HIGHEST_NS is ~41k)
+        *self.counts.entry(u64::from(attr) << 32 | hdr_index(v) as u64).or_default() += 1;
+    }
+
+    /// The HdrHistogram cells: (attributes id, counts-array index, count).
+    pub fn cells(&self) -> impl Iterator<Item = (u32, i64, u64)> + '_ {
+        self.counts.iter().map(|(&key, &n)| ((key >> 32) as u32, (key & 0xffff_ffff) as i64, n))
+    }
+}
 
 /// One distribution of the report's groupings (block.py DIMS): its totals, its HdrHistogram
 /// counts by index and its log2 buckets in ns and in the display unit.
@@ -401,7 +445,11 @@ pub struct Recording {
     pub matched: u64,
     /// Per phase: pairs whose end precedes their start (left out of everything).
     pub negative: [u64; 3],
-    pub dists: [FxHashMap<CellKey, Agg>; 3],
+    /// The attributes requests were counted under, by id (`attr_ids` the other way).
+    pub attrs: Vec<Attrs>,
+    attr_ids: FxHashMap<Attrs, u32>,
+    /// Per phase: the distribution cells.
+    pub dists: [Dist; 3],
     /// Per phase (D2C, I2C, I2D): the heat maps.
     pub heat: [HeatMap; 3],
     pub series: Series,
@@ -422,6 +470,8 @@ impl Recording {
             tally: FxHashMap::default(),
             matched: 0,
             negative: [0; 3],
+            attrs: Vec::new(),
+            attr_ids: FxHashMap::default(),
             dists: Default::default(),
             heat: [HeatMap::new(opts.t0), HeatMap::new(opts.t0), HeatMap::new(opts.t0)],
             series: Series { axis: Axis::new(opts.t0), cells: FxHashMap::default() },
@@ -469,25 +519,14 @@ impl Recording {
     }
 
     fn one(&mut self, r: &Finished) {
-        let attrs = Attrs { dev: r.dev, op: r.op, rwbs: r.rwbs, pid: r.pid, comm: r.comm };
+        let attr = self.attr_id(Attrs { dev: r.dev, op: r.op, rwbs: r.rwbs, pid: r.pid, comm: r.comm });
         for p in 0..3 {
             let Some(v) = r.phases[p] else { continue };
             if v < 0 {
                 self.negative[p] += 1;
                 continue;
             }
-            let key = (attrs, hdr_index(v), log2_floor(v as u64), log2_floor((v / self.opts.unit_ns) as u64));
-            let bytes = r.bytes.unwrap_or(0);
-            self.dists[p]
-                .entry(key)
-                .and_modify(|a| {
-                    a.n += 1;
-                    a.sum = a.sum.wrapping_add(v);
-                    a.lo = a.lo.min(v);
-                    a.hi = a.hi.max(v);
-                    a.bytes = a.bytes.wrapping_add(bytes);
-                })
-                .or_insert(Agg { n: 1, sum: v, lo: v, hi: v, bytes });
+            self.dists[p].add(attr, v, self.opts.unit_ns, r.bytes.unwrap_or(0));
             if let Some(ts) = r.ts {
                 self.heat[p].add(v, r, ts, &self.strings);
                 if p == 0 {
@@ -508,6 +547,14 @@ impl Recording {
         }
     }
 
+    fn attr_id(&mut self, a: Attrs) -> u32 {
+        let next = self.attrs.len() as u32;
+        *self.attr_ids.entry(a).or_insert_with(|| {
+            self.attrs.push(a);
+            next
+        })
+    }
+
     /// The widths of the heat maps' and the series' axes.
     pub fn widths(&self) -> Vec<i64> {
         self.heat.iter().map(|h| h.axis.width).chain([self.series.axis.width]).collect()
@@ -525,24 +572,43 @@ impl Recording {
 
     /// One phase's distributions, rolled up from its cells into every grouping: (dim, key) -> group.
     pub fn groups(&self, p: usize) -> FxHashMap<(&'static str, String), Group> {
-        let mut out: FxHashMap<(&'static str, String), Group> = FxHashMap::default();
-        let mut keys_of: FxHashMap<Attrs, [(&'static str, String); 6]> = FxHashMap::default();
-        for ((attrs, idx, k, ku), a) in self.dists.get(p).into_iter().flatten() {
-            let keys = keys_of.entry(*attrs).or_insert_with(|| group_keys(attrs, &self.strings));
-            for key in keys.iter() {
-                let g = out.entry(key.clone()).or_insert_with(|| Group { lo: i64::MAX, hi: i64::MIN, ..Group::default() });
-                let n = u64::from(a.n);
-                g.n += n;
-                g.sum = g.sum.wrapping_add(a.sum);
-                g.lo = g.lo.min(a.lo);
-                g.hi = g.hi.max(a.hi);
-                g.bytes = g.bytes.wrapping_add(a.bytes);
-                *g.counts.entry(*idx).or_default() += n;
-                *g.log2.entry(*k).or_default() += n;
-                *g.log2_unit.entry(*ku).or_default() += n;
+        let mut slot_of: FxHashMap<(&'static str, String), usize> = FxHashMap::default();
+        let mut groups: Vec<Group> = Vec::new();
+        let Some(dist) = self.dists.get(p) else { return FxHashMap::default() };
+        // each attributes' totals into its six groupings, whose slots it keeps for its counts
+        let mut slots_of: Vec<[usize; 6]> = Vec::with_capacity(dist.totals.len());
+        for (attrs, t) in self.attrs.iter().zip(&dist.totals) {
+            let keys = group_keys(attrs, &self.strings);
+            let slots = keys.map(|key| {
+                *slot_of.entry(key).or_insert_with(|| {
+                    groups.push(Group { lo: i64::MAX, hi: i64::MIN, ..Group::default() });
+                    groups.len() - 1
+                })
+            });
+            if t.n > 0 {
+                for &g in &slots {
+                    let g = &mut groups[g];
+                    g.n += t.n;
+                    g.sum = g.sum.wrapping_add(t.sum);
+                    g.lo = g.lo.min(t.lo);
+                    g.hi = g.hi.max(t.hi);
+                    g.bytes = g.bytes.wrapping_add(t.bytes);
+                    for (table, from) in [(&mut g.log2, &t.log2), (&mut g.log2_unit, &t.log2_unit)] {
+                        for (k, &n) in from.iter().enumerate().filter(|(_, &n)| n > 0) {
+                            *table.entry(k as i64 - 1).or_default() += n;
+                        }
+                    }
+                }
+            }
+            slots_of.push(slots);
+        }
+        for (attr, idx, n) in dist.cells() {
+            for &g in &slots_of[attr as usize] {
+                *groups[g].counts.entry(idx).or_default() += n;
             }
         }
-        out
+        // (a grouping no request of this phase reached is not one: only attributes counted here make one)
+        slot_of.into_iter().map(|(key, g)| (key, std::mem::take(&mut groups[g]))).filter(|(_, g)| g.n > 0).collect()
     }
 
     /// The slow listing's order: slowest D2C first; ties: earliest, then by device and sector.

@@ -121,15 +121,40 @@ fn distribution_cells_add_up_to_the_values() {
     let mut rec = Recording::new(opts(0));
     rec.record(reqs.len(), |i| reqs[i].clone(), |i| i % 2 == 0); // the filters keep every other one
     let kept: Vec<i64> = reqs.iter().step_by(2).filter_map(|r| r.phases[0]).collect();
-    let cells = &rec.dists[0];
-    assert_eq!(cells.values().map(|a| u64::from(a.n)).sum::<u64>(), kept.len() as u64);
-    assert_eq!(cells.values().map(|a| a.sum).sum::<i64>(), kept.iter().sum::<i64>());
-    assert_eq!(cells.values().map(|a| a.lo).min(), kept.iter().copied().min());
-    for ((_, idx, k, ku), a) in cells {
-        // a cell's values share its hdr index and both log2 buckets
-        assert_eq!((hdr_index(a.lo), hdr_index(a.hi)), (*idx, *idx));
-        assert_eq!((log2_floor(a.lo as u64), log2_floor((a.hi / 1000) as u64)), (*k, *ku));
+    let d = &rec.dists[0];
+    assert_eq!(d.totals.iter().map(|t| t.n).sum::<u64>(), kept.len() as u64);
+    assert_eq!(d.totals.iter().map(|t| t.sum).sum::<i64>(), kept.iter().sum::<i64>());
+    assert_eq!(d.totals.iter().map(|t| t.lo).min(), kept.iter().copied().min());
+    assert_eq!(d.totals.iter().map(|t| t.hi).max(), kept.iter().copied().max());
+    // every kept value counted once under its own hdr index and log2 buckets, counted here apart
+    let mut want: HashMap<i64, u64> = HashMap::new();
+    let (mut log2, mut log2_unit) = (HashMap::<i64, u64>::new(), HashMap::<i64, u64>::new());
+    for &v in &kept {
+        *want.entry(hdr_index(v)).or_default() += 1;
+        *log2.entry(log2_floor(v as u64)).or_default() += 1;
+        *log2_unit.entry(log2_floor((v / 1000) as u64)).or_default() += 1;
     }
+    let mut got: HashMap<i64, u64> = HashMap::new();
+    for (_, idx, n) in d.cells() {
+        *got.entry(idx).or_default() += n;
+    }
+    assert_eq!(got, want);
+    let table = |f: fn(&Totals) -> &[u64; 65]| {
+        let mut out: HashMap<i64, u64> = HashMap::new();
+        for t in &d.totals {
+            for (k, &n) in f(t).iter().enumerate().filter(|(_, &n)| n > 0) {
+                *out.entry(k as i64 - 1).or_default() += n;
+            }
+        }
+        out
+    };
+    assert_eq!(table(|t| &t.log2), log2);
+    assert_eq!(table(|t| &t.log2_unit), log2_unit);
+    // and the groupings roll the same up: the total holds every kept value
+    let groups = rec.groups(0);
+    let total = &groups[&("total", String::new())];
+    assert_eq!((total.n, total.counts.values().sum::<u64>()), (kept.len() as u64, kept.len() as u64));
+    assert_eq!(total.log2, log2.into_iter().collect());
     assert_eq!(rec.matched, 1000);
     assert_eq!(rec.tally.values().sum::<u64>(), 2000); // tallied before the filters
 }

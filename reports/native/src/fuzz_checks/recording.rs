@@ -78,7 +78,8 @@ pub fn check(data: &[u8]) {
     assert_eq!(rec.matched, matched);
     for (p, heat) in rec.heat.iter().enumerate() {
         let in_cells: u64 = heat.cells.values().map(|c| u64::from(c.n)).sum();
-        let in_dists: u64 = rec.dists[p].values().map(|a| u64::from(a.n)).sum();
+        let in_dists: u64 = rec.dists[p].totals.iter().map(|t| t.n).sum();
+        assert_eq!(rec.dists[p].cells().map(|(_, _, n)| n).sum::<u64>(), in_dists);
         assert!(in_cells <= in_dists); // a request without a time has no heat-map cell
         assert!(heat.cells.values().all(|c| c.kept.len() <= KEEP_PER_CELL && c.kept.len() as u64 <= u64::from(c.n)));
     }
