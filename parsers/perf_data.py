@@ -33,24 +33,19 @@ import polars as pl
 
 from . import prefetch
 from .errors import TraceParseError
-from .event_format import LANE_KINDS, FrameBuilder, int_column, lane_layout
+from .event_format import FrameBuilder, int_column
 from .payloads import fields as payload_fields
+from .perf_lane import CHUNK_BYTES, LANE_EVENTS as _LANE_EVENTS, ahead_key, lane_setup
 from .perf_print import render_args
 from .print_fmt import Kallsyms, Render
 from .schema import BlockLane, Chunk, KindStats, LaneStrings, conform
 from .source import Source
 from .symbols import SymbolOptions, Symbolizer, kallsyms_bytes
-from .trace_dat import Header, _Bytes, _Cut, _parse_cmdlines, _spool, read_tracing_sections
+from .trace_dat import _spool
+from .tracing_sections import TRACING_MAGIC, read_tracing_data  # noqa: F401 - (callers import them from here)
 
-TRACING_MAGIC = b"\x17\x08\x44tracing"
 PIPE_HEADER_SIZE = 16
-CHUNK_BYTES = 4 << 20  # RAW payload bytes per chunk (the frames built from them are a few times that)
 _MAX_SAMPLES = 1 << 18
-# block requests per batch once the scanner gathers the lane (~0.9 MB of lane columns): the pairing's
-# and recording's working set stays in cache. blk-1M.perf.data's block run, 4 runs each (2026-12-02,
-# with the records read ahead): 0.43-0.48 s wall with 2^16, 0.41-0.42 with 2^15, 0.39-0.41 with 2^14,
-# 0.40 with 2^13, 0.41-0.42 with 2^12 (earlier, one run each: 2^18 1.64 s CPU and 381 MB, 2^16 1.41 s)
-_LANE_EVENTS = 1 << 14
 
 
 @dataclass
@@ -69,8 +64,9 @@ def is_pipe(head: bytes) -> bool:
     return int.from_bytes(head[8:16], "big" if head[:8] == b"2ELIFREP" else "little") == PIPE_HEADER_SIZE
 
 
-def open_scanner(stream: BinaryIO, source: Source):
-    """The native scanner over ``stream``, and a function that closes what it opened."""
+def open_scanner(stream: BinaryIO, source: Source, ahead: tuple | None = None):
+    """The native scanner over ``stream``, and a function that closes what it opened. ``ahead``:
+    the settings (perf_lane.ahead_key) a scanner prefetch.py started decoding with would need."""
     from ._native import PerfScanner
 
     head = stream.peek(16)[:16] if hasattr(stream, "peek") else b""
@@ -84,7 +80,8 @@ def open_scanner(stream: BinaryIO, source: Source):
     path = getattr(stream, "name", None)
     plain = isinstance(path, str) and getattr(stream, "decoded", None) is None and _regular(stream)
     try:
-        scanner = ((not pipe and prefetch.take(path)) or PerfScanner.open_path(path, pipe)) if plain else PerfScanner(stream, pipe)
+        started = (ahead is not None and prefetch.take(path, ahead)) or prefetch.take(path) if plain and not pipe else None
+        scanner = (started or PerfScanner.open_path(path, pipe)) if plain else PerfScanner(stream, pipe)
     except ValueError as exc:
         closer()
         raise TraceParseError(f"{source.path}: not a readable perf.data ({exc})") from None
@@ -133,29 +130,6 @@ def header_meta(meta: dict) -> dict:
     return out
 
 
-def read_tracing_data(data: bytes, path: str) -> Header:
-    """HEADER_TRACING_DATA (``tracing0.6``; simpleperf writes 0.5): trace.dat v6's opening sections
-    (header_page, header_event, ftrace and event formats, kallsyms, printk, saved cmdlines)."""
-    d = _Bytes(data)
-    if not data.startswith(TRACING_MAGIC):
-        raise TraceParseError(f"{path}: the perf.data tracing data does not start with its magic; events are not decoded")
-    try:
-        version, at = d.cstr(len(TRACING_MAGIC), "tracing data version")
-        endian_byte, long_size = d.take(at, 2, "tracing data header")
-        d.e = ">" if endian_byte else "<"
-        head = Header(0, d.e, long_size, d.int(at + 2, 4, "page size"))
-        at = read_tracing_sections(d, at + 6, head)
-        if version >= "0.6" and at + 8 <= d.size:
-            n = d.int(at, 8, "saved cmdlines")
-            _parse_cmdlines(d.take(at + 8, n, "saved cmdlines").decode("utf-8", "replace"), head)
-    except _Cut as cut:
-        raise TraceParseError(
-            f"{path}: the perf.data tracing data is cut: its {cut.what} at byte {cut.at:,} lies past its end ({d.size:,} bytes)"
-        ) from None
-    head.meta["tracing_data_version"] = version
-    return head
-
-
 def parse_perf_data(
     stream: BinaryIO, source: Source, chunk_bytes: int = CHUNK_BYTES, payload: bool = True, stacks: bool = True,
     kallsyms: bytes | None = None, symbols: SymbolOptions | None = None, block_lane: bool = False,
@@ -168,11 +142,13 @@ def parse_perf_data(
     opts = symbols or SymbolOptions()
     if kallsyms is not None:
         opts = SymbolOptions(kallsyms, opts.symfs, opts.buildid_dir)
-    scanner, closer = open_scanner(stream, source)
+    scanner, closer = open_scanner(stream, source, ahead_key(chunk_bytes) if block_lane and not stacks else None)
     try:
         meta = scanner.meta()
         source.meta.update(header_meta(meta))
-        scanner.set_stacks(stacks)
+        decoding = scanner.decoding()  # prefetch.py made the settings below already
+        if not decoding:
+            scanner.set_stacks(stacks)
         naming = None
         if opts.any and stacks:
             warnings = source.meta.setdefault("symbol_warnings", [])
@@ -182,7 +158,8 @@ def parse_perf_data(
         reader.kallsyms_text = kallsyms_bytes(opts.kallsyms)  # %pS fields name their addresses from it
         if block_lane:
             reader.lane = LaneStrings()
-            scanner.want_lane()
+            if not decoding:
+                scanner.want_lane()
         yield from reader.chunks(max(chunk_bytes, 1))
     finally:
         closer()
@@ -222,6 +199,8 @@ class _Reader:
             lost = self._lost(b["lost"])
             self.throttled += b["throttled"]
             lane = b["lane"]
+            if lane is not None and not self.lane_kinds:  # pragma: no cover - prefetch.py and _set_lane disagree
+                raise TraceParseError(f"{self.source.path}: internal: block lane batches without the lane's kinds")
             if not len(cols["ts"]) and not lost and lane is None:
                 if b["paused"]:
                     continue  # the batch ended where the tracing data was met: the lane is set next
@@ -308,19 +287,12 @@ class _Reader:
             return  # said where the samples need the format files, as without the lane
         if b is None:
             return
-        kinds = []
-        for tp in b.formats.ids("block"):
-            fmt = b.formats.get(tp)
-            layout = None if fmt is None else lane_layout(fmt)
-            if layout is None:
-                continue  # not a request the lane reads as the frames do: its frames say what it holds
-            kinds.append((tp, LANE_KINDS[fmt.key], fmt.fixed_end, *layout))
-            self.lane_kinds.append((fmt.key, tp, fmt.fixed_end))
-        t = b.type_field
-        if not kinds or t.size not in (1, 2, 4, 8):
-            self.lane_kinds = []
+        setup = lane_setup(b.formats, self.attrs)
+        if setup is None:
             return
-        self.s.set_lane((t.offset, t.size, t.signed), kinds, [tp is not None for _, tp, _ in self.attrs])
+        self.lane_kinds = setup.names
+        if not self.s.decoding():  # (else prefetch.py set it, the same way from the same format files)
+            setup.apply(self.s)
 
     def _builder(self) -> FrameBuilder | None:
         if self.builder is None:

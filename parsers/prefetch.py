@@ -5,8 +5,10 @@ core busy and the other idle. A capture on disk can be read in that time: ``star
 has the native core read it in threads of its own, with nothing of this package that imports
 polars, and the parser then ``take``s what was started instead of opening the file again:
 
-- a perf.data in perf's file mode: its records (parsers/native/src/perf_ahead.rs). Pipe mode's
-  tracing data must be met where the stream has it, so a pipe-mode file is read as before.
+- a perf.data in perf's file mode: with block requests the lane reads, its block lane is set from
+  its format files and its batches are made (parsers/native/src/perf_decode.rs); else its records
+  are read (perf_ahead.rs). Pipe mode's tracing data must be met where the stream has it, so a
+  pipe-mode file is read as before.
 - perf script or ftrace text, uncompressed: its chunks, scanned by the block report's two scanners
   (parsers/native/src/text_ahead.rs). The dialect is sniffed from the same first bytes as
   sniff.detect sniffs, and the text parser takes the reading only for the scanners it would build.
@@ -54,11 +56,19 @@ def start(path: str) -> None:
 
 def _start_perf_data(path: str, ident: tuple) -> None:
     from ._native import PerfScanner
+    from .perf_lane import CHUNK_BYTES, LANE_EVENTS, ahead_key, scanner_lane
 
     try:
         scanner = PerfScanner.open_path(path, False)
     except ValueError:
         return  # a damaged header: the report's own opening names the damage
+    lane = scanner_lane(scanner, path)
+    if lane is not None:  # the block report's settings: its lane, no call chains; its batches made from here on
+        scanner.set_stacks(False)
+        lane.apply(scanner)
+        if scanner.decode_ahead(LANE_EVENTS, CHUNK_BYTES):
+            _started[ident] = (ahead_key(CHUNK_BYTES), scanner)
+        return
     if scanner.read_ahead():
         _started[ident] = ("perf-data", scanner)
 
@@ -79,7 +89,8 @@ def _start_text(path: str, ident: tuple, head: bytes) -> None:
 
 
 def take(path: str, what="perf-data"):
-    """What was started over ``path`` (``what``: "perf-data", or ("text", the scanners' arguments)),
+    """What was started over ``path`` (``what``: "perf-data", perf_lane.ahead_key(..), or ("text",
+    the scanners' arguments)),
     if it is still that file and was started so; None otherwise."""
     ident = _identity(path)
     started = _started.get(ident) if ident is not None else None

@@ -24,8 +24,10 @@ The walk is native (``native/src/ring_buffer.rs``): one pass over the pages, no 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class Records:
 
 def decode_pages(buf, layout: PageLayout) -> Records:
     """Walk every record of ``buf`` (bytes, or a uint8 array, of whole pages) and return its data records."""
+    import numpy as np  # (here: PageLayout is read by polars- and numpy-free code, tracing_sections.py)
+
     from . import _native
 
     raw = buf if isinstance(buf, bytes) else np.ascontiguousarray(buf).tobytes()

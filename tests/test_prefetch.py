@@ -1,5 +1,5 @@
 """Reading a capture ahead while the reports are imported (parsers/prefetch.py; a perf.data's
-records by perf_ahead.rs, a text's chunks by text_ahead.rs).
+batches by perf_decode.rs, or its records by perf_ahead.rs; a text's chunks by text_ahead.rs).
 
 The CLI's ``block`` starts it; the report must then read exactly what it would have read itself,
 and a run that ends any other way must leave no scanner (and no reading thread) behind.
@@ -12,13 +12,15 @@ import os
 import shutil
 
 import pytest
-from conftest import FIXTURES
+from conftest import FIXTURES, SAMPLES
 
 import traceparse
 from traceparse import cli
 from traceparse.parsers import prefetch
+from traceparse.parsers.perf_lane import CHUNK_BYTES, ahead_key
 
 PERF_DATA = FIXTURES / "perf-block.perf.data"
+BLOCK = ahead_key(CHUNK_BYTES)  # what a perf.data the block report reads is started as
 
 
 @pytest.fixture(autouse=True)
@@ -49,7 +51,9 @@ def test_the_cli_reads_a_perf_data_ahead_and_reports_what_reading_it_in_place_re
     assert done.value.code in (0, None)
     assert len(takes) == 1 and takes[0] is not None, "the report opened the file again"
     in_place = traceparse.render_report(traceparse.block(str(PERF_DATA), top=0), "json")
-    assert takes[0].read_ahead() is False  # (already reading ahead)
+    assert takes[0].decoding(), "its batches were not made ahead"
+    with pytest.raises(ValueError, match="settings are fixed"):
+        takes[0].set_stacks(True)  # (made with none: the block report reads no call chains)
     assert out.read_text() == in_place
 
 
@@ -72,10 +76,12 @@ def test_a_file_changed_since_the_start_is_opened_again(tmp_path, takes):
     prefetch.start(str(copy))
     st = copy.stat()
     os.utime(copy, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
-    assert prefetch.take(str(copy)) is None
+    assert prefetch.take(str(copy), BLOCK) is None
     prefetch.discard()
     prefetch.start(str(copy))
-    assert prefetch.take(str(tmp_path / ".." / tmp_path.name / "copy.perf.data")) is not None  # the same file, spelled otherwise
+    assert prefetch.take(str(copy)) is None  # started for the block report's lane, not to read records
+    assert prefetch.take(str(copy), ahead_key(1 << 20)) is None  # nor for batches of another size
+    assert prefetch.take(str(tmp_path / ".." / tmp_path.name / "copy.perf.data"), BLOCK) is not None  # the same file, spelled otherwise
 
 
 def test_a_run_that_stops_before_reading_leaves_no_scanner(monkeypatch, capsys):
@@ -96,6 +102,42 @@ def test_a_scanner_over_a_python_file_object_reads_in_place():
     with open(PERF_DATA, "rb") as f:
         assert PerfScanner(f, False).read_ahead() is False
     assert PerfScanner.open_path(str(PERF_DATA), False).read_ahead() is True
+
+
+def _perf_datas(tmp_path) -> list:
+    """Every perf.data of the fixtures (unpacked) and the shared samples, and two damaged ones."""
+    out = [PERF_DATA]
+    for packed in sorted([*(FIXTURES / "perfdata").rglob("*.perf.data.xz"), FIXTURES / "events" / "events.perf.data.xz"]):
+        out.append(tmp_path / packed.name[: -len(".xz")])
+        out[-1].write_bytes(lzma.decompress(packed.read_bytes()))
+    out += sorted(p for p in (*SAMPLES.glob("linuxtracepoints/*.data"), *SAMPLES.glob("simpleperf/*.data")) if p.is_file())
+    data = PERF_DATA.read_bytes()
+    cut, damaged = tmp_path / "cut.perf.data", tmp_path / "damaged.perf.data"
+    cut.write_bytes(data[: len(data) // 2])  # inside its data section: read up to the cut, said so
+    damaged.write_bytes(data[:300_000] + bytes(64) + data[300_064:])  # records overwritten: skipped and counted
+    return [*out, cut, damaged]
+
+
+def test_every_perf_data_read_ahead_reports_what_reading_it_in_place_reports(tmp_path, takes, monkeypatch, capsys):
+    """Whichever way the CLI read it ahead (its batches made, its records read, or neither), the
+    report, its one-line errors and the exit status are the same as with no reading ahead."""
+    def run(path) -> tuple:
+        out = tmp_path / "out.json"
+        out.unlink(missing_ok=True)
+        with pytest.raises(SystemExit) as done:
+            cli.main(["block", str(path), "--format", "json", "-o", str(out), "--top", "0"])
+        return done.value.code or 0, capsys.readouterr().err, out.read_text() if out.exists() else None
+
+    ways = set()
+    for path in _perf_datas(tmp_path):
+        takes.clear()
+        ahead = run(path)
+        started = next((t for t in takes if t is not None), None)
+        ways.add("decoded" if started is not None and started.decoding() else "records" if started is not None else "in place")
+        with monkeypatch.context() as m:
+            m.setattr(prefetch, "start", lambda _path: None)
+            assert run(path) == ahead, path.name
+    assert ways == {"decoded", "records", "in place"}  # (each way was met)
 
 
 TEXT = FIXTURES / "perf-block.txt"

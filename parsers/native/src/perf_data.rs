@@ -13,7 +13,9 @@
 //! it. [`PipeTracing`] takes those bytes out of the stream before the crate sees it.
 
 #[path = "perf_ahead.rs"]
-mod ahead;
+pub(crate) mod ahead;
+#[path = "perf_decode.rs"]
+pub mod decode;
 #[path = "perf_resync.rs"]
 mod resync;
 use resync::{Resync, Skips, FILLER};
@@ -619,6 +621,18 @@ impl Scanner {
             b.lane_strings_before = l.strings.len() - b.lane_new.1 as usize;
         }
         b
+    }
+
+    /// Whether the last record has been read (every batch from here on is empty).
+    pub fn done(&self) -> bool {
+        self.done
+    }
+
+    /// Whether its batches may be made ahead by another thread (decode.rs): a file read by this
+    /// scanner, before its first record, with nothing pending that Python must settle between
+    /// batches (the lane waiting for the tracing data).
+    pub fn may_decode_ahead(&self) -> bool {
+        !self.pipe && self.records == 0 && !self.lane_pending
     }
 
     /// The damaged stretches skipped so far (resync.rs).
@@ -1359,6 +1373,7 @@ mod tests {
 #[cfg(test)]
 mod damaged {
     use super::*;
+    use crate::fuzz_checks::perf_data::{read_all, Reading};
     use std::io::Cursor;
 
     fn drain(bytes: Vec<u8>, pipe: bool) -> (usize, Option<Damage>) {
@@ -1494,23 +1509,16 @@ mod damaged {
         assert!(e.what.contains("feature section"), "{e:?}");
     }
 
-    /// Every batch (its columns, lost counts, pauses), then the records, damage and skips.
-    fn read_all(bytes: Vec<u8>, ahead: bool) -> Option<String> {
-        let mut s = Scanner::open(Box::new(Cursor::new(bytes)), false).ok()?;
-        if ahead {
-            assert!(s.read_ahead(), "a reading thread");
-        }
-        let mut out = String::new();
-        for _ in 0..100_000 {
-            let b = s.next_batch(1 << 10, 1 << 16);
-            out += &format!("{b:?}\n");
-            if b.is_empty() && b.lost.is_empty() {
-                let k = s.skips();
-                out += &format!("{} {:?} {:?} {} {}", s.records, s.damage, (k.stretches, k.bytes, k.first), s.bad_records, b.paused);
-                return Some(out);
-            }
-        }
-        panic!("the scanner never ended");
+    #[test]
+    fn a_decoding_dropped_mid_stream_ends_its_thread() {
+        let s = Scanner::open(Box::new(Cursor::new(fixture())), false).expect("opens");
+        let shared = decode::Shared::new(s);
+        let mut d = decode::start(shared.clone(), 1 << 10, 1 << 16, 1).expect("a decoding thread");
+        assert!(d.take().is_some_and(|b| !b.is_empty()));
+        drop(d); // its thread waits on the bound: told, it ends, and the scanner is the caller's alone
+        assert_eq!(Arc::strong_count(&shared), 1);
+        let mut s = shared.lock().expect("not poisoned");
+        assert!(!s.done() && !s.next_batch(1 << 10, 1 << 16).is_empty()); // it reads on from there
     }
 
     #[test]
@@ -1540,9 +1548,11 @@ mod damaged {
         }
         let mut ends = Vec::new();
         for (i, d) in inputs.into_iter().enumerate() {
-            let (here, ahead) = (read_all(d.clone(), false), read_all(d, true));
-            let here = here.unwrap_or_else(|| panic!("input {i} opens"));
-            assert!(Some(&here) == ahead.as_ref(), "input {i}: the two readings differ");
+            let here = read_all(&d, Reading::InPlace).unwrap_or_else(|| panic!("input {i} opens"));
+            // (decoded with room for one batch only, and with the bound a run has)
+            for how in [Reading::Ahead, Reading::Decoded(1), Reading::Decoded(64 << 20)] {
+                assert!(Some(&here) == read_all(&d, how).as_ref(), "input {i}: reading {how:?} differs");
+            }
             ends.push(here.lines().last().unwrap_or_default().to_owned());
         }
         // the inputs reach each ending: whole, cut, a stretch skipped, damage, a record that did not parse

@@ -1,12 +1,13 @@
 //! `_native.PerfScanner`: perf.data samples handed to Python as column buffers (perf_data.rs).
 
 use std::io::{self, Read, Seek, SeekFrom};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
+use super::decode::{self, Decoding, Shared};
 use super::{Batch, LaneCfg, LaneKind, Scanner};
 use crate::block_fields::{IntField, StrField};
 use crate::py_text::lane_dict;
@@ -44,10 +45,12 @@ impl Seek for PyFile {
 /// The scanner behind a lock: Python may hand the object to the reading thread.
 #[pyclass(module = "traceparse.parsers._native")]
 struct PerfScanner {
-    inner: Mutex<Scanner>,
+    inner: Arc<Shared>,
     /// opened by path: its reads need no Python (a thread reading ahead over a Python file object
     /// would wait for the GIL, and dropping the scanner, which waits for that thread, holds it)
     by_path: bool,
+    /// the batches, made by a thread of their own from here on (`decode_ahead`)
+    decoding: Mutex<Option<Decoding>>,
 }
 
 fn bytes_of<T: Copy, const N: usize>(py: Python<'_>, v: &[T], f: impl Fn(T) -> [u8; N]) -> Py<PyBytes> {
@@ -56,6 +59,22 @@ fn bytes_of<T: Copy, const N: usize>(py: Python<'_>, v: &[T], f: impl Fn(T) -> [
 }
 
 impl PerfScanner {
+    fn of(scanner: Scanner, by_path: bool) -> Self {
+        PerfScanner { inner: Shared::new(scanner), by_path, decoding: Mutex::new(None) }
+    }
+
+    fn is_decoding(&self) -> bool {
+        self.decoding.lock().map_or(true, |d| d.is_some())
+    }
+
+    /// A setting changes what the batches from here on hold: refused once they are made by a thread.
+    fn settable(&self) -> PyResult<std::sync::MutexGuard<'_, Scanner>> {
+        if self.is_decoding() {
+            return Err(PyValueError::new_err("the perf.data scanner decodes ahead: its settings are fixed"));
+        }
+        self.lock()
+    }
+
     fn lock(&self) -> PyResult<std::sync::MutexGuard<'_, Scanner>> {
         self.inner.lock().map_err(|_| PyValueError::new_err("perf.data scanner poisoned"))
     }
@@ -99,7 +118,7 @@ impl PerfScanner {
         // buffered: the crate reads each record's header and body with their own small reads
         let scanner = Scanner::open(Box::new(io::BufReader::with_capacity(1 << 20, PyFile(file))), pipe)
             .map_err(|e| PyValueError::new_err(format!("at byte {}: {}", e.offset, e.what)))?;
-        Ok(PerfScanner { inner: Mutex::new(scanner), by_path: false })
+        Ok(PerfScanner::of(scanner, false))
     }
 
     /// Opens the file at `path` itself: no Python call per read, and no GIL while it scans.
@@ -109,28 +128,56 @@ impl PerfScanner {
         // unbuffered: the scanner's record check (resync.rs) reads the data section in 1 MiB pieces
         // and the sections around it in small ones (a buffer here read 1 MiB at each of their seeks)
         let scanner = Scanner::open(Box::new(file), pipe).map_err(|e| PyValueError::new_err(format!("at byte {}: {}", e.offset, e.what)))?;
-        Ok(PerfScanner { inner: Mutex::new(scanner), by_path: true })
+        Ok(PerfScanner::of(scanner, true))
     }
 
     /// Up to `max_samples` samples (or `max_raw` payload bytes) as a dict of column buffers. The GIL
     /// is released while it scans (a Python file object's reads take it back for each 1 MiB).
+    /// Decoding ahead, the next batch its thread made (with the bounds `decode_ahead` was given).
     fn next_batch<'py>(&self, py: Python<'py>, max_samples: usize, max_raw: usize) -> PyResult<Bound<'py, PyDict>> {
-        let b = py.detach(|| self.inner.lock().ok().map(|mut s| s.next_batch(max_samples, max_raw)));
+        let b = py.detach(|| {
+            let made = self.decoding.lock().ok()?.as_mut().map(Decoding::take);
+            match made {
+                Some(Some(b)) => Some(b),
+                // here, or after the thread's last batch: the scanner's own (empty once it is done)
+                _ => self.inner.lock().ok().map(|mut s| s.next_batch(max_samples, max_raw)),
+            }
+        });
         let b = b.ok_or_else(|| PyValueError::new_err("perf.data scanner poisoned"))?;
         batch_dict(py, &b)
+    }
+
+    /// Make the batches in a thread of their own from here on, each of at most `max_samples`
+    /// samples or `max_raw` payload bytes, up to 64 MiB of them before the caller takes them
+    /// (perf_decode.rs): a file opened by path, in file mode, before its first batch, its settings
+    /// made (they are fixed from here on). False where it was not started.
+    fn decode_ahead(&self, max_samples: usize, max_raw: usize) -> PyResult<bool> {
+        if !self.by_path || self.is_decoding() || !self.lock()?.may_decode_ahead() {
+            return Ok(false);
+        }
+        let Some(d) = decode::start(self.inner.clone(), max_samples, max_raw, super::ahead::AHEAD_BYTES) else { return Ok(false) };
+        if let Ok(mut slot) = self.decoding.lock() {
+            *slot = Some(d);
+        }
+        Ok(true)
+    }
+
+    /// Whether the batches are made ahead (`decode_ahead`).
+    fn decoding(&self) -> bool {
+        self.is_decoding()
     }
 
     /// Read the records in a thread of their own from here on (perf_ahead.rs): a file opened by
     /// path, in file mode, before the first batch. False where it was not started (then the
     /// scanner reads them itself).
     fn read_ahead(&self) -> PyResult<bool> {
-        Ok(self.by_path && self.lock()?.read_ahead())
+        Ok(self.by_path && self.settable()?.read_ahead())
     }
 
     /// The block lane is wanted: a batch ends where the tracing data is first met, so that it can
     /// be set (`set_lane`) before the block requests after it are read.
     fn want_lane(&self) -> PyResult<()> {
-        self.lock()?.lane_pending = true;
+        self.settable()?.lane_pending = true;
         Ok(())
     }
 
@@ -155,7 +202,7 @@ impl PerfScanner {
                 })
             })
             .collect::<PyResult<Vec<_>>>()?;
-        let mut s = self.lock()?;
+        let mut s = self.settable()?;
         s.lane = Some(LaneCfg::new(int_field(common_type)?, kinds, tracepoint_attrs));
         s.lane_pending = false;
         Ok(())
@@ -167,7 +214,7 @@ impl PerfScanner {
     }
 
     fn set_stacks(&self, wanted: bool) -> PyResult<()> {
-        self.lock()?.stacks_wanted = wanted;
+        self.settable()?.stacks_wanted = wanted;
         Ok(())
     }
 
