@@ -50,13 +50,6 @@ struct Cur<'a> {
 }
 
 impl<'a> Cur<'a> {
-    #[inline(always)]
-    fn take(&mut self, f: impl Fn(u8) -> bool) -> &'a [u8] {
-        let rest = self.s.get(self.i..).unwrap_or_default();
-        let n = rest.iter().position(|&b| !f(b)).unwrap_or(rest.len());
-        self.i += n;
-        rest.get(..n).unwrap_or_default()
-    }
     /// The run of bytes of the classes `bits` (line::CLASS) from here: a table load per byte.
     #[inline(always)]
     fn class(&mut self, bits: u8) -> &'a [u8] {
@@ -100,15 +93,17 @@ impl<'a> Cur<'a> {
     }
 }
 
-/// "be,0,4", "none,0,0": class, level, hint.
-fn ioprio(t: &[u8]) -> bool {
-    let mut c = Cur { s: t, i: 0 };
-    let ok = c.some_class(DIGIT | LOWER).is_some()
-        && c.byte(b',').is_some()
-        && c.digits().is_some()
-        && c.byte(b',').is_some()
-        && c.digits().is_some();
-    ok && c.i == t.len()
+/// "be,0,4", "none,0,0", "0x2,0,4": class, level, hint; taken where the cursor stands, up to the
+/// whitespace after it (None, the cursor anywhere, where what stands there up to whitespace is not one).
+fn ioprio<'a>(c: &mut Cur<'a>) -> Option<&'a [u8]> {
+    let start = c.i;
+    c.some_class(DIGIT | LOWER)?;
+    c.byte(b',')?;
+    c.digits()?;
+    c.byte(b',')?;
+    c.digits()?;
+    // (read in place: taking the token up to whitespace first, then checking it, read it twice)
+    c.s.get(c.i).is_none_or(|&b| is_ws(b)).then(|| c.s.get(start..c.i).unwrap_or_default())
 }
 
 /// The fields of a block payload (trimmed), or None where it is of no known shape.
@@ -126,7 +121,10 @@ pub fn block(p: &[u8]) -> Option<Block<'_>> {
         c.ws()?;
     }
     c.byte(b'(')?;
-    c.i += memchr::memchr(b')', p.get(c.i..).unwrap_or_default())?;
+    if p.get(c.i) != Some(&b')') {
+        // (a SCSI command in hex; most lines have none, and a search costs more than this look)
+        c.i += memchr::memchr(b')', p.get(c.i..).unwrap_or_default())?;
+    }
     c.byte(b')')?;
     c.ws()?;
     let sector = c.number()?;
@@ -137,11 +135,7 @@ pub fn block(p: &[u8]) -> Option<Block<'_>> {
     c.ws()?;
     let mut io = None;
     if p.get(c.i) != Some(&b'[') {
-        let t = c.take(|b| !is_ws(b));
-        if !ioprio(t) {
-            return None;
-        }
-        io = Some(t);
+        io = Some(ioprio(&mut c)?);
         c.ws()?;
     }
     c.byte(b'[')?;
