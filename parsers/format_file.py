@@ -70,10 +70,15 @@ def parse_format(text: str, system: str) -> EventFormat | None:
     if not name or not ident:
         return None
     fmt = EventFormat(system=system, name=name.group(1), id=int(ident.group(1)))
+    bad = None
     for line in text.splitlines():
         m = _FIELD.match(line)
         if m:
-            f = _parse_field(m)
+            try:
+                f = _parse_field(m)
+            except (IndexError, ValueError):  # "field:__data_loc;": damage, no kernel's declaration
+                bad = bad or f"field {m.group('decl').strip()!r} declares no type and name"
+                continue
             if f.name.startswith("common_"):
                 fmt.common[f.name] = f
             else:
@@ -81,7 +86,7 @@ def parse_format(text: str, system: str) -> EventFormat | None:
     at = text.find("print fmt:")
     if at >= 0:  # the last entry, and it may span lines: a "\n" in the kernel's format string is printed as is
         fmt.print_fmt = text[at + len("print fmt:") :].strip()
-    fmt.problem = _problem(fmt)
+    fmt.problem = bad or _problem(fmt)
     fixed = [f for f in (*fmt.common.values(), *fmt.fields) if f.kind != "tail"]
     fmt.fixed_end = max((f.offset + f.size for f in fixed), default=0) if fmt.problem is None else 0
     return fmt

@@ -62,13 +62,17 @@ def _start_perf_data(path: str, ident: tuple) -> None:
         scanner = PerfScanner.open_path(path, False)
     except ValueError:
         return  # a damaged header: the report's own opening names the damage
-    lane = scanner_lane(scanner, path)
-    if lane is not None:  # the block report's settings: its lane, no call chains; its batches made from here on
-        scanner.set_stacks(False)
-        lane.apply(scanner)
-        if scanner.decode_ahead(LANE_EVENTS, CHUNK_BYTES):
-            _started[ident] = (ahead_key(CHUNK_BYTES), scanner)
-        return
+    try:
+        lane = scanner_lane(scanner, path)
+        if lane is not None:  # the block report's settings: its lane, no call chains; its batches made from here on
+            scanner.set_stacks(False)
+            lane.apply(scanner)
+            if scanner.decode_ahead(LANE_EVENTS, CHUNK_BYTES):
+                _started[ident] = (ahead_key(CHUNK_BYTES), scanner)
+                return
+    except Exception:  # noqa: BLE001 - reading ahead is a head start, never a failure: the report reads the file and says what is wrong
+        pass
+    # (a reader that takes this scanner makes its own settings)
     if scanner.read_ahead():
         _started[ident] = ("perf-data", scanner)
 

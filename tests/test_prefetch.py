@@ -115,12 +115,16 @@ def _perf_datas(tmp_path) -> list:
     cut, damaged = tmp_path / "cut.perf.data", tmp_path / "damaged.perf.data"
     cut.write_bytes(data[: len(data) // 2])  # inside its data section: read up to the cut, said so
     damaged.write_bytes(data[:300_000] + bytes(64) + data[300_064:])  # records overwritten: skipped and counted
-    return [*out, cut, damaged]
+    # the block events' format files damaged: a field declared without type or name
+    formats = tmp_path / "formats.perf.data"
+    formats.write_bytes(data.replace(b"field:sector_t sector;", b"field:__data_loc;     "))
+    return [*out, cut, damaged, formats]
 
 
 def test_every_perf_data_read_ahead_reports_what_reading_it_in_place_reports(tmp_path, takes, monkeypatch, capsys):
     """Whichever way the CLI read it ahead (its batches made, its records read, or neither), the
-    report, its one-line errors and the exit status are the same as with no reading ahead."""
+    report, its one-line errors and the exit status are the same as with no reading ahead; damaged
+    format files, read before the imports, fail neither the reading ahead nor the run."""
     def run(path) -> tuple:
         out = tmp_path / "out.json"
         out.unlink(missing_ok=True)
@@ -137,6 +141,7 @@ def test_every_perf_data_read_ahead_reports_what_reading_it_in_place_reports(tmp
         with monkeypatch.context() as m:
             m.setattr(prefetch, "start", lambda _path: None)
             assert run(path) == ahead, path.name
+        assert "Traceback" not in ahead[1], path.name
     assert ways == {"decoded", "records", "in place"}  # (each way was met)
 
 

@@ -627,3 +627,14 @@ def test_trace_marker_text_of_old_ftrace_print_formats():
         pl.element().filter(pl.element().struct.field("key") == "buf").struct.field("value")
     ).list.first()
     assert len(want) == 6 and got.to_list() == want
+
+
+@pytest.mark.parametrize("decl", ["__data_loc", "__data_loc cmd", "__rel_loc"])
+def test_a_field_declared_without_type_or_name_is_the_formats_problem_not_an_exception(decl):
+    from traceparse.parsers.format_file import parse_format
+
+    text = f"name: x\nID: 5\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n" \
+           f"\tfield:{decl};\toffset:8;\tsize:4;\tsigned:0;\n\tfield:int ok;\toffset:12;\tsize:4;\tsigned:1;\n"
+    fmt = parse_format(text, "block")
+    assert fmt.problem == f"field {decl!r} declares no type and name"
+    assert [f.name for f in fmt.fields] == ["ok"] and fmt.fixed_end == 0  # (a format with a problem places nothing)

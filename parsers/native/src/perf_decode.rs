@@ -14,7 +14,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::sync::{Arc, Condvar, LockResult, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, LockResult, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
 use super::{Batch, Scanner};
@@ -95,10 +95,10 @@ fn run(scanner: &Shared, tx: &SyncSender<Made>, budget: &Budget, stop: &AtomicBo
         // a poisoned lock ends the thread: the caller's next lock says so
         let Ok((batch, done)) = scanner.lock_behind().map(|mut s| (s.next_batch(max_samples, max_raw), s.done())) else { return };
         let n = bytes_of(&batch);
-        let Ok(mut held) = budget.held.lock() else { return };
+        // (a count is a count whoever panicked holding it: nothing does, and the batch is not lost for it)
+        let mut held = budget.held.lock().unwrap_or_else(PoisonError::into_inner);
         while *held > 0 && *held + n > bound && !stop.load(Ordering::Relaxed) {
-            let Ok(h) = budget.freed.wait(held) else { return };
-            held = h;
+            held = budget.freed.wait(held).unwrap_or_else(PoisonError::into_inner);
         }
         *held += n;
         drop(held);
@@ -113,10 +113,9 @@ impl Decoding {
     /// The next batch made; None once the thread has ended (after the last one, or on a poisoned lock).
     pub fn take(&mut self) -> Option<Batch> {
         let (batch, n) = self.rx.as_ref()?.recv().ok()?;
-        if let Ok(mut held) = self.budget.held.lock() {
-            *held = held.saturating_sub(n);
-            self.budget.freed.notify_one();
-        }
+        let mut held = self.budget.held.lock().unwrap_or_else(PoisonError::into_inner);
+        *held = held.saturating_sub(n);
+        self.budget.freed.notify_one();
         Some(batch)
     }
 }
@@ -126,9 +125,10 @@ impl Drop for Decoding {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         self.rx.take();
-        if let Ok(_held) = self.budget.held.lock() {
-            self.budget.freed.notify_all();
-        }
+        // (with the lock: a thread between its look at `stop` and its wait cannot miss this)
+        let held = self.budget.held.lock().unwrap_or_else(PoisonError::into_inner);
+        self.budget.freed.notify_all();
+        drop(held);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }

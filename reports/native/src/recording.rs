@@ -339,11 +339,10 @@ pub struct Attrs {
     pub comm: u32,
 }
 
-/// Where a log2 bucket is counted in a `Totals` table: bucket k (-1 for 0, up to 63) at k + 1.
-const LOG2_SLOTS: usize = 65;
-
 /// One set of attributes' totals in one phase: count, sum, extremes and bytes of its values, and
-/// its log2 buckets in ns and in the display unit (by `log2_floor(..) + 1`).
+/// its log2 buckets: (bucket in ns, bucket in the display unit, count), a few per attributes (a
+/// capture's latencies span a few octaves), looked up in turn. (Dense tables of every bucket were
+/// 1 KB per attributes and phase: a capture of 100k short-lived processes would have held 300 MB.)
 #[derive(Clone, Debug)]
 pub struct Totals {
     pub n: u64,
@@ -351,13 +350,12 @@ pub struct Totals {
     pub lo: i64,
     pub hi: i64,
     pub bytes: u64,
-    pub log2: [u64; LOG2_SLOTS],
-    pub log2_unit: [u64; LOG2_SLOTS],
+    pub log2: Vec<(i8, i8, u64)>,
 }
 
 impl Default for Totals {
     fn default() -> Self {
-        Totals { n: 0, sum: 0, lo: i64::MAX, hi: i64::MIN, bytes: 0, log2: [0; LOG2_SLOTS], log2_unit: [0; LOG2_SLOTS] }
+        Totals { n: 0, sum: 0, lo: i64::MAX, hi: i64::MIN, bytes: 0, log2: Vec::new() }
     }
 }
 
@@ -384,8 +382,12 @@ impl Dist {
         t.lo = t.lo.min(v);
         t.hi = t.hi.max(v);
         t.bytes = t.bytes.wrapping_add(bytes);
-        t.log2[(log2_floor(v as u64) + 1) as usize] += 1;
-        t.log2_unit[(log2_floor((v / unit_ns) as u64) + 1) as usize] += 1;
+        // (-1 ..= 63: an i8)
+        let (k, ku) = (log2_floor(v as u64) as i8, log2_floor((v / unit_ns) as u64) as i8);
+        match t.log2.iter_mut().find(|(a, b, _)| (*a, *b) == (k, ku)) {
+            Some((_, _, n)) => *n += 1,
+            None => t.log2.push((k, ku, 1)),
+        }
         // (an index is below 2^16: hdr_index of HIGHEST_NS is ~41k)
         *self.counts.entry(u64::from(attr) << 32 | hdr_index(v) as u64).or_default() += 1;
     }
@@ -593,10 +595,9 @@ impl Recording {
                     g.lo = g.lo.min(t.lo);
                     g.hi = g.hi.max(t.hi);
                     g.bytes = g.bytes.wrapping_add(t.bytes);
-                    for (table, from) in [(&mut g.log2, &t.log2), (&mut g.log2_unit, &t.log2_unit)] {
-                        for (k, &n) in from.iter().enumerate().filter(|(_, &n)| n > 0) {
-                            *table.entry(k as i64 - 1).or_default() += n;
-                        }
+                    for &(k, ku, n) in &t.log2 {
+                        *g.log2.entry(i64::from(k)).or_default() += n;
+                        *g.log2_unit.entry(i64::from(ku)).or_default() += n;
                     }
                 }
             }
