@@ -36,12 +36,10 @@ from .errors import TraceParseError
 from .event_format import FrameBuilder, int_column
 from .payloads import fields as payload_fields
 from .perf_lane import CHUNK_BYTES, LANE_EVENTS as _LANE_EVENTS, ahead_key, lane_setup
-from .perf_print import render_args
 from .print_fmt import Kallsyms, Render
 from .schema import BlockLane, Chunk, KindStats, LaneStrings, conform
 from .source import Source
 from .symbols import SymbolOptions, Symbolizer, kallsyms_bytes
-from .trace_dat import _spool
 from .tracing_sections import TRACING_MAGIC, read_tracing_data  # noqa: F401 - (callers import them from here)
 
 PIPE_HEADER_SIZE = 16
@@ -73,6 +71,8 @@ def open_scanner(stream: BinaryIO, source: Source, ahead: tuple | None = None):
     pipe = is_pipe(head)
     closer = lambda: None  # noqa: E731
     if not pipe and not _seekable(stream):  # file mode needs to seek (features follow the data)
+        from .trace_dat import _spool  # (here: a perf.data run needs no trace.dat reader but this)
+
         spool = tempfile.TemporaryFile(prefix="traceparse-", suffix=".perf.data")
         _spool(stream, spool, source)
         spool.seek(0)
@@ -402,6 +402,8 @@ class _Reader:
         if "%p" in fmt.print_fmt:  # %pS names: the tracing data's kallsyms (perf's has none), else --kallsyms
             kallsyms = b._kallsyms_for(Render("function"))
             kallsyms = kallsyms if kallsyms is not None and len(kallsyms) else self._given_kallsyms()
+        from .perf_print import render_args  # (here: a block run renders no payload but the I/O priority's few)
+
         got = render_args(fmt, buf, starts, lens, b.e, kallsyms)
         if got is None:
             return frame  # beyond perf_print: FrameBuilder's name=value text stays
@@ -429,6 +431,8 @@ class _Reader:
         known = self._ioprio.setdefault(fmt.id, {})
         new = [i for i, v in enumerate(uniq.tolist()) if v not in known]  # a few distinct values, once each
         if new:
+            from .perf_print import render_args
+
             got = render_args(fmt, buf, starts[first[new]], lens[first[new]], self.builder.e)
             mine = [col for col, arg in zip(got[1], got[2]) if "REC -> ioprio" in arg] if got else []
             if not mine:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +86,8 @@ class BuildIdStore:
     """A build-id cache: a directory in ~/.debug's layout, or perf archive's tarball of one."""
 
     def __init__(self, path: str | os.PathLike):
+        import tarfile  # (here: only --buildid-dir needs it, and every perf.data run imports this module)
+
         self.path = str(path)
         self.tar: tarfile.TarFile | None = None
         self.members: dict[str, tarfile.TarInfo] = {}
@@ -115,6 +116,8 @@ class BuildIdStore:
             return self.read(target, depth + 1)
         if not m.isfile():
             return None
+        import tarfile
+
         try:
             f = self.tar.extractfile(m)
             return f.read() if f is not None else None
