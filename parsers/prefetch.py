@@ -56,25 +56,44 @@ def start(path: str) -> None:
 
 def _start_perf_data(path: str, ident: tuple) -> None:
     from ._native import PerfScanner
-    from .perf_lane import CHUNK_BYTES, LANE_EVENTS, ahead_key, scanner_lane
 
     try:
         scanner = PerfScanner.open_path(path, False)
     except ValueError:
         return  # a damaged header: the report's own opening names the damage
-    try:
-        lane = scanner_lane(scanner, path)
-        if lane is not None:  # the block report's settings: its lane, no call chains; its batches made from here on
-            scanner.set_stacks(False)
-            lane.apply(scanner)
-            if scanner.decode_ahead(LANE_EVENTS, CHUNK_BYTES):
-                _started[ident] = (ahead_key(CHUNK_BYTES), scanner)
-                return
-    except Exception:  # noqa: BLE001 - reading ahead is a head start, never a failure: the report reads the file and says what is wrong
-        pass
-    # (a reader that takes this scanner makes its own settings)
+    decoding = _decode_block_lane(scanner, path, ident)
+    if decoding:
+        return
+    if decoding is False:  # a fresh scanner: that one holds settings made for the lane
+        try:
+            scanner = PerfScanner.open_path(path, False)
+        except ValueError:
+            return
     if scanner.read_ahead():
         _started[ident] = ("perf-data", scanner)
+
+
+def _decode_block_lane(scanner, path: str, ident: tuple) -> bool | None:
+    """With the block lane its format files place, the block report's settings (no call chains),
+    the batches made from here on: True; None where it has no such lane (the scanner untouched),
+    False where this failed in any way after the scanner's settings were changed."""
+    from .perf_lane import CHUNK_BYTES, LANE_EVENTS, ahead_key, scanner_lane
+
+    try:
+        lane = scanner_lane(scanner, path)
+    except Exception:  # noqa: BLE001 - reading ahead is a head start, never a failure: the report reads the file and says what is wrong
+        return None  # (it reads the scanner only)
+    if lane is None:
+        return None
+    try:
+        scanner.set_stacks(False)
+        lane.apply(scanner)
+        if not scanner.decode_ahead(LANE_EVENTS, CHUNK_BYTES):
+            return False
+    except Exception:  # noqa: BLE001 - reading ahead is a head start, never a failure: the report reads the file and says what is wrong
+        return False
+    _started[ident] = (ahead_key(CHUNK_BYTES), scanner)
+    return True
 
 
 def _start_text(path: str, ident: tuple, head: bytes) -> None:

@@ -84,6 +84,30 @@ def test_a_file_changed_since_the_start_is_opened_again(tmp_path, takes):
     assert prefetch.take(str(tmp_path / ".." / tmp_path.name / "copy.perf.data"), BLOCK) is not None  # the same file, spelled otherwise
 
 
+def test_a_lane_that_cannot_be_set_falls_back_to_reading_the_records_with_a_fresh_scanner(monkeypatch):
+    """The lane set and then a failure: the scanner handed out to read the records ahead is not
+    that one (a report without the lane would get the lane's batches, and no call chains)."""
+    from traceparse.parsers import perf_lane
+
+    real = perf_lane.LaneSetup.apply
+
+    def apply_then_fail(self, scanner):
+        real(self, scanner)
+        raise ValueError("after the lane was set")
+    monkeypatch.setattr(perf_lane.LaneSetup, "apply", apply_then_fail)
+    prefetch.start(str(PERF_DATA))
+    ((what, scanner),) = prefetch._started.values()
+    assert what == "perf-data" and not scanner.decoding()
+    lanes = 0
+    while True:
+        b = scanner.next_batch(1 << 14, 1 << 22)
+        if not b["ts"] and b["lane"] is None:
+            break
+        lanes += b["lane"] is not None
+    assert lanes == 0, "the scanner with the lane set was handed out"
+    prefetch.discard()
+
+
 def test_a_run_that_stops_before_reading_leaves_no_scanner(monkeypatch, capsys):
     held = []
     real = prefetch.discard
